@@ -1,0 +1,128 @@
+"""Shipped scenarios and the loader that validates scenario files.
+
+``load_scenario("classroom-v1")`` loads a shipped scenario by name;
+``load_scenario(path)`` loads any TOML file. A file may say
+``extends = "classroom-v1"`` and state only what differs (tables merge key by
+key; lists such as ``clients`` and ``events`` replace the parent's whole).
+Errors name the file, the key, the rule and the value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from scenarios.schema import Scenario
+
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "list_scenarios", "scenario_from_dict", "SCENARIO_DIR"]
+
+SCENARIO_DIR = Path(__file__).resolve().parent
+
+
+class ScenarioError(ValueError):
+    """A scenario file is missing, unreadable or breaks a rule; `problems` lists each one."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid scenario\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def list_scenarios() -> list[str]:
+    """Names of the shipped scenarios, sorted."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        return p
+    shipped = SCENARIO_DIR / f"{name_or_path}.toml"
+    if shipped.exists():
+        return shipped
+    raise ScenarioError(
+        str(name_or_path),
+        [f"no such scenario file or shipped scenario; shipped: {', '.join(list_scenarios())}"],
+    )
+
+
+def _merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(parent)
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in seen:
+        raise ScenarioError(str(path), [f"extends: circular inheritance through {', '.join(map(str, seen))}"])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(str(path), ["file not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), [f"not valid TOML: {exc}"]) from None
+    parent_name = data.pop("extends", None)
+    if parent_name is None:
+        return data
+    if not isinstance(parent_name, str):
+        raise ScenarioError(str(path), [f"extends: must be a scenario name or path; got {parent_name!r}"])
+    parent_path = _resolve(parent_name if parent_name.endswith(".toml") else parent_name)
+    if not parent_path.is_absolute() and not parent_path.exists():
+        parent_path = path.parent / parent_path
+    return _merge(_read(parent_path, seen + (path,)), data)
+
+
+def format_validation_error(source: str, exc: ValidationError) -> ScenarioError:
+    """Turn a pydantic error into one line per problem: key, rule, value."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        if err["type"] == "missing":
+            problems.append(f"{key}: required key is missing")
+        elif isinstance(value, Mapping) and err["type"] != "extra_forbidden":
+            problems.append(f"{key}: {msg}")
+        else:
+            problems.append(f"{key}: {msg}; got {value!r}")
+    return ScenarioError(source, problems)
+
+
+def scenario_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Scenario:
+    """Validate a parsed scenario mapping (as read from TOML)."""
+    try:
+        return Scenario.model_validate(dict(data))
+    except ValidationError as exc:
+        raise format_validation_error(source, exc) from None
+
+
+def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario by shipped name or file path.
+
+    Args:
+        name_or_path: a shipped name such as ``"classroom-v1"`` or a path to a TOML file.
+        overrides: dotted keys to set after loading, e.g. ``{"market.customers": 5000}``
+            (used by sweeps and tests); validated like the file itself.
+
+    Raises:
+        ScenarioError: naming the file, the key, the rule and the value.
+    """
+    path = _resolve(name_or_path)
+    data = _read(path)
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ScenarioError(str(path), [f"{dotted}: cannot set inside a non-table value"])
+        node[leaf] = value
+    return scenario_from_dict(data, str(path))

@@ -1,0 +1,277 @@
+"""Typed, frozen scenario data: every setting of a game with its bounds declared beside it.
+
+A scenario file (TOML) is parsed into :class:`Scenario`. Defaults live here, so a
+scenario file only states what differs; ``extends = "classroom-v1"`` inherits a
+whole shipped scenario. Money is in yuan (¥); one period is one month.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ClientId = str
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Text(_Frozen):
+    """A label in both UI languages."""
+
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+
+class FirmSetup(_Frozen):
+    """Starting state shared by every firm (the game is symmetric at the start)."""
+
+    count: int = Field(6, ge=2, le=16, description="number of firms (teams or bots)")
+    names: tuple[str, ...] = Field((), description="display names; defaults to Firm 1..n")
+    cash: float = Field(300_000, ge=0, le=1e12)
+    debt: float = Field(0, ge=0, le=1e12)
+    sales_staff: int = Field(3, ge=0, le=1000)
+    service_staff: int = Field(12, ge=0, le=100_000)
+    unit_cost: float = Field(60, gt=0, le=1e6, description="cost of goods per unit")
+    price: float = Field(100, gt=0, le=1e6, description="starting mass-market price")
+    service_level: float = Field(0.6, ge=0, le=1)
+    care_budget: float = Field(10_000, ge=0, le=1e12)
+    advertising_budget: float = Field(10_000, ge=0, le=1e12)
+    reputation: float = Field(0.6, ge=0, le=1)
+    relationship: float = Field(0.1, ge=0, le=1, description="starting R[firm, client]")
+
+    @model_validator(mode="after")
+    def _names_match_count(self) -> FirmSetup:
+        if self.names and len(self.names) != self.count:
+            raise ValueError(
+                f"names must list exactly count={self.count} firms; got {len(self.names)}"
+            )
+        if len(set(self.names)) != len(self.names):
+            raise ValueError("names must be unique")
+        return self
+
+    def firm_names(self) -> tuple[str, ...]:
+        return self.names or tuple(f"Firm {i + 1}" for i in range(self.count))
+
+
+class Costs(_Frozen):
+    """Cost structure, capacity and finance."""
+
+    salary_sales: float = Field(6_000, ge=0, le=1e9, description="per sales head per period")
+    salary_service: float = Field(4_000, ge=0, le=1e9, description="per service head per period")
+    hire_cost: float = Field(3_000, ge=0, le=1e9, description="per head hired")
+    severance: float = Field(8_000, ge=0, le=1e9, description="per head fired")
+    service_cost: float = Field(25, ge=0, le=1e6, description="per customer served per period at service level 1")
+    customers_per_service_staff: float = Field(100, gt=0, le=1e7)
+    complaints_per_service_staff: float = Field(8, gt=0, le=1e6)
+    clients_per_sales_staff: int = Field(2, ge=1, le=100, description="key clients one sales head can cultivate")
+    bids_per_sales_staff: int = Field(2, ge=1, le=100, description="tenders one sales head can bid per period")
+    max_hire_per_period: int = Field(50, ge=0, le=100_000)
+    credit_line: float = Field(200_000, ge=0, le=1e12)
+    interest_rate: float = Field(0.01, ge=0, le=1, description="per period on debt")
+    emergency_rate: float = Field(0.04, ge=0, le=1, description="per period on emergency loans")
+    care_scale: float = Field(15, gt=0, le=1e6, description="care spend per customer that buys 63% of full care effect")
+    advertising_scale: float = Field(40_000, gt=0, le=1e12, description="ad spend that buys 63% awareness of the unaware")
+    awareness_decay: float = Field(0.3, ge=0, le=1)
+
+
+class Market(_Frozen):
+    """The mass market: population size, customer traits and the behavioural rules' parameters."""
+
+    customers: int = Field(10_000, ge=10, le=50_000_000)
+    initial_served_share: float = Field(0.6, ge=0, le=1, description="share of customers already with a firm at the start")
+    price_cap: float = Field(200, gt=0, le=1e6, description="highest mass-market price a firm may set")
+    reference_price: float = Field(100, gt=0, le=1e6)
+    # latent traits (BG/BB-style heterogeneity)
+    purchase_alpha: float = Field(0.9, gt=0, le=100, description="Beta alpha of per-period purchase propensity")
+    purchase_beta: float = Field(1.6, gt=0, le=100)
+    dropout_alpha: float = Field(1.2, gt=0, le=100, description="Beta alpha of per-period base dropout")
+    dropout_beta: float = Field(58.0, gt=0, le=10_000)
+    units_median: float = Field(8, gt=0, le=1e6, description="median units per purchase (lognormal)")
+    units_sigma: float = Field(1.0, ge=0, le=3)
+    sensitivity_shape: float = Field(4.0, gt=0, le=1000, description="Gamma shape of price and quality sensitivity (mean 1)")
+    switching_cost_mean: float = Field(0.3, gt=0, lt=1)
+    switching_cost_concentration: float = Field(6.0, gt=0, le=1000)
+    expectation_mean: float = Field(0.6, ge=0, le=1)
+    expectation_sd: float = Field(0.08, ge=0, le=1)
+    satisfaction_start: float = Field(7.0, ge=0, le=10)
+    # satisfaction (Oliver 1980; Anderson & Sullivan 1993)
+    perception_noise: float = Field(0.06, ge=0, le=1)
+    satisfaction_neutral: float = Field(7.0, ge=0, le=10)
+    disconfirmation_gain: float = Field(9.0, ge=0, le=100, description="satisfaction points per unit of quality surplus")
+    loss_aversion: float = Field(2.0, ge=1, le=5, description="shortfalls weigh this many times more than surpluses")
+    value_weight: float = Field(3.0, ge=0, le=100, description="satisfaction points per unit log(price/reference)")
+    memory_min: float = Field(0.5, ge=0, lt=1, description="weight of past satisfaction for a new customer (Bolton 1998)")
+    memory_max: float = Field(0.85, ge=0, lt=1, description="weight of past satisfaction for a long-tenured customer")
+    memory_tenure: float = Field(12.0, gt=0, le=1000)
+    expectation_speed: float = Field(0.2, ge=0, le=1)
+    # complaints (TARP)
+    dissatisfied_below: float = Field(5.0, ge=0, le=10)
+    complaint_base: float = Field(0.04, ge=0, le=1)
+    complaint_slope: float = Field(0.05, ge=0, le=1)
+    complaint_max: float = Field(0.30, ge=0, le=1)
+    # defection (Jones & Sasser 1995)
+    satisfaction_hazard: float = Field(0.6, ge=0, le=10, description="log-hazard drop per satisfaction point")
+    loyalty_hazard: float = Field(1.5, ge=0, le=20)
+    loyalty_neutral: float = Field(0.7, ge=0, le=1)
+    switching_hazard: float = Field(2.0, ge=0, le=20)
+    care_hazard: float = Field(0.5, ge=0, le=5)
+    max_hazard: float = Field(0.95, gt=0, le=1)
+    # choice (multinomial logit)
+    choice_quality: float = Field(4.0, ge=0, le=100)
+    choice_price: float = Field(2.5, ge=0, le=100, description="minus the log-price coefficient")
+    choice_wom: float = Field(2.0, ge=0, le=100)
+    choice_awareness: float = Field(1.5, ge=0, le=100)
+    outside_utility: float = Field(1.0, ge=-100, le=100, description="utility of leaving the market for a defector")
+    # adoption (Bass 1969), per period
+    bass_p: float = Field(0.003, ge=0, le=1)
+    bass_q: float = Field(0.04, ge=0, le=1)
+    advertising_adoption: float = Field(0.03, ge=0, le=1, description="extra adoption hazard at full awareness")
+    # purchase response to price (Kalyanaram & Winer 1995)
+    price_gain_elasticity: float = Field(1.8, ge=0, le=20, description="purchase response to a price below the reference")
+    price_loss_elasticity: float = Field(3.2, ge=0, le=20, description="purchase response to a price above the reference")
+    reference_smoothing: float = Field(0.8, ge=0, le=1)
+    loyalty_smoothing: float = Field(0.8, ge=0, le=1)
+    # word of mouth (Anderson 1998)
+    promoter_from: float = Field(9.0, ge=0, le=10)
+    detractor_below: float = Field(6.0, ge=0, le=10)
+    promoter_contacts: float = Field(2.0, ge=0, le=100)
+    detractor_contacts: float = Field(4.0, ge=0, le=100)
+    wom_expectation: float = Field(0.05, ge=0, le=1)
+    # capacity (queueing)
+    utilisation_knee: float = Field(0.8, gt=0, le=1)
+    overload_slope: float = Field(2.5, ge=0, le=100)
+    reputation_smoothing: float = Field(0.8, ge=0, le=1)
+    # customer lifetime value
+    discount_rate: float = Field(0.01, ge=0, le=1, description="per period, for customer equity")
+    track_customers: int = Field(20_000, ge=0, le=50_000_000, description="customers whose history is recorded (first n)")
+
+    @model_validator(mode="after")
+    def _memory_order(self) -> Market:
+        if self.memory_max < self.memory_min:
+            raise ValueError(f"memory_max must be >= memory_min={self.memory_min}; got {self.memory_max}")
+        return self
+
+
+class Weights(_Frozen):
+    price: float = Field(0.4, ge=0.1, le=1, description="Chinese procurement: >= 0.1 for services")
+    service: float = Field(0.3, ge=0, le=1)
+    relationship: float = Field(0.3, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Weights:
+        total = self.price + self.service + self.relationship
+        if abs(total - 1) > 1e-9:
+            raise ValueError(f"weights must sum to 1; got {total:g}")
+        return self
+
+
+class Client(_Frozen):
+    """A named key client that issues tenders (标书)."""
+
+    id: ClientId = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)
+    name: Text
+    volume: float = Field(gt=0, le=1e9, description="units per tender")
+    volume_spread: float = Field(0.2, ge=0, lt=1, description="+- share of random variation of volume")
+    price_cap: float = Field(gt=0, le=1e6, description="最高投标限价 per unit")
+    required_service: float = Field(0.5, ge=0, le=1)
+    closed: bool = Field(False, description="invited tender: only firms with R >= min_relationship")
+    min_relationship: float = Field(0.0, ge=0, le=1)
+    every: int = Field(2, ge=1, le=100, description="a tender every n periods")
+    first_period: int = Field(1, ge=1, le=1000)
+    weights: Weights = Weights()
+    load_per_unit: float = Field(0.02, ge=0, le=100, description="service capacity (customer-equivalents) per unit delivered")
+
+
+class Tenders(_Frozen):
+    min_valid_bids: int = Field(3, ge=1, le=100, description="fewer valid bids and the tender fails (流标)")
+    abnormally_low_ratio: float = Field(0.8, ge=0, le=1)
+    bond_rate: float = Field(0.02, ge=0, le=1, description="bid bond as a share of bid value")
+    penalty_rate: float = Field(0.2, ge=0, le=10, description="penalty per undelivered or under-served share of contract value")
+    service_cost_per_unit: float = Field(10, ge=0, le=1e6, description="delivery service cost per unit at promised service 1")
+    relationship_decay: float = Field(0.05, ge=0, le=1)
+    cultivation_scale: float = Field(20_000, gt=0, le=1e12, description="spend that buys 63% of the open relationship gap")
+    attention_rivalry: float = Field(0.8, ge=0, le=1, description="how much a rival's hold on a client blunts a newcomer's spend")
+    delivery_gain: float = Field(0.08, ge=0, le=1)
+    delivery_loss: float = Field(0.25, ge=0, le=1)
+    reissue_limit: int = Field(2, ge=0, le=100, description="times a failed tender is re-issued")
+
+
+class Scoring(_Frozen):
+    """Balanced scorecard weights (must sum to 1)."""
+
+    financial: float = Field(0.40, ge=0, le=1)
+    customer: float = Field(0.30, ge=0, le=1)
+    relationship: float = Field(0.15, ge=0, le=1)
+    growth: float = Field(0.15, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Scoring:
+        total = self.financial + self.customer + self.relationship + self.growth
+        if abs(total - 1) > 1e-9:
+            raise ValueError(f"scorecard weights must sum to 1; got {total:g}")
+        return self
+
+
+EventKind = Literal["recession", "boom", "scandal", "cost_shock", "new_entrant"]
+
+
+class Event(_Frozen):
+    """A scheduled shock, announced when its period opens.
+
+    recession/boom: purchase propensity x magnitude; scandal: the firm's
+    customers lose `magnitude` satisfaction points and its reputation drops;
+    cost_shock: every firm's unit cost x magnitude (permanent);
+    new_entrant: an off-stage rival adds `magnitude` to the outside option.
+    """
+
+    period: int = Field(ge=1, le=1000)
+    kind: EventKind
+    magnitude: float = Field(ge=0, le=100)
+    duration: int = Field(1, ge=1, le=1000)
+    firm: int | None = Field(None, ge=0, le=15, description="scandal: index of the firm hit")
+    news: Text | None = None
+
+
+class Scenario(_Frozen):
+    """A whole game: rules' parameters, starting state, key clients, events."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*-v[0-9]+$", description="versioned, e.g. classroom-v1")
+    title: Text
+    description: Text | None = None
+    periods: int = Field(12, ge=1, le=240)
+    firms: FirmSetup = FirmSetup()
+    costs: Costs = Costs()
+    market: Market = Market()
+    clients: tuple[Client, ...] = Field(min_length=0, max_length=40)
+    tenders: Tenders = Tenders()
+    scoring: Scoring = Scoring()
+    events: tuple[Event, ...] = ()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        ids = [c.id for c in self.clients]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"client ids must be unique; got {ids}")
+        for i, e in enumerate(self.events):
+            if e.kind == "scandal" and (e.firm is None or e.firm >= self.firms.count):
+                raise ValueError(
+                    f"events[{i}].firm must name a firm index in [0, {self.firms.count - 1}] for a scandal; got {e.firm}"
+                )
+        if self.market.price_cap < self.firms.price:
+            raise ValueError(
+                f"firms.price must be <= market.price_cap={self.market.price_cap:g}; got {self.firms.price:g}"
+            )
+        return self
+
+    def client(self, client_id: ClientId) -> Client:
+        for c in self.clients:
+            if c.id == client_id:
+                return c
+        raise KeyError(client_id)
+
+    @property
+    def client_ids(self) -> tuple[ClientId, ...]:
+        return tuple(c.id for c in self.clients)

@@ -1,0 +1,114 @@
+"""Accounts: each firm's ledger for a period, emergency loans and bankruptcy.
+
+The cash identity holds exactly for every firm and period:
+cash_end = cash_start + inflows - outflows + borrowing - repayment + emergency_loan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from scenarios.schema import Costs
+
+INFLOWS = ("revenue_market", "revenue_contracts")
+OUTFLOWS = (
+    "cost_of_goods",
+    "salaries",
+    "hiring",
+    "severance",
+    "service_cost",
+    "care",
+    "advertising",
+    "cultivation",
+    "bonds_kept",
+    "penalties",
+    "interest",
+)
+OPERATING_COSTS = tuple(o for o in OUTFLOWS if o != "interest")
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """One firm's cash flows in one period."""
+
+    cash_start: float
+    revenue_market: float = 0.0
+    revenue_contracts: float = 0.0
+    cost_of_goods: float = 0.0
+    salaries: float = 0.0
+    hiring: float = 0.0
+    severance: float = 0.0
+    service_cost: float = 0.0
+    care: float = 0.0
+    advertising: float = 0.0
+    cultivation: float = 0.0
+    bonds_kept: float = 0.0
+    penalties: float = 0.0
+    interest: float = 0.0
+    borrowing: float = 0.0
+    repayment: float = 0.0
+    emergency_loan: float = 0.0
+
+    @property
+    def revenue(self) -> float:
+        return self.revenue_market + self.revenue_contracts
+
+    @property
+    def operating_costs(self) -> float:
+        return sum(getattr(self, k) for k in OPERATING_COSTS)
+
+    @property
+    def operating_profit(self) -> float:
+        return self.revenue - self.operating_costs
+
+    @property
+    def net_profit(self) -> float:
+        return self.operating_profit - self.interest
+
+    @property
+    def cash_before_emergency(self) -> float:
+        inflow = sum(getattr(self, k) for k in INFLOWS)
+        outflow = sum(getattr(self, k) for k in OUTFLOWS)
+        return self.cash_start + inflow - outflow + self.borrowing - self.repayment
+
+    @property
+    def cash_end(self) -> float:
+        return self.cash_before_emergency + self.emergency_loan
+
+    def to_dict(self) -> dict[str, float]:
+        d = asdict(self)
+        d.update(
+            revenue=self.revenue,
+            operating_costs=self.operating_costs,
+            operating_profit=self.operating_profit,
+            net_profit=self.net_profit,
+            cash_end=self.cash_end,
+        )
+        return d
+
+
+def interest_due(debt: float, emergency_debt: float, costs: Costs) -> float:
+    """Interest for the period on ordinary and emergency debt at the start of the period."""
+    return costs.interest_rate * debt + costs.emergency_rate * emergency_debt
+
+
+def emergency_loan(cash_before: float, debt_after: float, emergency_debt: float, costs: Costs) -> float:
+    """Loan that covers a cash shortfall, up to what is left of the credit line."""
+    if cash_before >= 0:
+        return 0.0
+    room = max(0.0, costs.credit_line - debt_after - emergency_debt)
+    return min(-cash_before, room)
+
+
+def is_insolvent(cash_end: float) -> bool:
+    """A firm whose cash is still negative after the emergency loan is bankrupt."""
+    return cash_end < 0
+
+
+def staffing_costs(sales: int, service: int, hires: int, fires: int, costs: Costs) -> tuple[float, float, float]:
+    """(salaries, hiring, severance) for a period, salaries on the staff after hires and fires."""
+    return (
+        sales * costs.salary_sales + service * costs.salary_service,
+        hires * costs.hire_cost,
+        fires * costs.severance,
+    )

@@ -1,0 +1,271 @@
+"""A firm's decision for one period, and its validation.
+
+Validation checks every field and returns every problem at once; each names
+the field, the rule and the value given. A rejected decision changes nothing:
+validation reads the game state, never writes it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+ClientId = str
+TenderId = str
+
+MAX_MONEY = 1e12  # no single spend, loan or price in a classroom game is larger
+MAX_STAFF_CHANGE = 100_000
+
+
+@dataclass(frozen=True)
+class Bid:
+    """A sealed bid on one tender: unit price and promised service level."""
+
+    price: float
+    promised_service: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one firm decides for one period.
+
+    Standing fields (kept when a firm submits nothing): price, service_level,
+    care_budget, advertising_budget, cultivation. One-off fields (reset to zero):
+    hires, fires, bids, borrow, repay.
+    """
+
+    price: float
+    service_level: float
+    care_budget: float = 0.0
+    advertising_budget: float = 0.0
+    hire_sales: int = 0
+    fire_sales: int = 0
+    hire_service: int = 0
+    fire_service: int = 0
+    cultivation: Mapping[ClientId, float] = field(default_factory=dict)
+    bids: Mapping[TenderId, Bid] = field(default_factory=dict)
+    borrow: float = 0.0
+    repay: float = 0.0
+    late: bool = False  # set by the caller when the decision arrived after the deadline
+
+    def standing(self) -> Decision:
+        """The decision a silent firm keeps next period: standing fields only."""
+        return Decision(
+            price=self.price,
+            service_level=self.service_level,
+            care_budget=self.care_budget,
+            advertising_budget=self.advertising_budget,
+            cultivation=dict(self.cultivation),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form (the decision log stores this)."""
+        d = asdict(self)
+        d["cultivation"] = dict(self.cultivation)
+        d["bids"] = {t: {"price": b.price, "promised_service": b.promised_service} for t, b in self.bids.items()}
+        return d
+
+
+DECISION_FIELDS = tuple(f.name for f in fields(Decision))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a submitted decision."""
+
+    field: str
+    rule: str
+    value: Any
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}; got {self.value!r}"
+
+
+class DecisionError(ValueError):
+    """A decision was rejected; `problems` lists every reason."""
+
+    def __init__(self, problems: list[Problem], firm: str | None = None):
+        self.problems = problems
+        self.firm = firm
+        who = f"decision of {firm}" if firm else "decision"
+        super().__init__(f"{who} rejected:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """What validation needs to know about the firm and the game right now."""
+
+    price_cap: float
+    sales_staff: int
+    service_staff: int
+    max_hire: int
+    clients_per_sales_staff: int
+    bids_per_sales_staff: int
+    client_ids: frozenset[ClientId]
+    tender_ids: frozenset[TenderId]  # every tender published in this game so far
+    cash: float
+    debt: float
+    credit_line: float
+    previous: Decision  # the standing decision, for fields left out
+
+
+class _Checker:
+    """Collects problems while converting raw values."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def fail(self, name: str, rule: str, value: Any) -> None:
+        self.problems.append(Problem(name, rule, value))
+
+    def number(self, name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            self.fail(name, "must be a number", value)
+            return None
+        try:
+            x = float(value.strip()) if isinstance(value, str) else float(value)
+        except (ValueError, OverflowError):
+            self.fail(name, "must be a number", value)
+            return None
+        if not math.isfinite(x):
+            self.fail(name, "must be a finite number", value)
+            return None
+        bound = f"> {lo:g}" if lo_open else f">= {lo:g}"
+        if (x <= lo if lo_open else x < lo) or x > hi:
+            self.fail(name, f"must be {bound} and <= {hi:g}", value)
+            return None
+        return x
+
+    def integer(self, name: str, value: Any, lo: int, hi: int) -> int | None:
+        x = self.number(name, value, lo, hi)
+        if x is None:
+            return None
+        if x != int(x):
+            self.fail(name, "must be a whole number", value)
+            return None
+        return int(x)
+
+
+def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -> Decision:
+    """Check a submitted decision against the rules and the firm's position.
+
+    Fields left out keep the standing decision (price, service, budgets,
+    cultivation) or default to zero (hires, fires, bids, loans).
+
+    Args:
+        raw: a mapping (form or JSON data) or a Decision built in code.
+        ctx: the firm's position, from :func:`sim.engine.decision_context`.
+
+    Returns:
+        The validated Decision.
+
+    Raises:
+        DecisionError: listing every problem (field, rule, value).
+    """
+    if isinstance(raw, Decision):
+        raw = {**raw.to_dict()}
+    c = _Checker()
+    if not isinstance(raw, Mapping):
+        raise DecisionError([Problem("(decision)", "must be a mapping of field names to values", raw)])
+    for key in raw:
+        if key not in DECISION_FIELDS:
+            c.fail(str(key), f"unknown field; allowed: {', '.join(DECISION_FIELDS)}", raw[key])
+    prev = ctx.previous
+
+    def get(name: str, default: Any) -> Any:
+        return raw[name] if name in raw and raw[name] is not None else default
+
+    price = c.number("price", get("price", prev.price), 0, min(ctx.price_cap, MAX_MONEY), lo_open=True)
+    service = c.number("service_level", get("service_level", prev.service_level), 0, 1)
+    care = c.number("care_budget", get("care_budget", prev.care_budget), 0, MAX_MONEY)
+    ads = c.number("advertising_budget", get("advertising_budget", prev.advertising_budget), 0, MAX_MONEY)
+    hire_sales = c.integer("hire_sales", get("hire_sales", 0), 0, ctx.max_hire)
+    hire_service = c.integer("hire_service", get("hire_service", 0), 0, ctx.max_hire)
+    fire_sales = c.integer("fire_sales", get("fire_sales", 0), 0, ctx.sales_staff)
+    fire_service = c.integer("fire_service", get("fire_service", 0), 0, ctx.service_staff)
+    if hire_sales and fire_sales:
+        c.fail("fire_sales", "cannot hire and fire sales staff in the same period", fire_sales)
+    if hire_service and fire_service:
+        c.fail("fire_service", "cannot hire and fire service staff in the same period", fire_service)
+    sales_after = ctx.sales_staff + (hire_sales or 0) - (fire_sales or 0)
+
+    cultivation: dict[ClientId, float] = {}
+    raw_cult = get("cultivation", prev.cultivation)
+    if not isinstance(raw_cult, Mapping):
+        c.fail("cultivation", "must be a mapping of client id to spend", raw_cult)
+    else:
+        for cid, spend in raw_cult.items():
+            name = f"cultivation.{cid}"
+            if cid not in ctx.client_ids:
+                c.fail(name, f"unknown client; clients: {', '.join(sorted(ctx.client_ids))}", cid)
+                continue
+            x = c.number(name, spend, 0, MAX_MONEY)
+            if x is not None and x > 0:
+                cultivation[cid] = x
+        limit = sales_after * ctx.clients_per_sales_staff
+        if len(cultivation) > limit:
+            c.fail(
+                "cultivation",
+                f"{sales_after} sales staff can cultivate at most {limit} clients",
+                len(cultivation),
+            )
+
+    bids: dict[TenderId, Bid] = {}
+    raw_bids = get("bids", {})
+    if not isinstance(raw_bids, Mapping):
+        c.fail("bids", "must be a mapping of tender id to {price, promised_service}", raw_bids)
+    else:
+        for tid, bid in raw_bids.items():
+            name = f"bids.{tid}"
+            if tid not in ctx.tender_ids:
+                c.fail(name, "unknown tender", tid)
+                continue
+            if isinstance(bid, Bid):
+                bid = {"price": bid.price, "promised_service": bid.promised_service}
+            if not isinstance(bid, Mapping):
+                c.fail(name, "must be {price, promised_service}", bid)
+                continue
+            extra = set(bid) - {"price", "promised_service"}
+            if extra:
+                c.fail(name, "allowed keys are price and promised_service", sorted(map(str, extra)))
+            bp = c.number(f"{name}.price", bid.get("price"), 0, MAX_MONEY, lo_open=True)
+            bs = c.number(f"{name}.promised_service", bid.get("promised_service"), 0, 1)
+            if bp is not None and bs is not None:
+                bids[tid] = Bid(bp, bs)
+        limit = sales_after * ctx.bids_per_sales_staff
+        if len(raw_bids) > limit:
+            c.fail("bids", f"{sales_after} sales staff can bid at most {limit} tenders per period", len(raw_bids))
+
+    room = max(0.0, ctx.credit_line - ctx.debt)
+    borrow = c.number("borrow", get("borrow", 0), 0, room)
+    repay = c.number("repay", get("repay", 0), 0, min(ctx.debt, max(0.0, ctx.cash)))
+    late = get("late", False)
+    if not isinstance(late, bool):
+        c.fail("late", "must be true or false", late)
+    if c.problems:
+        raise DecisionError(c.problems)
+    return Decision(
+        price=price,
+        service_level=service,
+        care_budget=care,
+        advertising_budget=ads,
+        hire_sales=hire_sales,
+        fire_sales=fire_sales,
+        hire_service=hire_service,
+        fire_service=fire_service,
+        cultivation=cultivation,
+        bids=bids,
+        borrow=borrow,
+        repay=repay,
+        late=late,
+    )
+
+
+def decision_from_dict(d: Mapping[str, Any]) -> Decision:
+    """Rebuild a Decision stored by :meth:`Decision.to_dict` (no validation)."""
+    kw = {k: v for k, v in d.items() if k in DECISION_FIELDS}
+    kw["bids"] = {t: Bid(float(b["price"]), float(b["promised_service"])) for t, b in d.get("bids", {}).items()}
+    kw["cultivation"] = dict(d.get("cultivation", {}))
+    return Decision(**kw)

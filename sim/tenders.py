@@ -1,0 +1,355 @@
+"""Tenders (标书): publishing, void bids (废标), failed tenders (流标), scoring, awards, delivery.
+
+Award by comprehensive scoring (综合评分法, 财政部令第87号 art. 55):
+price score = w_price x 100 x lowest valid price / bid price, service score =
+w_service x 100 x promised service, relationship score = w_rel x 100 x R.
+The highest total wins; a tie goes to the lower price, then to the rng.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scenarios.schema import Client, Scenario
+from sim.decisions import Bid
+from sim.state import Contract, FirmIndex, Tender, TenderId
+
+# void reasons, in the order they are checked (the first that applies is reported)
+BANKRUPT = "BANKRUPT"
+LATE = "LATE"
+MALFORMED = "MALFORMED"
+UNQUALIFIED = "UNQUALIFIED"
+ABOVE_CAP = "ABOVE_CAP"
+BELOW_COST = "BELOW_COST"
+NO_CAPACITY = "NO_CAPACITY"
+NO_BOND = "NO_BOND"
+ABNORMALLY_LOW = "ABNORMALLY_LOW"
+VOID_REASONS = (BANKRUPT, LATE, MALFORMED, UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY, NO_BOND, ABNORMALLY_LOW)
+TIE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Bidder:
+    """What the tender office knows about a bidding firm when it opens the bids."""
+
+    firm: FirmIndex
+    bankrupt: bool
+    late: bool
+    unit_cost: float
+    capacity: float  # customer-equivalents its service staff can serve
+    load: float  # current load: customers plus contracts due
+    cash: float  # available for bid bonds
+    max_bids: int  # tenders its sales staff can bid
+
+
+@dataclass
+class BidRecord:
+    """One bid as published after the award."""
+
+    tender: TenderId
+    client: str
+    firm: FirmIndex
+    price: float
+    promised_service: float
+    valid: bool = True
+    void_reason: str | None = None
+    void_detail: str = ""
+    price_score: float = 0.0
+    service_score: float = 0.0
+    relationship_score: float = 0.0
+    total: float = 0.0
+    rank: int | None = None
+    won: bool = False
+    points_behind: float = 0.0  # winner's total minus this bid's (0 for the winner)
+
+
+@dataclass
+class TenderOutcome:
+    tender: Tender
+    bids: list[BidRecord] = field(default_factory=list)
+    winner: FirmIndex | None = None
+    failed: bool = False
+    margin_points: float | None = None  # winner's lead over the runner-up
+    max_winning_price: float | None = None  # highest price at which the winner still wins
+    tie_break: str | None = None
+
+
+def tender_id(client: str, period: int, reissue: int = 0) -> TenderId:
+    return f"{client}-{period:02d}" + (f"r{reissue}" if reissue else "")
+
+
+def make_tender(client: Client, scenario: Scenario, period: int, rng: np.random.Generator, reissue_of: Tender | None = None) -> Tender:
+    """A client's tender for `period`; a re-issue keeps the failed tender's terms."""
+    if reissue_of is not None:
+        n = reissue_of.reissue + 1
+        return Tender(**{**reissue_of.__dict__, "id": tender_id(reissue_of.client, reissue_of.issued, n), "period": period, "reissue": n})
+    volume = client.volume * (1 + client.volume_spread * (2 * rng.random() - 1))
+    return Tender(
+        id=tender_id(client.id, period),
+        client=client.id,
+        period=period,
+        issued=period,
+        volume=round(volume),
+        price_cap=client.price_cap,
+        required_service=client.required_service,
+        closed=client.closed,
+        min_relationship=client.min_relationship,
+        w_price=client.weights.price,
+        w_service=client.weights.service,
+        w_relationship=client.weights.relationship,
+        min_valid_bids=scenario.tenders.min_valid_bids,
+        load_per_unit=client.load_per_unit,
+    )
+
+
+def scheduled_clients(scenario: Scenario, period: int) -> list[Client]:
+    """Clients whose schedule issues a tender in `period`."""
+    return [c for c in scenario.clients if period >= c.first_period and (period - c.first_period) % c.every == 0]
+
+
+def unit_delivery_cost(unit_cost: float, promised_service: float, service_cost_per_unit: float) -> float:
+    """The firm's own cost of delivering one unit at the promised service."""
+    return unit_cost + service_cost_per_unit * promised_service
+
+
+def void_reason(
+    tender: Tender,
+    bid: Bid,
+    bidder: Bidder,
+    relationship: float,
+    current_period: int,
+    service_cost_per_unit: float,
+) -> tuple[str | None, str]:
+    """The first void reason that applies to a bid (before the abnormally-low check), with a detail."""
+    if bidder.bankrupt:
+        return BANKRUPT, "the firm is bankrupt"
+    if bidder.late:
+        return LATE, "the decision arrived after the deadline"
+    if tender.period < current_period:
+        return LATE, f"tender closed in period {tender.period}"
+    if not (isinstance(bid.price, (int, float)) and math.isfinite(bid.price) and bid.price > 0):
+        return MALFORMED, f"price must be a positive number, got {bid.price!r}"
+    if not (isinstance(bid.promised_service, (int, float)) and 0 <= bid.promised_service <= 1):
+        return MALFORMED, f"promised_service must be in [0, 1], got {bid.promised_service!r}"
+    if bid.promised_service < tender.required_service:
+        return UNQUALIFIED, f"promised service {bid.promised_service:.2f} < required {tender.required_service:.2f}"
+    if tender.closed and relationship < tender.min_relationship:
+        return UNQUALIFIED, f"invited tender: relationship {relationship:.2f} < {tender.min_relationship:.2f}"
+    if bid.price > tender.price_cap:
+        return ABOVE_CAP, f"price {bid.price:.2f} > cap {tender.price_cap:.2f}"
+    cost = unit_delivery_cost(bidder.unit_cost, bid.promised_service, service_cost_per_unit)
+    if bid.price < cost:
+        return BELOW_COST, f"price {bid.price:.2f} < own unit cost {cost:.2f}"
+    need = tender.volume * tender.load_per_unit
+    if bidder.load + need > bidder.capacity:
+        return NO_CAPACITY, f"load {bidder.load:.0f} + {need:.0f} > capacity {bidder.capacity:.0f}"
+    return None, ""
+
+
+def score_bids(records: Sequence[BidRecord], weights: tuple[float, float, float], relationship: Mapping[FirmIndex, float]) -> None:
+    """Fill each valid record's score breakdown (in place)."""
+    valid = [r for r in records if r.valid]
+    if not valid:
+        return
+    low = min(r.price for r in valid)
+    w_p, w_s, w_r = weights
+    for r in valid:
+        r.price_score = w_p * 100.0 * low / r.price
+        r.service_score = w_s * 100.0 * r.promised_service
+        r.relationship_score = w_r * 100.0 * relationship[r.firm]
+        r.total = r.price_score + r.service_score + r.relationship_score
+
+
+def rank_bids(valid: Sequence[BidRecord], rng: np.random.Generator) -> tuple[list[BidRecord], str | None]:
+    """Order valid bids: highest total, then lower price, then a draw of the rng."""
+    draws = rng.random(len(valid))
+    order = sorted(range(len(valid)), key=lambda i: (-round(valid[i].total / TIE_TOLERANCE) * TIE_TOLERANCE, valid[i].price, draws[i]))
+    ranked = [valid[i] for i in order]
+    tie = None
+    if len(ranked) > 1 and abs(ranked[0].total - ranked[1].total) <= TIE_TOLERANCE:
+        tie = "price" if ranked[0].price < ranked[1].price else "lot"
+    return ranked, tie
+
+
+def max_winning_price(winner: BidRecord, others: Sequence[BidRecord], weights: tuple[float, float, float], relationship: Mapping[FirmIndex, float], cap: float) -> float:
+    """Highest price (up to the cap) at which the winner would still have won, others unchanged."""
+
+    def wins(p: float) -> bool:
+        trial = [BidRecord(winner.tender, winner.client, winner.firm, p, winner.promised_service)] + [
+            BidRecord(o.tender, o.client, o.firm, o.price, o.promised_service) for o in others
+        ]
+        score_bids(trial, weights, relationship)
+        return all(trial[0].total > t.total + TIE_TOLERANCE or (abs(trial[0].total - t.total) <= TIE_TOLERANCE and p < t.price) for t in trial[1:])
+
+    if wins(cap):
+        return cap
+    lo, hi = winner.price, cap
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if wins(mid) else (lo, mid)
+    return lo
+
+
+def resolve_tender(
+    tender: Tender,
+    bids: Mapping[FirmIndex, Bid],
+    bidders: Mapping[FirmIndex, Bidder],
+    relationship: Mapping[FirmIndex, float],
+    scenario: Scenario,
+    current_period: int,
+    bond_left: dict[FirmIndex, float],
+    rng: np.random.Generator,
+    over_limit: frozenset[FirmIndex] | set[FirmIndex] = frozenset(),
+) -> TenderOutcome:
+    """Check, score and award one tender.
+
+    `bond_left` is each firm's cash not yet pledged as bonds (updated);
+    `over_limit` names firms whose bid here is beyond what their sales staff can prepare.
+    """
+    out = TenderOutcome(tender)
+    st = scenario.tenders
+    for firm in sorted(bids):
+        bid = bids[firm]
+        rec = BidRecord(tender.id, tender.client, firm, bid.price, bid.promised_service)
+        reason, detail = void_reason(tender, bid, bidders[firm], relationship[firm], current_period, st.service_cost_per_unit)
+        if reason in (None, UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY) and firm in over_limit:
+            reason, detail = MALFORMED, "more bids than the firm's sales staff can prepare"
+        if reason is None:
+            bond = st.bond_rate * bid.price * tender.volume
+            if bond > bond_left[firm]:
+                reason, detail = NO_BOND, f"bond {bond:.0f} > cash available {bond_left[firm]:.0f}"
+            else:
+                bond_left[firm] -= bond
+        if reason:
+            rec.valid, rec.void_reason, rec.void_detail = False, reason, detail
+        out.bids.append(rec)
+    valid = [r for r in out.bids if r.valid]
+    if len(valid) >= 2:
+        flagged = []
+        for r in valid:
+            others = [o.price for o in valid if o is not r]
+            threshold = st.abnormally_low_ratio * (sum(others) / len(others))
+            if r.price < threshold:
+                flagged.append((r, threshold))
+        for r, threshold in flagged:
+            r.valid, r.void_reason = False, ABNORMALLY_LOW
+            r.void_detail = f"price {r.price:.2f} < {st.abnormally_low_ratio:.0%} of the others' mean ({threshold:.2f})"
+            bond_left[r.firm] += st.bond_rate * r.price * tender.volume
+        valid = [r for r in out.bids if r.valid]
+    if len(valid) < tender.min_valid_bids:
+        out.failed = True
+        for r in valid:
+            bond_left[r.firm] += st.bond_rate * r.price * tender.volume
+        return out
+    weights = (tender.w_price, tender.w_service, tender.w_relationship)
+    score_bids(out.bids, weights, relationship)
+    ranked, out.tie_break = rank_bids(valid, rng)
+    for i, r in enumerate(ranked):
+        r.rank = i + 1
+        r.points_behind = ranked[0].total - r.total
+    win = ranked[0]
+    win.won = True
+    out.winner = win.firm
+    out.margin_points = win.total - ranked[1].total if len(ranked) > 1 else None
+    out.max_winning_price = max_winning_price(win, ranked[1:], weights, relationship, tender.price_cap)
+    for r in ranked[1:]:
+        bond_left[r.firm] += st.bond_rate * r.price * tender.volume
+    return out
+
+
+def award_contract(out: TenderOutcome, scenario: Scenario, current_period: int) -> Contract | None:
+    if out.winner is None:
+        return None
+    win = next(r for r in out.bids if r.won)
+    t = out.tender
+    return Contract(
+        tender_id=t.id,
+        client=t.client,
+        firm=win.firm,
+        volume=t.volume,
+        price=win.price,
+        promised_service=win.promised_service,
+        deliver_period=current_period + 1,
+        load=t.volume * t.load_per_unit,
+        bond=scenario.tenders.bond_rate * win.price * t.volume,
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a contract was delivered."""
+
+    contract: Contract
+    share: float  # of the volume delivered
+    service: float  # delivered service level
+    revenue: float
+    cost_of_goods: float
+    service_cost: float
+    penalty: float
+
+    @property
+    def outcome(self) -> float:
+        """1 for a full, on-promise delivery; lower for shortfalls."""
+        c = self.contract
+        kept = 1.0 if c.promised_service <= 0 else min(1.0, self.service / c.promised_service)
+        return self.share * kept
+
+
+def deliver(contract: Contract, unit_cost: float, capacity_share: float, quality_factor: float, scenario: Scenario) -> Delivery:
+    """Deliver a contract with the firm's capacity this period.
+
+    Args:
+        capacity_share: share of the firm's total load it can serve (min(1, capacity / load)).
+        quality_factor: the capacity effect on delivered service (1 below the utilisation knee).
+    """
+    st = scenario.tenders
+    share = max(0.0, min(1.0, capacity_share))
+    service = contract.promised_service * quality_factor
+    units = contract.volume * share
+    short_volume = 1.0 - share
+    short_service = max(0.0, contract.promised_service - service)
+    return Delivery(
+        contract=contract,
+        share=share,
+        service=service,
+        revenue=contract.price * units,
+        cost_of_goods=unit_cost * units,
+        service_cost=st.service_cost_per_unit * contract.promised_service * units,
+        penalty=st.penalty_rate * contract.value * (short_volume + short_service),
+    )
+
+
+def cultivation_gain(relationship: np.ndarray, spend: np.ndarray, scale: float, rivalry: float) -> np.ndarray:
+    """Relationship bought by cultivation spend (firms x clients).
+
+    Diminishing returns in spend, and a share-of-attention effect: the more a
+    rival already holds the client, the less a newcomer's spend buys.
+    """
+    n_firms = relationship.shape[0]
+    if n_firms > 1:
+        # strongest rival hold on each client, for each firm
+        order = np.sort(relationship, axis=0)
+        top, second = order[-1], order[-2]
+        rival = np.where(relationship >= top[None, :], second[None, :], top[None, :])
+    else:
+        rival = np.zeros_like(relationship)
+    return (1.0 - relationship) * (1.0 - np.exp(-spend / scale)) * (1.0 - rivalry * rival)
+
+
+def update_relationships(
+    relationship: np.ndarray, spend: np.ndarray, delivery_outcome: np.ndarray, delivered: np.ndarray, scenario: Scenario
+) -> np.ndarray:
+    """R <- (1 - decay) R + gain(cultivation) + delivery outcome, clipped to [0, 1].
+
+    `delivery_outcome` is 1 for a perfect delivery and lower for shortfalls, where `delivered` is True.
+    """
+    st = scenario.tenders
+    r = (1.0 - st.relationship_decay) * relationship + cultivation_gain(relationship, spend, st.cultivation_scale, st.attention_rivalry)
+    good = st.delivery_gain * delivery_outcome * (1.0 - r)
+    bad = st.delivery_loss * (1.0 - delivery_outcome)
+    r = np.where(delivered, r + good - bad, r)
+    return np.clip(r, 0.0, 1.0)
