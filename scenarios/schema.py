@@ -60,7 +60,7 @@ class Costs(_Frozen):
     """Cost structure, capacity and finance."""
 
     salary_sales: float = Field(6_000, ge=0, le=1e9, description="per sales head per period")
-    salary_service: float = Field(4_000, ge=0, le=1e9, description="per service head per period")
+    salary_service: float = Field(3_500, ge=0, le=1e9, description="per service head per period")
     hire_cost: float = Field(3_000, ge=0, le=1e9, description="per head hired")
     severance: float = Field(8_000, ge=0, le=1e9, description="per head fired")
     service_cost: float = Field(25, ge=0, le=1e6, description="per customer served per period at service level 1")
@@ -89,7 +89,7 @@ class Market(_Frozen):
     purchase_beta: float = Field(1.6, gt=0, le=100)
     dropout_alpha: float = Field(1.2, gt=0, le=100, description="Beta alpha of per-period base dropout")
     dropout_beta: float = Field(58.0, gt=0, le=10_000)
-    units_median: float = Field(8, gt=0, le=1e6, description="median units per purchase (lognormal)")
+    units_median: float = Field(5, gt=0, le=1e6, description="median units per purchase (lognormal)")
     units_sigma: float = Field(1.0, ge=0, le=3)
     sensitivity_shape: float = Field(4.0, gt=0, le=1000, description="Gamma shape of price and quality sensitivity (mean 1)")
     switching_cost_mean: float = Field(0.3, gt=0, lt=1)
