@@ -1,0 +1,339 @@
+"""Strategy bots: opponents, empty-seat fillers, play-testers and research baselines.
+
+A bot reads an :class:`~sim.observation.Observation` and returns a raw
+decision (a plain dict, as a team's form would), which the engine validates
+like any other submission. Each bot takes its own rng; none reads a rival's
+private data.
+
+Bots:
+- price_cutter: undercuts the market and bids just above its own cost; thin margins.
+- premium: high service, high price, generous care; bids on service-heavy tenders.
+- relationship: cultivates a few key clients and bids mainly on their (closed) tenders.
+- balanced: middle of the road on every lever; staffs to keep utilisation near 75%.
+- adaptive: best-responder; copies the price of last period's most profitable rival,
+  bids just under last winning prices and watches its nearest rival.
+- random: random valid decisions (a fuzzing play-tester).
+- standing: submits nothing, so keeps the starting decision (a passive seat).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sim.observation import Observation
+from sim.state import Tender
+from sim.tenders import unit_delivery_cost
+
+RawDecision = dict[str, Any]
+
+
+class Strategy:
+    """Base class: a named bot that decides from an observation."""
+
+    name: ClassVar[str] = "strategy"
+    description: ClassVar[str] = ""
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision | None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+# ---------------------------------------------------------------------------
+# shared building blocks
+
+
+def staffing(obs: Observation, target_utilisation: float, extra_load: float = 0.0) -> dict[str, int]:
+    """Hire or fire service staff so expected load sits at the target utilisation."""
+    costs = obs.scenario.costs
+    load = obs.customers * 1.05 + extra_load
+    want = max(1, math.ceil(load / (costs.customers_per_service_staff * target_utilisation)))
+    have = obs.firm.service_staff
+    if want > have:
+        return {"hire_service": min(want - have, costs.max_hire_per_period)}
+    if want < have - 1:
+        return {"fire_service": min(have - want - 1, have)}
+    return {}
+
+
+def contract_load(obs: Observation) -> float:
+    return sum(t.volume * t.load_per_unit for t in obs.tenders)
+
+
+def qualified(obs: Observation, t: Tender, promised: float) -> bool:
+    return promised >= t.required_service and (not t.closed or obs.relationship[t.client] >= t.min_relationship)
+
+
+def delivery_cost(obs: Observation, promised: float) -> float:
+    return unit_delivery_cost(obs.firm.unit_cost, promised, obs.scenario.tenders.service_cost_per_unit)
+
+
+def bid_limit(obs: Observation, hires: int = 0) -> int:
+    return (obs.firm.sales_staff + hires) * obs.scenario.costs.bids_per_sales_staff
+
+
+def affordable(obs: Observation, bids: dict[str, dict], tenders: dict[str, Tender]) -> dict[str, dict]:
+    """Drop bids whose bonds the firm's cash cannot cover (largest first kept)."""
+    cash = obs.firm.cash
+    rate = obs.scenario.tenders.bond_rate
+    out = {}
+    for tid, b in sorted(bids.items(), key=lambda kv: -tenders[kv[0]].volume):
+        bond = rate * b["price"] * tenders[tid].volume
+        if bond <= cash:
+            out[tid] = b
+            cash -= bond
+    return out
+
+
+def last_winning_price(obs: Observation, client: str) -> float | None:
+    prices = [b["price"] for b in obs.last_bids if b["client"] == client and b["won"]]
+    return prices[0] if prices else None
+
+
+def mean_rival_price(obs: Observation) -> float:
+    prices = [r["price"] for r in obs.market if not r["bankrupt"] and r["firm"] != obs.firm.index]
+    return float(np.mean(prices)) if prices else obs.firm.standing.price
+
+
+def clamp(x: float, lo: float, hi: float) -> float:
+    return max(lo, min(hi, x))
+
+
+# ---------------------------------------------------------------------------
+# the bots
+
+
+@dataclass
+class PriceCutter(Strategy):
+    name: ClassVar[str] = "price_cutter"
+    description: ClassVar[str] = "Undercuts the market and bids just above its own cost."
+    undercut: float = 0.93
+    markup: float = 1.02
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        floor = obs.firm.unit_cost * 1.1
+        price = clamp(mean_rival_price(obs) * self.undercut, floor, obs.scenario.market.price_cap)
+        promised = 0.0
+        tenders = {t.id: t for t in obs.tenders}
+        bids = {}
+        for t in sorted(obs.tenders, key=lambda t: -t.volume)[: bid_limit(obs)]:
+            promised = t.required_service
+            if qualified(obs, t, promised):
+                p = min(t.price_cap, delivery_cost(obs, promised) * self.markup * (1 + 0.02 * rng.random()))
+                bids[t.id] = {"price": round(p, 2), "promised_service": promised}
+        return {
+            "price": round(price, 2),
+            "service_level": 0.45,
+            "care_budget": 2_000,
+            "advertising_budget": 15_000,
+            **staffing(obs, 0.95, contract_load(obs)),
+            "cultivation": {},
+            "bids": affordable(obs, bids, tenders),
+        }
+
+
+@dataclass
+class Premium(Strategy):
+    name: ClassVar[str] = "premium"
+    description: ClassVar[str] = "High service and price, generous care; bids on service-weighted tenders."
+    price_premium: float = 1.2
+    service: float = 0.85
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        ref = obs.scenario.market.reference_price
+        tenders = {t.id: t for t in obs.tenders}
+        bids = {}
+        ranked = sorted(obs.tenders, key=lambda t: -(t.w_service + 0.5 * t.w_relationship))
+        for t in ranked[: bid_limit(obs)]:
+            promised = max(self.service, t.required_service)
+            cost = delivery_cost(obs, promised)
+            if qualified(obs, t, promised) and cost * 1.1 <= t.price_cap:
+                bids[t.id] = {"price": round(max(cost * 1.1, t.price_cap * 0.97), 2), "promised_service": promised}
+        care = 25 * max(obs.customers, 100)
+        top = sorted(obs.relationship, key=lambda c: -obs.client_satisfaction[c])[:2]
+        return {
+            "price": round(clamp(ref * self.price_premium, 1, obs.scenario.market.price_cap), 2),
+            "service_level": self.service,
+            "care_budget": round(care),
+            "advertising_budget": 8_000,
+            **staffing(obs, 0.7, contract_load(obs)),
+            "cultivation": {c: 5_000 for c in top},
+            "bids": affordable(obs, bids, tenders),
+        }
+
+
+@dataclass
+class RelationshipBuilder(Strategy):
+    name: ClassVar[str] = "relationship"
+    description: ClassVar[str] = "Cultivates a few key clients (顾客培养) and bids mainly on their tenders."
+    focus: int = 3
+    spend: float = 12_000
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        costs = obs.scenario.costs
+        # pick the clients where a rival's hold is weakest (an investment elsewhere "goes for nothing")
+        ranked = sorted(obs.relationship, key=lambda c: (obs.rivals_relationship_max[c] - obs.relationship[c], c))
+        focus = ranked[: self.focus]
+        need_sales = math.ceil(len(focus) / costs.clients_per_sales_staff)
+        hire_sales = max(0, need_sales - obs.firm.sales_staff)
+        tenders = {t.id: t for t in obs.tenders}
+        bids = {}
+        mine = sorted(obs.tenders, key=lambda t: (t.client not in focus, -t.volume))
+        for t in mine[: bid_limit(obs, hire_sales)]:
+            promised = max(0.65, t.required_service)
+            cost = delivery_cost(obs, promised)
+            if qualified(obs, t, promised) and cost * 1.12 <= t.price_cap:
+                markup = 1.2 if t.client in focus else 1.12
+                bids[t.id] = {"price": round(min(t.price_cap, cost * markup), 2), "promised_service": promised}
+        cash_ok = obs.firm.cash > 60_000
+        return {
+            "price": round(obs.scenario.market.reference_price * 1.02, 2),
+            "service_level": 0.65,
+            "care_budget": 8_000,
+            "advertising_budget": 5_000,
+            "hire_sales": hire_sales,
+            **staffing(obs, 0.8, contract_load(obs)),
+            "cultivation": {c: self.spend if cash_ok else self.spend / 4 for c in focus},
+            "bids": affordable(obs, bids, tenders),
+        }
+
+
+@dataclass
+class Balanced(Strategy):
+    name: ClassVar[str] = "balanced"
+    description: ClassVar[str] = "Middle of the road on every lever; staffs for ~75% utilisation."
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        ref = obs.scenario.market.reference_price
+        tenders = {t.id: t for t in obs.tenders}
+        bids = {}
+        for t in sorted(obs.tenders, key=lambda t: -t.volume)[: bid_limit(obs)]:
+            promised = max(0.6, t.required_service)
+            cost = delivery_cost(obs, promised)
+            if qualified(obs, t, promised) and cost * 1.1 <= t.price_cap:
+                bids[t.id] = {"price": round(min(t.price_cap * 0.98, cost * 1.22), 2), "promised_service": promised}
+        best = max(obs.relationship, key=lambda c: (obs.relationship[c], c)) if obs.relationship else None
+        return {
+            "price": round(ref, 2),
+            "service_level": 0.65,
+            "care_budget": 10 * max(obs.customers, 100),
+            "advertising_budget": 10_000,
+            **staffing(obs, 0.75, contract_load(obs)),
+            "cultivation": {best: 6_000} if best else {},
+            "bids": affordable(obs, bids, tenders),
+        }
+
+
+@dataclass
+class Adaptive(Strategy):
+    name: ClassVar[str] = "adaptive"
+    description: ClassVar[str] = "Best-responder: follows the most profitable rival's price, bids just under last winning prices."
+    step: float = 0.5
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        mkt = obs.scenario.market
+        own = obs.firm.standing.price
+        live = [r for r in obs.market if not r["bankrupt"]]
+        if live:
+            leader = max(live, key=lambda r: (r["operating_profit"], -r["firm"]))
+            target = leader["price"]
+            # watch the nearest rival: the firm just above us in the ranking
+            me = next((r for r in obs.market if r["firm"] == obs.firm.index), None)
+            above = [r for r in live if me and r["rank"] == me["rank"] - 1]
+            service = above[0]["service_level"] if above else obs.firm.standing.service_level
+        else:
+            target, service = own, obs.firm.standing.service_level
+        price = clamp(own + self.step * (target - own), obs.firm.unit_cost * 1.15, mkt.price_cap)
+        service = clamp(service, 0.5, 0.9)
+        tenders = {t.id: t for t in obs.tenders}
+        bids = {}
+        for t in sorted(obs.tenders, key=lambda t: -t.volume)[: bid_limit(obs)]:
+            promised = max(service, t.required_service)
+            cost = delivery_cost(obs, promised)
+            won_at = last_winning_price(obs, t.client)
+            p = min(t.price_cap, cost * 1.2) if won_at is None else min(t.price_cap, won_at * 0.98)
+            p = max(p, cost * 1.04)
+            if qualified(obs, t, promised) and p <= t.price_cap:
+                bids[t.id] = {"price": round(p, 2), "promised_service": round(promised, 3)}
+        weakest = sorted(obs.relationship, key=lambda c: obs.rivals_relationship_max[c])[:1]
+        return {
+            "price": round(price, 2),
+            "service_level": round(service, 3),
+            "care_budget": 12 * max(obs.customers, 100),
+            "advertising_budget": 10_000,
+            **staffing(obs, 0.78, contract_load(obs)),
+            "cultivation": {c: 6_000 for c in weakest},
+            "bids": affordable(obs, bids, tenders),
+        }
+
+
+@dataclass
+class RandomValid(Strategy):
+    name: ClassVar[str] = "random"
+    description: ClassVar[str] = "Random valid decisions within the rules (a fuzzing play-tester)."
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        f, sc = obs.firm, obs.scenario
+        hire_sales = int(rng.integers(0, 2))
+        hire_service = int(rng.integers(0, 4))
+        fire_service = 0 if hire_service else int(rng.integers(0, max(1, min(3, f.service_staff) + 1)))
+        sales_after = f.sales_staff + hire_sales
+        clients = list(sc.client_ids)
+        n_cult = int(rng.integers(0, min(len(clients), sales_after * sc.costs.clients_per_sales_staff) + 1)) if clients else 0
+        cult = {str(c): round(float(rng.uniform(0, 20_000)), 2) for c in rng.choice(clients, n_cult, replace=False)} if n_cult else {}
+        tenders = list(obs.tenders)
+        n_bids = int(rng.integers(0, min(len(tenders), sales_after * sc.costs.bids_per_sales_staff) + 1)) if tenders else 0
+        bids = {}
+        for k in (rng.choice(len(tenders), n_bids, replace=False) if n_bids else []):
+            t = tenders[int(k)]
+            bids[t.id] = {
+                "price": round(float(rng.uniform(0.5, 1.15) * t.price_cap), 2),
+                "promised_service": round(float(rng.uniform(0.3, 1.0)), 3),
+            }
+        return {
+            "price": round(float(rng.uniform(0.6, 1.5) * sc.market.reference_price), 2),
+            "service_level": round(float(rng.uniform(0.2, 1.0)), 3),
+            "care_budget": round(float(rng.uniform(0, 30_000)), 2),
+            "advertising_budget": round(float(rng.uniform(0, 40_000)), 2),
+            "hire_sales": hire_sales,
+            "hire_service": hire_service,
+            "fire_service": fire_service,
+            "cultivation": cult,
+            "bids": affordable(obs, bids, {t.id: t for t in tenders}),
+        }
+
+
+@dataclass
+class Standing(Strategy):
+    name: ClassVar[str] = "standing"
+    description: ClassVar[str] = "Submits nothing: keeps the starting decision and never bids (a passive seat)."
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> None:
+        return None
+
+
+BOTS: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (PriceCutter, Premium, RelationshipBuilder, Balanced, Adaptive, RandomValid, Standing)
+}
+DEFAULT_LINEUP = ("balanced", "price_cutter", "premium", "relationship", "adaptive", "random")
+
+
+def make_bot(name: str) -> Strategy:
+    """A bot by registry name; raises ValueError listing the known names."""
+    try:
+        return BOTS[name]()
+    except KeyError:
+        raise ValueError(f"unknown bot {name!r}; known bots: {', '.join(BOTS)}") from None
+
+
+def lineup(names: list[str] | tuple[str, ...] | None, n_firms: int) -> list[str]:
+    """Bot names for n seats: the given names, or the default line-up, repeated to fill every seat."""
+    names = list(names) if names else list(DEFAULT_LINEUP)
+    for n in names:
+        make_bot(n)
+    return [names[i % len(names)] for i in range(n_firms)]

@@ -1,0 +1,54 @@
+"""Firms as Mesa agents: each holds its firm's state and, for a bot seat, the strategy that decides for it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+
+from agents.bots import Strategy
+from sim.state import FirmState
+
+if TYPE_CHECKING:
+    from sim.observation import Observation
+
+
+class FirmAgent(mesa.Agent):
+    """One competing firm (a student team or a bot).
+
+    Attributes:
+        firm: the firm's state after the last resolved period (a frozen FirmState).
+        strategy: the bot deciding for this seat, or None for a human team.
+        bot_rng: the seat's own generator (bots only), apart from the engine's stream.
+        last_row: the firm's metrics row of the last resolved period.
+    """
+
+    def __init__(self, model: mesa.Model, firm: FirmState, strategy: Strategy | None, rng: np.random.Generator):
+        super().__init__(model)
+        self.firm = firm
+        self.strategy = strategy
+        self.bot_rng = rng
+        self.last_row: dict[str, Any] | None = None
+
+    @property
+    def index(self) -> int:
+        return self.firm.index
+
+    @property
+    def name(self) -> str:
+        return self.firm.name
+
+    @property
+    def is_bot(self) -> bool:
+        return self.strategy is not None
+
+    @property
+    def label(self) -> str:
+        return self.strategy.name if self.strategy else "human"
+
+    def decide(self, obs: Observation) -> dict[str, Any] | None:
+        """The bot's raw decision for this period (None: keep the standing decision)."""
+        if self.strategy is None or self.firm.bankrupt:
+            return None
+        return self.strategy.decide(obs, self.bot_rng)

@@ -1,0 +1,286 @@
+"""The Mesa model of a whole game: the clock, the random streams, the firm agents and data collection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from agents.bots import Strategy, make_bot
+from agents.firms import FirmAgent
+from agents.population import COMPLAINT_OUTCOMES
+from scenarios import Scenario, load_scenario, scenario_from_dict
+from sim.decisions import Decision, DecisionError, decision_from_dict
+from sim.engine import PeriodResult, bot_rng, check_decision, initial_state, period_rng, resolve_period
+from sim.observation import Observation, observe
+
+LOG_FORMAT = "crmsim-decisions-v1"
+
+
+class CRMModel(mesa.Model):
+    """The classroom CRM bidding game (客户关系管理模拟).
+
+    Description:
+        Firms compete for twelve monthly periods (scenario-set) for a population
+        of individual customers and for the tenders (标书) of named key clients.
+    Decisions (per firm per period, see sim.decisions.Decision):
+        price, service level, care and advertising budgets, hires and fires of
+        sales and service staff, cultivation spend per client, sealed bids per
+        open tender, borrowing and repayment.
+    Observations (sim.observation.Observation):
+        own books and metrics, the public market report, open tenders, every
+        bid of the last award with its score breakdown and void reason.
+    Starting state:
+        the scenario's firm setup; a share of customers already with a firm.
+    Payoffs:
+        a balanced scorecard (financial, customer, relationship, growth),
+        re-ranked every period; bankrupt firms rank last.
+    End:
+        after the scenario's last period, or when every firm is bankrupt.
+    Version history:
+        v1: first release (classroom-v1 rules).
+
+    Args:
+        scenario: a Scenario, or the name/path of one.
+        seed: the game seed; the engine's and every bot's generator derive from it.
+        strategies: one entry per firm: a bot name, a Strategy, or None for a
+            human seat (decisions come through :meth:`submit`). Default: all human.
+        xp: array namespace for the customer population (numpy; cupy on a GPU).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str | Path,
+        seed: int = 0,
+        strategies: Sequence[str | Strategy | None] | None = None,
+        xp: Any = np,
+    ):
+        super().__init__(rng=seed)
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.seed = int(seed)
+        self.xp = xp
+        self.state = initial_state(self.scenario, self.seed, xp)
+        n = self.scenario.firms.count
+        strategies = list(strategies) if strategies is not None else [None] * n
+        if len(strategies) != n:
+            raise ValueError(f"strategies: the scenario seats {n} firms; got {len(strategies)} strategies")
+        for f, s in zip(self.state.firms, strategies):
+            bot = make_bot(s) if isinstance(s, str) else s
+            FirmAgent(self, f, bot, bot_rng(self.seed, f.index))
+        self.firm_agents: list[FirmAgent] = sorted(self.agents_by_type[FirmAgent], key=lambda a: a.index)
+        self.results: list[PeriodResult] = []
+        self.pending: dict[int, Decision] = {}
+        self.log_periods: list[dict[str, Any]] = []
+        self.datacollector: mesa.DataCollector | None = None
+        self.running = True
+
+    # -- the clock -------------------------------------------------------
+
+    @property
+    def period(self) -> int:
+        """The next period to resolve (1-based)."""
+        return self.state.period
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    # -- decisions -------------------------------------------------------
+
+    def observation(self, firm: int) -> Observation:
+        return observe(self.state, firm, self.results)
+
+    def submit(self, firm: int, raw: Mapping[str, Any] | Decision) -> Decision:
+        """Validate and store a firm's decision for the current period (a later submit replaces it).
+
+        Raises:
+            DecisionError: naming every problem; nothing is stored.
+        """
+        decision = check_decision(self.state, firm, raw)
+        self.pending[firm] = decision
+        return decision
+
+    def withdraw(self, firm: int) -> None:
+        self.pending.pop(firm, None)
+
+    def step(self) -> PeriodResult:
+        """Bots decide, the period resolves, agents and data collection update."""
+        if self.finished:
+            raise ValueError(f"the game is over after period {self.state.period - 1}")
+        for agent in self.firm_agents:
+            if agent.index in self.pending or not agent.is_bot or agent.firm.bankrupt:
+                continue
+            raw = agent.decide(self.observation(agent.index))
+            if raw is not None:
+                try:
+                    self.submit(agent.index, raw)
+                except DecisionError as exc:
+                    raise DecisionError(exc.problems, f"bot {agent.label} ({agent.name})") from None
+        decisions = dict(self.pending)
+        period = self.state.period
+        self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp)
+        self.pending = {}
+        self.results.append(result)
+        self.log_periods.append({"period": period, "decisions": {str(i): d.to_dict() for i, d in sorted(decisions.items())}})
+        for agent in self.firm_agents:
+            agent.firm = self.state.firms[agent.index]
+            agent.last_row = result.firm_rows[agent.index]
+        self._collect(result)
+        self.running = not self.finished
+        return result
+
+    def run(self, progress: Callable[[PeriodResult], None] | None = None) -> CRMModel:
+        """Play every remaining period; `progress` is called after each."""
+        while not self.finished:
+            result = self.step()
+            if progress:
+                progress(result)
+        return self
+
+    # -- data collection -------------------------------------------------
+
+    def _collect(self, result: PeriodResult) -> None:
+        labels = {a.index: a.label for a in self.firm_agents}
+        firm_rows = [{**r, "strategy": labels[r["firm"]]} for r in result.firm_rows]
+        tables = {
+            "firms": firm_rows,
+            "bids": result.bid_rows(),
+            "tenders": result.tender_rows(),
+            "relationships": result.relationship_rows,
+            "events": result.events,
+            "decisions": [self._decision_row(result, i) for i in sorted(labels) if i in result.decisions],
+        }
+        if self.datacollector is None:
+            self.datacollector = mesa.DataCollector(
+                model_reporters={
+                    "period": lambda m: m.results[-1].period,
+                    "prospects": lambda m: m.results[-1].market["prospects"],
+                    "adopters": lambda m: m.results[-1].market["adopters"],
+                    "live_firms": lambda m: sum(f.live for f in m.state.firms),
+                    "purchase_factor": lambda m: m.results[-1].market["purchase_factor"],
+                    "open_contracts": lambda m: len(m.state.contracts),
+                },
+                tables={name: _columns(name, rows) for name, rows in tables.items()},
+            )
+        for name, rows in tables.items():
+            for row in rows:
+                self.datacollector.add_table_row(name, row, ignore_missing=True)
+        self.datacollector.collect(self)
+
+    def _decision_row(self, result: PeriodResult, i: int) -> dict[str, Any]:
+        d = result.decisions[i]
+        return {
+            "period": result.period,
+            "firm": i,
+            "submitted": result.submitted.get(i, False),
+            "price": d.price,
+            "service_level": d.service_level,
+            "care_budget": d.care_budget,
+            "advertising_budget": d.advertising_budget,
+            "hire_sales": d.hire_sales,
+            "fire_sales": d.fire_sales,
+            "hire_service": d.hire_service,
+            "fire_service": d.fire_service,
+            "cultivation_total": float(sum(d.cultivation.values())),
+            "cultivated_clients": ",".join(sorted(d.cultivation)),
+            "bids": len(d.bids),
+            "borrow": d.borrow,
+            "repay": d.repay,
+            "late": d.late,
+        }
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Tidy frames: firms (one row per firm-period), bids, tenders, relationships, events, decisions, market."""
+        if self.datacollector is None:
+            return {}
+        out = {name: self.datacollector.get_table_dataframe(name) for name in self.datacollector.tables}
+        out["market"] = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        return out
+
+    def standings(self) -> pd.DataFrame:
+        """Final (or current) ranking with the scorecard breakdown."""
+        if not self.results:
+            raise ValueError("no period has been resolved yet")
+        rows = self.results[-1].firm_rows
+        labels = {a.index: a.label for a in self.firm_agents}
+        cols = ["rank", "name", "firm", "score", "score_financial", "score_customer", "score_relationship", "score_growth",
+                "cash", "equity", "cum_operating_profit", "customers", "market_share_customers", "customer_equity", "bankrupt"]
+        df = pd.DataFrame(rows)[cols]
+        df.insert(2, "strategy", df["firm"].map(labels))
+        return df.sort_values("rank").reset_index(drop=True)
+
+    def customer_history(self, customer: int) -> pd.DataFrame:
+        """One customer's history, period by period (tracked customers: the first `market.track_customers`)."""
+        tracked = min(self.scenario.market.track_customers, self.scenario.market.customers)
+        if not 0 <= customer < self.scenario.market.customers:
+            raise IndexError(f"customer must be in [0, {self.scenario.market.customers - 1}]; got {customer}")
+        if customer >= tracked:
+            raise IndexError(f"customer {customer} is not tracked: market.track_customers = {tracked}")
+        rows = []
+        for r in self.results:
+            row = {"period": r.period, **{k: _py(v[customer]) for k, v in r.panel.items()}}
+            row["complaint"] = COMPLAINT_OUTCOMES[row["complaint"]]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def customer_panel(self) -> pd.DataFrame:
+        """Every tracked customer's history in one long frame (customer, period, ...)."""
+        parts = []
+        for r in self.results:
+            df = pd.DataFrame({k: np.asarray(v) for k, v in r.panel.items()})
+            df.insert(0, "customer", np.arange(len(df)))
+            df.insert(0, "period", r.period)
+            parts.append(df)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    # -- the decision log and replay ------------------------------------
+
+    def decision_log(self) -> dict[str, Any]:
+        """Everything needed to replay this game: scenario, seed and every decision passed to the engine."""
+        return {
+            "format": LOG_FORMAT,
+            "scenario": self.scenario.name,
+            "scenario_data": self.scenario.model_dump(mode="json"),
+            "seed": self.seed,
+            "firms": [f.name for f in self.state.firms],
+            "strategies": [a.label for a in self.firm_agents],
+            "periods": self.log_periods,
+        }
+
+    @classmethod
+    def replay(cls, log: Mapping[str, Any], xp: Any = np) -> CRMModel:
+        """Rebuild a game from its decision log; every period resolves to the recorded result."""
+        if log.get("format") != LOG_FORMAT:
+            raise ValueError(f"format: expected {LOG_FORMAT!r}; got {log.get('format')!r}")
+        scenario = scenario_from_dict(log["scenario_data"], source=f"log of {log.get('scenario')}")
+        model = cls(scenario, seed=log["seed"], xp=xp)
+        for entry in log["periods"]:
+            if entry["period"] != model.period:
+                raise ValueError(f"periods: expected period {model.period}; got {entry['period']}")
+            for firm, d in entry["decisions"].items():
+                model.pending[int(firm)] = decision_from_dict(d)
+            model.step()
+        return model
+
+
+def _columns(name: str, rows: list[dict[str, Any]]) -> list[str]:
+    defaults = {
+        "bids": ["period", "tender", "client", "firm", "price", "promised_service", "valid", "void_reason", "void_detail",
+                 "price_score", "service_score", "relationship_score", "total", "rank", "won", "points_behind",
+                 "tender_failed", "margin_points", "max_winning_price"],
+        "tenders": ["period", "tender", "client", "volume", "price_cap", "required_service", "closed", "reissue", "bids",
+                    "valid_bids", "failed", "winner", "winning_price", "margin_points", "max_winning_price", "tie_break"],
+        "events": ["period", "kind", "firm", "detail"],
+        "decisions": ["period", "firm", "submitted", "price", "service_level", "care_budget", "advertising_budget",
+                      "hire_sales", "fire_sales", "hire_service", "fire_service", "cultivation_total",
+                      "cultivated_clients", "bids", "borrow", "repay", "late"],
+    }
+    return defaults.get(name) or list(rows[0])
+
+
+def _py(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
