@@ -30,6 +30,7 @@ class FirmAgent(mesa.Agent):
         self.strategy = strategy
         self.bot_rng = rng
         self.last_row: dict[str, Any] | None = None
+        self.recorded_label: str | None = None  # a replayed seat keeps the label of the seat it replays
 
     @property
     def index(self) -> int:
@@ -45,6 +46,8 @@ class FirmAgent(mesa.Agent):
 
     @property
     def label(self) -> str:
+        if self.recorded_label:
+            return self.recorded_label
         return self.strategy.name if self.strategy else "human"
 
     def decide(self, obs: Observation) -> dict[str, Any] | None:

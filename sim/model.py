@@ -258,6 +258,8 @@ class CRMModel(mesa.Model):
             raise ValueError(f"format: expected {LOG_FORMAT!r}; got {log.get('format')!r}")
         scenario = scenario_from_dict(log["scenario_data"], source=f"log of {log.get('scenario')}")
         model = cls(scenario, seed=log["seed"], xp=xp)
+        for agent, label in zip(model.firm_agents, log.get("strategies", [])):
+            agent.recorded_label = label
         for entry in log["periods"]:
             if entry["period"] != model.period:
                 raise ValueError(f"periods: expected period {model.period}; got {entry['period']}")
