@@ -194,7 +194,8 @@ def transaction_satisfaction(perceived: Array, expectation: Array, log_price_rat
     weigh ``loss_aversion`` times more than equal surpluses.
     """
     d = perceived - expectation
-    quality = m.disconfirmation_gain * xp.where(d >= 0, d, m.loss_aversion * d)
+    direct = m.quality_weight * (perceived - m.expectation_mean)
+    quality = direct + m.disconfirmation_gain * xp.where(d >= 0, d, m.loss_aversion * d)
     value = m.value_weight * xp.where(log_price_ratio > 0, m.loss_aversion * log_price_ratio, log_price_ratio)
     return xp.clip(m.satisfaction_neutral + quality - value, 0.0, 10.0)
 
@@ -214,6 +215,7 @@ def defection_hazard(
     """
     log_mult = (
         -m.satisfaction_hazard * (satisfaction - m.satisfaction_neutral)
+        - m.affection_hazard * xp.maximum(satisfaction - m.affection_from, 0.0)
         - m.loyalty_hazard * (loyalty - m.loyalty_neutral)
         - m.switching_hazard * (switch_cost - m.switching_cost_mean)
         - m.care_hazard * care

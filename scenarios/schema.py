@@ -15,7 +15,7 @@ ClientId = str
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, validate_default=True)
 
 
 class Text(_Frozen):
@@ -100,6 +100,7 @@ class Market(_Frozen):
     # satisfaction (Oliver 1980; Anderson & Sullivan 1993)
     perception_noise: float = Field(0.06, ge=0, le=1)
     satisfaction_neutral: float = Field(7.0, ge=0, le=10)
+    quality_weight: float = Field(0.0, ge=0, le=100, description="satisfaction points per unit of perceived quality above expectation_mean (ACSI: quality acts directly, not only through disconfirmation)")
     disconfirmation_gain: float = Field(9.0, ge=0, le=100, description="satisfaction points per unit of quality surplus")
     loss_aversion: float = Field(2.0, ge=1, le=5, description="shortfalls weigh this many times more than surpluses")
     value_weight: float = Field(3.0, ge=0, le=100, description="satisfaction points per unit log(price/reference)")
@@ -114,6 +115,8 @@ class Market(_Frozen):
     complaint_max: float = Field(0.30, ge=0, le=1)
     # defection (Jones & Sasser 1995)
     satisfaction_hazard: float = Field(0.6, ge=0, le=10, description="log-hazard drop per satisfaction point")
+    affection_from: float = Field(8.5, ge=0, le=10, description="satisfaction where the zone of affection begins (Jones & Sasser 1995)")
+    affection_hazard: float = Field(0.0, ge=0, le=20, description="extra log-hazard drop per satisfaction point inside the zone of affection")
     loyalty_hazard: float = Field(1.5, ge=0, le=20)
     loyalty_neutral: float = Field(0.7, ge=0, le=1)
     switching_hazard: float = Field(2.0, ge=0, le=20)

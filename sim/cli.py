@@ -59,7 +59,7 @@ def _period_table(frames: dict[str, pd.DataFrame]) -> Table:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.export import read_frame, read_log, write_frames, write_log
+    from sim.export import read_frame, read_log, roundtrip, write_frames, write_log
     from sim.model import CRMModel
 
     if args.replay:
@@ -71,15 +71,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         bar.update(total)
         bar.close()
         source = Path(args.replay) if Path(args.replay).is_dir() else Path(args.replay).parent
-        recorded = read_frame(source, "firms")
-        if recorded is not None:
-            now = model.frames()["firms"]
+        found = read_frame(source, "firms")
+        if found is not None:
+            recorded, fmt = found
+            now = roundtrip(model.frames()["firms"], fmt)
             try:
-                pd.testing.assert_frame_equal(
-                    now.reset_index(drop=True)[recorded.columns.drop("strategy", errors="ignore")],
-                    recorded.drop(columns=["strategy"], errors="ignore"),
-                    check_dtype=False,
-                )
+                pd.testing.assert_frame_equal(now, recorded, check_exact=True)
                 console.print(f"[green]replay identical to the recorded results in {source}[/green]")
             except AssertionError as exc:
                 console.print(f"[red]replay differs from the recorded results in {source}:[/red]\n{exc}")

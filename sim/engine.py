@@ -538,7 +538,7 @@ def resolve_period(state: GameState, decisions: Decisions, rng: np.random.Genera
         panel=po_np.panel,
         market={
             "period": t,
-            "prospects": po_np.prospects_end,
+            "prospects": int(_host(new_pop.supplier < 0).sum()),
             "adopters": po_np.adopters,
             "purchase_factor": purchase_factor,
             "outside_boost": outside_boost,

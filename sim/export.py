@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -66,11 +67,23 @@ def read_log(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{p}: not a valid decision log ({exc})") from None
 
 
-def read_frame(out_dir: str | Path, name: str) -> pd.DataFrame | None:
-    """A recorded frame (Parquet preferred), or None if the folder has none."""
+def read_frame(out_dir: str | Path, name: str) -> tuple[pd.DataFrame, str] | None:
+    """A recorded frame and its format (Parquet preferred), or None if the folder has none."""
     d = Path(out_dir)
     if (d / f"{name}.parquet").exists():
-        return pd.read_parquet(d / f"{name}.parquet")
+        return pd.read_parquet(d / f"{name}.parquet"), "parquet"
     if (d / f"{name}.csv").exists():
-        return pd.read_csv(d / f"{name}.csv")
+        return pd.read_csv(d / f"{name}.csv"), "csv"
     return None
+
+
+def roundtrip(df: pd.DataFrame, fmt: str) -> pd.DataFrame:
+    """The frame as it reads back from disk in `fmt` (to compare a fresh frame with a recorded one)."""
+    buf = io.BytesIO()
+    if fmt == "csv":
+        df.to_csv(buf, index=False)
+        buf.seek(0)
+        return pd.read_csv(buf)
+    _parquet_safe(df).to_parquet(buf, index=False)
+    buf.seek(0)
+    return pd.read_parquet(buf)

@@ -107,8 +107,8 @@ class CRMModel(mesa.Model):
     def withdraw(self, firm: int) -> None:
         self.pending.pop(firm, None)
 
-    def step(self) -> PeriodResult:
-        """Bots decide, the period resolves, agents and data collection update."""
+    def step(self) -> None:
+        """Bots decide, the period resolves, agents and data collection update (result: ``self.results[-1]``)."""
         if self.finished:
             raise ValueError(f"the game is over after period {self.state.period - 1}")
         for agent in self.firm_agents:
@@ -131,14 +131,13 @@ class CRMModel(mesa.Model):
             agent.last_row = result.firm_rows[agent.index]
         self._collect(result)
         self.running = not self.finished
-        return result
 
     def run(self, progress: Callable[[PeriodResult], None] | None = None) -> CRMModel:
         """Play every remaining period; `progress` is called after each."""
         while not self.finished:
-            result = self.step()
+            self.step()
             if progress:
-                progress(result)
+                progress(self.results[-1])
         return self
 
     # -- data collection -------------------------------------------------

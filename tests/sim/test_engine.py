@@ -1,0 +1,130 @@
+"""The period pipeline: purity, determinism, conservation, standing decisions, import hygiene."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agents.bots import lineup
+from scenarios import list_scenarios, load_scenario
+from sim.decisions import Decision, DecisionError
+from sim.engine import initial_state, period_rng, resolve_period
+from sim.model import CRMModel
+
+
+def play(scenario, seed, strategies=None, periods=None):
+    model = CRMModel(scenario, seed=seed, strategies=strategies or lineup(None, scenario.firms.count))
+    for _ in range(periods or scenario.periods):
+        if model.finished:
+            break
+        model.step()
+    return model
+
+
+def test_importing_sim_does_not_import_flask():
+    """The engine is pure: importing sim (and its model) never pulls in the web layer."""
+    code = "import sys, sim, sim.model, sim.engine, agents.bots; print('flask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", list_scenarios())
+def test_same_seed_same_decisions_give_identical_frames(name):
+    """Determinism: two runs with the same scenario, seed and bots give exactly equal frames."""
+    scenario = load_scenario(name)
+    periods = 3 if scenario.market.customers > 100_000 else None
+    a = play(scenario, 11, periods=periods).frames()
+    b = play(scenario, 11, periods=periods).frames()
+    assert a.keys() == b.keys()
+    for key in a:
+        pd.testing.assert_frame_equal(a[key], b[key], check_exact=True)
+
+
+def test_different_seed_gives_different_customer_outcomes(small_classroom):
+    a = play(small_classroom, 1).frames()["firms"]
+    b = play(small_classroom, 2).frames()["firms"]
+    assert not np.array_equal(a["customers"].to_numpy(), b["customers"].to_numpy())
+
+
+def test_resolve_period_is_pure(small_classroom):
+    """resolve_period never changes the state it is given: resolving twice gives equal results."""
+    state = initial_state(small_classroom, 5)
+    supplier_before = state.population.supplier.copy()
+    rel_before = state.relationship.copy()
+    s1, r1 = resolve_period(state, {}, period_rng(5, 1))
+    s2, r2 = resolve_period(state, {}, period_rng(5, 1))
+    assert np.array_equal(state.population.supplier, supplier_before)
+    assert np.array_equal(state.relationship, rel_before)
+    assert state.period == 1 and s1.period == 2
+    assert r1.firm_rows == r2.firm_rows
+    assert np.array_equal(s1.population.satisfaction, s2.population.satisfaction)
+
+
+def test_customers_are_conserved_every_period(small_classroom):
+    """Every customer is with exactly one live firm or a prospect."""
+    model = CRMModel(small_classroom, seed=3, strategies=lineup(None, 6))
+    n = small_classroom.market.customers
+    while not model.finished:
+        model.step()
+        r = model.results[-1]
+        served = sum(row["customers"] for row in r.firm_rows)
+        assert served + r.market["prospects"] == n
+        sup = model.state.population.supplier
+        for f in model.state.firms:
+            if f.bankrupt:
+                assert int((sup == f.index).sum()) == 0
+
+
+def test_silent_firm_keeps_standing_decision_and_bids_nothing(small_classroom):
+    state = initial_state(small_classroom, 2)
+    d = Decision(price=90.0, service_level=0.7, care_budget=5000, advertising_budget=0)
+    s1, r1 = resolve_period(state, {0: d}, period_rng(2, 1))
+    assert s1.firms[0].standing.price == 90.0
+    s2, r2 = resolve_period(s1, {}, period_rng(2, 2))
+    assert r2.decisions[0].price == 90.0 and r2.decisions[0].service_level == 0.7
+    assert r2.decisions[0].bids == {} and r2.submitted[0] is False
+    assert any(e["kind"] == "standing_decision" and e["firm"] == 0 for e in r2.events)
+
+
+def test_invalid_decision_is_rejected_before_anything_resolves(small_classroom):
+    state = initial_state(small_classroom, 2)
+    bad = Decision(price=-5.0, service_level=2.0)
+    with pytest.raises(DecisionError) as err:
+        resolve_period(state, {0: bad}, period_rng(2, 1))
+    fields = {p.field for p in err.value.problems}
+    assert {"price", "service_level"} <= fields
+    assert state.period == 1
+
+
+def test_game_ends_after_the_last_period(small_classroom):
+    model = play(small_classroom, 4)
+    assert model.finished and len(model.results) == small_classroom.periods
+    with pytest.raises(ValueError, match="game is over"):
+        model.step()
+
+
+def test_scandal_event_hits_the_named_firm(small_classroom):
+    """A scheduled scandal lowers the firm's customers' satisfaction and its reputation."""
+    sc = load_scenario("classroom-v1", overrides={
+        "market.customers": 3000, "events": [{"period": 1, "kind": "scandal", "magnitude": 3.0, "firm": 2}]})
+    s, r = resolve_period(initial_state(sc, 9), {}, period_rng(9, 1))
+    rows = r.firm_rows
+    others = np.mean([rows[i]["avg_satisfaction"] for i in range(6) if i != 2])
+    assert rows[2]["avg_satisfaction"] < others - 0.5
+    assert s.firms[2].reputation < min(s.firms[i].reputation for i in range(6) if i != 2)
+    assert any(e["kind"] == "event:scandal" for e in r.events)
+
+
+def test_recession_lowers_purchases(small_classroom):
+    base = load_scenario("classroom-v1", overrides={"market.customers": 3000, "events": []})
+    rec = load_scenario("classroom-v1", overrides={
+        "market.customers": 3000, "events": [{"period": 1, "kind": "recession", "magnitude": 0.5}]})
+    _, rb = resolve_period(initial_state(base, 9), {}, period_rng(9, 1))
+    _, rr = resolve_period(initial_state(rec, 9), {}, period_rng(9, 1))
+    units_b = sum(r["units_sold"] for r in rb.firm_rows)
+    units_r = sum(r["units_sold"] for r in rr.firm_rows)
+    assert 0.35 < units_r / units_b < 0.65
