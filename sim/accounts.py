@@ -1,7 +1,8 @@
 """Accounts: each firm's ledger for a period, emergency loans and bankruptcy.
 
 The cash identity holds exactly for every firm and period:
-cash_end = cash_start + inflows - outflows + borrowing - repayment + emergency_loan.
+cash_end = cash_start + inflows - outflows + adjustment + borrowing - repayment + emergency_loan.
+(`adjustment` is an instructor's logged bonus or penalty; zero in bot games.)
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Ledger:
     bonds_kept: float = 0.0
     penalties: float = 0.0
     interest: float = 0.0
+    adjustment: float = 0.0
     borrowing: float = 0.0
     repayment: float = 0.0
     emergency_loan: float = 0.0
@@ -69,7 +71,7 @@ class Ledger:
     def cash_before_emergency(self) -> float:
         inflow = sum(getattr(self, k) for k in INFLOWS)
         outflow = sum(getattr(self, k) for k in OUTFLOWS)
-        return self.cash_start + inflow - outflow + self.borrowing - self.repayment
+        return self.cash_start + inflow - outflow + self.adjustment + self.borrowing - self.repayment
 
     @property
     def cash_end(self) -> float:

@@ -238,7 +238,13 @@ def _active_events(scenario: Scenario, period: int) -> list:
     return [e for e in scenario.events if e.period <= period < e.period + e.duration]
 
 
-def resolve_period(state: GameState, decisions: Decisions, rng: np.random.Generator, xp: Any = np) -> tuple[GameState, PeriodResult]:
+def resolve_period(
+    state: GameState,
+    decisions: Decisions,
+    rng: np.random.Generator,
+    xp: Any = np,
+    adjustments: Mapping[int, float] | None = None,
+) -> tuple[GameState, PeriodResult]:
     """Resolve one period. Pure: `state` is not changed.
 
     Args:
@@ -249,6 +255,8 @@ def resolve_period(state: GameState, decisions: Decisions, rng: np.random.Genera
             voided as MALFORMED rather than rejected).
         rng: this period's generator, e.g. ``period_rng(seed, state.period)``.
         xp: array namespace for the population (numpy or cupy).
+        adjustments: firm index -> instructor's bonus (+) or penalty (-) in cash,
+            booked this period on the ledger's `adjustment` line.
 
     Raises:
         DecisionError: a decision breaks a rule other than its bids; nothing is resolved.
@@ -276,6 +284,10 @@ def resolve_period(state: GameState, decisions: Decisions, rng: np.random.Genera
             continue
         checked = check_decision(state, f.index, replace(d, bids={}))
         eff[f.index] = replace(checked, bids=dict(d.bids))
+    for i, amount in (adjustments or {}).items():
+        if not (0 <= i < n_f) or state.firms[i].bankrupt or not math.isfinite(amount):
+            raise ValueError(f"adjustments: firm {i} must be a live firm and the amount finite; got {amount!r}")
+        log.append(_ev(t, "adjustment", i, f"instructor {'bonus' if amount >= 0 else 'penalty'} {amount:+.0f}"))
     unknown = set(decisions) - set(eff)
     if unknown:
         raise DecisionError([_problem("firm", "no live firm with this index", sorted(unknown))])
@@ -447,6 +459,7 @@ def resolve_period(state: GameState, decisions: Decisions, rng: np.random.Genera
             cultivation=float(spend[i].sum()),
             penalties=sum(x.penalty for x in dv),
             interest=interest_due(f.debt, f.emergency_debt, costs),
+            adjustment=float((adjustments or {}).get(i, 0.0)),
             borrowing=d.borrow,
             repayment=d.repay,
         )

@@ -74,6 +74,7 @@ class CRMModel(mesa.Model):
         self.firm_agents: list[FirmAgent] = sorted(self.agents_by_type[FirmAgent], key=lambda a: a.index)
         self.results: list[PeriodResult] = []
         self.pending: dict[int, Decision] = {}
+        self.pending_adjustments: dict[int, float] = {}
         self.log_periods: list[dict[str, Any]] = []
         self.datacollector: mesa.DataCollector | None = None
         self.running = True
@@ -104,6 +105,14 @@ class CRMModel(mesa.Model):
         self.pending[firm] = decision
         return decision
 
+    def adjust(self, firm: int, amount: float) -> None:
+        """Book an instructor's bonus (+) or penalty (-) on the firm's cash this period (adds up)."""
+        if not 0 <= firm < len(self.state.firms) or self.state.firms[firm].bankrupt:
+            raise ValueError(f"firm: must be a live firm index; got {firm}")
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not np.isfinite(amount):
+            raise ValueError(f"amount: must be a finite number; got {amount!r}")
+        self.pending_adjustments[firm] = self.pending_adjustments.get(firm, 0.0) + float(amount)
+
     def withdraw(self, firm: int) -> None:
         self.pending.pop(firm, None)
 
@@ -122,10 +131,14 @@ class CRMModel(mesa.Model):
                     raise DecisionError(exc.problems, f"bot {agent.label} ({agent.name})") from None
         decisions = dict(self.pending)
         period = self.state.period
-        self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp)
-        self.pending = {}
+        adjustments = dict(self.pending_adjustments)
+        self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp, adjustments)
+        self.pending, self.pending_adjustments = {}, {}
         self.results.append(result)
-        self.log_periods.append({"period": period, "decisions": {str(i): d.to_dict() for i, d in sorted(decisions.items())}})
+        entry = {"period": period, "decisions": {str(i): d.to_dict() for i, d in sorted(decisions.items())}}
+        if adjustments:
+            entry["adjustments"] = {str(i): a for i, a in sorted(adjustments.items())}
+        self.log_periods.append(entry)
         for agent in self.firm_agents:
             agent.firm = self.state.firms[agent.index]
             agent.last_row = result.firm_rows[agent.index]
@@ -264,6 +277,8 @@ class CRMModel(mesa.Model):
                 raise ValueError(f"periods: expected period {model.period}; got {entry['period']}")
             for firm, d in entry["decisions"].items():
                 model.pending[int(firm)] = decision_from_dict(d)
+            for firm, amount in entry.get("adjustments", {}).items():
+                model.adjust(int(firm), float(amount))
             model.step()
         return model
 

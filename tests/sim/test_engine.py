@@ -128,3 +128,21 @@ def test_recession_lowers_purchases(small_classroom):
     units_b = sum(r["units_sold"] for r in rb.firm_rows)
     units_r = sum(r["units_sold"] for r in rr.firm_rows)
     assert 0.35 < units_r / units_b < 0.65
+
+
+def test_instructor_adjustment_is_booked_and_replayed(small_classroom):
+    """A logged bonus or penalty moves cash by exactly its amount and survives a replay."""
+    a = CRMModel(small_classroom, seed=8, strategies=lineup(None, 6))
+    b = CRMModel(small_classroom, seed=8, strategies=lineup(None, 6))
+    a.adjust(1, -25_000)
+    a.step()
+    b.step()
+    ra, rb = a.results[-1].firm_rows[1], b.results[-1].firm_rows[1]
+    assert ra["adjustment"] == -25_000 and rb["adjustment"] == 0
+    assert ra["cash"] == pytest.approx(rb["cash"] - 25_000, abs=1e-6) or ra["emergency_loan"] > 0
+    assert any(e["kind"] == "adjustment" and e["firm"] == 1 for e in a.results[-1].events)
+    a.run()
+    replayed = CRMModel.replay(a.decision_log())
+    pd.testing.assert_frame_equal(replayed.frames()["firms"].drop(columns="strategy"), a.frames()["firms"].drop(columns="strategy"))
+    with pytest.raises(ValueError, match="amount: must be a finite number"):
+        b.adjust(0, float("nan"))
