@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import mesa
-import numpy as np
 
 from agents.bots import Strategy
+from sim.engine import bot_rng
 from sim.state import FirmState
 
 if TYPE_CHECKING:
@@ -20,15 +20,15 @@ class FirmAgent(mesa.Agent):
     Attributes:
         firm: the firm's state after the last resolved period (a frozen FirmState).
         strategy: the bot deciding for this seat, or None for a human team.
-        bot_rng: the seat's own generator (bots only), apart from the engine's stream.
+        seed: the game seed; a bot draws from ``bot_rng(seed, firm, period)``, apart from the engine's stream.
         last_row: the firm's metrics row of the last resolved period.
     """
 
-    def __init__(self, model: mesa.Model, firm: FirmState, strategy: Strategy | None, rng: np.random.Generator):
+    def __init__(self, model: mesa.Model, firm: FirmState, strategy: Strategy | None, seed: int):
         super().__init__(model)
         self.firm = firm
         self.strategy = strategy
-        self.bot_rng = rng
+        self.seed = seed
         self.last_row: dict[str, Any] | None = None
         self.recorded_label: str | None = None  # a replayed seat keeps the label of the seat it replays
 
@@ -54,4 +54,4 @@ class FirmAgent(mesa.Agent):
         """The bot's raw decision for this period (None: keep the standing decision)."""
         if self.strategy is None or self.firm.bankrupt:
             return None
-        return self.strategy.decide(obs, self.bot_rng)
+        return self.strategy.decide(obs, bot_rng(self.seed, self.index, obs.period))

@@ -50,9 +50,12 @@ def period_rng(seed: int, period: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ENGINE_STREAM, period)))
 
 
-def bot_rng(seed: int, firm: int) -> np.random.Generator:
-    """A bot's own generator stream, apart from the engine's."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(BOT_STREAM, firm)))
+def bot_rng(seed: int, firm: int, period: int) -> np.random.Generator:
+    """A bot seat's generator for one period, apart from the engine's.
+
+    Per period, so a bot decides the same after a server restart as without one.
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(BOT_STREAM, firm, period)))
 
 
 # ---------------------------------------------------------------------------
@@ -133,6 +136,42 @@ def check_decision(state: GameState, firm: int, raw: Mapping[str, Any] | Decisio
         return validate_decision(raw, decision_context(state, firm))
     except DecisionError as exc:
         raise DecisionError(exc.problems, state.firms[firm].name) from None
+
+
+def planned_costs(state: GameState, firm: int, decision: Decision) -> dict[str, float]:
+    """What a decision will cost this period before any sale: the form's cost preview.
+
+    Known costs (staff, hiring, severance, care, advertising, cultivation,
+    interest), the service cost for the firm's current customers, and the bid
+    bonds its bids pledge (returned unless the firm defaults).
+    """
+    f = state.firms[firm]
+    costs = state.scenario.costs
+    customers = float(_host(state.population.supplier == firm).sum())
+    sales = f.sales_staff + decision.hire_sales - decision.fire_sales
+    service = f.service_staff + decision.hire_service - decision.fire_service
+    salaries, hiring, severance = staffing_costs(
+        sales, service, decision.hire_sales + decision.hire_service, decision.fire_sales + decision.fire_service, costs
+    )
+    volumes = {t.id: t.volume for t in state.tenders}
+    out = {
+        "salaries": salaries,
+        "hiring": hiring,
+        "severance": severance,
+        "service_cost": customers * costs.service_cost * decision.service_level,
+        "care": decision.care_budget,
+        "advertising": decision.advertising_budget,
+        "cultivation": float(sum(decision.cultivation.values())),
+        "interest": interest_due(f.debt, f.emergency_debt, costs),
+    }
+    out["total"] = sum(out.values())
+    out["bonds_pledged"] = sum(
+        state.scenario.tenders.bond_rate * b.price * volumes.get(t, 0.0) for t, b in decision.bids.items()
+    )
+    out["cash_after"] = f.cash + decision.borrow - decision.repay - out["total"]
+    out["capacity"] = service * costs.customers_per_service_staff
+    out["customers"] = customers
+    return out
 
 
 def _problem(field_: str, rule: str, value: Any):

@@ -15,7 +15,7 @@ from agents.firms import FirmAgent
 from agents.population import COMPLAINT_OUTCOMES
 from scenarios import Scenario, load_scenario, scenario_from_dict
 from sim.decisions import Decision, DecisionError, decision_from_dict
-from sim.engine import PeriodResult, bot_rng, check_decision, initial_state, period_rng, resolve_period
+from sim.engine import PeriodResult, check_decision, initial_state, period_rng, resolve_period
 from sim.observation import Observation, observe
 
 LOG_FORMAT = "crmsim-decisions-v1"
@@ -70,7 +70,7 @@ class CRMModel(mesa.Model):
             raise ValueError(f"strategies: the scenario seats {n} firms; got {len(strategies)} strategies")
         for f, s in zip(self.state.firms, strategies):
             bot = make_bot(s) if isinstance(s, str) else s
-            FirmAgent(self, f, bot, bot_rng(self.seed, f.index))
+            FirmAgent(self, f, bot, self.seed)
         self.firm_agents: list[FirmAgent] = sorted(self.agents_by_type[FirmAgent], key=lambda a: a.index)
         self.results: list[PeriodResult] = []
         self.pending: dict[int, Decision] = {}

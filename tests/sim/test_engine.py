@@ -146,3 +146,18 @@ def test_instructor_adjustment_is_booked_and_replayed(small_classroom):
     pd.testing.assert_frame_equal(replayed.frames()["firms"].drop(columns="strategy"), a.frames()["firms"].drop(columns="strategy"))
     with pytest.raises(ValueError, match="amount: must be a finite number"):
         b.adjust(0, float("nan"))
+
+
+def test_planned_costs_match_the_ledger_for_known_lines(small_classroom):
+    """The form's cost preview equals what the ledger books for staff, budgets and cultivation."""
+    from sim.engine import check_decision, planned_costs
+
+    state = initial_state(small_classroom, 6)
+    d = check_decision(state, 0, {"price": 95, "hire_service": 2, "care_budget": 7000, "advertising_budget": 3000,
+                                  "cultivation": {"mengniu": 4000}})
+    plan = planned_costs(state, 0, d)
+    _, r = resolve_period(state, {0: d}, period_rng(6, 1))
+    ledger = r.ledgers[0]
+    for key in ("salaries", "hiring", "severance", "care", "advertising", "cultivation", "interest"):
+        assert plan[key] == pytest.approx(getattr(ledger, key))
+    assert plan["capacity"] == (small_classroom.firms.service_staff + 2) * small_classroom.costs.customers_per_service_staff
