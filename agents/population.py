@@ -35,7 +35,7 @@ COMPLAINT_HAZARD = (1.0, 0.45, 0.75, 1.25, 1.7)
 
 TIERS = ("A", "B", "C")
 TIER_SHARES = (0.2, 0.3, 0.5)
-NEW_CUSTOMER_LOYALTY = 0.5
+NEW_CUSTOMER_LOYALTY = 0.6
 
 
 @dataclass(frozen=True)
@@ -215,6 +215,7 @@ def defection_hazard(
     """
     log_mult = (
         -m.satisfaction_hazard * (satisfaction - m.satisfaction_neutral)
+        + m.defection_zone_hazard * xp.maximum(m.defection_below - satisfaction, 0.0)
         - m.affection_hazard * xp.maximum(satisfaction - m.affection_from, 0.0)
         - m.loyalty_hazard * (loyalty - m.loyalty_neutral)
         - m.switching_hazard * (switch_cost - m.switching_cost_mean)

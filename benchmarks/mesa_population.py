@@ -17,7 +17,9 @@ count first (``p_resolve = capacity / complaints``):
 2. ``respond``: complaint handling, defection, choice (defectors and Bass
    adopters), purchases, word of mouth, loyalty, reference price, customer equity.
 
-This module is a benchmark baseline, not part of the engine.
+This module is a benchmark baseline, not part of the engine. It is a copy of
+the rules: when agents/population.py changes a formula, change it here too;
+the replay check in benchmarks/population.py fails until both agree.
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ def memory_weight(tenure: int, m: Market) -> float:
 
 def transaction_satisfaction(perceived: float, expectation: float, log_price_ratio: float, m: Market) -> float:
     d = perceived - expectation
-    quality = m.disconfirmation_gain * (d if d >= 0 else m.loss_aversion * d)
+    direct = m.quality_weight * (perceived - m.expectation_mean)
+    quality = direct + m.disconfirmation_gain * (d if d >= 0 else m.loss_aversion * d)
     value = m.value_weight * (m.loss_aversion * log_price_ratio if log_price_ratio > 0 else log_price_ratio)
     return clip(m.satisfaction_neutral + quality - value, 0.0, 10.0)
 
@@ -102,6 +105,7 @@ def defection_hazard(
 ) -> float:
     log_mult = (
         -m.satisfaction_hazard * (satisfaction - m.satisfaction_neutral)
+        - m.affection_hazard * max(satisfaction - m.affection_from, 0.0)
         - m.loyalty_hazard * (loyalty - m.loyalty_neutral)
         - m.switching_hazard * (switch_cost - m.switching_cost_mean)
         - m.care_hazard * care

@@ -46,6 +46,7 @@ from typing import Any, Callable
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import agents.population as population
@@ -53,6 +54,9 @@ from agents.population import MarketInputs, Population, init_population, memory_
 from scenarios import load_scenario
 from scenarios.schema import Market
 from sim.engine import period_rng
+
+# the source step_population was compiled from, read now: others may edit the file while we run
+_POPULATION_SOURCE = Path(population.__file__).read_text().splitlines(keepends=True)
 
 try:  # run as a script (benchmarks/ on sys.path) or as ``python -m benchmarks.population``
     from mesa_population import PopulationModel, ReplayModel
@@ -124,7 +128,18 @@ def outcome_dict(po: Any) -> dict[str, Any]:
     return {k: v for k, v in po.__dict__.items() if k != "panel"}
 
 
-def rss_mib() -> float:
+def rss_mib(key: str = "VmHWM") -> float:
+    """This process's peak (VmHWM) or current (VmRSS) resident memory, from /proc (Linux).
+
+    Unlike getrusage's ru_maxrss, VmHWM starts afresh in a new program, so a
+    subprocess does not report its parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
@@ -164,7 +179,7 @@ def memory_probe(n: int, mode: str) -> dict[str, float]:
 
 
 def _memory_probe_child(n: int, mode: str) -> None:
-    baseline = rss_mib()
+    baseline = rss_mib("VmRSS")
     if mode == "traced":
         tracemalloc.start()
     pop, inputs, m = start(n)
@@ -282,7 +297,7 @@ def replay_check(n: int, periods: int, seed: int = SEED) -> list[dict[str, Any]]
             if k in ("panel", "prospects_end", "adopters"):
                 continue
             a, b = np.asarray(v, dtype=float), np.asarray(out[k], dtype=float)
-            rel[k] = float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-300)))
+            rel[k] = float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1.0)))
         rel["adopters"] = float(po.adopters != out["adopters"])
         rel["prospects_end"] = float(po.prospects_end != out["prospects_end"])
         row["max_rel_diff_outcome"] = max(rel.values())
@@ -395,15 +410,18 @@ SECTION = re.compile(r"^\s*#\s*(\d+\..*|draw every random.*|customer equity.*)$"
 
 def sections(func: Callable[..., Any]) -> tuple[dict[int, str], dict[int, str]]:
     """Map each source line of step_population to its rule (the numbered comments) and its text."""
-    lines, first = inspect.getsourcelines(func)
+    first = func.__code__.co_firstlineno
+    lines = inspect.getblock(_POPULATION_SOURCE[first - 1 :])
     owner, text = {}, {}
-    name = "setup (masks, customers_start)"
+    name = "signature"
     for k, line in enumerate(lines):
         lineno = first + k
         stripped = line.strip()
         if (mt := SECTION.match(line)) is not None:
             name = mt.group(1).split(":")[0].split("(")[0].strip()
             name = {"draw every random number up front, in a fixed order": "random draws"}.get(name, name)
+        elif name == "random draws" and not stripped:
+            name = "masks, sup, customers_start"
         elif stripped.startswith("new_pop = replace("):
             name = "outcome: tier counts, panel, per-firm sums"
         owner[lineno] = name
@@ -414,7 +432,6 @@ def sections(func: Callable[..., Any]) -> tuple[dict[int, str], dict[int, str]]:
 def profile_step(n: int, periods: int, seed: int = SEED) -> dict[str, Any]:
     pop, inputs, m = start(n, seed)
     pop, _ = step_population(pop, inputs, m, period_rng(seed, 1))  # warm-up
-    states = []
     # cProfile
     prof = cProfile.Profile()
     p0 = pop
@@ -455,7 +472,6 @@ def profile_step(n: int, periods: int, seed: int = SEED) -> dict[str, Any]:
         p2, _ = step_population(p2, inputs, m, period_rng(seed, p + 2))
         untraced.append(time.perf_counter() - t0)
     rewrites = check_rewrites(p2, inputs, m, seed)
-    del states
     return {
         "n": n,
         "periods": periods,
@@ -488,9 +504,29 @@ def check_rewrites(pop: Population, inputs: MarketInputs, m: Market, seed: int) 
     code = pop.complaint
     cs = pop.satisfaction
     mask = active & (cs < m.dissatisfied_below)
-    rng = period_rng(seed, 99)
-    buf = np.empty(pop.size)
     sup_ext = np.where(active, pop.supplier, nf)  # prospects in an extra bin
+    draws = period_rng(seed, 99)
+    d = 0.1 * draws.standard_normal(pop.size)  # a quality shortfall/surplus or log price ratio
+    buys = active & (draws.random(pop.size) < 0.3)
+    u_complain, u_handle = draws.random(pop.size), draws.random(pop.size)
+    complains = mask & (u_complain < population.complaint_probability(cs, m, xp))
+    p_resolve = np.minimum(1.0, inputs.complaint_capacity / np.maximum(per_firm(sup, nf, xp, complains.astype(f64)), 1.0))
+    p_quick = p_resolve * inputs.care
+
+    def code_now() -> np.ndarray:
+        return np.where(
+            complains,
+            np.where(u_handle < p_quick[sup], 1, np.where(u_handle < p_resolve[sup], 2, 3)),
+            np.where(mask, 4, 0),
+        ).astype(np.int8)
+
+    def code_sparse() -> np.ndarray:
+        code = mask.view(np.int8) * np.int8(4)
+        i = np.flatnonzero(complains)
+        ui, si = u_handle[i], sup[i]
+        code[i] = np.where(ui < p_quick[si], 1, np.where(ui < p_resolve[si], 2, 3))
+        return code
+
     cases: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
         (
             "log of the 8 prices, then gather (not gather, then log of 10^6)",
@@ -503,9 +539,14 @@ def check_rewrites(pop: Population, inputs: MarketInputs, m: Market, seed: int) 
             lambda: memory_weight(np.arange(int(pop.tenure.max()) + 1), m, xp)[pop.tenure],
         ),
         (
-            "count per firm: integer bincount, prospects in an extra bin (no float weights)",
+            "prospects' index: np.maximum(supplier, 0) instead of np.where(active, supplier, 0)",
+            lambda: np.where(active, pop.supplier, 0),
+            lambda: np.maximum(pop.supplier, 0),
+        ),
+        (
+            "count a sparse mask per firm: bincount(sup[mask]) instead of float weights (e.g. dissatisfied)",
             lambda: per_firm(sup, nf, xp, mask.astype(f64)),
-            lambda: np.bincount(np.where(mask, sup, nf), minlength=nf + 1)[:nf].astype(f64),
+            lambda: np.bincount(sup[mask], minlength=nf)[:nf].astype(f64),
         ),
         (
             "4 outcome counts (quick/resolved/unresolved/silent) from one bincount of sup*5+code",
@@ -528,12 +569,31 @@ def check_rewrites(pop: Population, inputs: MarketInputs, m: Market, seed: int) 
             lambda: (lambda v: (v, v))(np.log(pop.ref_price)),
         ),
         (
-            "uniform draws into a reused buffer (same stream, no fresh 8 MB array)",
-            lambda: np.random.Generator(np.random.PCG64(7)).random(pop.size),
-            lambda: np.random.Generator(np.random.PCG64(7)).random(pop.size, out=buf).copy(),
+            "loss aversion as np.minimum(d, la*d) instead of np.where(d >= 0, d, la*d) (exact as la >= 1)",
+            lambda: np.where(d >= 0, d, m.loss_aversion * d),
+            lambda: np.minimum(d, m.loss_aversion * d),
+        ),
+        (
+            "complaint-handling codes computed for the ~1% who complain only (no 10^6 gathers of p_quick, p_resolve)",
+            code_now,
+            code_sparse,
+        ),
+        (
+            "advocacy from int8 arithmetic instead of three nested np.where (exact when promoter_from > detractor_below)",
+            lambda: np.where(active, np.where(cs >= m.promoter_from, 1, np.where(cs < m.detractor_below, -1, 0)), 0).astype(np.int8),
+            lambda: (active & (cs >= m.promoter_from)).view(np.int8) - (active & (cs < m.detractor_below)).view(np.int8),
+        ),
+        (
+            "units bought as units * buys instead of np.where(buys, units, 0.0) (exact: units > 0)",
+            lambda: np.where(buys, pop.units, 0.0),
+            lambda: pop.units * buys,
+        ),
+        (
+            "price elasticity by a 2-entry table lookup instead of np.where with two scalars",
+            lambda: np.where(d > 0, m.price_loss_elasticity, m.price_gain_elasticity),
+            lambda: np.array([m.price_gain_elasticity, m.price_loss_elasticity])[(d > 0).view(np.int8)],
         ),
     ]
-    del rng
     rows = []
     for name, old, new in cases:
         t_old, a = _best(old)
@@ -594,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
         " " + shlex.join(argv) if argv else ""
     )
     info = machine()
-    report: dict[str, Any] = {"command": command, "machine": info}
+    report: dict[str, Any] = {"command": command, "machine": info, "load_average_start": os.getloadavg()}
     console.rule("crmsim customer population benchmark")
     console.print(f"{info['cpu']} | {info['cores']} cores | Python {info['python']} | numpy {info['numpy']} | Mesa {info['mesa']}")
     console.print(f"{N_FIRMS} firms, classroom-v1 market parameters, all ten rules, track=0, median of {args.periods} periods after 1 warm-up")
@@ -634,7 +694,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_profile:
         report["profile"] = profile_step(args.profile_size or largest, min(args.periods, 5))
 
+    report["load_average_end"] = os.getloadavg()
     print_report(report)
+    console.print(
+        f"Load average (1, 5, 15 min) at start {', '.join(f'{x:.2f}' for x in report['load_average_start'])}, "
+        f"at end {', '.join(f'{x:.2f}' for x in report['load_average_end'])} on {info['cores']} cores: "
+        "other work on the machine slows the median; min ms shows the quiet case.",
+        highlight=False,
+    )
     console.print(f"\nReproduce: [bold]{command}[/bold]", highlight=False)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=float))
@@ -644,20 +711,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_report(r: dict[str, Any]) -> None:
     obj = {o["n"]: o for o in r.get("per_object", [])}
-    t = Table(title="Customer rules, one period (step_population vs per-object Mesa)")
-    for col in ("customers", "impl", "periods", "median ms/period", "min ms", "customer-periods/s", "speed-up"):
-        t.add_column(col, justify="right")
+    t = Table(title="Customer rules, one period (step_population, vectorised, vs the same rules per object in Mesa)")
+    for col in ("customers", "implementation", "periods", "median ms/period", "min ms", "customer-periods/s", "speed-up", "note"):
+        t.add_column(col, justify="left" if col in ("implementation", "note") else "right")
     for v in r["vectorised"]:
         o = obj.get(v["n"])
-        t.add_row(f"{v['n']:,}", "vectorised", str(v["periods"]), f"{1000 * v['median_s']:,.1f}", f"{1000 * v['min_s']:,.1f}",
-                  fmt_rate(v["customer_periods_per_s"]), f"{o['median_s'] / v['median_s']:,.0f}x" if o else "")
+        t.add_row(f"{v['n']:,}", "vectorised (numpy)", str(v["periods"]), f"{1000 * v['median_s']:,.1f}", f"{1000 * v['min_s']:,.1f}",
+                  fmt_rate(v["customer_periods_per_s"]), f"{o['median_s'] / v['median_s']:,.0f}x" if o else "",
+                  f"state {v['population_mib']:,.1f} MiB")
         if o:
             t.add_row("", "per-object Mesa", str(o["periods"]), f"{1000 * o['median_s']:,.0f}", f"{1000 * o['min_s']:,.0f}",
-                      fmt_rate(o["customer_periods_per_s"]), f"(build {o['build_s']:.1f} s)")
+                      fmt_rate(o["customer_periods_per_s"]), "1x", f"building the agents {o['build_s']:.2f} s")
     for n, o in obj.items():
         if not any(v["n"] == n for v in r["vectorised"]):
             t.add_row(f"{n:,}", "per-object Mesa", str(o["periods"]), f"{1000 * o['median_s']:,.0f}", f"{1000 * o['min_s']:,.0f}",
-                      fmt_rate(o["customer_periods_per_s"]), "")
+                      fmt_rate(o["customer_periods_per_s"]), "", f"building the agents {o['build_s']:.2f} s")
     console.print(t)
 
     mem = r["memory"]
@@ -715,19 +783,19 @@ def print_report(r: dict[str, Any]) -> None:
         for col in ("line", "rule", "ms/step", "code"):
             t.add_column(col, justify="right" if col in ("line", "ms/step") else "left")
         for row in p["lines"]:
-            t.add_row(str(row["line"]), row["rule"][:24], f"{row['ms']:.1f}", row["code"])
+            t.add_row(str(row["line"]), escape(row["rule"][:24]), f"{row['ms']:.1f}", escape(row["code"]))
         console.print(t)
         t = Table(title="cProfile, by own time (numpy ufuncs and methods are not listed: their time is their caller's)")
         for col in ("function", "calls/step", "own ms/step", "cumulative ms/step"):
             t.add_column(col, justify="right" if col != "function" else "left")
         for row in p["functions"]:
-            t.add_row(row["function"][:70], str(row["calls"]), f"{row['tottime_ms']:.1f}", f"{row['cumtime_ms']:.1f}")
+            t.add_row(escape(row["function"][:70]), str(row["calls"]), f"{row['tottime_ms']:.1f}", f"{row['cumtime_ms']:.1f}")
         console.print(t)
         t = Table(title="Candidate rewrites at this size (best of 7; checked bit-for-bit against the current expression)")
         for col in ("rewrite", "now ms", "rewritten ms", "bit-identical"):
             t.add_column(col, justify="right" if col != "rewrite" else "left")
         for row in p["rewrites"]:
-            t.add_row(row["rewrite"], f"{row['now_ms']:.2f}", f"{row['rewritten_ms']:.2f}", "yes" if row["bit_identical"] else "NO")
+            t.add_row(escape(row["rewrite"]), f"{row['now_ms']:.2f}", f"{row['rewritten_ms']:.2f}", "yes" if row["bit_identical"] else "NO")
         console.print(t)
 
 

@@ -138,6 +138,33 @@ def cmd_bots(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    if args.database:
+        os.environ["DATABASE_URL"] = args.database
+    from waitress import serve
+
+    from web import create_app
+    from web.db import get_db
+    from web.service import create_game
+    from web.views import list_games
+
+    app = create_app()
+    with app.app_context():
+        if args.demo and not list_games():
+            bots = {i: b for i, b in enumerate(["", "", "premium", "price_cutter", "relationship", "adaptive"]) if b}
+            game = create_game(get_db(), "classroom-v1", seed=1, name="Demo game · 演示", bots=bots, period_minutes=20)
+            console.print(f"demo game {game.id}: teams join with " + ", ".join(f"{t.name}={t.join_code}" for t in game.teams if not t.bot))
+        for g in list_games():
+            codes = ", ".join(f"{t.name}: {t.join_code}" for t in g.teams if not t.bot)
+            console.print(f"game {g.id} ({g.name}, period {g.period}, {g.status}) join codes: {codes}")
+    url = f"http://{args.host}:{args.port}/"
+    console.print(f"crmsim classroom server on {url} (instructor: {url}instructor/, database: {app.config['DATABASE_URL']})")
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="crmsim")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crmsim", description="The classroom CRM bidding game (客户关系管理模拟) engine.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -157,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sc_sub.add_parser("check")
     check.add_argument("files", nargs="+")
     sc.set_defaults(func=cmd_scenarios)
+    srv = sub.add_parser("serve", help="run the classroom web server (waitress)")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=5000)
+    srv.add_argument("--threads", type=int, default=8)
+    srv.add_argument("--database", help="SQLAlchemy URL (default: SQLite in the instance folder, or DATABASE_URL)")
+    srv.add_argument("--demo", action="store_true", help="create a demo game if the database has none")
+    srv.set_defaults(func=cmd_serve)
     bots = sub.add_parser("bots", help="list the strategy bots")
     bots.set_defaults(func=cmd_bots)
     return p

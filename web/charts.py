@@ -1,0 +1,55 @@
+"""Per-period charts for the scoreboard and debrief, drawn with matplotlib as SVG (cached per game version)."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+METRICS = {
+    "revenue": ("Revenue", "营业收入"),
+    "operating_profit": ("Operating profit", "营业利润"),
+    "cash": ("Cash", "现金"),
+    "market_share_customers": ("Market share (customers)", "市场份额(顾客)"),
+    "avg_satisfaction": ("Average satisfaction (0-10)", "平均满意度(0-10)"),
+    "score": ("Scorecard", "综合得分"),
+}
+_cache: dict[tuple, str] = {}
+_lock = threading.Lock()
+_MAX = 256
+
+
+def line_chart(game_id: int, version: int, metric: str, lang: str, snaps_rows: list[list[dict]], names: list[str]) -> str:
+    """An SVG line chart of `metric` per period, one line per firm."""
+    key = (game_id, version, metric, lang)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    title = METRICS[metric][1 if lang == "zh" else 0]
+    fig, ax = plt.subplots(figsize=(5.2, 2.8), dpi=100)
+    periods = [rows[0]["period"] for rows in snaps_rows]
+    for i, name in enumerate(names):
+        ys = [rows[i].get(metric) for rows in snaps_rows]
+        ys = [float("nan") if y is None else y for y in ys]
+        ax.plot(periods, ys, marker="o", markersize=3, linewidth=1.6, label=name)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("period" if lang != "zh" else "期", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if periods:
+        ax.set_xticks(periods)
+    ax.legend(fontsize=6, ncol=3, loc="best", frameon=False)
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    svg = buf.getvalue()
+    with _lock:
+        if len(_cache) > _MAX:
+            _cache.clear()
+        _cache[key] = svg
+    return svg

@@ -1,0 +1,62 @@
+"""Exports of a game for the instructor: decisions, results, tenders, customers summary, event log (CSV zip, Excel)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from web.models import Adjustment, AuditEntry, DecisionRecord, Game
+from web.service import snapshots
+
+CUSTOMER_COLUMNS = ["period", "firm", "name", "customers", "acquired", "lost", "retention_rate", "avg_satisfaction",
+                    "avg_loyalty", "complaints", "resolution_rate", "share_of_wallet", "market_share_customers",
+                    "customer_equity", "tier_a", "tier_b", "tier_c", "promoters", "detractors"]
+
+
+def frames(db: Session, game: Game) -> dict[str, pd.DataFrame]:
+    snaps = snapshots(db, game)
+    decisions = db.scalars(select(DecisionRecord).where(DecisionRecord.game_id == game.id).order_by(DecisionRecord.id)).all()
+    teams = {t.firm_index: t.name for t in game.teams}
+    dec_rows = []
+    for d in decisions:
+        p = d.payload
+        dec_rows.append({
+            "id": d.id, "period": d.period, "firm": d.firm_index, "team": teams.get(d.firm_index), "source": d.source,
+            "submitted_at": d.created_at, **{k: v for k, v in p.items() if k not in ("bids", "cultivation")},
+            "cultivation": str(p.get("cultivation", {})), "bids": str(p.get("bids", {})),
+        })
+    results = pd.DataFrame([r for s in snaps for r in s.firm_rows])
+    adjustments = db.scalars(select(Adjustment).where(Adjustment.game_id == game.id)).all()
+    audit = db.scalars(select(AuditEntry).where(AuditEntry.game_id == game.id).order_by(AuditEntry.id)).all()
+    events = [{"period": e["period"], "kind": e["kind"], "firm": e["firm"], "detail": e["detail"]} for s in snaps for e in s.events]
+    events += [{"period": a.period, "kind": f"instructor:{a.action}", "firm": None, "detail": a.detail} for a in audit]
+    return {
+        "decisions": pd.DataFrame(dec_rows),
+        "results": results,
+        "tenders": pd.DataFrame([r for s in snaps for r in s.tender_rows]),
+        "bids": pd.DataFrame([r for s in snaps for r in s.bid_rows]),
+        "customers": results[[c for c in CUSTOMER_COLUMNS if c in results.columns]] if len(results) else pd.DataFrame(),
+        "relationships": pd.DataFrame([r for s in snaps for r in s.relationship_rows]),
+        "adjustments": pd.DataFrame([{"period": a.period, "firm": a.firm_index, "amount": a.amount, "reason": a.reason, "at": a.created_at} for a in adjustments]),
+        "events": pd.DataFrame(events),
+    }
+
+
+def csv_zip(db: Session, game: Game) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, df in frames(db, game).items():
+            z.writestr(f"{name}.csv", df.to_csv(index=False))
+    return buf.getvalue()
+
+
+def excel(db: Session, game: Game) -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        for name, df in frames(db, game).items():
+            (df if len(df.columns) else pd.DataFrame({"(empty)": []})).to_excel(xw, sheet_name=name[:31], index=False)
+    return buf.getvalue()

@@ -1,0 +1,436 @@
+"""The classroom's game service: every web and API action on a game, on top of the engine.
+
+Views call these functions; the rules live in the engine. The database holds
+the scenario, the seed, the append-only decision log, adjustments and one
+snapshot per resolved period. A game's engine state is rebuilt from that log
+(and cached per process), so a server restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from agents.bots import BOTS
+from scenarios import Scenario, load_scenario, scenario_from_dict
+from sim.decisions import Decision, DecisionError, Problem, decision_from_dict
+from sim.engine import check_decision, planned_costs
+from sim.model import CRMModel
+from web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team, utcnow
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+CODE_LENGTH = 6
+
+
+class ServiceError(ValueError):
+    """An action that is not allowed now (wrong state, wrong team, after the deadline)."""
+
+    def __init__(self, field: str, rule: str, value: Any = None, status: int = 409):
+        self.problem = Problem(field, rule, value)
+        self.status = status
+        super().__init__(str(self.problem))
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON: numpy scalars to Python, NaN and infinities to None."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.generic,)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# ---------------------------------------------------------------------------
+# the per-process cache of rebuilt games
+
+_cache: dict[int, CRMModel] = {}
+_cache_lock = threading.Lock()
+_resolve_locks: dict[int, threading.Lock] = {}
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def game_scenario(game: Game) -> Scenario:
+    return scenario_from_dict(game.scenario_json, source=f"game {game.id}")
+
+
+def rebuild(db: Session, game: Game) -> CRMModel:
+    """The game's engine model after its last resolved period, rebuilt from the log (cached)."""
+    with _cache_lock:
+        model = _cache.get(game.id)
+        if model is not None and len(model.results) == game.period - 1:
+            return model
+    snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
+    model = CRMModel(game_scenario(game), seed=game.seed)
+    for team in game.teams:
+        model.firm_agents[team.firm_index].recorded_label = team.bot or "team"
+    for snap in snaps:
+        for firm, d in snap.engine_decisions.items():
+            model.pending[int(firm)] = decision_from_dict(d)
+        for firm, amount in snap.adjustments.items():
+            model.adjust(int(firm), float(amount))
+        model.step()
+    with _cache_lock:
+        _cache[game.id] = model
+    return model
+
+
+def verify_rebuild(db: Session, game: Game) -> list[int]:
+    """Periods whose rebuilt results differ from the stored snapshot (empty: the log reproduces the game)."""
+    clear_cache()
+    model = rebuild(db, game)
+    snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
+    return [s.period for s, r in zip(snaps, model.results) if jsonable(r.firm_rows) != s.firm_rows or jsonable(r.bid_rows()) != s.bid_rows]
+
+
+# ---------------------------------------------------------------------------
+# creating and joining
+
+
+def new_join_code(db: Session) -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if db.scalar(select(Team.id).where(Team.join_code == code)) is None:
+            return code
+
+
+def create_game(
+    db: Session,
+    scenario: str | Scenario,
+    seed: int,
+    name: str | None = None,
+    team_names: list[str] | None = None,
+    bots: dict[int, str] | None = None,
+    period_minutes: float = 15.0,
+) -> Game:
+    """A new game from a scenario: one team (and join code) per firm seat; bot seats named in `bots`."""
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    names = team_names or list(sc.firms.firm_names())
+    if len(names) != sc.firms.count:
+        raise ServiceError("team_names", f"the scenario seats {sc.firms.count} teams", len(names), 400)
+    for i, b in (bots or {}).items():
+        if b not in BOTS:
+            raise ServiceError(f"bots.{i}", f"unknown bot; known: {', '.join(BOTS)}", b, 400)
+    if not (0 <= int(seed) < 2**31):
+        raise ServiceError("seed", "must be in [0, 2147483647]", seed, 400)
+    if not (0.5 <= float(period_minutes) <= 24 * 60):
+        raise ServiceError("period_minutes", "must be >= 0.5 and <= 1440", period_minutes, 400)
+    game = Game(
+        name=name or f"{sc.title.en} #{seed}",
+        scenario_name=sc.name,
+        scenario_json=sc.model_dump(mode="json"),
+        seed=int(seed),
+        status="open",
+        period=1,
+        period_minutes=float(period_minutes),
+        deadline=utcnow() + timedelta(minutes=float(period_minutes)),
+    )
+    db.add(game)
+    db.flush()
+    for i, n in enumerate(names):
+        db.add(Team(game_id=game.id, firm_index=i, name=n, join_code=new_join_code(db), bot=(bots or {}).get(i)))
+    audit(db, game, "create", f"{sc.name}, seed {seed}")
+    db.commit()
+    return game
+
+
+def team_by_code(db: Session, code: str) -> Team:
+    team = db.scalar(select(Team).where(Team.join_code == code.strip().upper()))
+    if team is None:
+        raise ServiceError("code", "no team has this join code", code, 404)
+    if team.bot:
+        raise ServiceError("code", "this seat is played by a bot", code, 409)
+    if team.joined_at is None:
+        team.joined_at = utcnow()
+        db.commit()
+    return team
+
+
+def audit(db: Session, game: Game, action: str, detail: str = "", public: bool = True) -> None:
+    db.add(AuditEntry(game_id=game.id, period=game.period, action=action, detail=detail, is_public=public))
+
+
+# ---------------------------------------------------------------------------
+# the clock
+
+
+def seconds_left(game: Game, now: datetime | None = None) -> float | None:
+    if game.status == "paused":
+        return game.paused_seconds_left
+    if game.status != "open" or game.deadline is None:
+        return None
+    return (game.deadline - (now or utcnow())).total_seconds()
+
+
+def is_past_deadline(game: Game, now: datetime | None = None) -> bool:
+    left = seconds_left(game, now)
+    return game.status == "open" and left is not None and left <= 0
+
+
+def set_deadline(db: Session, game: Game, minutes_from_now: float) -> None:
+    _require_running(game)
+    if not (0 <= minutes_from_now <= 24 * 60):
+        raise ServiceError("minutes", "must be >= 0 and <= 1440", minutes_from_now, 400)
+    if game.status == "paused":
+        game.paused_seconds_left = minutes_from_now * 60
+    else:
+        game.deadline = utcnow() + timedelta(minutes=minutes_from_now)
+    game.version += 1
+    audit(db, game, "deadline", f"{minutes_from_now:g} min from now")
+    db.commit()
+
+
+def extend_deadline(db: Session, game: Game, minutes: float) -> None:
+    left = seconds_left(game) or 0.0
+    set_deadline(db, game, max(0.0, left) / 60 + minutes)
+
+
+def pause(db: Session, game: Game) -> None:
+    if game.status != "open":
+        raise ServiceError("status", "only an open period can be paused", game.status)
+    game.paused_seconds_left = max(0.0, seconds_left(game) or 0.0)
+    game.status = "paused"
+    game.version += 1
+    audit(db, game, "pause")
+    db.commit()
+
+
+def resume(db: Session, game: Game) -> None:
+    if game.status != "paused":
+        raise ServiceError("status", "only a paused game can resume", game.status)
+    game.deadline = utcnow() + timedelta(seconds=game.paused_seconds_left or 0.0)
+    game.paused_seconds_left = None
+    game.status = "open"
+    game.version += 1
+    audit(db, game, "resume")
+    db.commit()
+
+
+def _require_running(game: Game) -> None:
+    if game.status == "finished":
+        raise ServiceError("status", "the game is finished", game.status)
+
+
+# ---------------------------------------------------------------------------
+# decisions
+
+
+def latest_decisions(db: Session, game: Game, period: int | None = None) -> dict[int, DecisionRecord]:
+    """The last submitted decision of each team for the period."""
+    period = period or game.period
+    recs = db.scalars(
+        select(DecisionRecord)
+        .where(DecisionRecord.game_id == game.id, DecisionRecord.period == period, DecisionRecord.source != "engine")
+        .order_by(DecisionRecord.id)
+    ).all()
+    return {r.firm_index: r for r in recs}
+
+
+def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], source: str = "form") -> Decision:
+    """Validate and append a team's decision for the open period (a later one replaces it).
+
+    Raises:
+        DecisionError: every problem with the values; nothing is stored.
+        ServiceError: the game is not open or the deadline has passed.
+    """
+    if team.game_id != game.id:
+        raise ServiceError("team", "belongs to another game", team.name, 403)
+    _require_running(game)
+    if game.status == "paused":
+        raise ServiceError("status", "the game is paused; submit when the instructor resumes", game.status)
+    if is_past_deadline(game):
+        raise ServiceError("deadline", "the deadline for this period has passed", game.deadline.isoformat() + "Z")
+    model = rebuild(db, game)
+    decision = check_decision(model.state, team.firm_index, raw)
+    db.add(DecisionRecord(game_id=game.id, firm_index=team.firm_index, period=game.period, payload=jsonable(decision.to_dict()), source=source))
+    db.query(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=game.period).delete()
+    game.version += 1
+    db.commit()
+    return decision
+
+
+def preview(db: Session, game: Game, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate without storing and return the decision's planned costs, or its problems."""
+    model = rebuild(db, game)
+    try:
+        d = check_decision(model.state, team.firm_index, raw)
+    except DecisionError as exc:
+        return {"ok": False, "problems": [problem_json(p) for p in exc.problems]}
+    return {"ok": True, "costs": jsonable(planned_costs(model.state, team.firm_index, d))}
+
+
+def save_draft(db: Session, game: Game, team: Team, raw: dict[str, Any]) -> None:
+    draft = db.scalar(select(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=game.period))
+    if draft is None:
+        db.add(Draft(game_id=game.id, firm_index=team.firm_index, period=game.period, payload=jsonable(raw)))
+    else:
+        draft.payload = jsonable(raw)
+    db.commit()
+
+
+def load_draft(db: Session, game: Game, team: Team) -> dict[str, Any] | None:
+    draft = db.scalar(select(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=game.period))
+    return draft.payload if draft else None
+
+
+def problem_json(p: Problem) -> dict[str, Any]:
+    return {"field": p.field, "rule": p.rule, "value": jsonable(p.value) if isinstance(p.value, (int, float, str, bool, type(None), list, dict)) else repr(p.value), "message": str(p)}
+
+
+# ---------------------------------------------------------------------------
+# instructor actions
+
+
+def add_adjustment(db: Session, game: Game, firm: int, amount: float, reason: str) -> None:
+    _require_running(game)
+    if not (isinstance(amount, (int, float)) and math.isfinite(amount) and abs(amount) <= 1e9):
+        raise ServiceError("amount", "must be a finite number with |amount| <= 1e9", amount, 400)
+    if not reason.strip():
+        raise ServiceError("reason", "must say why (it is shown in the debrief)", reason, 400)
+    if not any(t.firm_index == firm for t in game.teams):
+        raise ServiceError("firm", "no such team in this game", firm, 400)
+    db.add(Adjustment(game_id=game.id, firm_index=firm, period=game.period, amount=float(amount), reason=reason.strip()[:200]))
+    audit(db, game, "adjustment", f"firm {firm}: {amount:+.0f} ({reason.strip()[:120]})")
+    game.version += 1
+    db.commit()
+
+
+def fill_with_bots(db: Session, game: Game, bot: str = "balanced", only_absent: bool = True) -> list[int]:
+    """Give every seat no team has joined (or every human seat) to a bot; returns the firms filled."""
+    if bot not in BOTS:
+        raise ServiceError("bot", f"unknown bot; known: {', '.join(BOTS)}", bot, 400)
+    filled = []
+    for t in game.teams:
+        if t.bot is None and (t.joined_at is None or not only_absent):
+            t.bot = bot
+            filled.append(t.firm_index)
+    audit(db, game, "bots", f"{bot} fills seats {filled}")
+    game.version += 1
+    db.commit()
+    return filled
+
+
+@dataclass
+class Resolution:
+    period: int
+    seconds: float
+    finished: bool
+
+
+def resolve(db: Session, game: Game) -> Resolution:
+    """Close the open period: absent teams keep standing decisions, bots decide, the engine resolves.
+
+    The snapshot, the decisions passed to the engine and the period advance are
+    committed in one transaction; the unique (game, period) snapshot makes a
+    second, concurrent resolution fail instead of resolving twice.
+    """
+    _require_running(game)
+    with _cache_lock:
+        lock = _resolve_locks.setdefault(game.id, threading.Lock())
+    with lock:
+        db.refresh(game)
+        _require_running(game)
+        try:
+            return _resolve(db, game)
+        except Exception:
+            clear_cache()
+            raise
+
+
+def _resolve(db: Session, game: Game) -> Resolution:
+    t0 = time.perf_counter()
+    period = game.period
+    model = rebuild(db, game)
+    submitted = latest_decisions(db, game, period)
+    for firm, rec in submitted.items():
+        if not model.state.firms[firm].bankrupt:
+            model.pending[firm] = decision_from_dict(rec.payload)
+    for t in game.teams:
+        agent = model.firm_agents[t.firm_index]
+        agent.strategy = BOTS[t.bot]() if t.bot else None
+    adjustments = db.scalars(select(Adjustment).where(Adjustment.game_id == game.id, Adjustment.period == period)).all()
+    for a in adjustments:
+        if not model.state.firms[a.firm_index].bankrupt:
+            model.adjust(a.firm_index, a.amount)
+    model.step()
+    result = model.results[-1]
+    entry = model.log_periods[-1]
+    seconds = time.perf_counter() - t0
+    db.add(
+        Snapshot(
+            game_id=game.id,
+            period=period,
+            engine_decisions=entry["decisions"],
+            adjustments=entry.get("adjustments", {}),
+            firm_rows=jsonable(result.firm_rows),
+            bid_rows=jsonable(result.bid_rows()),
+            tender_rows=jsonable(result.tender_rows()),
+            relationship_rows=jsonable(result.relationship_rows),
+            events=jsonable(result.events),
+            market=jsonable(result.market),
+            resolve_seconds=seconds,
+        )
+    )
+    for firm, d in entry["decisions"].items():
+        if int(firm) not in submitted:
+            db.add(DecisionRecord(game_id=game.id, firm_index=int(firm), period=period, payload=d, source="engine"))
+    game.period = period + 1
+    game.status = "finished" if model.finished else "open"
+    game.deadline = None if model.finished else utcnow() + timedelta(minutes=game.period_minutes)
+    game.paused_seconds_left = None
+    game.version += 1
+    audit(db, game, "resolve", f"period {period} resolved in {seconds:.2f} s")
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        clear_cache()
+        raise ServiceError("period", "was resolved by another request", period) from None
+    return Resolution(period, seconds, model.finished)
+
+
+# ---------------------------------------------------------------------------
+# reading results
+
+
+def snapshots(db: Session, game: Game) -> list[Snapshot]:
+    return list(db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all())
+
+
+def submission_status(db: Session, game: Game) -> dict[int, dict[str, Any]]:
+    latest = latest_decisions(db, game)
+    counts = dict(
+        db.execute(
+            select(DecisionRecord.firm_index, func.count())
+            .where(DecisionRecord.game_id == game.id, DecisionRecord.period == game.period, DecisionRecord.source != "engine")
+            .group_by(DecisionRecord.firm_index)
+        ).all()
+    )
+    return {
+        t.firm_index: {
+            "team": t.name,
+            "bot": t.bot,
+            "joined": t.joined_at is not None,
+            "submitted": t.firm_index in latest,
+            "submissions": counts.get(t.firm_index, 0),
+            "at": latest[t.firm_index].created_at.isoformat() + "Z" if t.firm_index in latest else None,
+        }
+        for t in game.teams
+    }
