@@ -200,6 +200,12 @@ def transaction_satisfaction(perceived: Array, expectation: Array, log_price_rat
     return xp.clip(m.satisfaction_neutral + quality - value, 0.0, 10.0)
 
 
+def newcomer_expectation(expectation: Array, joined: Array, reputation: Array, m: Market, xp: Any = np) -> Array:
+    """A customer who joins a firm expects partly what the firm is known for (its reputation)."""
+    r = m.reputation_expectation
+    return xp.where(joined, (1 - r) * expectation + r * reputation, expectation)
+
+
 def complaint_probability(s: Array, m: Market, xp: Any = np) -> Array:
     """Chance a dissatisfied customer complains: rises with dissatisfaction, capped (TARP: a few % to ~30%)."""
     return xp.clip(m.complaint_base + m.complaint_slope * (m.dissatisfied_below - s), m.complaint_base, m.complaint_max)
@@ -216,7 +222,7 @@ def defection_hazard(
     log_mult = (
         -m.satisfaction_hazard * (satisfaction - m.satisfaction_neutral)
         + m.defection_zone_hazard * xp.maximum(m.defection_below - satisfaction, 0.0)
-        - m.affection_hazard * xp.maximum(satisfaction - m.affection_from, 0.0)
+        - m.affection_hazard * xp.maximum(satisfaction - m.affection_from, 0.0) ** 2
         - m.loyalty_hazard * (loyalty - m.loyalty_neutral)
         - m.switching_hazard * (switch_cost - m.switching_cost_mean)
         - m.care_hazard * care
@@ -356,10 +362,11 @@ def step_population(
     lost = _per_firm(sup, n_firms, xp, defects.astype(f64))
     joined = new_sup_choosers >= 0
     acquired = _per_firm(xp.where(joined, new_sup_choosers, 0), n_firms, xp, joined.astype(f64))
-    # a new relationship starts fresh; expectations carry over
+    # a new relationship starts fresh; a newcomer's expectation moves toward the chosen firm's reputation
     tenure = xp.where(moved, 0, pop.tenure + active.astype(xp.int32)).astype(xp.int32)
     cs = xp.where(moved, m.satisfaction_start, cs)
     loyalty = xp.where(moved, NEW_CUSTOMER_LOYALTY, pop.loyalty)
+    e = newcomer_expectation(e, moved & (supplier >= 0), inputs.reputation[xp.maximum(supplier, 0)], m, xp)
     # 8. purchases
     now_active = supplier >= 0
     nsup = xp.where(now_active, supplier, 0)

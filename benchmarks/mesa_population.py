@@ -105,6 +105,7 @@ def defection_hazard(
 ) -> float:
     log_mult = (
         -m.satisfaction_hazard * (satisfaction - m.satisfaction_neutral)
+        + m.defection_zone_hazard * max(m.defection_below - satisfaction, 0.0)
         - m.affection_hazard * max(satisfaction - m.affection_from, 0.0)
         - m.loyalty_hazard * (loyalty - m.loyalty_neutral)
         - m.switching_hazard * (switch_cost - m.switching_cost_mean)

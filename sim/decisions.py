@@ -8,9 +8,12 @@ validation reads the game state, never writes it.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+import numpy as np
 
 ClientId = str
 TenderId = str
@@ -109,6 +112,7 @@ class DecisionContext:
     debt: float
     credit_line: float
     previous: Decision  # the standing decision, for fields left out
+    emergency_debt: float = 0.0
 
 
 class _Checker:
@@ -121,7 +125,7 @@ class _Checker:
         self.problems.append(Problem(name, rule, value))
 
     def number(self, name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, str)):
             self.fail(name, "must be a number", value)
             return None
         try:
@@ -165,7 +169,7 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
         DecisionError: listing every problem (field, rule, value).
     """
     if isinstance(raw, Decision):
-        raw = {**raw.to_dict()}
+        raw = _as_raw(raw)
     c = _Checker()
     if not isinstance(raw, Mapping):
         raise DecisionError([Problem("(decision)", "must be a mapping of field names to values", raw)])
@@ -238,9 +242,9 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
         if len(raw_bids) > limit:
             c.fail("bids", f"{sales_after} sales staff can bid at most {limit} tenders per period", len(raw_bids))
 
-    room = max(0.0, ctx.credit_line - ctx.debt)
+    room = max(0.0, ctx.credit_line - ctx.debt - ctx.emergency_debt)
     borrow = c.number("borrow", get("borrow", 0), 0, room)
-    repay = c.number("repay", get("repay", 0), 0, min(ctx.debt, max(0.0, ctx.cash)))
+    repay = c.number("repay", get("repay", 0), 0, min(ctx.debt + ctx.emergency_debt, max(0.0, ctx.cash)))
     late = get("late", False)
     if not isinstance(late, bool):
         c.fail("late", "must be true or false", late)
@@ -261,6 +265,16 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
         repay=repay,
         late=late,
     )
+
+
+def _as_raw(d: Decision) -> dict[str, Any]:
+    """A Decision built in code, as a raw mapping for validation (wrongly typed parts are kept for the checker)."""
+    raw = {f.name: getattr(d, f.name) for f in fields(Decision)}
+    if isinstance(d.bids, Mapping):
+        raw["bids"] = {
+            t: {"price": b.price, "promised_service": b.promised_service} if isinstance(b, Bid) else b for t, b in d.bids.items()
+        }
+    return raw
 
 
 def decision_from_dict(d: Mapping[str, Any]) -> Decision:

@@ -19,12 +19,13 @@ import numpy as np
 from agents.population import MarketInputs, PopulationOutcome, init_population, release_customers, step_population
 from scenarios.schema import Scenario
 from sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
-from sim.decisions import Decision, DecisionContext, DecisionError, validate_decision
+from sim.decisions import Bid, Decision, DecisionContext, DecisionError, validate_decision
 from sim.scoring import rank_firms, scorecard
 from sim.state import Contract, FirmState, GameState, Tender
 from sim.tenders import (
     VOID_REASONS,
     Bidder,
+    BidRecord,
     Delivery,
     TenderOutcome,
     award_contract,
@@ -123,6 +124,7 @@ def decision_context(state: GameState, firm: int) -> DecisionContext:
         debt=f.debt,
         credit_line=sc.costs.credit_line,
         previous=f.standing,
+        emergency_debt=f.emergency_debt,
     )
 
 
@@ -199,36 +201,38 @@ class PeriodResult:
     events: list[dict[str, Any]]
     panel: dict[str, Any]
     market: dict[str, Any] = field(default_factory=dict)
+    stray_bids: list[BidRecord] = field(default_factory=list)  # bids on tenders not open this period (void)
+
+    def all_bids(self) -> list[tuple[TenderOutcome | None, BidRecord]]:
+        """Every bid with its tender's outcome (None for bids on tenders not open this period)."""
+        return [(o, b) for o in self.tenders for b in o.bids] + [(None, b) for b in self.stray_bids]
 
     def bid_rows(self) -> list[dict[str, Any]]:
         """One row per bid, with its tender's outcome (the tender results table)."""
-        rows = []
-        for o in self.tenders:
-            for b in o.bids:
-                rows.append(
-                    {
-                        "period": self.period,
-                        "tender": o.tender.id,
-                        "client": o.tender.client,
-                        "firm": b.firm,
-                        "price": b.price,
-                        "promised_service": b.promised_service,
-                        "valid": b.valid,
-                        "void_reason": b.void_reason,
-                        "void_detail": b.void_detail,
-                        "price_score": b.price_score,
-                        "service_score": b.service_score,
-                        "relationship_score": b.relationship_score,
-                        "total": b.total,
-                        "rank": b.rank,
-                        "won": b.won,
-                        "points_behind": b.points_behind,
-                        "tender_failed": o.failed,
-                        "margin_points": o.margin_points,
-                        "max_winning_price": o.max_winning_price,
-                    }
-                )
-        return rows
+        return [
+            {
+                "period": self.period,
+                "tender": b.tender,
+                "client": b.client,
+                "firm": b.firm,
+                "price": b.price,
+                "promised_service": b.promised_service,
+                "valid": b.valid,
+                "void_reason": b.void_reason,
+                "void_detail": b.void_detail,
+                "price_score": b.price_score,
+                "service_score": b.service_score,
+                "relationship_score": b.relationship_score,
+                "total": b.total,
+                "rank": b.rank,
+                "won": b.won,
+                "points_behind": b.points_behind,
+                "tender_failed": o.failed if o else False,
+                "margin_points": o.margin_points if o else None,
+                "max_winning_price": o.max_winning_price if o else None,
+            }
+            for o, b in self.all_bids()
+        ]
 
     def tender_rows(self) -> list[dict[str, Any]]:
         """One row per tender."""
@@ -322,7 +326,7 @@ def resolve_period(
             log.append(_ev(t, "standing_decision", f.index, "no decision submitted: standing decision kept, no bids"))
             continue
         checked = check_decision(state, f.index, replace(d, bids={}))
-        eff[f.index] = replace(checked, bids=dict(d.bids))
+        eff[f.index] = replace(checked, bids=readable_bids(d.bids))
     for i, amount in (adjustments or {}).items():
         if not (0 <= i < n_f) or state.firms[i].bankrupt or not math.isfinite(amount):
             raise ValueError(f"adjustments: firm {i} must be a live firm and the amount finite; got {amount!r}")
@@ -342,11 +346,15 @@ def resolve_period(
     service = np.array([f.service_staff for f in state.firms])
     cash_open = np.array([f.cash for f in state.firms])
     debt = np.array([f.debt for f in state.firms])
+    emergency = np.array([f.emergency_debt for f in state.firms])
     for i, d in eff.items():
         sales[i] += d.hire_sales - d.fire_sales
         service[i] += d.hire_service - d.fire_service
         cash_open[i] += d.borrow - d.repay
-        debt[i] += d.borrow - d.repay
+        # repayment clears the dearer emergency loans first
+        from_emergency = min(d.repay, emergency[i])
+        emergency[i] -= from_emergency
+        debt[i] += d.borrow - (d.repay - from_emergency)
     unit_cost = np.array([f.unit_cost * (cost_factor / state.unit_cost_factor) for f in state.firms])
     alive = np.array([f.live for f in state.firms])
 
@@ -386,11 +394,18 @@ def resolve_period(
         for k, (tid, bid) in enumerate(sorted(d.bids.items())):
             bids_by_tender.setdefault(tid, {})[i] = (bid, k >= bidders[i].max_bids)
     open_ids = {tt.id for tt in state.tenders}
+    stray: list[BidRecord] = []
     for tid, entries in sorted(bids_by_tender.items()):
         if tid not in open_ids:
-            for i, (bid, _) in entries.items():
-                reason = "LATE" if tid in state.tender_ids else "MALFORMED"
-                log.append(_ev(t, "bid_void", i, f"{tid}: {reason} (tender not open this period)"))
+            for i, (bid, _) in sorted(entries.items()):
+                known = tid in state.tender_ids
+                reason, detail = ("LATE", "the tender is closed") if known else ("MALFORMED", "no such tender")
+                if state.firms[i].bankrupt:
+                    reason, detail = "BANKRUPT", "the firm is bankrupt"
+                rec = BidRecord(tid, tid.rsplit("-", 1)[0] if known else "", i, _float_or_nan(bid.price), _float_or_nan(bid.promised_service))
+                rec.valid, rec.void_reason, rec.void_detail = False, reason, detail
+                stray.append(rec)
+                log.append(_ev(t, "bid_void", i, f"{tid}: {reason} ({detail}: tender not open this period)"))
     for tender in state.tenders:
         entries = bids_by_tender.get(tender.id, {})
         k = client_pos[tender.client]
@@ -502,7 +517,7 @@ def resolve_period(
             borrowing=d.borrow,
             repayment=d.repay,
         )
-        loan = emergency_loan(ledger.cash_before_emergency, float(debt[i]), f.emergency_debt, costs)
+        loan = emergency_loan(ledger.cash_before_emergency, float(debt[i]), float(emergency[i]), costs)
         ledger = replace(ledger, emergency_loan=loan)
         if loan > 0:
             log.append(_ev(t, "emergency_loan", i, f"emergency loan {loan:.0f} at {costs.emergency_rate:.0%} per period"))
@@ -516,7 +531,7 @@ def resolve_period(
                 f,
                 cash=ledger.cash_end,
                 debt=float(debt[i]),
-                emergency_debt=f.emergency_debt + loan,
+                emergency_debt=float(emergency[i]) + loan,
                 sales_staff=int(sales[i]),
                 service_staff=int(service[i]),
                 unit_cost=float(unit_cost[i]),
@@ -531,16 +546,24 @@ def resolve_period(
         )
     # bankruptcy: customers freed, open contracts defaulted (bond kept, client relationship drops)
     contracts = tuple(later) + tuple(new_contracts)
+    released = np.zeros(n_f)
     for i in newly_bankrupt:
+        released[i] = float(_host(new_pop.supplier == i).sum())
         new_pop = release_customers(new_pop, i, xp)
+        kept = 0.0
         for c in contracts:
             if c.firm == i:
                 relationship[i, client_pos[c.client]] *= 0.5
+                kept += c.bond
                 log.append(_ev(t, "contract_default", i, f"{c.tender_id} defaulted on bankruptcy; bond {c.bond:.0f} kept"))
         contracts = tuple(c for c in contracts if c.firm != i)
+        if kept:
+            ledgers[i] = replace(ledgers[i], bonds_kept=ledgers[i].bonds_kept + kept)
+            f = new_firms[i]
+            new_firms[i] = replace(f, cash=ledgers[i].cash_end, cum_operating_profit=f.cum_operating_profit - kept)
 
     # 8. metrics and scorecard
-    rows = _firm_rows(t, state, new_firms, eff, submitted, ledgers, po_np, relationship, outcomes, quality, utilisation, care, price, service_level)
+    rows = _firm_rows(t, state, new_firms, eff, submitted, ledgers, po_np, relationship, [b for o in outcomes for b in o.bids] + stray, quality, utilisation, care, price, service_level, released)
     for row, s in zip(rows, scorecard(rows, sc.scoring)):
         row.update(s)
     for row, rank in zip(rows, rank_firms(rows)):
@@ -588,6 +611,7 @@ def resolve_period(
         ledgers=ledgers,
         events=log,
         panel=po_np.panel,
+        stray_bids=stray,
         market={
             "period": t,
             "prospects": int(_host(new_pop.supplier < 0).sum()),
@@ -598,6 +622,29 @@ def resolve_period(
         },
     )
     return new_state, result
+
+
+def readable_bids(bids: Any) -> dict[str, Bid]:
+    """Bids of a Decision built in code, as Bid objects keyed by tender id; unreadable ones become NaN bids
+    (voided MALFORMED by the tender office) rather than crashing the period."""
+    if not isinstance(bids, Mapping):
+        return {}
+    out: dict[str, Bid] = {}
+    for tid, b in bids.items():
+        if isinstance(b, Bid):
+            out[str(tid)] = b
+        elif isinstance(b, Mapping):
+            out[str(tid)] = Bid(b.get("price", math.nan), b.get("promised_service", math.nan))
+        else:
+            out[str(tid)] = Bid(math.nan, math.nan)
+    return out
+
+
+def _float_or_nan(x: Any) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
 
 
 def _ev(period: int, kind: str, firm: int | None, detail: str) -> dict[str, Any]:
@@ -617,8 +664,8 @@ def _to_numpy(po: PopulationOutcome, xp: Any) -> PopulationOutcome:
     return PopulationOutcome(**conv, panel=panel)
 
 
-def _firm_rows(t, state, firms, eff, submitted, ledgers, po, relationship, outcomes, quality, utilisation, care, price, service_level) -> list[dict[str, Any]]:
-    total_customers = max(float(po.customers_end.sum()), 1.0)
+def _firm_rows(t, state, firms, eff, submitted, ledgers, po, relationship, all_bids, quality, utilisation, care, price, service_level, released) -> list[dict[str, Any]]:
+    total_customers = max(float(po.customers_end.sum() - released.sum()), 1.0)
     total_revenue = max(sum(ledgers[i].revenue for i in ledgers), 1e-9)
     in_play = max(float(po.acquired.sum()), 1.0)
     rows = []
@@ -628,7 +675,7 @@ def _firm_rows(t, state, firms, eff, submitted, ledgers, po, relationship, outco
         start = float(po.customers_start[i])
         end = float(po.customers_end[i]) if f.live else 0.0
         complaints = float(po.complaints[i])
-        bids = [b for o in outcomes for b in o.bids if b.firm == i]
+        bids = [b for b in all_bids if b.firm == i]
         row = {
             "period": t,
             "firm": i,
@@ -651,6 +698,7 @@ def _firm_rows(t, state, firms, eff, submitted, ledgers, po, relationship, outco
             "cum_operating_profit": f.cum_operating_profit,
             "customers_start": start,
             "customers": end,
+            "customers_released": float(released[i]),
             "acquired": float(po.acquired[i]),
             "lost": float(po.lost[i]),
             "acquisition_rate": float(po.acquired[i]) / in_play,

@@ -9,6 +9,7 @@ The highest total wins; a tie goes to the lower price, then to the rng.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -111,6 +112,17 @@ def scheduled_clients(scenario: Scenario, period: int) -> list[Client]:
     return [c for c in scenario.clients if period >= c.first_period and (period - c.first_period) % c.every == 0]
 
 
+def is_number(x: object) -> bool:
+    """A real number that fits a float (bools are not numbers here)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
+        return False
+    try:
+        float(x)
+    except OverflowError:
+        return False
+    return True
+
+
 def unit_delivery_cost(unit_cost: float, promised_service: float, service_cost_per_unit: float) -> float:
     """The firm's own cost of delivering one unit at the promised service."""
     return unit_cost + service_cost_per_unit * promised_service
@@ -131,9 +143,9 @@ def void_reason(
         return LATE, "the decision arrived after the deadline"
     if tender.period < current_period:
         return LATE, f"tender closed in period {tender.period}"
-    if not (isinstance(bid.price, (int, float)) and math.isfinite(bid.price) and bid.price > 0):
+    if not (is_number(bid.price) and math.isfinite(bid.price) and bid.price > 0):
         return MALFORMED, f"price must be a positive number, got {bid.price!r}"
-    if not (isinstance(bid.promised_service, (int, float)) and 0 <= bid.promised_service <= 1):
+    if not (is_number(bid.promised_service) and 0 <= bid.promised_service <= 1):
         return MALFORMED, f"promised_service must be in [0, 1], got {bid.promised_service!r}"
     if bid.promised_service < tender.required_service:
         return UNQUALIFIED, f"promised service {bid.promised_service:.2f} < required {tender.required_service:.2f}"
@@ -165,25 +177,63 @@ def score_bids(records: Sequence[BidRecord], weights: tuple[float, float, float]
 
 
 def rank_bids(valid: Sequence[BidRecord], rng: np.random.Generator) -> tuple[list[BidRecord], str | None]:
-    """Order valid bids: highest total, then lower price, then a draw of the rng."""
+    """Order valid bids: highest total; totals within TIE_TOLERANCE of each other tie, and a tie
+    goes to the lower price, then to a draw of the rng."""
     draws = rng.random(len(valid))
-    order = sorted(range(len(valid)), key=lambda i: (-round(valid[i].total / TIE_TOLERANCE) * TIE_TOLERANCE, valid[i].price, draws[i]))
-    ranked = [valid[i] for i in order]
+    remaining = list(range(len(valid)))
+    ranked: list[BidRecord] = []
     tie = None
-    if len(ranked) > 1 and abs(ranked[0].total - ranked[1].total) <= TIE_TOLERANCE:
-        tie = "price" if ranked[0].price < ranked[1].price else "lot"
+    while remaining:
+        best = max(valid[i].total for i in remaining)
+        group = [i for i in remaining if best - valid[i].total <= TIE_TOLERANCE]
+        group.sort(key=lambda i: (valid[i].price, draws[i]))
+        if not ranked and len(group) > 1:
+            tie = "price" if valid[group[0]].price < valid[group[1]].price else "lot"
+        ranked.extend(valid[i] for i in group)
+        remaining = [i for i in remaining if i not in group]
     return ranked, tie
 
 
-def max_winning_price(winner: BidRecord, others: Sequence[BidRecord], weights: tuple[float, float, float], relationship: Mapping[FirmIndex, float], cap: float) -> float:
-    """Highest price (up to the cap) at which the winner would still have won, others unchanged."""
+def abnormally_low(records: Sequence[BidRecord], ratio: float) -> list[tuple[BidRecord, float]]:
+    """Valid bids priced below `ratio` x the mean of the other valid bids, with that threshold."""
+    valid = [r for r in records if r.valid]
+    if len(valid) < 2:
+        return []
+    total = sum(r.price for r in valid)
+    out = []
+    for r in valid:
+        threshold = ratio * (total - r.price) / (len(valid) - 1)
+        if r.price < threshold:
+            out.append((r, threshold))
+    return out
+
+
+def max_winning_price(
+    winner: BidRecord,
+    others: Sequence[BidRecord],
+    weights: tuple[float, float, float],
+    relationship: Mapping[FirmIndex, float],
+    cap: float,
+    ratio: float = 0.0,
+    min_valid: int = 1,
+) -> float:
+    """Highest price (up to the cap) at which the winner would still have won, other bids unchanged.
+
+    The trial re-applies the abnormally-low rule and the minimum number of valid
+    bids, so a higher price that voids a rival and fails the tender does not count.
+    """
 
     def wins(p: float) -> bool:
         trial = [BidRecord(winner.tender, winner.client, winner.firm, p, winner.promised_service)] + [
             BidRecord(o.tender, o.client, o.firm, o.price, o.promised_service) for o in others
         ]
+        for r, _ in abnormally_low(trial, ratio):
+            r.valid = False
+        if not trial[0].valid or sum(r.valid for r in trial) < min_valid:
+            return False
         score_bids(trial, weights, relationship)
-        return all(trial[0].total > t.total + TIE_TOLERANCE or (abs(trial[0].total - t.total) <= TIE_TOLERANCE and p < t.price) for t in trial[1:])
+        rivals = [t for t in trial[1:] if t.valid]
+        return all(trial[0].total - t.total > TIE_TOLERANCE or (abs(trial[0].total - t.total) <= TIE_TOLERANCE and p < t.price) for t in rivals)
 
     if wins(cap):
         return cap
@@ -227,19 +277,11 @@ def resolve_tender(
         if reason:
             rec.valid, rec.void_reason, rec.void_detail = False, reason, detail
         out.bids.append(rec)
+    for r, threshold in abnormally_low(out.bids, st.abnormally_low_ratio):
+        r.valid, r.void_reason = False, ABNORMALLY_LOW
+        r.void_detail = f"price {r.price:.2f} < {st.abnormally_low_ratio:.0%} of the others' mean ({threshold:.2f})"
+        bond_left[r.firm] += st.bond_rate * r.price * tender.volume
     valid = [r for r in out.bids if r.valid]
-    if len(valid) >= 2:
-        flagged = []
-        for r in valid:
-            others = [o.price for o in valid if o is not r]
-            threshold = st.abnormally_low_ratio * (sum(others) / len(others))
-            if r.price < threshold:
-                flagged.append((r, threshold))
-        for r, threshold in flagged:
-            r.valid, r.void_reason = False, ABNORMALLY_LOW
-            r.void_detail = f"price {r.price:.2f} < {st.abnormally_low_ratio:.0%} of the others' mean ({threshold:.2f})"
-            bond_left[r.firm] += st.bond_rate * r.price * tender.volume
-        valid = [r for r in out.bids if r.valid]
     if len(valid) < tender.min_valid_bids:
         out.failed = True
         for r in valid:
@@ -255,7 +297,9 @@ def resolve_tender(
     win.won = True
     out.winner = win.firm
     out.margin_points = win.total - ranked[1].total if len(ranked) > 1 else None
-    out.max_winning_price = max_winning_price(win, ranked[1:], weights, relationship, tender.price_cap)
+    out.max_winning_price = max_winning_price(
+        win, ranked[1:], weights, relationship, tender.price_cap, st.abnormally_low_ratio, tender.min_valid_bids
+    )
     for r in ranked[1:]:
         bond_left[r.firm] += st.bond_rate * r.price * tender.volume
     return out

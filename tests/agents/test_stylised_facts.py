@@ -161,6 +161,7 @@ def test_cohort_retention_rises_with_tenure_and_year_one_retention_is_60_to_90_p
 # 3. convex satisfaction-retention (Jones & Sasser 1995)
 
 SPREAD_SERVICE = (0.5, 0.6, 0.6, 0.7, 0.8, 0.95)
+MIN_TENURE = 6  # surveyed customers: long enough with the firm for satisfaction to reflect experience
 
 
 def retention_by_satisfaction_band(seed: int, horizon: int, starts: tuple[int, ...] = (10, 11, 12)) -> tuple[float, float]:
@@ -173,9 +174,10 @@ def retention_by_satisfaction_band(seed: int, horizon: int, starts: tuple[int, .
     spread = {i: Decision(price=100.0, service_level=q) for i, q in enumerate(SPREAD_SERVICE)}
     results = play(scenario, seed, max(starts) + horizon, lambda p: spread if p == 1 else {})
     supplier, cs, defected = panel(results, "supplier"), panel(results, "satisfaction"), panel(results, "defected")
+    tenure = panel(results, "tenure")
     top, satisfied = [], []
     for t in starts:
-        active = supplier[t - 1] >= 0
+        active = (supplier[t - 1] >= 0) & (tenure[t - 1] >= MIN_TENURE)
         kept = ~defected[t : t + horizon].any(axis=0)
         top.append(kept[active & (cs[t - 1] >= 9)])
         satisfied.append(kept[active & (cs[t - 1] >= 7) & (cs[t - 1] < 9)])
@@ -251,8 +253,8 @@ def complaint_outcomes(seed: int, periods: int = 8) -> tuple[float, dict[int, fl
     complaint outcome, the share of firm 0's customers who stay through the
     period in which their complaint was handled (or in which they stayed silent).
     """
-    scenario = neutral_scenario(10_000, periods, **{"costs.complaints_per_service_staff": 0.2})
-    poor = {0: Decision(price=100.0, service_level=0.35, care_budget=20_000.0)}
+    scenario = neutral_scenario(10_000, periods, **{"costs.complaints_per_service_staff": 0.35})
+    poor = {0: Decision(price=100.0, service_level=0.35, care_budget=7_000.0)}
     results = play(scenario, seed, periods, lambda p: poor if p == 1 else {})
     rows = [r.firm_rows[0] for r in results]
     complaints = sum(r["complaints"] for r in rows)

@@ -258,12 +258,6 @@ def test_borrow_beyond_credit_line_is_rejected():
     assert p.field == "borrow" and "<= 0" in p.rule
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: decision_context/validate_decision bound borrow by credit_line - debt and ignore emergency_debt, "
-    "so a firm holding 150,000 of emergency loans may still borrow the whole 200,000 line "
-    "(total borrowing 350,000 > credit line; emergency_loan() itself does count both)",
-)
 def test_borrow_counts_emergency_debt_against_the_credit_line():
     """The credit line bounds all borrowing: ordinary debt + emergency debt + new borrowing."""
     sc = load_scenario("classroom-v1", overrides={"market.customers": 300})
@@ -380,11 +374,6 @@ def test_non_mapping_decision_is_rejected():
         assert p.field == "(decision)" and p.value == raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (usability): _Checker.number accepts only int/float/str, so numpy scalars from research code "
-    "(np.int64 hire counts, np.float32 prices) are rejected as 'must be a number' although they are numbers",
-)
 def test_numpy_scalars_are_numbers():
     """Research code computing decisions with numpy passes numpy scalars; they are numbers."""
     d = validate_decision({"hire_sales": np.int64(2), "price": np.float32(120.5)}, CTX)
@@ -656,12 +645,16 @@ def test_resolve_period_never_crashes_on_decisions_built_in_code(bids, price, se
         return
     assert decision_ok
     rows = {r["tender"]: r for r in res.bid_rows() if r["firm"] == 0}
-    assert set(rows) == {t for t in bids if t in RP_OPEN}
+    assert set(rows) == set(bids)  # every bid is published, stray ones too
     max_bids = (3 - fire_sales) * RP_SC.costs.bids_per_sales_staff
     position = {t: k for k, t in enumerate(sorted(bids))}
     for tid, row in rows.items():
         b = bids[tid]
-        if late:
+        if tid in RP_PAST:
+            assert row["void_reason"] == LATE
+        elif tid not in RP_OPEN:
+            assert row["void_reason"] == MALFORMED
+        elif late:
             assert row["void_reason"] == LATE
         elif not _well_formed(b.price, b.promised_service):
             assert row["void_reason"] == MALFORMED
@@ -673,9 +666,9 @@ def test_resolve_period_never_crashes_on_decisions_built_in_code(bids, price, se
     assert len(logged) == sum(t not in RP_OPEN for t in bids)
     for t in bids:
         if t in RP_PAST:
-            assert f"{t}: LATE (tender not open this period)" in logged
+            assert any(x.startswith(f"{t}: LATE (") for x in logged)
         elif t not in RP_OPEN:
-            assert f"{t}: MALFORMED (tender not open this period)" in logged
+            assert any(x.startswith(f"{t}: MALFORMED (") for x in logged)
 
 
 def _resolve_one(bids) -> list[dict]:
@@ -685,47 +678,32 @@ def _resolve_one(bids) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    "bids",
+    "bids, expected",
     [
-        pytest.param({RP_OPEN[0]: {"price": 90, "promised_service": 0.6}}, id="dict-instead-of-Bid"),
-        pytest.param({RP_OPEN[0]: None}, id="None-instead-of-Bid"),
-        pytest.param({RP_OPEN[0]: Bid(10**400, 0.6)}, id="int-price-too-big-for-float"),
-        pytest.param({1: Bid(90.0, 0.6), RP_OPEN[0]: Bid(90.0, 0.6)}, id="non-string-tender-id"),
-        pytest.param(None, id="bids-None"),
+        pytest.param({RP_OPEN[0]: {"price": 90, "promised_service": 0.6}}, {RP_OPEN[0]: "ok"}, id="dict-read-as-a-bid"),
+        pytest.param({RP_OPEN[0]: None}, {RP_OPEN[0]: MALFORMED}, id="None-instead-of-Bid"),
+        pytest.param({RP_OPEN[0]: Bid(10**400, 0.6)}, {RP_OPEN[0]: MALFORMED}, id="int-price-too-big-for-float"),
+        pytest.param({1: Bid(90.0, 0.6), RP_OPEN[0]: Bid(90.0, 0.6)}, {"1": MALFORMED, RP_OPEN[0]: "ok"}, id="non-string-tender-id"),
+        pytest.param(None, {}, id="bids-None"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: resolve_period crashes (AttributeError / OverflowError / TypeError) on bids built in code that are "
-    "not Bid objects, have an int price beyond float range, mix non-string tender ids, or are None, instead of "
-    "voiding them MALFORMED or raising DecisionError",
-)
-def test_resolve_period_voids_unreadable_bid_objects_malformed(bids):
-    """Bids that cannot be read are voided MALFORMED (or the decision is rejected), never a crash."""
-    try:
-        rows = _resolve_one(bids)
-    except DecisionError:
-        return
-    assert all(r["void_reason"] == MALFORMED for r in rows)
+def test_resolve_period_voids_unreadable_bid_objects_malformed(bids, expected):
+    """Bids that cannot be read are voided MALFORMED and published, never a crash; a mapping with the bid's keys is read as a bid."""
+    rows = {r["tender"]: r for r in _resolve_one(bids)}
+    assert set(rows) == set(expected)
+    for tid, want in expected.items():
+        if want == "ok":
+            assert rows[tid]["void_reason"] != MALFORMED
+        else:
+            assert rows[tid]["void_reason"] == want
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): void_reason takes a bool price as a number (True == 1.0) because bool is an int; "
-    "validation rejects bools, so the tender office should void it MALFORMED, not BELOW_COST",
-)
 def test_bool_bid_price_is_malformed():
     """A price of True is not a number: MALFORMED."""
     (row,) = _resolve_one({RP_OPEN[0]: Bid(True, 0.6)})  # type: ignore[arg-type]
     assert row["void_reason"] == MALFORMED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Decision.to_dict() calls dict(cultivation) and b.price on every bid, so validating a Decision "
-    "object whose cultivation is not a mapping or whose bids are not Bid objects raises TypeError/AttributeError "
-    "instead of DecisionError (submit and resolve_period both hit it)",
-)
 @pytest.mark.parametrize(
     "decision",
     [

@@ -1,0 +1,228 @@
+"""Fixtures for the web app: one app per test on SQLite (a temp file) and on PostgreSQL (a fresh schema).
+
+PostgreSQL: the server named by CRMSIM_TEST_POSTGRES_URL (default: the local
+server on 127.0.0.1:5432, database ``test``, user ``postgres`` then ``root``).
+Each test session creates its own database and each test its own schema in it,
+so tests never see each other's data. When no server answers, the PostgreSQL
+half of the suite is skipped with the reason, except under CI (CI=true),
+where it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+PG_DEFAULT_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
+INSTRUCTOR_PASSWORD = "secret-pass"
+ENV_VARS = ("DATABASE_URL", "CRMSIM_SECRET_KEY", "CRMSIM_INSTRUCTOR_PASSWORD", "CRMSIM_RATELIMIT_AUTH", "RATELIMIT_STORAGE_URI")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL: one database per test session, one schema per test
+
+
+def _pg_connect(url: str):
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, connect_timeout=3)
+
+
+def _with_database(url: str, dbname: str) -> str:
+    base, _, query = url.partition("?")
+    base = base.rsplit("/", 1)[0] + "/" + dbname
+    return base + ("?" + query if query else "")
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """URL of a PostgreSQL database created for this test session (dropped at the end)."""
+    configured = os.environ.get("CRMSIM_TEST_POSTGRES_URL")
+    candidates = (configured,) if configured else PG_DEFAULT_URLS
+    errors = []
+    server = None
+    for url in candidates:
+        try:
+            _pg_connect(url).close()
+            server = url
+            break
+        except Exception as exc:  # noqa: BLE001 - any failure means "no usable server"
+            errors.append(f"{url}: {type(exc).__name__}: {str(exc).strip()[:200]}")
+    if server is None:
+        reason = "no PostgreSQL server answers (" + "; ".join(errors) + "); set CRMSIM_TEST_POSTGRES_URL to test on PostgreSQL"
+        if in_ci():
+            pytest.fail("CI=true requires PostgreSQL: " + reason, pytrace=False)
+        pytest.skip(reason)
+    dbname = f"crmsim_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with _pg_connect(server) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        yield _with_database(server, dbname)
+    finally:
+        with _pg_connect(server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> Iterator[str]:
+    """A URL whose connections use a fresh, empty schema (search_path) of the session database."""
+    schema = f"t_{secrets.token_hex(6)}"
+    with _pg_connect(pg_database) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in pg_database else "?"
+    yield pg_database + sep + "options=" + quote(f"-csearch_path={schema}", safe="")
+    with _pg_connect(pg_database) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+# ---------------------------------------------------------------------------
+# the app
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The database under test: a temp SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crmsim.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path, monkeypatch) -> Iterator[Callable[..., Any]]:
+    """Factory: ``make_app(**config)`` builds an app on the test's database (CSRF off, rate limits off by default)."""
+    import web.service
+
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CRMSIM_INSTANCE", str(tmp_path / "instance"))
+    web.service.clear_cache()
+    apps = []
+
+    def factory(**overrides: Any):
+        from web import create_app
+
+        config = {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test",
+            "INSTRUCTOR_PASSWORD": INSTRUCTOR_PASSWORD,
+            "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False,
+        }
+        config.update(overrides)
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield factory
+    web.service.clear_cache()
+    for app in apps:
+        app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """The app with CSRF and rate limits off (form tests post without tokens)."""
+    return make_app()
+
+
+@pytest.fixture
+def csrf_app(make_app):
+    """The app as deployed: CSRF protection on."""
+    return make_app(WTF_CSRF_ENABLED=True)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    """A database session inside an app context."""
+    from web.db import get_db
+
+    with app.app_context():
+        yield get_db()
+
+
+# ---------------------------------------------------------------------------
+# helpers for HTTP tests
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def instructor_token(client) -> str:
+    r = client.post("/api/login", json={"password": INSTRUCTOR_PASSWORD})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["token"]
+
+
+def api_create_game(client, token: str, **body: Any) -> dict[str, Any]:
+    body = {"scenario": "classroom-v1", "seed": 1, **body}
+    r = client.post("/api/games", json=body, headers=bearer(token))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def api_join(client, code: str) -> dict[str, Any]:
+    r = client.post("/api/join", json={"code": code})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "the page has no csrf_token field"
+    return m.group(1)
+
+
+def form_join(client, code: str, with_csrf: bool = True):
+    """Join as a team through the HTML form (the browser's way); returns the response."""
+    data = {"code": code}
+    if with_csrf:
+        data["csrf_token"] = csrf_token(client.get("/join").get_data(as_text=True))
+    return client.post("/join", data=data)
+
+
+def decision_to_form(raw: dict[str, Any]) -> dict[str, str]:
+    """A raw decision as the team form's fields (what web.views.form_to_raw reads back)."""
+    form: dict[str, str] = {}
+    for k, v in raw.items():
+        if k == "cultivation":
+            for c, amount in v.items():
+                form[f"cultivation.{c}"] = str(amount)
+        elif k == "bids":
+            for t, b in v.items():
+                form[f"bids.{t}.price"] = str(b["price"])
+                if b.get("promised_service") is not None:
+                    form[f"bids.{t}.promised_service"] = str(b["promised_service"])
+        elif v is not None:
+            form[k] = str(v)
+    return form
+
+
+@pytest.fixture(scope="session")
+def helpers():
+    """The HTTP helpers above, for test modules (conftest modules are not importable by name)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        bearer=bearer, instructor_token=instructor_token, api_create_game=api_create_game, api_join=api_join,
+        csrf_token=csrf_token, form_join=form_join, decision_to_form=decision_to_form, password=INSTRUCTOR_PASSWORD,
+    )

@@ -1,0 +1,383 @@
+"""The game service (web/service.py) on SQLite and PostgreSQL: the rules of a classroom game's life cycle."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import zipfile
+
+import openpyxl
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from scenarios import load_scenario
+from sim.decisions import DecisionError
+from sim.model import CRMModel
+from web import export, service
+from web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team
+from web.service import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    ServiceError,
+    add_adjustment,
+    create_game,
+    extend_deadline,
+    fill_with_bots,
+    latest_decisions,
+    pause,
+    rebuild,
+    resolve,
+    resume,
+    save_draft,
+    seconds_left,
+    set_deadline,
+    submit_decision,
+    team_by_code,
+    verify_rebuild,
+)
+
+EXPORT_NAMES = ["decisions", "results", "tenders", "bids", "customers", "relationships", "adjustments", "events"]
+
+
+def count(db, model, **where) -> int:
+    q = select(func.count()).select_from(model)
+    for k, v in where.items():
+        q = q.where(getattr(model, k) == v)
+    return db.scalar(q)
+
+
+def problem_fields(exc: DecisionError) -> set[str]:
+    return {p.field for p in exc.problems}
+
+
+@pytest.fixture
+def game(db) -> Game:
+    return create_game(db, "classroom-v1", seed=11)
+
+
+# ---------------------------------------------------------------------------
+# creating and joining
+
+
+def test_each_seat_gets_a_unique_join_code_and_named_bot_seats_are_bots(db):
+    g1 = create_game(db, "classroom-v1", seed=1, bots={2: "premium", 5: "random"})
+    g2 = create_game(db, "classroom-v1", seed=2, team_names=[f"T{i}" for i in range(6)])
+    codes = [t.join_code for t in g1.teams + g2.teams]
+    assert len(codes) == 12 and len(set(codes)) == 12
+    assert all(len(c) == CODE_LENGTH and set(c) <= set(CODE_ALPHABET) for c in codes)
+    assert [t.bot for t in g1.teams] == [None, None, "premium", None, None, "random"]
+    assert [t.name for t in g1.teams] == ["Aurora", "Beacon", "Cedar", "Delta", "Ember", "Fjord"]
+    assert [t.name for t in g2.teams] == [f"T{i}" for i in range(6)]
+    assert (g1.period, g1.status) == (1, "open")
+    assert 14 * 60 < seconds_left(g1) <= 15 * 60
+
+
+def test_create_game_rejects_bad_settings_naming_the_field(db):
+    with pytest.raises(ServiceError) as e:
+        create_game(db, "classroom-v1", seed=1, bots={0: "genius"})
+    assert (e.value.problem.field, e.value.problem.value, e.value.status) == ("bots.0", "genius", 400)
+    with pytest.raises(ServiceError) as e:
+        create_game(db, "classroom-v1", seed=1, team_names=["only", "two"])
+    assert (e.value.problem.field, e.value.problem.value) == ("team_names", 2)
+    with pytest.raises(ServiceError) as e:
+        create_game(db, "classroom-v1", seed=-1)
+    assert e.value.problem.field == "seed"
+    with pytest.raises(ServiceError) as e:
+        create_game(db, "classroom-v1", seed=1, period_minutes=0)
+    assert e.value.problem.field == "period_minutes"
+    assert count(db, Game) == 0 and count(db, Team) == 0
+
+
+def test_a_join_code_finds_its_team_in_any_case_and_a_bot_seat_cannot_be_joined(db):
+    g = create_game(db, "classroom-v1", seed=1, bots={1: "balanced"})
+    t0, t1 = g.teams[0], g.teams[1]
+    assert t0.joined_at is None
+    assert team_by_code(db, f"  {t0.join_code.lower()} ").id == t0.id
+    assert t0.joined_at is not None
+    with pytest.raises(ServiceError) as e:
+        team_by_code(db, t1.join_code)
+    assert (e.value.problem.field, e.value.status) == ("code", 409)
+    with pytest.raises(ServiceError) as e:
+        team_by_code(db, "NOPE99")
+    assert (e.value.problem.field, e.value.problem.value, e.value.status) == ("code", "NOPE99", 404)
+
+
+# ---------------------------------------------------------------------------
+# decisions
+
+
+def test_a_resubmitted_decision_is_appended_and_the_latest_one_counts(db, game):
+    team = game.teams[0]
+    submit_decision(db, game, team, {"price": 90, "service_level": 0.5})
+    submit_decision(db, game, team, {"price": 110, "service_level": 0.7}, source="api")
+    recs = db.scalars(select(DecisionRecord).where(DecisionRecord.game_id == game.id).order_by(DecisionRecord.id)).all()
+    assert [(r.payload["price"], r.source) for r in recs] == [(90.0, "form"), (110.0, "api")]
+    assert latest_decisions(db, game)[0].payload["price"] == 110.0
+    resolve(db, game)
+    snap = db.scalar(select(Snapshot).where(Snapshot.game_id == game.id, Snapshot.period == 1))
+    assert snap.engine_decisions["0"]["price"] == 110.0
+    assert snap.firm_rows[0]["price"] == 110.0 and snap.firm_rows[0]["service_level"] == 0.7
+    # the log keeps both submissions; nothing was overwritten
+    assert count(db, DecisionRecord, game_id=game.id, firm_index=0, period=1) == 2
+
+
+def test_a_rejected_decision_stores_nothing_and_changes_nothing(db, game):
+    team = game.teams[2]
+    save_draft(db, game, team, {"price": "95"})
+    submit_decision(db, game, team, {"price": 105})
+    model = rebuild(db, game)
+    cash, standing = model.state.firms[2].cash, model.state.firms[2].standing
+    before = (count(db, DecisionRecord), count(db, Draft), game.version)
+    with pytest.raises(DecisionError) as e:
+        submit_decision(db, game, team, {"price": -5, "service_level": 1.5, "hire_sales": 2.5, "prise": 3})
+    problems = {p.field: p for p in e.value.problems}
+    assert set(problems) == {"price", "service_level", "hire_sales", "prise"}
+    assert problems["price"].value == -5 and "> 0" in problems["price"].rule
+    assert problems["service_level"].value == 1.5 and "<= 1" in problems["service_level"].rule
+    assert "whole number" in problems["hire_sales"].rule
+    assert "unknown field" in problems["prise"].rule
+    db.expire_all()
+    assert (count(db, DecisionRecord), count(db, Draft), db.get(Game, game.id).version) == before
+    assert latest_decisions(db, game)[2].payload["price"] == 105.0
+    model = rebuild(db, game)
+    assert model.state.firms[2].cash == cash and model.state.firms[2].standing == standing
+
+
+def test_after_the_deadline_a_submission_is_refused_until_the_deadline_is_extended(db, game):
+    team = game.teams[0]
+    set_deadline(db, game, 0)
+    assert seconds_left(game) <= 0
+    n = count(db, DecisionRecord)
+    with pytest.raises(ServiceError) as e:
+        submit_decision(db, game, team, {"price": 100})
+    assert (e.value.problem.field, e.value.status) == ("deadline", 409)
+    assert count(db, DecisionRecord) == n
+    extend_deadline(db, game, 5)
+    assert 4 * 60 < seconds_left(game) <= 5 * 60
+    submit_decision(db, game, team, {"price": 100})
+    assert count(db, DecisionRecord) == n + 1
+
+
+def test_pause_freezes_the_clock_and_resume_restores_it(db, game):
+    set_deadline(db, game, 10)
+    pause(db, game)
+    frozen = seconds_left(game)
+    assert 9 * 60 < frozen <= 10 * 60
+    time.sleep(0.3)
+    db.expire_all()
+    game = db.get(Game, game.id)
+    assert seconds_left(game) == frozen
+    with pytest.raises(ServiceError) as e:
+        submit_decision(db, game, game.teams[0], {"price": 100})
+    assert e.value.problem.field == "status"
+    with pytest.raises(ServiceError):
+        pause(db, game)
+    resume(db, game)
+    assert game.status == "open"
+    assert frozen - 2 < seconds_left(game) <= frozen
+    with pytest.raises(ServiceError):
+        resume(db, game)
+    # a deadline set while paused is kept frozen until resume
+    pause(db, game)
+    set_deadline(db, game, 3)
+    assert seconds_left(game) == 180
+    resume(db, game)
+    assert 178 < seconds_left(game) <= 180
+
+
+# ---------------------------------------------------------------------------
+# resolving
+
+
+def test_resolve_advances_the_period_and_writes_one_snapshot(db, game):
+    v = game.version
+    r = resolve(db, game)
+    assert (r.period, r.finished) == (1, False)
+    db.expire_all()
+    game = db.get(Game, game.id)
+    assert (game.period, game.status) == (2, "open") and game.version > v
+    snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game.id)).all()
+    assert [s.period for s in snaps] == [1]
+    assert [row["firm"] for row in snaps[0].firm_rows] == list(range(6))
+    assert sorted(row["rank"] for row in snaps[0].firm_rows) == list(range(1, 7))
+    assert 14 * 60 < seconds_left(game) <= 15 * 60  # a fresh clock for period 2
+    assert db.scalar(select(AuditEntry.action).where(AuditEntry.game_id == game.id).order_by(AuditEntry.id.desc())) == "resolve"
+
+
+def test_absent_teams_keep_their_standing_decisions(db, game):
+    team = game.teams[0]
+    start = rebuild(db, game).state.firms[0]
+    submit_decision(db, game, team, {"price": 123, "service_level": 0.72, "care_budget": 4321, "hire_sales": 1})
+    resolve(db, game)
+    resolve(db, game)  # team 0 is silent in period 2
+    snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
+    p1, p2 = snaps[0].firm_rows[0], snaps[1].firm_rows[0]
+    assert (p2["price"], p2["service_level"]) == (123.0, 0.72)
+    assert p1["sales_staff"] == p2["sales_staff"] == start.sales_staff + 1  # the hire is one-off, not repeated
+    assert p2["care"] == pytest.approx(4321.0)
+    # silent human firms (all of them in period 2) have no decision in the engine log, and none is invented
+    assert "0" not in snaps[1].engine_decisions
+    assert count(db, DecisionRecord, game_id=game.id, period=2) == 0
+    # every other firm kept the scenario's starting price
+    sc = load_scenario("classroom-v1")
+    assert all(r["price"] == sc.firms.price for r in snaps[1].firm_rows[1:])
+
+
+def test_a_stale_second_resolution_of_the_same_period_fails_and_writes_nothing(app, db, game):
+    """A second process that read the game before the first committed cannot resolve the period again."""
+    from web.db import get_db
+
+    submit_decision(db, game, game.teams[0], {"price": 120})
+    with app.app_context():
+        other = get_db()
+        stale = other.get(Game, game.id)
+        assert stale.period == 1
+        resolve(db, game)  # the first request commits
+        n = (count(db, DecisionRecord), count(db, AuditEntry))
+        with pytest.raises(ServiceError) as e:
+            service._resolve(other, stale)  # the unique (game, period) snapshot stops it
+        assert (e.value.problem.field, e.value.problem.value, e.value.status) == ("period", 1, 409)
+    db.expire_all()
+    assert db.get(Game, game.id).period == 2
+    assert db.scalars(select(Snapshot.period).where(Snapshot.game_id == game.id)).all() == [1]
+    assert (count(db, DecisionRecord), count(db, AuditEntry)) == n
+    assert verify_rebuild(db, db.get(Game, game.id)) == []
+
+
+def test_concurrent_resolutions_never_resolve_a_period_twice(app, db):
+    from web.db import get_db
+
+    game = create_game(db, "classroom-v1", seed=5, bots={i: "balanced" for i in range(6)})
+    errors, barrier = [], threading.Barrier(4)
+
+    def worker():
+        with app.app_context():
+            s = get_db()
+            g = s.get(Game, game.id)
+            barrier.wait()
+            try:
+                resolve(s, g)
+            except ServiceError as exc:  # a loser of the race may be refused; never a double resolution
+                errors.append(exc.problem.field)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    periods = db.scalars(select(Snapshot.period).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
+    assert len(periods) == len(set(periods)) and periods == list(range(1, len(periods) + 1))
+    assert set(errors) <= {"period"}
+    db.expire_all()
+    g = db.get(Game, game.id)
+    assert g.period == len(periods) + 1
+    assert verify_rebuild(db, g) == []
+
+
+def test_adjustments_are_booked_in_the_ledger_of_the_period_they_are_resolved_in(db, game):
+    add_adjustment(db, game, 1, 5000, "best presentation")
+    add_adjustment(db, game, 1, -2000.0, "late report")
+    add_adjustment(db, game, 3, -750, "  rude to the client  ")
+    resolve(db, game)
+    resolve(db, game)
+    snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
+    assert [r["adjustment"] for r in snaps[0].firm_rows] == [0.0, 3000.0, 0.0, -750.0, 0.0, 0.0]
+    assert [r["adjustment"] for r in snaps[1].firm_rows] == [0.0] * 6  # booked once, not again
+    assert {int(k): v for k, v in snaps[0].adjustments.items()} == {1: 3000.0, 3: -750.0}
+    assert sum(e["kind"] == "adjustment" for e in snaps[0].events) == 2
+    assert db.scalar(select(Adjustment.reason).where(Adjustment.firm_index == 3)) == "rude to the client"
+    # the engine with the same seed and adjustments books the same cash
+    ref = CRMModel(load_scenario("classroom-v1"), seed=11)
+    ref.adjust(1, 3000.0)
+    ref.adjust(3, -750.0)
+    ref.step()
+    assert [r["cash"] for r in snaps[0].firm_rows] == pytest.approx([r["cash"] for r in ref.results[0].firm_rows], rel=1e-12)
+    plain = CRMModel(load_scenario("classroom-v1"), seed=11)
+    plain.step()
+    assert snaps[0].firm_rows[1]["cash"] - plain.results[0].firm_rows[1]["cash"] == pytest.approx(3000.0)
+
+
+@pytest.mark.parametrize(
+    ("firm", "amount", "reason", "field"),
+    [(1, float("nan"), "x", "amount"), (1, 2e9, "x", "amount"), (1, "100", "x", "amount"), (1, 100, "  ", "reason"), (9, 100, "x", "firm")],
+)
+def test_a_bad_adjustment_is_refused_naming_the_field(db, game, firm, amount, reason, field):
+    with pytest.raises(ServiceError) as e:
+        add_adjustment(db, game, firm, amount, reason)
+    assert (e.value.problem.field, e.value.status) == (field, 400)
+    assert count(db, Adjustment) == 0
+
+
+def test_the_log_rebuilds_every_snapshot_after_several_periods(db):
+    game = create_game(db, "classroom-v1", seed=21, bots={3: "adaptive", 4: "random", 5: "price_cutter"})
+    teams = game.teams
+    for p in range(1, 6):
+        model = rebuild(db, game)
+        tender = model.state.tenders[0] if model.state.tenders else None
+        bids = {tender.id: {"price": tender.price_cap * 0.9, "promised_service": max(0.7, tender.required_service)}} if tender else {}
+        submit_decision(db, game, teams[0], {"price": 95 + p, "service_level": 0.6, "bids": bids})
+        if p % 2:
+            submit_decision(db, game, teams[1], {"price": 105, "hire_service": 1, "cultivation": {model.scenario.client_ids[0]: 3000}})
+        if p == 3:
+            add_adjustment(db, game, 2, 2500, "bonus")
+        resolve(db, game)
+    assert verify_rebuild(db, game) == []
+    # the checker does see a snapshot that the log does not reproduce
+    snap = db.scalar(select(Snapshot).where(Snapshot.game_id == game.id, Snapshot.period == 4))
+    rows = [dict(r) for r in snap.firm_rows]
+    rows[2]["cash"] += 1.0
+    snap.firm_rows = rows
+    db.commit()
+    assert verify_rebuild(db, game) == [4]
+
+
+def test_fill_with_bots_gives_every_unjoined_seat_to_a_bot(db, game):
+    team_by_code(db, game.teams[0].join_code)
+    team_by_code(db, game.teams[2].join_code)
+    assert fill_with_bots(db, game, "premium") == [1, 3, 4, 5]
+    assert [t.bot for t in game.teams] == [None, "premium", None, "premium", "premium", "premium"]
+    with pytest.raises(ServiceError) as e:
+        team_by_code(db, game.teams[1].join_code)
+    assert e.value.problem.field == "code"
+    with pytest.raises(ServiceError) as e:
+        fill_with_bots(db, game, "genius")
+    assert (e.value.problem.field, e.value.status) == ("bot", 400)
+    resolve(db, game)
+    engine = {r.firm_index for r in db.scalars(select(DecisionRecord).where(DecisionRecord.source == "engine"))}
+    assert engine == {1, 3, 4, 5}  # the bots decided; the joined, silent teams kept standing decisions
+    assert fill_with_bots(db, game, "balanced", only_absent=False) == [0, 2]
+    assert fill_with_bots(db, game, "balanced") == []
+
+
+# ---------------------------------------------------------------------------
+# exports
+
+
+def test_exports_are_a_csv_zip_and_an_excel_workbook_with_the_named_tables(db):
+    game = create_game(db, "classroom-v1", seed=3, bots={i: "balanced" for i in range(1, 6)})
+    submit_decision(db, game, game.teams[0], {"price": 99})
+    add_adjustment(db, game, 0, 1000, "bonus")
+    resolve(db, game)
+    resolve(db, game)
+    z = zipfile.ZipFile(io.BytesIO(export.csv_zip(db, game)))
+    assert sorted(z.namelist()) == sorted(f"{n}.csv" for n in EXPORT_NAMES)
+    results = pd.read_csv(z.open("results.csv"))
+    assert len(results) == 12 and sorted(set(results["period"])) == [1, 2]
+    decisions = pd.read_csv(z.open("decisions.csv"))
+    assert set(decisions["source"]) == {"form", "engine"}
+    adjustments = pd.read_csv(z.open("adjustments.csv"))
+    assert adjustments[["period", "firm", "amount", "reason"]].values.tolist() == [[1, 0, 1000.0, "bonus"]]
+    wb = openpyxl.load_workbook(io.BytesIO(export.excel(db, game)), read_only=True)
+    assert wb.sheetnames == EXPORT_NAMES
+    assert wb["results"].max_row == 13  # header + 2 periods x 6 firms
+    header = [c.value for c in next(wb["customers"].iter_rows(max_row=1))]
+    assert header[:3] == ["period", "firm", "name"]
+
+
+def test_exports_of_a_game_not_yet_resolved_still_open(db, game):
+    z = zipfile.ZipFile(io.BytesIO(export.csv_zip(db, game)))
+    assert sorted(z.namelist()) == sorted(f"{n}.csv" for n in EXPORT_NAMES)
+    wb = openpyxl.load_workbook(io.BytesIO(export.excel(db, game)), read_only=True)
+    assert wb.sheetnames == EXPORT_NAMES
