@@ -31,7 +31,7 @@ COMPLAINT_OUTCOMES = ("none", "resolved_quickly", "resolved", "unresolved", "sil
 # satisfaction points added after a complaint, by outcome code
 COMPLAINT_SATISFACTION = (0.0, 1.0, 0.3, -0.3, 0.0)
 # defection hazard multiplier this period, by outcome code
-COMPLAINT_HAZARD = (1.0, 0.45, 0.75, 1.25, 1.7)
+COMPLAINT_HAZARD = (1.0, 0.35, 0.65, 0.9, 2.2)
 
 TIERS = ("A", "B", "C")
 TIER_SHARES = (0.2, 0.3, 0.5)

@@ -137,7 +137,7 @@ class Market(_Frozen):
     advertising_adoption: float = Field(0.03, ge=0, le=1, description="extra adoption hazard at full awareness")
     # purchase response to price (Kalyanaram & Winer 1995)
     price_gain_elasticity: float = Field(1.8, ge=0, le=20, description="purchase response to a price below the reference")
-    price_loss_elasticity: float = Field(4.0, ge=0, le=20, description="purchase response to a price above the reference")
+    price_loss_elasticity: float = Field(4.5, ge=0, le=20, description="purchase response to a price above the reference")
     reference_smoothing: float = Field(0.8, ge=0, le=1)
     loyalty_smoothing: float = Field(0.8, ge=0, le=1)
     # word of mouth (Anderson 1998)

@@ -29,7 +29,8 @@ def select_locale() -> str:
         session["lang"] = lang
     if session.get("lang") in LANGUAGES:
         return session["lang"]
-    return request.accept_languages.best_match(["en", "zh_CN", "zh"], default="en").replace("zh", "zh_CN").replace("zh_CN_CN", "zh_CN")
+    best = request.accept_languages.best_match(["en", "zh_CN", "zh"], default="en")
+    return "zh_CN" if best.startswith("zh") else "en"
 
 
 def _secret_key(instance: Path) -> str:

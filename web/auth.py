@@ -30,7 +30,7 @@ def setup():
         else:
             try:
                 set_password(pw)
-                session.clear()
+                _fresh_session()
                 session["instructor"] = True
                 return redirect(url_for("instructor.index"))
             except ValueError as exc:
@@ -46,7 +46,7 @@ def login():
     error = None
     if request.method == "POST":
         if check_password(request.form.get("password", "")):
-            session.clear()
+            _fresh_session()
             session["instructor"] = True
             nxt = request.args.get("next", "")
             return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else url_for("instructor.index"))
@@ -54,12 +54,17 @@ def login():
     return render_template("login.html", error=error)
 
 
-@bp.route("/logout", methods=["POST"])
-def logout():
+def _fresh_session() -> None:
+    """A new session on every sign-in or sign-out (no fixation), keeping the language choice."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    _fresh_session()
     return redirect(url_for("scoreboard.home"))
 
 
@@ -71,10 +76,7 @@ def join():
     if request.method == "POST":
         try:
             team = team_by_code(get_db(), code)
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
+            _fresh_session()
             session["team_id"] = team.id
             flash(_("Welcome, %(team)s!", team=team.name))
             return redirect(url_for("team.dashboard"))

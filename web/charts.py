@@ -9,6 +9,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "SimHei")
+_installed = {f.name for f in font_manager.fontManager.ttflist}
+HAS_CJK = any(f in _installed for f in CJK_FONTS)
+plt.rcParams["font.family"] = ["DejaVu Sans", *[f for f in CJK_FONTS if f in _installed]]
+plt.rcParams["svg.fonttype"] = "path"  # text as outlines: the browser needs no CJK font
 
 METRICS = {
     "revenue": ("Revenue", "营业收入"),
@@ -29,7 +36,8 @@ def line_chart(game_id: int, version: int, metric: str, lang: str, snaps_rows: l
     with _lock:
         if key in _cache:
             return _cache[key]
-    title = METRICS[metric][1 if lang == "zh" else 0]
+    zh = lang == "zh" and HAS_CJK  # without a CJK font, Chinese titles would draw as boxes
+    title = METRICS[metric][1 if zh else 0]
     fig, ax = plt.subplots(figsize=(5.2, 2.8), dpi=100)
     periods = [rows[0]["period"] for rows in snaps_rows]
     for i, name in enumerate(names):
@@ -37,7 +45,7 @@ def line_chart(game_id: int, version: int, metric: str, lang: str, snaps_rows: l
         ys = [float("nan") if y is None else y for y in ys]
         ax.plot(periods, ys, marker="o", markersize=3, linewidth=1.6, label=name)
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel("period" if lang != "zh" else "期", fontsize=8)
+    ax.set_xlabel("期" if zh else "period", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     if periods:

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 VOID_REASONS = {
     "ABOVE_CAP": _l("price above the cap (最高投标限价)"),
     "BELOW_COST": _l("price below own unit cost"),
-    "ABNORMALLY_LOW": _l("abnormally low: below 80% of the other valid bids' mean"),
+    "ABNORMALLY_LOW": _l("abnormally low: below 80 percent of the other valid bids' mean"),
     "UNQUALIFIED": _l("unqualified: service or relationship below the requirement"),
     "NO_CAPACITY": _l("not enough service staff for the volume"),
     "NO_BOND": _l("cash cannot cover the bid bond"),

@@ -97,7 +97,9 @@ def act(game_id: int, action: str):
             flash(_("Done."))
         else:
             flash(_("Unknown action: %(a)s", a=action), "error")
-    except (ServiceError, ValueError) as exc:
+    except ServiceError as exc:
+        flash(f"{exc.problem.field}: {_(exc.problem.rule)}", "error")
+    except ValueError as exc:
         flash(str(exc), "error")
     return redirect(url_for("instructor.console", game_id=game.id))
 

@@ -70,7 +70,7 @@ def dashboard():
         flash(_("Your decision was not saved: %(n)d problem(s). Nothing changed.", n=len(exc.problems)), "error")
         return team_view(game, team, errors=errors, form_values=_echo(request.form)), 400
     except ServiceError as exc:
-        flash(str(exc), "error")
+        flash(f"{exc.problem.field}: {_(exc.problem.rule)}", "error")
         return team_view(game, team, form_values=_echo(request.form)), exc.status
     flash(_("Decision submitted for period %(p)d. You can revise it until the deadline.", p=game.period))
     return redirect(url_for("team.dashboard"))

@@ -193,6 +193,12 @@ def register_template_helpers(app: Flask) -> None:
             return jsonify(error={"field": "path", "rule": "not found", "value": request.path}), 404
         return render_template("error.html", code=404, message=_("Not found")), 404
 
+    @app.errorhandler(403)
+    def forbidden(_e):
+        if request.path.startswith("/api/"):
+            return jsonify(error={"field": "auth", "rule": "not allowed", "value": request.path}), 403
+        return render_template("error.html", code=403, message=_("Not allowed: this page is not yours to see yet.")), 403
+
     @app.errorhandler(429)
     def too_many(e):
         if request.path.startswith("/api/"):

@@ -13,7 +13,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -80,7 +83,8 @@ def pg_url(pg_database: str) -> Iterator[str]:
     with _pg_connect(pg_database) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in pg_database else "?"
-    yield pg_database + sep + "options=" + quote(f"-csearch_path={schema}", safe="")
+    # synchronous_commit=off: commits need not wait for the disk (tests do not crash the server)
+    yield pg_database + sep + "options=" + quote(f"-csearch_path={schema} -csynchronous_commit=off", safe="")
     with _pg_connect(pg_database) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
@@ -89,12 +93,22 @@ def pg_url(pg_database: str) -> Iterator[str]:
 # the app
 
 
+SHM = Path("/dev/shm")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    """The database under test: a temp SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'crmsim.db'}"
-    return request.getfixturevalue("pg_url")
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """The database under test: a temp SQLite file (in memory-backed /dev/shm where there is one: the
+    app's fsync on every commit is slow on disk), or a fresh PostgreSQL schema."""
+    if request.param == "postgresql":
+        yield request.getfixturevalue("pg_url")
+        return
+    if SHM.is_dir() and os.access(SHM, os.W_OK):
+        folder = Path(tempfile.mkdtemp(prefix="crmsim-test-", dir=SHM))
+        yield f"sqlite:///{folder / 'crmsim.db'}"
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        yield f"sqlite:///{tmp_path / 'crmsim.db'}"
 
 
 @pytest.fixture

@@ -191,10 +191,6 @@ def test_instructor_console_in_chinese(client):
     _assert_chinese(html, "instructor console")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: web/auth.py login() (and setup()) call session.clear() and drop "
-                   "session['lang'], so an instructor who chose 中文 gets the Accept-Language default after signing in; "
-                   "fix: keep it as logout() and join() do: lang = session.get('lang'); session.clear(); "
-                   "if lang: session['lang'] = lang")
 def test_language_choice_survives_sign_in(client):
     """Signing in must not drop the language the visitor chose (logout and join keep it)."""
     client.get("/?lang=zh_CN")
