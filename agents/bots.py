@@ -296,7 +296,7 @@ class RandomValid(Strategy):
                 "promised_service": round(float(rng.uniform(0.3, 1.0)), 3),
             }
         return {
-            "price": round(float(rng.uniform(0.6, 1.5) * sc.market.reference_price), 2),
+            "price": round(min(float(rng.uniform(0.6, 1.5) * sc.market.reference_price), sc.market.price_cap), 2),
             "service_level": round(float(rng.uniform(0.2, 1.0)), 3),
             "care_budget": round(float(rng.uniform(0, 30_000)), 2),
             "advertising_budget": round(float(rng.uniform(0, 40_000)), 2),

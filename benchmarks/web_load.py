@@ -43,6 +43,7 @@ import json
 import math
 import os
 import platform
+import random
 import shlex
 import shutil
 import signal
@@ -278,8 +279,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         seats = [(g, f) for g in games for f in range(args.seats)][: args.teams]
         teams: list[dict[str, Any]] = [{"index": i, "game": g["id"], "code": g["join_codes"][str(f)]} for i, (g, f) in enumerate(seats)]
-        start = threading.Barrier(len(teams) + 1)
         stop_at = [0.0]
+        marks: dict[str, float] = {}
+
+        def go() -> None:  # runs once, when every client has joined: the load starts now
+            marks["cpu0"], marks["t0"] = server.cpu_seconds(), time.perf_counter()
+            stop_at[0] = marks["t0"] + args.duration
+
+        start = threading.Barrier(len(teams) + 1, action=go)
         done_iterations = [0] * len(teams)
 
         def client(team: dict[str, Any]) -> None:
@@ -300,6 +307,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if c.token is None:
                 return
             gid = team["game"]
+            if args.think:  # clients start at random moments of the first think time, as a class does
+                time.sleep(random.Random(team["index"]).uniform(0, args.think))
             k = 0
             while k < args.iterations and time.perf_counter() < stop_at[0]:
                 s, p, dt = c.request("POST", f"/api/games/{gid}/decision", decision(team, k))
@@ -318,8 +327,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for th in threads:
             th.start()
         start.wait()  # every client joined (and read its state)
-        cpu0, t0 = server.cpu_seconds(), time.perf_counter()
-        stop_at[0] = t0 + args.duration
+        cpu0, t0 = marks["cpu0"], marks["t0"]
         load_kinds = ("submit", "version", "scoreboard")
         base_counts = {k: len(rec.lat[k]) for k in load_kinds}
         while time.perf_counter() < t0 + args.duration / 2 and any(th.is_alive() for th in threads):
@@ -374,7 +382,7 @@ def report(f: dict[str, Any], argv: list[str]) -> bool:
     con.print(f"load phase: {load['requests']:,} requests in {load['seconds']:.1f} s = [bold]{load['requests_per_second']:.0f} requests/s[/bold]; "
               f"{load['iterations_per_client_min']}-{load['iterations_per_client_max']} rounds per client; "
               f"server CPU {load['server_cpu_seconds']:.1f} s ({load['server_cpu_cores_used']:.2f} cores) on a {f['machine']['cpus']}-CPU machine "
-              "shared with the 100 client threads")
+              f"shared with the {cfg['teams']} client threads")
     r = Table(title="period resolution (POST /api/games/<id>/resolve)")
     for col in ("phase", "firms", "n", "client p50 ms", "client max ms", "server p50 ms", "server max ms"):
         r.add_column(col, justify="left" if col == "phase" else "right")

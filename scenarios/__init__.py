@@ -74,9 +74,13 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(parent_name, str):
         raise ScenarioError(str(path), [f"extends: must be a scenario name or path; got {parent_name!r}"])
-    parent_path = _resolve(parent_name if parent_name.endswith(".toml") else parent_name)
-    if not parent_path.is_absolute() and not parent_path.exists():
-        parent_path = path.parent / parent_path
+    if "name" not in data:
+        raise ScenarioError(str(path), ["name: required key is missing (a scenario that extends another needs its own name)"])
+    local = path.parent / parent_name
+    try:
+        parent_path = local if local.suffix == ".toml" and local.exists() else _resolve(parent_name)
+    except ScenarioError as exc:
+        raise ScenarioError(str(path), [f"extends: {p}" for p in exc.problems]) from None
     return _merge(_read(parent_path, seen + (path,)), data)
 
 

@@ -87,8 +87,8 @@ class Market(_Frozen):
     # latent traits (BG/BB-style heterogeneity)
     purchase_alpha: float = Field(0.25, gt=0, le=100, description="Beta alpha of per-period purchase propensity")
     purchase_beta: float = Field(1.25, gt=0, le=100)
-    dropout_alpha: float = Field(4.0, gt=0, le=100, description="Beta alpha of per-period base dropout")
-    dropout_beta: float = Field(130.0, gt=0, le=10_000)
+    dropout_alpha: float = Field(2.0, gt=0, le=100, description="Beta alpha of per-period base dropout")
+    dropout_beta: float = Field(70.0, gt=0, le=10_000)
     units_median: float = Field(10.8, gt=0, le=1e6, description="median units per purchase (lognormal)")
     units_sigma: float = Field(1.0, ge=0, le=3)
     sensitivity_shape: float = Field(4.0, gt=0, le=1000, description="Gamma shape of price and quality sensitivity (mean 1)")
@@ -261,15 +261,25 @@ class Scenario(_Frozen):
         ids = [c.id for c in self.clients]
         if len(set(ids)) != len(ids):
             raise ValueError(f"client ids must be unique; got {ids}")
+        problems = []
         for i, e in enumerate(self.events):
             if e.kind == "scandal" and (e.firm is None or e.firm >= self.firms.count):
-                raise ValueError(
-                    f"events[{i}].firm must name a firm index in [0, {self.firms.count - 1}] for a scandal; got {e.firm}"
-                )
-        if self.market.price_cap < self.firms.price:
-            raise ValueError(
-                f"firms.price must be <= market.price_cap={self.market.price_cap:g}; got {self.firms.price:g}"
+                problems.append(f"events.{i}.firm must name a firm index in [0, {self.firms.count - 1}] for a scandal; got {e.firm}")
+            if e.period > self.periods:
+                problems.append(f"events.{i}.period must be <= periods={self.periods}; got {e.period}")
+            if e.kind in ("cost_shock", "recession", "boom") and e.magnitude <= 0:
+                problems.append(f"events.{i}.magnitude must be > 0 for a {e.kind}; got {e.magnitude:g}")
+        for i, c in enumerate(self.clients):
+            if c.first_period > self.periods:
+                problems.append(f"clients.{i}.first_period must be <= periods={self.periods}; got {c.first_period}")
+        if self.tenders.min_valid_bids > self.firms.count:
+            problems.append(
+                f"tenders.min_valid_bids must be <= firms.count={self.firms.count} (else every tender fails); got {self.tenders.min_valid_bids}"
             )
+        if self.market.price_cap < self.firms.price:
+            problems.append(f"firms.price must be <= market.price_cap={self.market.price_cap:g}; got {self.firms.price:g}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def client(self, client_id: ClientId) -> Client:

@@ -92,7 +92,7 @@ def initial_state(scenario: Scenario, seed: int, xp: Any = np) -> GameState:
     )
     n_c = len(scenario.clients)
     population = init_population(scenario.market, fs.count, rng, xp)
-    tenders = tuple(make_tender(c, scenario, 1, rng) for c in scheduled_clients(scenario, 1))
+    tenders = tuple(make_tender(c, scenario, 1, rng) for c in scheduled_clients(scenario, 1)) if scenario.periods > 1 else ()
     return GameState(
         scenario=scenario,
         seed=seed,
@@ -422,6 +422,8 @@ def resolve_period(
         contract = award_contract(out, sc, t)
         if contract is not None:
             new_contracts.append(contract)
+            # the winner's capacity is taken for the tenders still to be opened this period
+            bidders[contract.firm] = replace(bidders[contract.firm], load=bidders[contract.firm].load + contract.load)
             log.append(_ev(t, "tender_awarded", contract.firm, f"{tender.id} at {contract.price:.2f} x {contract.volume:.0f}"))
 
     # 4. deliver contracts due this period
@@ -577,7 +579,7 @@ def resolve_period(
     # 9. publish next period's tenders (re-issuing failed ones)
     next_t = t + 1
     next_tenders: list[Tender] = []
-    if next_t <= sc.periods:
+    if next_t < sc.periods:  # a tender needs a period after its award to be delivered
         for o in outcomes:
             if o.failed and o.tender.reissue < sc.tenders.reissue_limit:
                 next_tenders.append(make_tender(sc.client(o.tender.client), sc, next_t, rng, reissue_of=o.tender))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scenarios.schema import Scenario
+from scenarios.schema import Event, Scenario
 from sim.state import FirmState, GameState, Tender
 
 PUBLIC_FIRM_FIELDS = (
@@ -47,6 +47,7 @@ class Observation:
     market: list[dict[str, Any]] = field(default_factory=list)  # public rows of every firm last period
     last_bids: list[dict[str, Any]] = field(default_factory=list)  # every bid of last period, published after the award
     history: list[dict[str, Any]] = field(default_factory=list)  # own rows, all past periods
+    news: tuple[Event, ...] = ()  # scheduled events that start this period, announced before decisions
 
     @property
     def live_rivals(self) -> int:
@@ -77,4 +78,10 @@ def observe(state: GameState, firm: int, results: list | None = None) -> Observa
         market=[{k: r[k] for k in PUBLIC_FIRM_FIELDS} for r in last.firm_rows] if last else [],
         last_bids=last.bid_rows() if last else [],
         history=[r.firm_rows[firm] for r in results],
+        news=news(state),
     )
+
+
+def news(state: GameState) -> tuple[Event, ...]:
+    """Market news published when a period opens: the scheduled events starting in it."""
+    return tuple(e for e in state.scenario.events if e.period == state.period)

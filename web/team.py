@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from sim.decisions import DecisionError
+from sim.observation import news
 from web.db import get_db
 from web.service import (
     ServiceError,
@@ -50,6 +51,7 @@ def team_view(game, team, errors=None, form_values=None):
         errors=errors or {},
         seconds_left=seconds_left(game),
         api_token=make_token("team", team.id),
+        news=news(model.state),
     )
 
 

@@ -102,5 +102,32 @@ def test_extends_inherits_and_overrides(tmp_path):
 
 def test_scandal_must_name_a_firm(tmp_path):
     p = write(tmp_path, 'extends = "classroom-v1"\nname = "bad-v1"\n[[events]]\nperiod = 2\nkind = "scandal"\nmagnitude = 1\nfirm = 9\n')
-    with pytest.raises(ScenarioError, match=r"events\[0\].firm must name a firm index in \[0, 5\]"):
+    with pytest.raises(ScenarioError, match=r"events.0.firm must name a firm index in \[0, 5\]"):
         load_scenario(p)
+
+
+@pytest.mark.parametrize(
+    "body, key",
+    [
+        ('[tenders]\nmin_valid_bids = 7\n', "tenders.min_valid_bids must be <= firms.count=6"),
+        ('[[events]]\nperiod = 13\nkind = "boom"\nmagnitude = 1.1\n', "events.0.period must be <= periods=12"),
+        ('[[events]]\nperiod = 3\nkind = "cost_shock"\nmagnitude = 0\n', "events.0.magnitude must be > 0 for a cost_shock"),
+    ],
+)
+def test_cross_field_rules(tmp_path, body, key):
+    p = write(tmp_path, 'extends = "classroom-v1"\nname = "bad-v1"\n' + body)
+    with pytest.raises(ScenarioError, match=key):
+        load_scenario(p)
+
+
+def test_a_child_scenario_needs_its_own_name(tmp_path):
+    p = write(tmp_path, 'extends = "classroom-v1"\n[market]\ncustomers = 500\n')
+    with pytest.raises(ScenarioError, match="name: required key is missing"):
+        load_scenario(p)
+
+
+def test_unknown_parent_is_reported_against_the_child(tmp_path):
+    p = write(tmp_path, 'extends = "nope-v1"\nname = "child-v1"\n')
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(p)
+    assert err.value.source == str(p) and "extends: no such scenario" in str(err.value)

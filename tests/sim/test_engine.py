@@ -161,3 +161,35 @@ def test_planned_costs_match_the_ledger_for_known_lines(small_classroom):
     for key in ("salaries", "hiring", "severance", "care", "advertising", "cultivation", "interest"):
         assert plan[key] == pytest.approx(getattr(ledger, key))
     assert plan["capacity"] == (small_classroom.firms.service_staff + 2) * small_classroom.costs.customers_per_service_staff
+
+
+def test_no_tender_is_published_for_the_last_period(classroom):
+    """A contract is delivered the period after its award, so the last period opens no tender."""
+    model = CRMModel(classroom, seed=2, strategies=lineup(None, 6))
+    model.run()
+    assert model.results[-1].tender_rows() == []
+    assert not [c for c in model.state.contracts if c.deliver_period > classroom.periods]
+
+
+def test_capacity_is_checked_against_tenders_won_earlier_the_same_period():
+    """NO_CAPACITY counts contracts the firm has just won in the same period (tenders opened in order)."""
+    sc = load_scenario("classroom-v1", overrides={
+        "market.customers": 600, "market.initial_served_share": 0.0, "events": [],
+        "firms.count": 3, "firms.names": ["A", "B", "C"], "firms.service_staff": 1, "tenders.min_valid_bids": 1,
+        "clients": [
+            {"id": "a", "name": {"en": "A", "zh": "甲"}, "volume": 4000, "volume_spread": 0, "price_cap": 95, "every": 1, "load_per_unit": 0.02},
+            {"id": "b", "name": {"en": "B", "zh": "乙"}, "volume": 4000, "volume_spread": 0, "price_cap": 95, "every": 1, "load_per_unit": 0.02},
+        ]})
+    state = initial_state(sc, 1)
+    bid = {"price": 90, "promised_service": 0.6}
+    d = check_decision_for(state, 0, {"bids": {"a-01": bid, "b-01": bid}})
+    _, r = resolve_period(state, {0: d}, period_rng(1, 1))
+    rows = {b["tender"]: b for b in r.bid_rows()}
+    assert rows["a-01"]["won"] is True  # load 80 <= capacity 100
+    assert rows["b-01"]["void_reason"] == "NO_CAPACITY"  # 80 + 80 > 100
+
+
+def check_decision_for(state, firm, raw):
+    from sim.engine import check_decision
+
+    return check_decision(state, firm, raw)
