@@ -35,7 +35,7 @@ COMPLAINT_HAZARD = (1.0, 0.35, 0.65, 0.9, 2.2)
 
 TIERS = ("A", "B", "C")
 TIER_SHARES = (0.2, 0.3, 0.5)
-NEW_CUSTOMER_LOYALTY = 0.6
+NEW_CUSTOMER_LOYALTY = 0.5
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,12 @@ def transaction_satisfaction(perceived: Array, expectation: Array, log_price_rat
     """Expectation-disconfirmation (Oliver 1980) with loss aversion (Anderson & Sullivan 1993).
 
     Shortfalls of quality below expectation, and prices above the reference,
-    weigh ``loss_aversion`` times more than equal surpluses.
+    weigh ``loss_aversion`` times more than equal surpluses. Perceived quality
+    also acts directly (ACSI, Fornell et al. 1996), measured from the market's
+    mean expectation: once expectations have caught up with a firm, its quality
+    still shows in satisfaction, so lasting excellence keeps customers
+    delighted. At neutral settings (quality = expectation = expectation_mean,
+    price = reference) satisfaction is ``satisfaction_neutral``.
     """
     d = perceived - expectation
     direct = m.quality_weight * (perceived - m.expectation_mean)
@@ -216,8 +221,13 @@ def defection_hazard(
 ) -> Array:
     """Per-period chance of leaving the supplier (Jones & Sasser 1995: convex in satisfaction).
 
-    At neutral satisfaction and loyalty, average switching cost, no care and
-    no complaint it equals the customer's own base dropout rate.
+    Three zones of cumulative satisfaction: below ``defection_below`` the
+    log-hazard rises steeply (zone of defection); in between it moves only by
+    ``satisfaction_hazard`` per point (zone of indifference: the merely
+    satisfied still leave); above ``affection_from`` it falls with the square
+    of the excess (zone of affection: the totally satisfied stay). At neutral
+    satisfaction and loyalty, average switching cost, no care and no complaint
+    it equals the customer's own base dropout rate.
     """
     log_mult = (
         -m.satisfaction_hazard * (satisfaction - m.satisfaction_neutral)

@@ -15,7 +15,8 @@ count first (``p_resolve = capacity / complaints``):
 1. ``perceive``: draw the customer's random numbers; perceived quality,
    transaction and cumulative satisfaction, expectations, complaining.
 2. ``respond``: complaint handling, defection, choice (defectors and Bass
-   adopters), purchases, word of mouth, loyalty, reference price, customer equity.
+   adopters; a newcomer's expectation leans to the firm's reputation),
+   purchases, word of mouth, loyalty, reference price, customer equity.
 
 This module is a benchmark baseline, not part of the engine. It is a copy of
 the rules: when agents/population.py changes a formula, change it here too;
@@ -96,6 +97,11 @@ def transaction_satisfaction(perceived: float, expectation: float, log_price_rat
     return clip(m.satisfaction_neutral + quality - value, 0.0, 10.0)
 
 
+def newcomer_expectation(expectation: float, reputation: float, m: Market) -> float:
+    r = m.reputation_expectation
+    return (1 - r) * expectation + r * reputation
+
+
 def complaint_probability(s: float, m: Market) -> float:
     return clip(m.complaint_base + m.complaint_slope * (m.dissatisfied_below - s), m.complaint_base, m.complaint_max)
 
@@ -103,10 +109,11 @@ def complaint_probability(s: float, m: Market) -> float:
 def defection_hazard(
     p_drop: float, satisfaction: float, loyalty: float, switch_cost: float, care: float, complaint_mult: float, m: Market
 ) -> float:
+    affection = max(satisfaction - m.affection_from, 0.0)
     log_mult = (
         -m.satisfaction_hazard * (satisfaction - m.satisfaction_neutral)
         + m.defection_zone_hazard * max(m.defection_below - satisfaction, 0.0)
-        - m.affection_hazard * max(satisfaction - m.affection_from, 0.0)
+        - m.affection_hazard * (affection * affection)
         - m.loyalty_hazard * (loyalty - m.loyalty_neutral)
         - m.switching_hazard * (switch_cost - m.switching_cost_mean)
         - m.care_hazard * care
@@ -236,6 +243,7 @@ class Customer(mesa.Agent):
             supplier = pick if pick < len(firms) else PROSPECT
             if supplier >= 0:
                 firms[supplier].acquired += 1.0
+                self.expectation = newcomer_expectation(self.expectation, firms[supplier].reputation, m)
             tenure = 0
             cs = m.satisfaction_start
             loyalty = NEW_CUSTOMER_LOYALTY

@@ -343,7 +343,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             resolve(g, f"idle, after load ({args.seats} firms, submitted decisions)", args.seats)
 
         figures: dict[str, Any] = {
-            "config": {k: v for k, v in vars(args).items() if k != "json"} | {"games": n_games, "database": server.database.split("@")[-1]},
+            "config": {k: v for k, v in vars(args).items() if k != "json"} | {"games": n_games, "backend": server.database.split(":")[0].split("+")[0],
+                                                                               "database": server.database.split("@")[-1]},
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
             "latency": {k: summary(v) for k, v in rec.lat.items()},
             "errors": {k: dict(v) for k, v in rec.errors.items()},
@@ -369,7 +370,7 @@ def report(f: dict[str, Any], argv: list[str]) -> bool:
     con = Console(width=140)
     cfg, load = f["config"], f["load"]
     t = Table(title=f"crmsim web load: {cfg['teams']} teams in {cfg['games']} games of {cfg['seats']} seats, "
-                    f"waitress --threads {cfg['threads']}, {cfg['database'].split(':')[0]}, think {cfg['think']} s")
+                    f"waitress --threads {cfg['threads']}, {cfg['backend']}, think {cfg['think']} s")
     for col in ("request", "n", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"):
         t.add_column(col, justify="left" if col == "request" else "right")
     for kind in ("join", "team state", "submit", "version", "scoreboard"):

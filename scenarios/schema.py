@@ -89,7 +89,7 @@ class Market(_Frozen):
     purchase_beta: float = Field(1.25, gt=0, le=100)
     dropout_alpha: float = Field(2.0, gt=0, le=100, description="Beta alpha of per-period base dropout")
     dropout_beta: float = Field(70.0, gt=0, le=10_000)
-    units_median: float = Field(10.8, gt=0, le=1e6, description="median units per purchase (lognormal)")
+    units_median: float = Field(10.8, gt=0, le=1e6, description="median units per purchase (lognormal); with the purchase Beta, about 3 units per customer-period")
     units_sigma: float = Field(1.0, ge=0, le=3)
     sensitivity_shape: float = Field(4.0, gt=0, le=1000, description="Gamma shape of price and quality sensitivity (mean 1)")
     switching_cost_mean: float = Field(0.3, gt=0, lt=1)
@@ -98,7 +98,7 @@ class Market(_Frozen):
     expectation_sd: float = Field(0.08, ge=0, le=1)
     satisfaction_start: float = Field(7.0, ge=0, le=10)
     # satisfaction (Oliver 1980; Anderson & Sullivan 1993)
-    perception_noise: float = Field(0.03, ge=0, le=1)
+    perception_noise: float = Field(0.03, ge=0, le=1, description="s.d. of a customer's perception of delivered quality")
     satisfaction_neutral: float = Field(7.0, ge=0, le=10)
     quality_weight: float = Field(7.0, ge=0, le=100, description="satisfaction points per unit of perceived quality above expectation_mean (ACSI: quality acts directly, not only through disconfirmation)")
     disconfirmation_gain: float = Field(9.0, ge=0, le=100, description="satisfaction points per unit of quality surplus")
@@ -115,12 +115,12 @@ class Market(_Frozen):
     complaint_slope: float = Field(0.05, ge=0, le=1)
     complaint_max: float = Field(0.30, ge=0, le=1)
     # defection (Jones & Sasser 1995)
-    satisfaction_hazard: float = Field(0.0, ge=0, le=10, description="log-hazard drop per satisfaction point (zone of indifference)")
+    satisfaction_hazard: float = Field(0.0, ge=0, le=10, description="log-hazard drop per satisfaction point in the zone of indifference (Jones & Sasser: flat)")
     defection_below: float = Field(6.0, ge=0, le=10, description="satisfaction below which the zone of defection begins (Jones & Sasser 1995)")
     defection_zone_hazard: float = Field(0.8, ge=0, le=20, description="extra log-hazard rise per satisfaction point inside the zone of defection")
     affection_from: float = Field(8.5, ge=0, le=10, description="satisfaction above which the zone of affection begins (Jones & Sasser 1995)")
-    affection_hazard: float = Field(6.0, ge=0, le=20, description="extra log-hazard drop per satisfaction point inside the zone of affection")
-    loyalty_hazard: float = Field(0.3, ge=0, le=20)
+    affection_hazard: float = Field(6.0, ge=0, le=50, description="log-hazard drop per squared satisfaction point above affection_from")
+    loyalty_hazard: float = Field(0.3, ge=0, le=20, description="log-hazard drop per unit of loyalty above loyalty_neutral")
     loyalty_neutral: float = Field(0.7, ge=0, le=1)
     switching_hazard: float = Field(2.0, ge=0, le=20)
     care_hazard: float = Field(0.5, ge=0, le=5)
@@ -145,7 +145,7 @@ class Market(_Frozen):
     detractor_below: float = Field(6.0, ge=0, le=10)
     promoter_contacts: float = Field(2.0, ge=0, le=100)
     detractor_contacts: float = Field(4.0, ge=0, le=100)
-    wom_expectation: float = Field(0.0, ge=0, le=1)
+    wom_expectation: float = Field(0.0, ge=0, le=1, description="expectation shift per unit of the supplier's net word of mouth (0: customers' expectations follow their own experience; word of mouth acts on choice)")
     # capacity (queueing)
     utilisation_knee: float = Field(0.8, gt=0, le=1)
     overload_slope: float = Field(2.5, ge=0, le=100)
@@ -158,6 +158,16 @@ class Market(_Frozen):
     def _memory_order(self) -> Market:
         if self.memory_max < self.memory_min:
             raise ValueError(f"memory_max must be >= memory_min={self.memory_min}; got {self.memory_max}")
+        return self
+
+    @model_validator(mode="after")
+    def _zones_order(self) -> Market:
+        # the zones of defection and affection must leave neutral satisfaction at the base dropout rate
+        if not self.defection_below <= self.satisfaction_neutral <= self.affection_from:
+            raise ValueError(
+                f"defection_below <= satisfaction_neutral <= affection_from must hold; got "
+                f"{self.defection_below:g}, {self.satisfaction_neutral:g}, {self.affection_from:g}"
+            )
         return self
 
 

@@ -30,8 +30,6 @@ from sim.decisions import Decision
 from sim.engine import PeriodResult, initial_state, period_rng, resolve_period
 from sim.state import GameState
 
-pytestmark = pytest.mark.slow
-
 Decide = Callable[[int], Mapping[int, Decision]]
 
 NEUTRAL = {
@@ -116,6 +114,7 @@ def top_fifth_revenue_share(seed: int) -> float:
     return float(buyers[: round(0.2 * len(buyers))].sum() / buyers.sum())
 
 
+@pytest.mark.slow
 def test_top_fifth_of_customers_brings_55_to_80_percent_of_revenue():
     """Pareto share: among customers who bought at least once in a 12-period game on
     neutral settings, the top 20% by revenue bring 55-80% of it (CDNOW 0.68,
@@ -141,6 +140,7 @@ def cohort_survival(seed: int, cohorts: int = 6, horizon: int = 12) -> np.ndarra
     return np.concatenate(alive, axis=1).mean(axis=1)
 
 
+@pytest.mark.slow
 def test_cohort_retention_rises_with_tenure_and_year_one_retention_is_60_to_90_percent():
     """Newcomers (joined in periods 1-6 on neutral settings) followed for 12 periods.
     Tolerances: year-1 retention's 95% band over 12 seeds lies in [0.6, 0.9]; the
@@ -184,10 +184,20 @@ def retention_by_satisfaction_band(seed: int, horizon: int, starts: tuple[int, .
     return float(np.concatenate(top).mean()), float(np.concatenate(satisfied).mean())
 
 
+@pytest.mark.slow
 def test_totally_satisfied_customers_are_retained_at_least_one_and_a_half_times_the_merely_satisfied():
-    """Jones & Sasser zones: survival over 24 periods of customers with CS >= 9 is at
-    least 1.5x that of customers with 7 <= CS < 9, in a market where firms' service
-    levels differ. Tolerance: the 95% band of the per-seed ratio over 12 seeds lies above 1.5."""
+    """Jones & Sasser zones: in a market where firms' service levels differ
+    (SPREAD_SERVICE), customers of at least MIN_TENURE periods' standing who are
+    totally satisfied (CS >= 9) at the end of periods 10-12 stay with their firm over
+    the next 24 periods at least 1.5x as often as the merely satisfied (7 <= CS < 9).
+    Tolerance: the 95% band of the per-seed ratio over 12 seeds lies above 1.5.
+
+    Why 24 periods, not 12: the merely satisfied sit in the flat zone of
+    indifference, so they keep roughly the year-1 retention of neutral customers,
+    which the design puts at 0.6-0.9; over one year a 1.5x gap would need that
+    below 0.67, the edge of the band. Over two years (Jones & Sasser's Xerox
+    figure was over 18 months) the convexity shows without pinning that rate.
+    """
     seeds = range(12)
     pairs = np.array([retention_by_satisfaction_band(s, horizon=24) for s in seeds])
     ratio = pairs[:, 0] / pairs[:, 1]
@@ -225,6 +235,7 @@ def quality_change_response(seed: int, steps: tuple[float, ...], horizon: int = 
     return out[1:] - out[0]
 
 
+@pytest.mark.slow
 def test_a_quality_drop_hurts_at_least_1_3_times_as_much_as_an_equal_rise_helps():
     """Loss aversion in satisfaction: firm 0 moves its service level one s.d. of
     customers' expectations down or up, after a warm-up on neutral settings.
@@ -268,6 +279,7 @@ def complaint_outcomes(seed: int, periods: int = 8) -> tuple[float, dict[int, fl
     return complaints / dissatisfied, kept
 
 
+@pytest.mark.slow
 def test_complaint_rate_is_4_to_30_percent_and_retention_follows_tarp_ordering():
     """TARP: dissatisfied customers complain 4-30% of the time; retention through the
     period of the complaint is ordered resolved quickly > resolved > unresolved > silent.
@@ -310,6 +322,7 @@ def price_change_response(seed: int, changes: tuple[float, ...]) -> np.ndarray:
     return out
 
 
+@pytest.mark.slow
 def test_own_price_elasticity_for_a_5_percent_cut_is_minus_1_5_to_3_5_and_rises_hurt_more():
     """Each firm in turn changes its price by 5% after reference prices settle (neutral
     settings). Tolerances (95% bands over 16 seeds of the mean over the six firms): the
@@ -346,6 +359,7 @@ def adoption_curve(seed: int, periods: int = 120) -> np.ndarray:
     return np.maximum.accumulate(supplier[:, ~first] >= 0, axis=0).mean(axis=1)
 
 
+@pytest.mark.slow
 def test_adoption_without_marketing_follows_a_bass_s_curve():
     """No advertising, 1% initial adopters, 120 periods: a Bass fit (scipy curve_fit) to
     the cumulative adoption curve gives q > p, and new adoptions peak inside the run.
@@ -385,6 +399,7 @@ def zero_repeat_share(seed: int, cohorts: int = 3, horizon: int = 9) -> float:
     return float(np.concatenate(none).mean())
 
 
+@pytest.mark.slow
 def test_share_of_a_cohort_with_no_repeat_purchase_in_39_weeks_is_50_to_70_percent():
     """Newcomers of periods 1-3 on neutral settings, followed 9 periods (about 39 weeks):
     the share making no repeat purchase from the firm that won them is 0.5-0.7

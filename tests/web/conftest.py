@@ -38,7 +38,8 @@ def in_ci() -> bool:
 def _pg_connect(url: str):
     import psycopg
 
-    return psycopg.connect(url, autocommit=True, connect_timeout=3)
+    # commits need not wait for the disk: the tests never crash the server
+    return psycopg.connect(url, autocommit=True, connect_timeout=3, options="-c synchronous_commit=off")
 
 
 def _with_database(url: str, dbname: str) -> str:
@@ -60,7 +61,7 @@ def pg_database() -> Iterator[str]:
             server = url
             break
         except Exception as exc:  # noqa: BLE001 - any failure means "no usable server"
-            errors.append(f"{url}: {type(exc).__name__}: {str(exc).strip()[:200]}")
+            errors.append(f"{url}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
     if server is None:
         reason = "no PostgreSQL server answers (" + "; ".join(errors) + "); set CRMSIM_TEST_POSTGRES_URL to test on PostgreSQL"
         if in_ci():
@@ -83,7 +84,6 @@ def pg_url(pg_database: str) -> Iterator[str]:
     with _pg_connect(pg_database) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in pg_database else "?"
-    # synchronous_commit=off: commits need not wait for the disk (tests do not crash the server)
     yield pg_database + sep + "options=" + quote(f"-csearch_path={schema} -csynchronous_commit=off", safe="")
     with _pg_connect(pg_database) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

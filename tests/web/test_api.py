@@ -118,22 +118,25 @@ def test_a_body_that_is_not_a_json_object_is_a_400_naming_the_body(client, game,
     assert r.status_code == 400 and r.get_json()["error"]["field"] == "body"
 
 
-NON_NUMERIC_INSTRUCTOR_INPUT = [
-    ("/api/games", {"seed": "abc"}, "seed"),
-    ("/api/games", {"period_minutes": "soon"}, "period_minutes"),
-    ("/api/games", {"bots": {"first": "balanced"}}, "bots"),
-    ("/api/games/{id}/deadline", {"minutes": "ten"}, "minutes"),
-    ("/api/games/{id}/extend", {"minutes": None}, "minutes"),
-    ("/api/games/{id}/adjust", {"firm": "Aurora", "amount": 10, "reason": "x"}, "firm"),
+MALFORMED_INSTRUCTOR_INPUT = [
+    ("/api/games", {"seed": "abc"}, "seed"),  # int("abc"): ValueError
+    ("/api/games", {"period_minutes": "soon"}, "period_minutes"),  # float("soon"): ValueError
+    ("/api/games", {"bots": {"first": "balanced"}}, "bots"),  # int("first"): ValueError
+    ("/api/games", {"bots": ["balanced"]}, "bots"),  # list.items(): AttributeError
+    ("/api/games/{id}/deadline", {"minutes": "ten"}, "minutes"),  # float("ten"): ValueError
+    ("/api/games/{id}/extend", {"minutes": None}, "minutes"),  # float(None): TypeError
+    ("/api/games/{id}/adjust", {"firm": "Aurora", "amount": 10, "reason": "x"}, "firm"),  # int("Aurora"): ValueError
+    ("/api/games/{id}/adjust", {"firm": 0, "amount": 10, "reason": None}, "reason"),  # str(None) == "None" is accepted
+    ("/api/games/{id}/deadline", [10], "body"),  # list.get(): AttributeError
 ]
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, TypeError, AssertionError), reason=(
-    "BUG: web/api.py new_game() and act() convert instructor input with bare int()/float() "
-    "(seed, period_minutes, bots keys, minutes, firm); a non-number raises ValueError/TypeError, "
-    "a 500 with a traceback instead of a 400 naming the field"))
-def test_non_numeric_instructor_input_is_a_400_naming_the_field(client, inst, game):
-    for path, body, field in NON_NUMERIC_INSTRUCTOR_INPUT:
+@pytest.mark.xfail(strict=True, raises=(ValueError, TypeError, AttributeError, AssertionError), reason=(
+    "BUG: web/api.py new_game() and act() convert instructor input with bare int()/float()/.items()/.get() "
+    "and str(); malformed values raise (a 500 with a traceback) or, for reason=None, are stored as 'None', "
+    "instead of a 400 naming the field"))
+def test_malformed_instructor_input_is_a_400_naming_the_field(client, inst, game):
+    for path, body, field in MALFORMED_INSTRUCTOR_INPUT:
         r = client.post(path.format(id=game["id"]), json=body, headers=inst)
         assert r.status_code == 400, (path, body)
         assert r.get_json()["error"]["field"] == field, (path, body)

@@ -167,9 +167,8 @@ def test_a_team_cannot_see_another_teams_debrief_while_the_game_runs(app, helper
     assert app.test_client().get(f"/debrief/{gid}/team/1").status_code == 403
     inst = app.test_client()
     token = helpers.instructor_token(inst)
-    assert inst.get(f"/debrief/{gid}/team/1").status_code == 403  # a bearer token is not a page session
-    inst.post("/login", data={"password": helpers.password})
-    assert inst.get(f"/debrief/{gid}/team/1").status_code == 200
+    assert inst.get(f"/debrief/{gid}/team/1", headers=helpers.bearer(token)).status_code == 200
+    assert me.get(f"/debrief/{gid}/team/1", headers=helpers.bearer(helpers.api_join(me, codes[0])["token"])).status_code == 403
     for _ in range(12):
         assert inst.post(f"/api/games/{gid}/resolve", headers=helpers.bearer(token)).status_code == 200
     assert me.get(f"/debrief/{gid}/team/1").status_code == 200  # published when the game is over
