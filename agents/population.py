@@ -397,7 +397,9 @@ def step_population(
     loyalty = xp.where(
         now_active & ~moved, m.loyalty_smoothing * loyalty + (1 - m.loyalty_smoothing) * cs / 10.0, loyalty
     )
-    anchor = xp.where(now_active, price_paid, inputs.market_price if inputs.market_price > 0 else pop.ref_price)
+    market_price = inputs.market_price if inputs.market_price > 0 else pop.ref_price
+    # internal reference (price paid) blended with the external one (the market's prices), Kalyanaram & Winer 1995
+    anchor = xp.where(now_active, (1 - m.external_reference) * price_paid + m.external_reference * market_price, market_price)
     ref_price = m.reference_smoothing * pop.ref_price + (1 - m.reference_smoothing) * anchor
 
     # customer equity: margin x r / (1 + d - r) (Gupta & Lehmann), r from this period's hazard

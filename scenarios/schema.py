@@ -139,6 +139,7 @@ class Market(_Frozen):
     price_gain_elasticity: float = Field(1.8, ge=0, le=20, description="purchase response to a price below the reference")
     price_loss_elasticity: float = Field(4.5, ge=0, le=20, description="purchase response to a price above the reference")
     reference_smoothing: float = Field(0.8, ge=0, le=1)
+    external_reference: float = Field(0.5, ge=0, le=1, description="weight of the market's mean price (vs the price paid) in reference prices")
     loyalty_smoothing: float = Field(0.8, ge=0, le=1)
     # word of mouth (Anderson 1998)
     promoter_from: float = Field(9.0, ge=0, le=10)
