@@ -100,6 +100,12 @@ def mean_rival_price(obs: Observation) -> float:
     return float(np.mean(prices)) if prices else obs.firm.standing.price
 
 
+def invited_clients(obs: Observation) -> list[str]:
+    """Clients that issue invited (closed) tenders, nearest to the invitation threshold first."""
+    closed = [c for c in obs.scenario.clients if c.closed]
+    return [c.id for c in sorted(closed, key=lambda c: (c.min_relationship - obs.relationship[c.id], c.id))]
+
+
 def clamp(x: float, lo: float, hi: float) -> float:
     return max(lo, min(hi, x))
 
@@ -141,7 +147,7 @@ class PriceCutter(Strategy):
 class Premium(Strategy):
     name: ClassVar[str] = "premium"
     description: ClassVar[str] = "High service and price, generous care; bids on service-weighted tenders."
-    price_premium: float = 1.2
+    price_premium: float = 1.1
     service: float = 0.85
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
@@ -154,8 +160,8 @@ class Premium(Strategy):
             cost = delivery_cost(obs, promised)
             if qualified(obs, t, promised) and cost * 1.1 <= t.price_cap:
                 bids[t.id] = {"price": round(max(cost * 1.1, t.price_cap * 0.97), 2), "promised_service": promised}
-        care = 25 * max(obs.customers, 100)
-        top = sorted(obs.relationship, key=lambda c: -obs.client_satisfaction[c])[:2]
+        care = 15 * max(obs.customers, 100)
+        top = (invited_clients(obs) + sorted(obs.relationship, key=lambda c: (-obs.client_satisfaction[c], c)))[:2]
         return {
             "price": round(clamp(ref * self.price_premium, 1, obs.scenario.market.price_cap), 2),
             "service_level": self.service,
@@ -178,7 +184,8 @@ class RelationshipBuilder(Strategy):
         costs = obs.scenario.costs
         # pick the clients where a rival's hold is weakest (an investment elsewhere "goes for nothing")
         ranked = sorted(obs.relationship, key=lambda c: (obs.rivals_relationship_max[c] - obs.relationship[c], c))
-        focus = ranked[: self.focus]
+        invited = invited_clients(obs)
+        focus = (invited + [c for c in ranked if c not in invited])[: self.focus]
         need_sales = math.ceil(len(focus) / costs.clients_per_sales_staff)
         hire_sales = max(0, need_sales - obs.firm.sales_staff)
         tenders = {t.id: t for t in obs.tenders}
@@ -217,7 +224,8 @@ class Balanced(Strategy):
             cost = delivery_cost(obs, promised)
             if qualified(obs, t, promised) and cost * 1.1 <= t.price_cap:
                 bids[t.id] = {"price": round(min(t.price_cap * 0.98, cost * 1.22), 2), "promised_service": promised}
-        best = max(obs.relationship, key=lambda c: (obs.relationship[c], c)) if obs.relationship else None
+        invited = invited_clients(obs)
+        best = invited[0] if invited else (max(obs.relationship, key=lambda c: (obs.relationship[c], c)) if obs.relationship else None)
         return {
             "price": round(ref, 2),
             "service_level": 0.65,

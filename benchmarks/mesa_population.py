@@ -250,6 +250,7 @@ class Customer(mesa.Agent):
         else:
             tenure = self.tenure + (1 if active else 0)
         # purchases, word of mouth, loyalty, reference price, customer equity
+        market_price = model.market_price if model.market_price > 0 else self.ref_price
         if supplier >= 0:
             nf = firms[supplier]
             price_paid = nf.price
@@ -261,7 +262,7 @@ class Customer(mesa.Agent):
             advocacy = 1 if cs >= m.promoter_from else (-1 if cs < m.detractor_below else 0)
             if not moved:
                 loyalty = m.loyalty_smoothing * loyalty + (1 - m.loyalty_smoothing) * cs / 10.0
-            anchor = price_paid
+            anchor = (1 - m.external_reference) * price_paid + m.external_reference * market_price
             retention = 1.0 - (self.p_drop if moved else hazard)
             margin = self.p_buy * self.units * nf.margin_per_unit - nf.service_cost
             clv = margin * retention / (1.0 + m.discount_rate - retention)
@@ -280,7 +281,7 @@ class Customer(mesa.Agent):
             nf.tier_counts[self.tier] += 1.0
         else:
             advocacy = 0
-            anchor = model.market_price if model.market_price > 0 else self.ref_price
+            anchor = market_price
         self.ref_price = m.reference_smoothing * self.ref_price + (1 - m.reference_smoothing) * anchor
         self.supplier = supplier
         self.satisfaction = cs

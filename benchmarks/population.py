@@ -69,7 +69,7 @@ SEED = 20240601
 MIB = 1024 * 1024
 Z_TOLERANCE = 4.0  # |z| below which two independent runs agree
 
-console = Console(width=132)
+console = Console(width=150)
 
 
 # ---------------------------------------------------------------------------
