@@ -55,7 +55,8 @@ from scenarios import load_scenario
 from scenarios.schema import Market
 from sim.engine import period_rng
 
-# the source step_population was compiled from, read now: others may edit the file while we run
+# the source step_population was compiled from, read at import so that line numbers match the running code
+# even if the file is edited during a run
 _POPULATION_SOURCE = Path(population.__file__).read_text().splitlines(keepends=True)
 
 try:  # run as a script (benchmarks/ on sys.path) or as ``python -m benchmarks.population``
@@ -786,7 +787,8 @@ def print_report(r: dict[str, Any]) -> None:
             f"Whole game ({g['scenario']}; {g['customers']:,} customers, {g['firms']} bot firms, "
             f"{g['track_customers']:,} tracked): build {g['build_s']:.2f} s, {g['periods']} periods {g['periods_s']:.2f} s "
             f"(mean {g['mean_period_s']:.2f} s, max {g['max_period_s']:.2f} s; CPU time {g['periods_cpu_s']:.2f} s), frames {g['frames_s']:.2f} s. "
-            f"Target well under 10 s: {'met' if g['periods_s'] < 10 else 'MISSED'}.",
+            f"Target well under 10 s: {'met' if g['periods_s'] < 10 else 'MISSED'} on wall time, "
+            f"{'met' if g['periods_cpu_s'] < 10 else 'MISSED'} on CPU time.",
             highlight=False,
         )
 

@@ -50,11 +50,27 @@ PUBLIC_ROW = ("period", "firm", "name", "rank", "score", "score_financial", "sco
               "market_share_revenue", "avg_satisfaction", "revenue", "operating_profit", "cash", "tenders_won")
 
 
-def _body() -> dict[str, Any]:
+def _body(optional: bool = False) -> dict[str, Any]:
     data = request.get_json(silent=True)
+    if data is None and optional and not request.get_data():
+        return {}
     if not isinstance(data, dict):
         raise ServiceError("body", "must be a JSON object", request.get_data(as_text=True)[:200], 400)
     return data
+
+
+def _number(body: dict[str, Any], key: str, default: Any, whole: bool = False) -> float | int:
+    """A number from the JSON body, or a 400 naming the field."""
+    value = body.get(key, default)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(value, str):
+        try:
+            value, ok = float(value), True
+        except ValueError:
+            ok = False
+    if not ok or value != value or (whole and float(value) != int(value)):
+        raise ServiceError(key, "must be a whole number" if whole else "must be a number", body.get(key, default), 400)
+    return int(value) if whole else float(value)
 
 
 @bp.errorhandler(ServiceError)
@@ -117,9 +133,18 @@ def games():
 @instructor_required
 def new_game():
     b = _body()
-    bots = {int(k): v for k, v in (b.get("bots") or {}).items()}
-    game = create_game(get_db(), b.get("scenario", "classroom-v1"), seed=int(b.get("seed", 1)), name=b.get("name"),
-                       team_names=b.get("teams"), bots=bots, period_minutes=float(b.get("period_minutes", 15)))
+    raw_bots = b.get("bots") or {}
+    if not isinstance(raw_bots, dict) or not all(str(k).isdigit() for k in raw_bots):
+        raise ServiceError("bots", "must map seat numbers to bot names", raw_bots, 400)
+    teams = b.get("teams")
+    if teams is not None and not (isinstance(teams, list) and all(isinstance(t, str) and t.strip() for t in teams)):
+        raise ServiceError("teams", "must be a list of team names", teams, 400)
+    name = b.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ServiceError("name", "must be text", name, 400)
+    game = create_game(get_db(), str(b.get("scenario", "classroom-v1")), seed=_number(b, "seed", 1, whole=True), name=name,
+                       team_names=teams, bots={int(k): v for k, v in raw_bots.items()},
+                       period_minutes=_number(b, "period_minutes", 15))
     return jsonify(game_json(game, private=True)), 201
 
 
@@ -172,23 +197,27 @@ def rebuild_check(game_id: int):
 @instructor_required
 def act(game_id: int, action: str):
     db, g = get_db(), game_or_404(game_id)
-    b = request.get_json(silent=True) or {}
+    b = _body(optional=True)
     if action == "resolve":
-        r = resolve(db, g)
+        expected = _number(b, "period", None, whole=True) if b.get("period") is not None else None
+        r = resolve(db, g, expected_period=expected)
         return jsonify(period=r.period, seconds=r.seconds, finished=r.finished, game=game_json(g))
     if action == "pause":
         pause(db, g)
     elif action == "resume":
         resume(db, g)
     elif action == "deadline":
-        set_deadline(db, g, float(b.get("minutes", 0)))
+        set_deadline(db, g, _number(b, "minutes", 0))
     elif action == "extend":
-        extend_deadline(db, g, float(b.get("minutes", 5)))
+        extend_deadline(db, g, _number(b, "minutes", 5))
     elif action == "bots":
-        filled = fill_with_bots(db, g, b.get("bot", "balanced"), only_absent=b.get("scope", "absent") == "absent")
+        filled = fill_with_bots(db, g, str(b.get("bot", "balanced")), only_absent=b.get("scope", "absent") == "absent")
         return jsonify(filled=filled, game=game_json(g))
     elif action == "adjust":
-        add_adjustment(db, g, int(b.get("firm", -1)), b.get("amount"), str(b.get("reason", "")))
+        reason = b.get("reason", "")
+        if not isinstance(reason, str):
+            raise ServiceError("reason", "must be text", reason, 400)
+        add_adjustment(db, g, _number(b, "firm", -1, whole=True), _number(b, "amount", None), reason)
     else:
         abort(404)
     return jsonify(game=game_json(g))

@@ -90,7 +90,8 @@ def act(game_id: int, action: str):
     game = game_or_404(game_id)
     try:
         if action == "resolve":
-            r = resolve(db, game)
+            period = request.form.get("period", "")
+            r = resolve(db, game, expected_period=int(period) if period.isdigit() else None)
             flash(_("Period %(p)d resolved in %(s).2f s.", p=r.period, s=r.seconds))
         elif action in ACTIONS:
             ACTIONS[action](db, game, request.form)

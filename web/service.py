@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -257,12 +257,23 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
         raise ServiceError("status", "the game is paused; submit when the instructor resumes", game.status)
     if is_past_deadline(game):
         raise ServiceError("deadline", "the deadline for this period has passed", game.deadline.isoformat() + "Z")
+    period = game.period
     model = rebuild(db, game)
     decision = check_decision(model.state, team.firm_index, raw)
-    db.add(DecisionRecord(game_id=game.id, firm_index=team.firm_index, period=game.period, payload=jsonable(decision.to_dict()), source=source))
-    db.query(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=game.period).delete()
-    game.version += 1
+    # atomic: only while this period is still open (a resolution holds the game row until it commits)
+    bumped = db.execute(
+        update(Game)
+        .where(Game.id == game.id, Game.period == period, Game.status == "open")
+        .values(version=Game.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if bumped != 1:
+        db.rollback()
+        raise ServiceError("period", "was just resolved or paused; submit for the period that is open now", period)
+    db.add(DecisionRecord(game_id=game.id, firm_index=team.firm_index, period=period, payload=jsonable(decision.to_dict()), source=source))
+    db.query(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=period).delete()
     db.commit()
+    db.refresh(game)
     return decision
 
 
@@ -334,7 +345,16 @@ class Resolution:
     finished: bool
 
 
-def resolve(db: Session, game: Game) -> Resolution:
+def lock_game(db: Session, game: Game) -> None:
+    """Hold the game's row until the transaction ends (SELECT FOR UPDATE; on SQLite, a write transaction)."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(update(Game).where(Game.id == game.id).values(version=Game.version).execution_options(synchronize_session=False))
+    else:
+        db.execute(select(Game.id).where(Game.id == game.id).with_for_update())
+    db.refresh(game)
+
+
+def resolve(db: Session, game: Game, expected_period: int | None = None) -> Resolution:
     """Close the open period: absent teams keep standing decisions, bots decide, the engine resolves.
 
     The snapshot, the decisions passed to the engine and the period advance are
@@ -345,8 +365,12 @@ def resolve(db: Session, game: Game) -> Resolution:
     with _cache_lock:
         lock = _resolve_locks.setdefault(game.id, threading.Lock())
     with lock:
-        db.refresh(game)
+        db.commit()  # end any read transaction, then take the row lock for the whole resolution
+        lock_game(db, game)
         _require_running(game)
+        if expected_period is not None and game.period != expected_period:
+            db.rollback()
+            raise ServiceError("period", "was already resolved", expected_period)
         try:
             return _resolve(db, game)
         except Exception:

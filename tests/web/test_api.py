@@ -131,10 +131,6 @@ MALFORMED_INSTRUCTOR_INPUT = [
 ]
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, TypeError, AttributeError, AssertionError), reason=(
-    "BUG: web/api.py new_game() and act() convert instructor input with bare int()/float()/.items()/.get() "
-    "and str(); malformed values raise (a 500 with a traceback) or, for reason=None, are stored as 'None', "
-    "instead of a 400 naming the field"))
 def test_malformed_instructor_input_is_a_400_naming_the_field(client, inst, game):
     for path, body, field in MALFORMED_INSTRUCTOR_INPUT:
         r = client.post(path.format(id=game["id"]), json=body, headers=inst)
@@ -309,7 +305,6 @@ def test_a_finished_game_refuses_decisions_and_resolutions(client, inst, game, h
     assert len(client.get(f"/api/games/{gid}/scoreboard").get_json()["periods"]) == 6 * game["periods"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: resolve takes no expected period, so a repeated request (double click, retry) meant for period 1 resolves period 2 too")
 def test_a_repeated_resolve_request_for_the_same_period_resolves_it_once(client, inst, game):
     gid = game["id"]
     assert client.post(f"/api/games/{gid}/resolve", json={"period": 1}, headers=inst).status_code == 200

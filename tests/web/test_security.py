@@ -60,9 +60,6 @@ def test_instructor_actions_need_the_csrf_token(csrf_app, helpers):
     assert inst.get(f"/api/games/{gid}").get_json()["period"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the API blueprint is CSRF-exempt ('bearer tokens, never cookies') but views.is_instructor() and "
-    "current_team() also accept the session cookie, so a cookie-only cross-site POST to /api/... is honoured"))
 def test_the_csrf_exempt_api_does_not_accept_the_session_cookie(csrf_app, helpers):
     gid, codes = new_game(csrf_app)
     inst = signed_in_instructor(csrf_app, helpers)

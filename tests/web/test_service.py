@@ -276,10 +276,6 @@ def test_concurrent_resolutions_never_resolve_a_period_twice(app, db):
     assert verify_rebuild(db, g) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: submit_decision and _resolve do not serialise on the game row: a decision committed while the period "
-    "resolves (after _resolve read latest_decisions, before its commit) is stored for that period and reported "
-    "as submitted, but the engine never used it"))
 def test_a_decision_accepted_while_its_period_resolves_is_the_one_the_engine_uses(app, db, game, monkeypatch):
     """Every accepted submission either counts for its period or is refused; none is silently dropped."""
     from web.db import get_db
