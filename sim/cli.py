@@ -161,7 +161,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             console.print(f"game {g.id} ({g.name}, period {g.period}, {g.status}) join codes: {codes}")
     url = f"http://{args.host}:{args.port}/"
     console.print(f"crmsim classroom server on {url} (instructor: {url}instructor/, database: {app.config['DATABASE_URL']})")
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="crmsim")
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="crmsim",
+          connection_limit=args.connection_limit, channel_timeout=30)
     return 0
 
 
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=5000)
     srv.add_argument("--threads", type=int, default=8)
+    srv.add_argument("--connection-limit", type=int, default=1000, help="open connections (browsers keep several each)")
     srv.add_argument("--database", help="SQLAlchemy URL (default: SQLite in the instance folder, or DATABASE_URL)")
     srv.add_argument("--demo", action="store_true", help="create a demo game if the database has none")
     srv.set_defaults(func=cmd_serve)
