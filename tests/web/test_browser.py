@@ -191,10 +191,8 @@ def _wait_images(page) -> None:
     assert page.locator(".charts img").count() == 6
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: web/templates/scoreboard/board.html only calls crmsim.liveBoard(), never "
-                   "crmsim.countdown(), so a freshly loaded scoreboard shows 'Time left: –' until the first live update; "
-                   "fix: {% block scripts %}<script>crmsim.countdown(); crmsim.liveBoard();</script>{% endblock %}")
 def test_scoreboard_countdown_runs_on_first_load(browser, live):
+    """Regression: board.html once started the countdown only after the first live update ('Time left: –')."""
     game = _api_game(live)
     ctx = browser.new_context()
     try:

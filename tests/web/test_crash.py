@@ -172,16 +172,12 @@ def test_sigkill_mid_period_loses_no_decision_and_replays_the_engine(tmp_path, d
         assert w == e, key
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: web/service.py: a decision acknowledged while the period is being resolved is silently dropped. "
-    "submit_decision() reads game.period without any lock and _resolve() reads latest_decisions() at its start, "
-    "then computes for 10-1000 ms before committing; a submission committed in between is stored and answered "
-    "{'ok': true, 'period': p} but the engine never sees it (and it no longer counts for p+1). Fix: serialise "
-    "submit_decision() and resolve() per game: take the same per-game lock (_resolve_locks) in submit_decision() and "
-    "db.refresh(game) inside it before checking status/deadline/period, and for multi-process servers lock the games "
-    "row (select(Game).with_for_update() on PostgreSQL, BEGIN IMMEDIATE on SQLite) in both; also bump the version "
-    "in SQL (game.version = Game.version + 1) instead of a read-modify-write"))
 def test_no_acknowledged_decision_is_lost_when_the_period_closes(tmp_path, database):
+    """Regression: submissions committed while a resolution ran were answered ok for period p and silently dropped.
+
+    Four teams submit flat out while the instructor resolves three periods; the
+    decision each team last had acknowledged for a period is the one the engine used.
+    """
     with LiveServer(tmp_path / "instance", database=database) as srv:
         ins = Api.instructor(srv.url)
         game = ins.post("/api/games", {"scenario": SCENARIO, "seed": 3, "bots": {"4": "balanced", "5": "adaptive"}})
@@ -217,14 +213,8 @@ def test_no_acknowledged_decision_is_lost_when_the_period_closes(tmp_path, datab
     assert not lost, f"(period, firm): (acknowledged price, price the engine used): {lost}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: sim/cli.py cmd_serve() calls waitress.serve() with its default connection_limit=100 (98 client sockets, "
-    "as the listener and the trigger count too) and channel_timeout=120 s: 100 teams' browsers (Chrome keeps up to 6 "
-    "connections per host alive) plus the projector and the instructor exceed it, and every further request hangs "
-    "unanswered until an idle connection times out (benchmarks/web_load.py: 3 of 100 joins time out after 60 s). "
-    "Fix: serve(app, ..., connection_limit=args.connection_limit, channel_timeout=30) with a new "
-    "`--connection-limit` option defaulting to 1000"))
 def test_server_answers_with_a_classroom_of_open_connections(tmp_path):
+    """Regression: waitress's default connection_limit=100 left the 99th kept-alive connection unanswered."""
     n = 120  # 100 teams, a few projectors and the instructor, each with a kept-alive connection
     with LiveServer(tmp_path / "instance") as srv:
         conns, unanswered = [], []
