@@ -717,7 +717,7 @@ def _firm_rows(t, state, firms, eff, submitted, ledgers, po, relationship, all_b
             "resolution_rate": (float(po.resolved_quickly[i]) + float(po.resolved[i])) / complaints if complaints else math.nan,
             "units_sold": float(po.units_sold[i]),
             "buyers": float(po.buyers[i]),
-            "share_of_wallet": float(po.units_sold[i]) / float(po.wallet[i]) if po.wallet[i] > 0 else math.nan,
+            "share_of_wallet": min(1.0, float(po.units_sold[i]) / float(po.wallet[i])) if po.wallet[i] > 0 else math.nan,
             "market_share_customers": end / total_customers,
             "market_share_revenue": lg.revenue / total_revenue,
             "customer_equity": float(po.customer_equity[i]) if f.live else 0.0,

@@ -13,6 +13,14 @@ from matplotlib import font_manager  # noqa: E402
 
 CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "SimHei")
 _installed = {f.name for f in font_manager.fontManager.ttflist}
+if not any(f in _installed for f in CJK_FONTS):  # a font installed after matplotlib built its cache
+    for path in font_manager.findSystemFonts():
+        if any(k in path.lower() for k in ("wqy", "notosanscjk", "noto-cjk", "sourcehansans")):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                pass
+    _installed = {f.name for f in font_manager.fontManager.ttflist}
 HAS_CJK = any(f in _installed for f in CJK_FONTS)
 plt.rcParams["font.family"] = ["DejaVu Sans", *[f for f in CJK_FONTS if f in _installed]]
 plt.rcParams["svg.fonttype"] = "path"  # text as outlines: the browser needs no CJK font

@@ -158,7 +158,7 @@ def form_to_raw(form: Any, standing: dict[str, Any] | None = None) -> dict[str, 
 def money(v: Any) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
-    return f"¥{v:,.0f}"
+    return f"-¥{-v:,.0f}" if v < 0 else f"¥{v:,.0f}"
 
 
 def pct(v: Any, digits: int = 0) -> str:

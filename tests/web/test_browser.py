@@ -99,7 +99,7 @@ def test_instructor_team_and_live_scoreboard_in_chromium(browser, live):
         expect(codes).to_have_count(1)  # team 1 only; the other five seats are bots
         code = codes.first.inner_text().strip()
         assert re.fullmatch(r"[A-Z2-9]{6}", code), code
-        expect(ins.locator("#teams")).to_contain_text("🤖 adaptive")
+        expect(ins.locator("#teams")).to_contain_text("⚙ adaptive")
 
         # -- a team joins with the code, fills a decision with a bid, submits
         team = team_ctx.new_page()
