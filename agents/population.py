@@ -10,6 +10,10 @@ satisfaction by expectation-disconfirmation, cumulative satisfaction,
 expectations, complaints and their handling, defection hazard, choice by
 multinomial logit (defectors and Bass adopters), purchases, word of mouth,
 loyalty and reference price.
+
+Per-customer numbers are kept narrow (float32 reals, int8 codes, int16
+tenure) so that a million customers fit in about 50 MiB and a step moves
+half the memory float64 would; per-firm totals are summed in float64.
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ from scenarios.schema import Market
 Array = Any  # an xp array (numpy.ndarray or cupy.ndarray)
 
 PROSPECT = -1
+
+# dtypes of the per-customer arrays (names, so that numpy and CuPy read them alike)
+REAL = "float32"  # every per-customer real number: traits, state and random draws
+CODE = "int8"  # supplier (at most 16 firms), tier, advocacy, complaint outcome
+TENURE = "int16"  # periods with the current supplier
 
 # complaint outcome codes (TARP ordering: quick > resolved > unresolved > silent)
 NO_COMPLAINT, RESOLVED_QUICKLY, RESOLVED, UNRESOLVED, SILENT = 0, 1, 2, 3, 4
@@ -134,37 +143,41 @@ class PopulationOutcome:
 def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: Any = np) -> Population:
     """Draw a heterogeneous customer base; a share starts with a firm, the rest are prospects."""
     n = market.customers
-    p_buy = xp.asarray(rng.beta(market.purchase_alpha, market.purchase_beta, n))
-    p_drop = xp.asarray(rng.beta(market.dropout_alpha, market.dropout_beta, n))
-    units = xp.asarray(market.units_median * np.exp(market.units_sigma * rng.standard_normal(n)))
+    p_buy = rng.beta(market.purchase_alpha, market.purchase_beta, n)
+    p_drop = rng.beta(market.dropout_alpha, market.dropout_beta, n)
+    units = market.units_median * np.exp(market.units_sigma * rng.standard_normal(n))
     k = market.sensitivity_shape
-    price_sens = xp.asarray(rng.gamma(k, 1.0 / k, n))
-    quality_sens = xp.asarray(rng.gamma(k, 1.0 / k, n))
+    price_sens = rng.gamma(k, 1.0 / k, n)
+    quality_sens = rng.gamma(k, 1.0 / k, n)
     m, c = market.switching_cost_mean, market.switching_cost_concentration
-    switch_cost = xp.asarray(rng.beta(m * c, (1 - m) * c, n))
-    expectation = xp.clip(xp.asarray(rng.normal(market.expectation_mean, market.expectation_sd, n)), 0.0, 1.0)
-    satisfaction = xp.clip(xp.asarray(rng.normal(market.satisfaction_start, 0.8, n)), 0.0, 10.0)
-    loyalty = xp.clip(xp.asarray(rng.normal(market.loyalty_neutral, 0.1, n)), 0.0, 1.0)
-    ref_price = xp.asarray(market.reference_price * np.exp(rng.normal(0.0, 0.05, n)))
+    switch_cost = rng.beta(m * c, (1 - m) * c, n)
+    expectation = np.clip(rng.normal(market.expectation_mean, market.expectation_sd, n), 0.0, 1.0)
+    satisfaction = np.clip(rng.normal(market.satisfaction_start, 0.8, n), 0.0, 10.0)
+    loyalty = np.clip(rng.normal(market.loyalty_neutral, 0.1, n), 0.0, 1.0)
+    ref_price = market.reference_price * np.exp(rng.normal(0.0, 0.05, n))
     served = rng.random(n) < market.initial_served_share
-    supplier = xp.asarray(np.where(served, rng.integers(0, n_firms, n), PROSPECT).astype(np.int32))
-    tenure = xp.asarray(np.where(served, rng.integers(1, 25, n), 0).astype(np.int32))
+    supplier = np.where(served, rng.integers(0, n_firms, n), PROSPECT)
+    tenure = np.where(served, rng.integers(1, 25, n), 0)
+
+    def real(a: np.ndarray) -> Array:
+        return xp.asarray(a.astype(REAL))
+
     return Population(
-        units=units,
-        p_buy=p_buy,
-        p_drop=p_drop,
-        price_sens=price_sens,
-        quality_sens=quality_sens,
-        switch_cost=switch_cost,
-        tier=value_tiers(units * p_buy, xp),
-        supplier=supplier,
-        expectation=expectation,
-        satisfaction=satisfaction,
-        loyalty=loyalty,
-        ref_price=ref_price,
-        tenure=tenure,
-        advocacy=xp.zeros(n, dtype=xp.int8),
-        complaint=xp.zeros(n, dtype=xp.int8),
+        units=real(units),
+        p_buy=real(p_buy),
+        p_drop=real(p_drop),
+        price_sens=real(price_sens),
+        quality_sens=real(quality_sens),
+        switch_cost=real(switch_cost),
+        tier=value_tiers(xp.asarray(units * p_buy), xp),
+        supplier=xp.asarray(supplier.astype(CODE)),
+        expectation=real(expectation),
+        satisfaction=real(satisfaction),
+        loyalty=real(loyalty),
+        ref_price=real(ref_price),
+        tenure=xp.asarray(tenure.astype(TENURE)),
+        advocacy=xp.zeros(n, dtype=CODE),
+        complaint=xp.zeros(n, dtype=CODE),
     )
 
 
@@ -175,16 +188,35 @@ def value_tiers(expected_spend: Array, xp: Any = np) -> Array:
     rank[xp.argsort(expected_spend, kind="stable")] = xp.arange(n)
     a_from = n - int(round(TIER_SHARES[0] * n))
     b_from = n - int(round((TIER_SHARES[0] + TIER_SHARES[1]) * n))
-    return xp.where(rank >= a_from, 0, xp.where(rank >= b_from, 1, 2)).astype(xp.int8)
+    return xp.where(rank >= a_from, 0, xp.where(rank >= b_from, 1, 2)).astype(CODE)
+
+
+# ---------------------------------------------------------------------------
+# random draws (float32: half the bytes of float64, and faster to make)
+
+
+def uniforms(rng: np.random.Generator, k: int, xp: Any = np) -> Array:
+    """k uniform draws in [0, 1)."""
+    return xp.asarray(rng.random(k, dtype=REAL))
+
+
+def normals(rng: np.random.Generator, k: int, xp: Any = np) -> Array:
+    """k standard normal draws."""
+    return xp.asarray(rng.standard_normal(k, dtype=REAL))
 
 
 # ---------------------------------------------------------------------------
 # the rules, each over whole arrays
 
 
+def perceive_quality(delivered: Array, noise: Array, m: Market, xp: Any = np) -> Array:
+    """Perceived quality: the supplier's delivered quality seen through the customer's noise, in [0, 1]."""
+    return xp.clip(delivered + m.perception_noise * noise, 0.0, 1.0)
+
+
 def memory_weight(tenure: Array, m: Market, xp: Any = np) -> Array:
     """Weight of past satisfaction, growing with tenure (Bolton 1998)."""
-    return m.memory_max - (m.memory_max - m.memory_min) * xp.exp(-tenure / m.memory_tenure)
+    return m.memory_max - (m.memory_max - m.memory_min) * xp.exp(tenure.astype(REAL) * (-1.0 / m.memory_tenure))
 
 
 def transaction_satisfaction(perceived: Array, expectation: Array, log_price_ratio: Array, m: Market, xp: Any = np) -> Array:
@@ -198,22 +230,42 @@ def transaction_satisfaction(perceived: Array, expectation: Array, log_price_rat
     delighted. At neutral settings (quality = expectation = expectation_mean,
     price = reference) satisfaction is ``satisfaction_neutral``.
     """
+    # loss_aversion >= 1 (schema), so the loss side of d is min(d, la*d) and of a price ratio max(r, la*r)
     d = perceived - expectation
     direct = m.quality_weight * (perceived - m.expectation_mean)
-    quality = direct + m.disconfirmation_gain * xp.where(d >= 0, d, m.loss_aversion * d)
-    value = m.value_weight * xp.where(log_price_ratio > 0, m.loss_aversion * log_price_ratio, log_price_ratio)
+    quality = direct + m.disconfirmation_gain * xp.minimum(d, m.loss_aversion * d)
+    value = m.value_weight * xp.maximum(log_price_ratio, m.loss_aversion * log_price_ratio)
     return xp.clip(m.satisfaction_neutral + quality - value, 0.0, 10.0)
 
 
-def newcomer_expectation(expectation: Array, joined: Array, reputation: Array, m: Market, xp: Any = np) -> Array:
+def cumulative_satisfaction(satisfaction: Array, transaction: Array, weight: Array, active: Array, xp: Any = np) -> Array:
+    """CS moves to this period's transaction satisfaction by 1 - memory weight; a prospect's (active 0) stays."""
+    return xp.clip(satisfaction + ((1.0 - weight) * active) * (transaction - satisfaction), 0.0, 10.0)
+
+
+def update_expectation(expectation: Array, perceived: Array, wom: Array, active: Array, m: Market, xp: Any = np) -> Array:
+    """Expectations move toward experience and the supplier's word of mouth; a prospect's (active 0, wom 0) stay."""
+    return xp.clip(expectation + (m.expectation_speed * active) * (perceived - expectation) + m.wom_expectation * wom, 0.0, 1.0)
+
+
+def newcomer_expectation(expectation: Array, reputation: Array, m: Market, xp: Any = np) -> Array:
     """A customer who joins a firm expects partly what the firm is known for (its reputation)."""
     r = m.reputation_expectation
-    return xp.where(joined, (1 - r) * expectation + r * reputation, expectation)
+    return (1 - r) * expectation + r * reputation
 
 
 def complaint_probability(s: Array, m: Market, xp: Any = np) -> Array:
     """Chance a dissatisfied customer complains: rises with dissatisfaction, capped (TARP: a few % to ~30%)."""
     return xp.clip(m.complaint_base + m.complaint_slope * (m.dissatisfied_below - s), m.complaint_base, m.complaint_max)
+
+
+def complaint_outcome(complains: Array, u_handle: Array, p_quick: Array, p_resolve: Array, xp: Any = np) -> Array:
+    """Outcome code of each dissatisfied customer: silent, or a complaint resolved quickly (p_quick),
+    resolved (p_resolve) or not; u_handle, p_quick and p_resolve are given for the complainers only."""
+    handled = xp.where(u_handle < p_quick, RESOLVED_QUICKLY, xp.where(u_handle < p_resolve, RESOLVED, UNRESOLVED))
+    code = xp.full(complains.shape, SILENT, dtype=CODE)
+    code[complains] = handled
+    return code
 
 
 def defection_hazard(
@@ -229,10 +281,11 @@ def defection_hazard(
     satisfaction and loyalty, average switching cost, no care and no complaint
     it equals the customer's own base dropout rate.
     """
+    affection = xp.maximum(satisfaction - m.affection_from, 0.0)
     log_mult = (
         -m.satisfaction_hazard * (satisfaction - m.satisfaction_neutral)
         + m.defection_zone_hazard * xp.maximum(m.defection_below - satisfaction, 0.0)
-        - m.affection_hazard * xp.maximum(satisfaction - m.affection_from, 0.0) ** 2
+        - m.affection_hazard * (affection * affection)
         - m.loyalty_hazard * (loyalty - m.loyalty_neutral)
         - m.switching_hazard * (switch_cost - m.switching_cost_mean)
         - m.care_hazard * care
@@ -241,9 +294,37 @@ def defection_hazard(
 
 
 def purchase_probability(p_buy: Array, log_price_ratio: Array, price_sens: Array, factor: float, m: Market, xp: Any = np) -> Array:
-    """Reference-price purchase response (Kalyanaram & Winer 1995): losses hurt more than gains help."""
-    eta = xp.where(log_price_ratio > 0, m.price_loss_elasticity, m.price_gain_elasticity)
-    return xp.clip(p_buy * factor * xp.exp(-eta * price_sens * log_price_ratio), 0.0, 1.0)
+    """Reference-price purchase response (Kalyanaram & Winer 1995): losses hurt more than gains help.
+
+    The elasticity is ``price_loss_elasticity`` above the reference (ratio > 0)
+    and ``price_gain_elasticity`` below it; ``-eta * ratio`` is the smaller of
+    the two products when losses weigh more, the larger otherwise.
+    """
+    loss, gain = -m.price_loss_elasticity * log_price_ratio, -m.price_gain_elasticity * log_price_ratio
+    response = xp.minimum(loss, gain) if m.price_loss_elasticity >= m.price_gain_elasticity else xp.maximum(loss, gain)
+    return xp.clip((p_buy * factor) * xp.exp(price_sens * response), 0.0, 1.0)
+
+
+def advocacy_of(satisfaction: Array, active: Array, m: Market, xp: Any = np) -> Array:
+    """Word of mouth: +1 promoter (CS >= promoter_from), -1 detractor (CS < detractor_below), else 0; prospects 0."""
+    promoter = (active & (satisfaction >= m.promoter_from)).astype(CODE)
+    detractor = (active & (satisfaction < m.detractor_below)).astype(CODE)
+    return promoter - detractor
+
+
+def update_loyalty(loyalty: Array, satisfaction: Array, stayed: Array, m: Market, xp: Any = np) -> Array:
+    """Loyalty of a customer who stayed with the supplier (stayed 1) moves toward CS/10; others' (stayed 0) is unchanged."""
+    return loyalty + ((1 - m.loyalty_smoothing) * stayed) * (satisfaction * 0.1 - loyalty)
+
+
+def reference_price(ref_price: Array, anchor: Array, m: Market, xp: Any = np) -> Array:
+    """Reference price smoothed toward this period's anchor (Kalyanaram & Winer 1995)."""
+    return m.reference_smoothing * ref_price + (1 - m.reference_smoothing) * anchor
+
+
+def equity_multiple(hazard: Array, m: Market, xp: Any = np) -> Array:
+    """r / (1 + d - r), the margin multiple of customer lifetime value (Gupta & Lehmann), r = 1 - hazard."""
+    return (1.0 - hazard) / (m.discount_rate + hazard)
 
 
 def choice_utility(
@@ -264,7 +345,7 @@ def sample_choice(utility: Array, rng: np.random.Generator, xp: Any = np) -> Arr
     u = utility - xp.max(utility, axis=1, keepdims=True)
     p = xp.exp(u)
     cum = xp.cumsum(p, axis=1)
-    draw = xp.asarray(rng.random(utility.shape[0])) * cum[:, -1]
+    draw = uniforms(rng, utility.shape[0], xp) * cum[:, -1]
     return xp.minimum((draw[:, None] >= cum).sum(axis=1), utility.shape[1] - 1)
 
 
@@ -273,9 +354,34 @@ def adoption_hazard(adopted_share: float, mean_awareness: float, m: Market) -> f
     return min(1.0, m.bass_p + m.bass_q * adopted_share + m.advertising_adoption * mean_awareness)
 
 
-def _per_firm(index: Array, n_firms: int, xp: Any, weights: Array | None = None) -> Array:
-    """Sum (or count) per firm; index PROSPECT rows must be masked out by the caller via weights."""
-    return xp.bincount(index, weights=weights, minlength=n_firms)[:n_firms]
+# ---------------------------------------------------------------------------
+# per-firm values and totals
+
+
+def firm_table(values: Array, prospect: float, xp: Any = np) -> Array:
+    """A per-firm value as a float32 table with one more entry, for prospects, at index -1 (= PROSPECT)."""
+    return xp.concatenate([xp.asarray(values, dtype=REAL), xp.full(1, prospect, dtype=REAL)])
+
+
+def per_customer(table: Array, supplier: Array, xp: Any = np) -> Array | float:
+    """Each customer's value of a firm table (prospects get its last entry); 0.0 if the table is all zero."""
+    return table[supplier] if bool(xp.any(table)) else 0.0
+
+
+def firm_bins(supplier: Array, xp: Any = np) -> Array:
+    """Bin of each customer for per-firm totals: 0 for prospects, firm + 1 for customers."""
+    return supplier.astype(xp.intp) + 1
+
+
+def per_firm(bins: Array, n_firms: int, xp: Any = np, weights: Array | None = None) -> Array:
+    """Sum of `weights` (or count) per firm in float64; bins from :func:`firm_bins` (prospects are dropped)."""
+    return xp.bincount(bins, weights=weights, minlength=n_firms + 1)[1 : n_firms + 1].astype(xp.float64)
+
+
+def per_firm_and_kind(bins: Array, kind: Array, n_kinds: int, n_firms: int, xp: Any = np) -> Array:
+    """Counts per firm and kind (0 <= kind < n_kinds) in one pass: (n_firms, n_kinds), float64."""
+    counts = xp.bincount(bins * n_kinds + kind, minlength=(n_firms + 1) * n_kinds)[: (n_firms + 1) * n_kinds]
+    return counts.reshape(n_firms + 1, n_kinds)[1:].astype(xp.float64)
 
 
 # ---------------------------------------------------------------------------
@@ -292,6 +398,12 @@ def step_population(
 ) -> tuple[Population, PopulationOutcome]:
     """Advance every customer one period. Pure: returns a new Population.
 
+    Random numbers, in this order: perception noise, a move draw (defection
+    for a customer, adoption for a prospect: the two never meet) and a
+    purchase draw for every customer; then a complaint draw for each
+    dissatisfied customer, a handling draw for each complainer and a choice
+    draw for each chooser, in customer order.
+
     Args:
         pop: the population at the start of the period.
         inputs: what each firm offers this period.
@@ -302,110 +414,104 @@ def step_population(
     """
     n = pop.size
     n_firms = int(inputs.price.shape[0])
-    f64 = xp.float64
 
-    # draw every random number up front, in a fixed order
-    noise = xp.asarray(rng.standard_normal(n))
-    u_complain = xp.asarray(rng.random(n))
-    u_handle = xp.asarray(rng.random(n))
-    u_defect = xp.asarray(rng.random(n))
-    u_adopt = xp.asarray(rng.random(n))
-    u_buy = xp.asarray(rng.random(n))
+    noise = normals(rng, n, xp)
+    u_move = uniforms(rng, n, xp)
+    u_buy = uniforms(rng, n, xp)
 
+    sup = pop.supplier.astype(xp.intp)  # PROSPECT (-1) reads a firm table's prospect entry
     active = pop.supplier >= 0
-    sup = xp.where(active, pop.supplier, 0)
-    activef = active.astype(f64)
-    start = _per_firm(sup, n_firms, xp, activef)
+    activef = active.astype(REAL)
+    log_price = firm_table(xp.log(inputs.price), 0.0, xp)
 
     # 1. perceived quality
-    perceived = xp.clip(inputs.quality[sup] + m.perception_noise * noise, 0.0, 1.0)
-    # 2. transaction satisfaction (quality disconfirmation and value for money)
-    log_ratio = xp.log(inputs.price[sup]) - xp.log(pop.ref_price)
-    s = transaction_satisfaction(perceived, pop.expectation, log_ratio, m, xp) - inputs.scandal[sup]
-    s = xp.clip(s, 0.0, 10.0)
+    perceived = perceive_quality(firm_table(inputs.quality, 0.0, xp)[sup], noise, m, xp)
+    # 2. transaction satisfaction (quality disconfirmation and value for money), less any scandal
+    log_ref = xp.log(pop.ref_price)
+    log_ratio = log_price[sup] - log_ref
+    s = transaction_satisfaction(perceived, pop.expectation, log_ratio, m, xp)
+    if bool(xp.any(inputs.scandal)):
+        s = xp.clip(s - firm_table(inputs.scandal, 0.0, xp)[sup], 0.0, 10.0)
     # 3. cumulative satisfaction
-    w = memory_weight(pop.tenure, m, xp)
-    cs = xp.where(active, w * pop.satisfaction + (1 - w) * s, pop.satisfaction)
+    cs = cumulative_satisfaction(pop.satisfaction, s, memory_weight(pop.tenure, m, xp), activef, xp)
     # 4. expectations move toward experience and word of mouth
-    e = xp.where(
-        active,
-        xp.clip(pop.expectation + m.expectation_speed * (perceived - pop.expectation) + m.wom_expectation * inputs.wom[sup], 0.0, 1.0),
-        pop.expectation,
-    )
-    # 5. complaints and their handling
-    dissatisfied = active & (s < m.dissatisfied_below)
-    complains = dissatisfied & (u_complain < complaint_probability(s, m, xp))
-    complaints = _per_firm(sup, n_firms, xp, complains.astype(f64))
+    wom = per_customer(firm_table(inputs.wom, 0.0, xp), sup, xp)
+    e = update_expectation(pop.expectation, perceived, wom, activef, m, xp)
+    # 5. complaints and their handling: the dissatisfied may complain, complaints are handled up to capacity
+    dissatisfied = xp.flatnonzero(active & (s < m.dissatisfied_below))
+    sup_d = sup[dissatisfied]
+    complains = uniforms(rng, dissatisfied.shape[0], xp) < complaint_probability(s[dissatisfied], m, xp)
+    complainers = sup_d[complains]
+    complaints = per_firm(complainers + 1, n_firms, xp)
     p_resolve = xp.minimum(1.0, inputs.complaint_capacity / xp.maximum(complaints, 1.0))
     p_quick = p_resolve * inputs.care
-    code = xp.where(
-        complains,
-        xp.where(u_handle < p_quick[sup], RESOLVED_QUICKLY, xp.where(u_handle < p_resolve[sup], RESOLVED, UNRESOLVED)),
-        xp.where(dissatisfied, SILENT, NO_COMPLAINT),
-    ).astype(xp.int8)
-    cs = xp.clip(cs + xp.asarray(COMPLAINT_SATISFACTION)[code], 0.0, 10.0)
-    # 6. defection
-    hazard = defection_hazard(
-        pop.p_drop, cs, pop.loyalty, pop.switch_cost, inputs.care[sup], xp.asarray(COMPLAINT_HAZARD)[code], m, xp
-    )
-    hazard = xp.where(inputs.alive[sup], hazard, 1.0)
-    defects = active & (u_defect < hazard)
+    u_handle = uniforms(rng, complainers.shape[0], xp)
+    code_d = complaint_outcome(complains, u_handle, p_quick[complainers], p_resolve[complainers], xp)
+    code = xp.zeros(n, dtype=CODE)
+    code[dissatisfied] = code_d
+    cs[dissatisfied] = xp.clip(cs[dissatisfied] + xp.asarray(COMPLAINT_SATISFACTION, dtype=REAL)[code_d], 0.0, 10.0)
+    complaint_mult = xp.ones(n, dtype=REAL)
+    complaint_mult[dissatisfied] = xp.asarray(COMPLAINT_HAZARD, dtype=REAL)[code_d]
+    # 6. defection (a closed firm's customers all leave)
+    care = per_customer(firm_table(inputs.care, 0.0, xp), sup, xp)
+    hazard = defection_hazard(pop.p_drop, cs, pop.loyalty, pop.switch_cost, care, complaint_mult, m, xp)
+    if not bool(xp.all(inputs.alive)):
+        hazard = xp.maximum(hazard, firm_table(~xp.asarray(inputs.alive), 0.0, xp)[sup])
+    defects = active & (u_move < hazard)
     # 7. choice: defectors (may leave the market) and Bass adopters among prospects
-    served = float(activef.sum())
+    served = int(xp.count_nonzero(active))
     adopt_p = adoption_hazard(served / n, float(xp.mean(inputs.awareness)), m)
-    adopts = ~active & (u_adopt < adopt_p) & bool(xp.any(inputs.alive))
-    choosers = xp.nonzero(defects | adopts)[0]
-    utility = choice_utility(inputs, pop.quality_sens[choosers], pop.price_sens[choosers], xp.log(pop.ref_price[choosers]), m, xp)
-    utility = xp.where(inputs.alive[None, :], utility, -xp.inf)
-    is_defector = defects[choosers]
+    adopts = ~active & (u_move < adopt_p) & bool(xp.any(inputs.alive))
+    choosers = xp.flatnonzero(defects | adopts)
+    is_defector = active[choosers]
     current = sup[choosers]
-    utility[xp.nonzero(is_defector)[0], current[is_defector]] = -xp.inf  # a defector leaves its supplier
+    log_ref_c = log_ref[choosers]
+    utility = choice_utility(inputs, pop.quality_sens[choosers], pop.price_sens[choosers], log_ref_c, m, xp)
+    utility = xp.where(inputs.alive[None, :], utility, -xp.inf)
+    utility[xp.flatnonzero(is_defector), current[is_defector]] = -xp.inf  # a defector leaves its supplier
     utility = utility - (m.switching_hazard * pop.switch_cost[choosers] * is_defector)[:, None]
     outside = xp.where(is_defector, m.outside_utility + inputs.outside_boost, -xp.inf)
     utility = xp.concatenate([utility, outside[:, None]], axis=1)
     pick = sample_choice(utility, rng, xp)
-    new_sup_choosers = xp.where(pick >= n_firms, PROSPECT, pick).astype(xp.int32)
+    new_sup = xp.where(pick >= n_firms, PROSPECT, pick)
+    joined = new_sup >= 0
     supplier = pop.supplier.copy()
-    supplier[choosers] = new_sup_choosers
-    moved = xp.zeros(n, dtype=bool)
-    moved[choosers] = True
-    lost = _per_firm(sup, n_firms, xp, defects.astype(f64))
-    joined = new_sup_choosers >= 0
-    acquired = _per_firm(xp.where(joined, new_sup_choosers, 0), n_firms, xp, joined.astype(f64))
+    supplier[choosers] = new_sup
+    sup_now = sup.copy()
+    sup_now[choosers] = new_sup
     # a new relationship starts fresh; a newcomer's expectation moves toward the chosen firm's reputation
-    tenure = xp.where(moved, 0, pop.tenure + active.astype(xp.int32)).astype(xp.int32)
-    cs = xp.where(moved, m.satisfaction_start, cs)
-    loyalty = xp.where(moved, NEW_CUSTOMER_LOYALTY, pop.loyalty)
-    e = newcomer_expectation(e, moved & (supplier >= 0), inputs.reputation[xp.maximum(supplier, 0)], m, xp)
+    tenure = pop.tenure + active
+    tenure[choosers] = 0
+    cs[choosers] = m.satisfaction_start
+    newcomers = choosers[joined]
+    e[newcomers] = newcomer_expectation(e[newcomers], firm_table(inputs.reputation, 0.0, xp)[new_sup[joined]], m, xp)
     # 8. purchases
     now_active = supplier >= 0
-    nsup = xp.where(now_active, supplier, 0)
-    price_paid = inputs.price[nsup]
-    log_ratio_now = xp.log(price_paid) - xp.log(pop.ref_price)
-    p_buy = purchase_probability(pop.p_buy, log_ratio_now, pop.price_sens, inputs.purchase_factor, m, xp)
+    log_ratio[choosers] = log_price[new_sup] - log_ref_c
+    p_buy = purchase_probability(pop.p_buy, log_ratio, pop.price_sens, inputs.purchase_factor, m, xp)
     buys = now_active & (u_buy < p_buy)
-    units_bought = xp.where(buys, pop.units, 0.0)
-    spend = units_bought * price_paid
+    units_bought = pop.units * buys
     # 9. word of mouth
-    advocacy = xp.where(
-        now_active, xp.where(cs >= m.promoter_from, 1, xp.where(cs < m.detractor_below, -1, 0)), 0
-    ).astype(xp.int8)
-    now_activef = now_active.astype(f64)
-    promoters = _per_firm(nsup, n_firms, xp, (advocacy == 1).astype(f64))
-    detractors = _per_firm(nsup, n_firms, xp, (advocacy == -1).astype(f64))
+    advocacy = advocacy_of(cs, now_active, m, xp)
     # 10. loyalty and reference price
-    loyalty = xp.where(
-        now_active & ~moved, m.loyalty_smoothing * loyalty + (1 - m.loyalty_smoothing) * cs / 10.0, loyalty
-    )
-    market_price = inputs.market_price if inputs.market_price > 0 else pop.ref_price
+    stayed = activef.copy()
+    stayed[choosers] = 0.0
+    loyalty = update_loyalty(pop.loyalty, cs, stayed, m, xp)
+    loyalty[choosers] = NEW_CUSTOMER_LOYALTY
     # internal reference (price paid) blended with the external one (the market's prices), Kalyanaram & Winer 1995
-    anchor = xp.where(now_active, (1 - m.external_reference) * price_paid + m.external_reference * market_price, market_price)
-    ref_price = m.reference_smoothing * pop.ref_price + (1 - m.reference_smoothing) * anchor
+    x = m.external_reference
+    if inputs.market_price > 0:
+        anchor = firm_table((1 - x) * inputs.price + x * inputs.market_price, inputs.market_price, xp)[sup_now]
+    else:  # no live price: each customer's own reference price stands in for the market's
+        price_paid = firm_table(inputs.price, 0.0, xp)[sup_now]
+        anchor = xp.where(now_active, (1 - x) * price_paid + x * pop.ref_price, pop.ref_price)
+    ref_price = reference_price(pop.ref_price, anchor, m, xp)
 
-    # customer equity: margin x r / (1 + d - r) (Gupta & Lehmann), r from this period's hazard
-    retention = 1.0 - xp.where(moved, pop.p_drop, hazard)
-    margin = pop.p_buy * pop.units * inputs.margin_per_unit[nsup] - inputs.service_cost[nsup]
-    clv = margin * retention / (1.0 + m.discount_rate - retention)
+    # customer equity: margin x r / (1 + d - r) (Gupta & Lehmann), r from this period's hazard (a newcomer's base
+    # dropout); margin = expected units x margin per unit - service cost, summed per firm as two totals
+    hazard[choosers] = pop.p_drop[choosers]
+    multiple = equity_multiple(hazard, m, xp)
+    expected_units = pop.p_buy * pop.units
 
     new_pop = replace(
         pop,
@@ -418,8 +524,17 @@ def step_population(
         advocacy=advocacy,
         complaint=code,
     )
-    tier_counts = xp.stack(
-        [_per_firm(nsup, n_firms, xp, (now_active & (pop.tier == t)).astype(f64)) for t in range(3)], axis=1
+    # per-firm totals: one pass for the counts by (tier, bought, advocacy), one per weighted sum
+    bins = firm_bins(supplier, xp)
+    kinds = per_firm_and_kind(bins, pop.tier * 6 + buys.astype(CODE) * 3 + (advocacy + 1), 18, n_firms, xp)
+    kinds = kinds.reshape(n_firms, 3, 2, 3)  # tier, bought, advocacy + 1
+    outcomes = per_firm_and_kind(sup_d + 1, code_d, 5, n_firms, xp)  # by complaint outcome code
+    end = kinds.sum(axis=(1, 2, 3))
+    lost = per_firm(current[is_defector] + 1, n_firms, xp)
+    acquired = per_firm(new_sup[joined] + 1, n_firms, xp)
+    units_sold = per_firm(bins, n_firms, xp, units_bought)
+    equity = inputs.margin_per_unit * per_firm(bins, n_firms, xp, expected_units * multiple) - inputs.service_cost * per_firm(
+        bins, n_firms, xp, multiple
     )
     t = min(track, n)
     panel = {
@@ -430,37 +545,42 @@ def step_population(
         "perceived": xp.where(active[:t], perceived[:t], xp.nan),
         "bought": buys[:t].copy(),
         "units": units_bought[:t].copy(),
-        "spend": spend[:t].copy(),
+        "spend": units_bought[:t] * firm_table(inputs.price, 0.0, xp)[sup_now[:t]],
         "complaint": code[:t].copy(),
         "defected": defects[:t].copy(),
         "tenure": tenure[:t].copy(),
     }
     outcome = PopulationOutcome(
-        customers_start=start,
-        customers_end=_per_firm(nsup, n_firms, xp, now_activef),
+        customers_start=end + lost - acquired,  # a defector never rejoins its own firm
+        customers_end=end,
         acquired=acquired,
         lost=lost,
-        revenue=_per_firm(nsup, n_firms, xp, spend),
-        units_sold=_per_firm(nsup, n_firms, xp, units_bought),
-        buyers=_per_firm(nsup, n_firms, xp, buys.astype(f64)),
-        wallet=_per_firm(nsup, n_firms, xp, now_activef * pop.p_buy * inputs.purchase_factor * pop.units),
+        revenue=inputs.price * units_sold,
+        units_sold=units_sold,
+        buyers=kinds[:, :, 1, :].sum(axis=(1, 2)),
+        wallet=inputs.purchase_factor * per_firm(bins, n_firms, xp, expected_units),
         complaints=complaints,
-        resolved_quickly=_per_firm(sup, n_firms, xp, (code == RESOLVED_QUICKLY).astype(f64)),
-        resolved=_per_firm(sup, n_firms, xp, (code == RESOLVED).astype(f64)),
-        unresolved=_per_firm(sup, n_firms, xp, (code == UNRESOLVED).astype(f64)),
-        silent=_per_firm(sup, n_firms, xp, (code == SILENT).astype(f64)),
-        dissatisfied=_per_firm(sup, n_firms, xp, dissatisfied.astype(f64)),
-        promoters=promoters,
-        detractors=detractors,
-        satisfaction_sum=_per_firm(nsup, n_firms, xp, now_activef * cs),
-        loyalty_sum=_per_firm(nsup, n_firms, xp, now_activef * loyalty),
-        customer_equity=_per_firm(nsup, n_firms, xp, now_activef * clv),
-        tier_counts=tier_counts,
-        prospects_end=int(n - int(now_active.sum())),
-        adopters=int(adopts.sum()),
+        resolved_quickly=outcomes[:, RESOLVED_QUICKLY],
+        resolved=outcomes[:, RESOLVED],
+        unresolved=outcomes[:, UNRESOLVED],
+        silent=outcomes[:, SILENT],
+        dissatisfied=outcomes.sum(axis=1),
+        promoters=kinds[:, :, :, 2].sum(axis=(1, 2)),
+        detractors=kinds[:, :, :, 0].sum(axis=(1, 2)),
+        satisfaction_sum=per_firm(bins, n_firms, xp, cs),
+        loyalty_sum=per_firm(bins, n_firms, xp, loyalty),
+        customer_equity=equity,
+        tier_counts=kinds.sum(axis=(2, 3)),
+        prospects_end=int(n - int(end.sum())),
+        adopters=int(choosers.shape[0] - int(xp.count_nonzero(is_defector))),
         panel=panel,
     )
     return new_pop, outcome
+
+
+def customer_counts(supplier: Array, n_firms: int, xp: Any = np) -> Array:
+    """Customers of each firm (float64, length n_firms)."""
+    return per_firm(firm_bins(supplier, xp), n_firms, xp)
 
 
 def release_customers(pop: Population, firm: int, xp: Any = np) -> Population:
@@ -468,8 +588,7 @@ def release_customers(pop: Population, firm: int, xp: Any = np) -> Population:
     mask = pop.supplier == firm
     return replace(
         pop,
-        supplier=xp.where(mask, PROSPECT, pop.supplier).astype(xp.int32),
-        tenure=xp.where(mask, 0, pop.tenure).astype(xp.int32),
-        advocacy=xp.where(mask, 0, pop.advocacy).astype(xp.int8),
+        supplier=xp.where(mask, PROSPECT, pop.supplier).astype(pop.supplier.dtype),
+        tenure=xp.where(mask, 0, pop.tenure).astype(pop.tenure.dtype),
+        advocacy=xp.where(mask, 0, pop.advocacy).astype(pop.advocacy.dtype),
     )
-

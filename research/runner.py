@@ -1,0 +1,184 @@
+"""Running many games reproducibly on any concurrent.futures Executor.
+
+A :class:`RunSpec` names one game completely (scenario, overrides, bots per
+seat, seed); :func:`run_game` plays it with the engine and returns tidy rows.
+:func:`execute` runs many specs on a process pool (default), a Dask cluster
+or any Executor a researcher passes in, shows progress, and, given an output
+folder, keeps one Parquet file per finished run so a rerun skips it.
+Seeds come from ``numpy.random.SeedSequence(master).spawn(n)``, so a run's
+result never depends on the number of workers or on the order runs finish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+FINAL_COLUMNS = (
+    "rank", "score", "score_financial", "score_customer", "score_relationship", "score_growth", "cash", "equity",
+    "cum_operating_profit", "customers", "market_share_customers", "avg_satisfaction", "customer_equity", "bankrupt",
+    "bankrupt_period", "tenders_won",
+)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One game, fully named: the same spec always gives the same result."""
+
+    scenario: str
+    strategies: tuple[str, ...]
+    seed: int
+    overrides: tuple[tuple[str, Any], ...] = ()
+    tags: tuple[tuple[str, Any], ...] = field(default=(), compare=False)  # e.g. sweep parameters, replicate number
+
+    @property
+    def run_id(self) -> str:
+        key = json.dumps([self.scenario, list(self.strategies), self.seed, [list(o) for o in self.overrides]], sort_keys=True, default=str)
+        return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def spawn_seeds(master_seed: int, n: int) -> list[int]:
+    """n independent game seeds from one master seed (SeedSequence.spawn)."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(master_seed).spawn(n)]
+
+
+def run_game(spec: RunSpec) -> pd.DataFrame:
+    """Play one game with bots; one row per firm with its final standing, plus game-level texture."""
+    from scenarios import load_scenario
+    from sim.model import CRMModel
+
+    scenario = load_scenario(spec.scenario, overrides=dict(spec.overrides))
+    model = CRMModel(scenario, seed=spec.seed, strategies=list(spec.strategies))
+    model.run()
+    frames = model.frames()
+    bids, tenders = frames["bids"], frames["tenders"]
+    final = pd.DataFrame(model.results[-1].firm_rows)[["firm", "name", *FINAL_COLUMNS]]
+    final.insert(0, "run_id", spec.run_id)
+    final.insert(1, "seed", spec.seed)
+    final.insert(2, "scenario", spec.scenario)
+    final.insert(4, "strategy", [spec.strategies[i] for i in final["firm"]])
+    final["periods_played"] = len(model.results)
+    final["void_bid_rate"] = float((~bids["valid"]).mean()) if len(bids) else 0.0
+    final["failed_tender_rate"] = float(tenders["failed"].mean()) if len(tenders) else 0.0
+    final["lineup"] = ",".join(spec.strategies)
+    for key, value in spec.overrides:
+        final[f"param:{key}"] = value
+    for key, value in spec.tags:
+        final[f"tag:{key}"] = value
+    return final
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def execute(
+    specs: Sequence[RunSpec],
+    executor: Executor | None = None,
+    workers: int | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    run: Callable[[RunSpec], pd.DataFrame] = run_game,
+) -> pd.DataFrame:
+    """Run every spec and return all rows, sorted by the specs' order (never by finishing order).
+
+    Args:
+        specs: the games to play.
+        executor: any concurrent.futures Executor (a Dask ``client.get_executor()``, Ray, MPI...);
+            default: a ProcessPoolExecutor with `workers` processes (1 worker runs in this process).
+        out_dir: if given, each finished run is kept as ``runs/<run_id>.parquet`` there and skipped on a rerun.
+        progress: show a progress bar.
+    """
+    runs_dir = Path(out_dir) / "runs" if out_dir else None
+    if runs_dir:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, pd.DataFrame] = {}
+    todo = []
+    for spec in specs:
+        path = runs_dir / f"{spec.run_id}.parquet" if runs_dir else None
+        if path is not None and path.exists():
+            results[spec.run_id] = pd.read_parquet(path)
+        else:
+            todo.append(spec)
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="game", disable=not progress, desc="games")
+
+    def keep(spec: RunSpec, df: pd.DataFrame) -> None:
+        results[spec.run_id] = df
+        if runs_dir:
+            tmp = runs_dir / f".{spec.run_id}.parquet.tmp"
+            df.to_parquet(tmp, index=False)
+            tmp.replace(runs_dir / f"{spec.run_id}.parquet")  # atomic: a killed run leaves no half file
+        bar.update(1)
+
+    workers = workers or default_workers()
+    if todo and executor is None and workers == 1:
+        for spec in todo:
+            keep(spec, run(spec))
+    elif todo:
+        own = executor is None
+        pool = executor or ProcessPoolExecutor(max_workers=workers)
+        try:
+            futures = {pool.submit(run, spec): spec for spec in todo}
+            for fut in as_completed(futures):
+                keep(futures[fut], fut.result())
+        finally:
+            if own:
+                pool.shutdown()
+    bar.close()
+    frames = [results[s.run_id] for s in specs]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def dask_executor(address: str | None):
+    """A concurrent.futures Executor on Dask: ``"local"`` starts a LocalCluster, else joins ``tcp://host:port``.
+
+    Returns (executor, client); close the client when done.
+    """
+    from distributed import Client, LocalCluster
+
+    if address in (None, "local"):
+        cluster = LocalCluster(n_workers=default_workers(), threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(address)
+    return client.get_executor(), client
+
+
+def lineups(strategies: Iterable[str], seats: int) -> list[tuple[str, ...]]:
+    """Every multiset of `seats` strategies (order fixed: sorted), for tournaments."""
+    from itertools import combinations_with_replacement
+
+    return [tuple(c) for c in combinations_with_replacement(sorted(strategies), seats)]
+
+
+def summarize(rows: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+    """Mean rank, win rate, bankruptcy rate and mean score with 95% normal-approximation intervals."""
+    g = rows.assign(win=rows["rank"] == 1, bankrupt=rows["bankrupt"].astype(bool)).groupby(by)
+    out = pd.DataFrame({
+        "games": g.size(),
+        "mean_rank": g["rank"].mean(),
+        "mean_rank_ci": 1.96 * g["rank"].std(ddof=1) / np.sqrt(g.size()),
+        "win_rate": g["win"].mean(),
+        "win_rate_ci": 1.96 * np.sqrt(g["win"].mean() * (1 - g["win"].mean()) / g.size()),
+        "mean_score": g["score"].mean(),
+        "mean_score_ci": 1.96 * g["score"].std(ddof=1) / np.sqrt(g.size()),
+        "bankruptcy_rate": g["bankrupt"].mean(),
+    })
+    return out.reset_index()
+
+
+def specs_from(scenario: str, strategies: Sequence[str], seeds: Sequence[int], overrides: Mapping[str, Any] | None = None,
+               tags: Mapping[str, Any] | None = None) -> list[RunSpec]:
+    ov = tuple(sorted((overrides or {}).items()))
+    tg = tuple(sorted((tags or {}).items()))
+    return [RunSpec(scenario, tuple(strategies), int(s), ov, tg) for s in seeds]
