@@ -161,7 +161,7 @@ class Premium(Strategy):
             if qualified(obs, t, promised) and cost * 1.1 <= t.price_cap:
                 bids[t.id] = {"price": round(max(cost * 1.1, t.price_cap * 0.97), 2), "promised_service": promised}
         care = 15 * max(obs.customers, 100)
-        top = (invited_clients(obs) + sorted(obs.relationship, key=lambda c: (-obs.client_satisfaction[c], c)))[:2]
+        top = list(dict.fromkeys(invited_clients(obs) + sorted(obs.relationship, key=lambda c: (-obs.client_satisfaction[c], c))))[:2]
         return {
             "price": round(clamp(ref * self.price_premium, 1, obs.scenario.market.price_cap), 2),
             "service_level": self.service,

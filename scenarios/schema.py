@@ -239,7 +239,9 @@ class Event(_Frozen):
     """A scheduled shock, announced when its period opens.
 
     recession/boom: purchase propensity x magnitude; scandal: the firm's
-    customers lose `magnitude` satisfaction points and its reputation drops;
+    customers' transaction satisfaction loses `magnitude` points that period
+    (cumulative satisfaction falls by its memory-weighted share) and the
+    firm's reputation drops by 30%;
     cost_shock: every firm's unit cost x magnitude (permanent);
     new_entrant: an off-stage rival adds `magnitude` to the outside option.
     """

@@ -124,7 +124,8 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
             console.print(f"[green]ok[/green] {path}: {s.name} ({s.firms.count} firms, {s.periods} periods, {s.market.customers:,} customers)")
         except ScenarioError as exc:
             failed += 1
-            console.print(f"[red]invalid[/red] {exc}", highlight=False)
+            console.print("[red]invalid[/red] ", end="")
+            console.print(str(exc), markup=False, highlight=False)
     return 1 if failed else 0
 
 
@@ -203,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ScenarioError, DecisionError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print("[red]error:[/red] ", end="")
+        console.print(str(exc), markup=False, highlight=False)
         return 2
 
 
