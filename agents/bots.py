@@ -106,6 +106,16 @@ def invited_clients(obs: Observation) -> list[str]:
     return [c.id for c in sorted(closed, key=lambda c: (c.min_relationship - obs.relationship[c.id], c.id))]
 
 
+def cultivation_spend(obs: Observation, amount: float) -> float:
+    """A classroom-sized cultivation spend, scaled to the scenario's cultivation scale (¥20,000 in the classroom)."""
+    return round(amount * obs.scenario.tenders.cultivation_scale / 20_000, 2)
+
+
+def advertising_spend(obs: Observation, amount: float) -> float:
+    """A classroom-sized advertising spend, scaled to the scenario's advertising scale (¥40,000 in the classroom)."""
+    return round(amount * obs.scenario.costs.advertising_scale / 40_000, 2)
+
+
 def clamp(x: float, lo: float, hi: float) -> float:
     return max(lo, min(hi, x))
 
@@ -135,8 +145,8 @@ class PriceCutter(Strategy):
         return {
             "price": round(price, 2),
             "service_level": 0.45,
-            "care_budget": 2_000,
-            "advertising_budget": 15_000,
+            "care_budget": 2 * max(obs.customers, 100),
+            "advertising_budget": advertising_spend(obs, 15_000),
             **staffing(obs, 0.95, contract_load(obs)),
             "cultivation": {},
             "bids": affordable(obs, bids, tenders),
@@ -166,9 +176,9 @@ class Premium(Strategy):
             "price": round(clamp(ref * self.price_premium, 1, obs.scenario.market.price_cap), 2),
             "service_level": self.service,
             "care_budget": round(care),
-            "advertising_budget": 8_000,
+            "advertising_budget": advertising_spend(obs, 8_000),
             **staffing(obs, 0.7, contract_load(obs)),
-            "cultivation": {c: 5_000 for c in top},
+            "cultivation": {c: cultivation_spend(obs, 5_000) for c in top},
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -197,15 +207,15 @@ class RelationshipBuilder(Strategy):
             if qualified(obs, t, promised) and cost * 1.12 <= t.price_cap:
                 markup = 1.2 if t.client in focus else 1.12
                 bids[t.id] = {"price": round(min(t.price_cap, cost * markup), 2), "promised_service": promised}
-        cash_ok = obs.firm.cash > 60_000
+        cash_ok = obs.firm.cash > 0.2 * obs.scenario.firms.cash
         return {
             "price": round(obs.scenario.market.reference_price * 1.02, 2),
             "service_level": 0.65,
-            "care_budget": 8_000,
-            "advertising_budget": 5_000,
+            "care_budget": 8 * max(obs.customers, 100),
+            "advertising_budget": advertising_spend(obs, 5_000),
             "hire_sales": hire_sales,
             **staffing(obs, 0.8, contract_load(obs)),
-            "cultivation": {c: self.spend if cash_ok else self.spend / 4 for c in focus},
+            "cultivation": {c: cultivation_spend(obs, self.spend if cash_ok else self.spend / 4) for c in focus},
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -230,9 +240,9 @@ class Balanced(Strategy):
             "price": round(ref, 2),
             "service_level": 0.65,
             "care_budget": 10 * max(obs.customers, 100),
-            "advertising_budget": 10_000,
+            "advertising_budget": advertising_spend(obs, 10_000),
             **staffing(obs, 0.75, contract_load(obs)),
-            "cultivation": {best: 6_000} if best else {},
+            "cultivation": {best: cultivation_spend(obs, 6_000)} if best else {},
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -273,9 +283,9 @@ class Adaptive(Strategy):
             "price": round(price, 2),
             "service_level": round(service, 3),
             "care_budget": 12 * max(obs.customers, 100),
-            "advertising_budget": 10_000,
+            "advertising_budget": advertising_spend(obs, 10_000),
             **staffing(obs, 0.78, contract_load(obs)),
-            "cultivation": {c: 6_000 for c in weakest},
+            "cultivation": {c: cultivation_spend(obs, 6_000) for c in weakest},
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -293,7 +303,7 @@ class RandomValid(Strategy):
         sales_after = f.sales_staff + hire_sales
         clients = list(sc.client_ids)
         n_cult = int(rng.integers(0, min(len(clients), sales_after * sc.costs.clients_per_sales_staff) + 1)) if clients else 0
-        cult = {str(c): round(float(rng.uniform(0, 20_000)), 2) for c in rng.choice(clients, n_cult, replace=False)} if n_cult else {}
+        cult = {str(c): cultivation_spend(obs, float(rng.uniform(0, 20_000))) for c in rng.choice(clients, n_cult, replace=False)} if n_cult else {}
         tenders = list(obs.tenders)
         n_bids = int(rng.integers(0, min(len(tenders), sales_after * sc.costs.bids_per_sales_staff) + 1)) if tenders else 0
         bids = {}
@@ -306,8 +316,8 @@ class RandomValid(Strategy):
         return {
             "price": round(min(float(rng.uniform(0.6, 1.5) * sc.market.reference_price), sc.market.price_cap), 2),
             "service_level": round(float(rng.uniform(0.2, 1.0)), 3),
-            "care_budget": round(float(rng.uniform(0, 30_000)), 2),
-            "advertising_budget": round(float(rng.uniform(0, 40_000)), 2),
+            "care_budget": round(float(rng.uniform(0, 30)) * max(obs.customers, 100), 2),
+            "advertising_budget": advertising_spend(obs, float(rng.uniform(0, 40_000))),
             "hire_sales": hire_sales,
             "hire_service": hire_service,
             "fire_service": fire_service,
