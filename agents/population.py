@@ -51,7 +51,7 @@ NEW_CUSTOMER_LOYALTY = 0.5
 class Population:
     """All customers, one array per attribute (index i is customer i)."""
 
-    # fixed traits
+    # fixed traits (reals are float32, codes int8: see REAL, CODE, TENURE)
     units: Array  # units bought per purchase (lognormal, heavy-tailed)
     p_buy: Array  # latent per-period purchase propensity (Beta)
     p_drop: Array  # latent per-period base dropout (Beta), the neutral defection hazard
@@ -182,13 +182,18 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
 
 
 def value_tiers(expected_spend: Array, xp: Any = np) -> Array:
-    """ABC tiers: top 20% of expected spend is A, next 30% B, the rest C."""
+    """ABC tiers: top 20% of expected spend is A, next 30% B, the rest C (exact counts; a tie at a
+    boundary is split deterministically)."""
     n = expected_spend.shape[0]
-    rank = xp.empty(n, dtype=xp.int64)
-    rank[xp.argsort(expected_spend, kind="stable")] = xp.arange(n)
     a_from = n - int(round(TIER_SHARES[0] * n))
     b_from = n - int(round((TIER_SHARES[0] + TIER_SHARES[1]) * n))
-    return xp.where(rank >= a_from, 0, xp.where(rank >= b_from, 1, 2)).astype(CODE)
+    tier = xp.full(n, 2, dtype=CODE)
+    if n == 0:
+        return tier
+    order = xp.argpartition(expected_spend, (min(b_from, n - 1), min(a_from, n - 1)))  # O(n), no full sort
+    tier[order[b_from:]] = 1
+    tier[order[a_from:]] = 0
+    return tier
 
 
 # ---------------------------------------------------------------------------
@@ -238,14 +243,14 @@ def transaction_satisfaction(perceived: Array, expectation: Array, log_price_rat
     return xp.clip(m.satisfaction_neutral + quality - value, 0.0, 10.0)
 
 
-def cumulative_satisfaction(satisfaction: Array, transaction: Array, weight: Array, active: Array, xp: Any = np) -> Array:
-    """CS moves to this period's transaction satisfaction by 1 - memory weight; a prospect's (active 0) stays."""
-    return xp.clip(satisfaction + ((1.0 - weight) * active) * (transaction - satisfaction), 0.0, 10.0)
+def cumulative_satisfaction(satisfaction: Array, transaction: Array, weight: Array, xp: Any = np) -> Array:
+    """CS: the memory-weighted blend of past CS and this period's transaction satisfaction, in [0, 10]."""
+    return xp.clip(weight * satisfaction + (1.0 - weight) * transaction, 0.0, 10.0)
 
 
-def update_expectation(expectation: Array, perceived: Array, wom: Array, active: Array, m: Market, xp: Any = np) -> Array:
-    """Expectations move toward experience and the supplier's word of mouth; a prospect's (active 0, wom 0) stay."""
-    return xp.clip(expectation + (m.expectation_speed * active) * (perceived - expectation) + m.wom_expectation * wom, 0.0, 1.0)
+def update_expectation(expectation: Array, perceived: Array, wom: Array | float, m: Market, xp: Any = np) -> Array:
+    """Expectations move toward experience and the supplier's net word of mouth, in [0, 1]."""
+    return xp.clip(expectation + m.expectation_speed * (perceived - expectation) + m.wom_expectation * wom, 0.0, 1.0)
 
 
 def newcomer_expectation(expectation: Array, reputation: Array, m: Market, xp: Any = np) -> Array:
@@ -302,7 +307,8 @@ def purchase_probability(p_buy: Array, log_price_ratio: Array, price_sens: Array
     """
     loss, gain = -m.price_loss_elasticity * log_price_ratio, -m.price_gain_elasticity * log_price_ratio
     response = xp.minimum(loss, gain) if m.price_loss_elasticity >= m.price_gain_elasticity else xp.maximum(loss, gain)
-    return xp.clip((p_buy * factor) * xp.exp(price_sens * response), 0.0, 1.0)
+    scale = p_buy if factor == 1.0 else p_buy * factor
+    return xp.minimum(scale * xp.exp(price_sens * response), 1.0)
 
 
 def advocacy_of(satisfaction: Array, active: Array, m: Market, xp: Any = np) -> Array:
@@ -312,9 +318,9 @@ def advocacy_of(satisfaction: Array, active: Array, m: Market, xp: Any = np) -> 
     return promoter - detractor
 
 
-def update_loyalty(loyalty: Array, satisfaction: Array, stayed: Array, m: Market, xp: Any = np) -> Array:
-    """Loyalty of a customer who stayed with the supplier (stayed 1) moves toward CS/10; others' (stayed 0) is unchanged."""
-    return loyalty + ((1 - m.loyalty_smoothing) * stayed) * (satisfaction * 0.1 - loyalty)
+def update_loyalty(loyalty: Array, satisfaction: Array, m: Market, xp: Any = np) -> Array:
+    """Loyalty of a customer who stays with the supplier moves toward CS/10."""
+    return m.loyalty_smoothing * loyalty + (1 - m.loyalty_smoothing) * (satisfaction * 0.1)
 
 
 def reference_price(ref_price: Array, anchor: Array, m: Market, xp: Any = np) -> Array:
@@ -330,23 +336,21 @@ def equity_multiple(hazard: Array, m: Market, xp: Any = np) -> Array:
 def choice_utility(
     inputs: MarketInputs, quality_sens: Array, price_sens: Array, log_ref: Array, m: Market, xp: Any = np
 ) -> Array:
-    """Deterministic MNL utility of each firm for each chooser: (choosers, firms)."""
+    """Deterministic MNL utility of each firm (row) for each chooser (column): (firms, choosers)."""
     log_price = xp.log(inputs.price)
     return (
-        m.choice_quality * quality_sens[:, None] * inputs.reputation[None, :]
-        - m.choice_price * price_sens[:, None] * (log_price[None, :] - log_ref[:, None])
-        + m.choice_wom * inputs.wom[None, :]
-        + m.choice_awareness * inputs.awareness[None, :]
+        (m.choice_quality * inputs.reputation)[:, None] * quality_sens[None, :]
+        - m.choice_price * (log_price[:, None] - log_ref[None, :]) * price_sens[None, :]
+        + (m.choice_wom * inputs.wom + m.choice_awareness * inputs.awareness)[:, None]
     )
 
 
 def sample_choice(utility: Array, rng: np.random.Generator, xp: Any = np) -> Array:
-    """Draw one option per row with logit probabilities; rows of all -inf choose column 0."""
-    u = utility - xp.max(utility, axis=1, keepdims=True)
-    p = xp.exp(u)
-    cum = xp.cumsum(p, axis=1)
-    draw = uniforms(rng, utility.shape[0], xp) * cum[:, -1]
-    return xp.minimum((draw[:, None] >= cum).sum(axis=1), utility.shape[1] - 1)
+    """Draw one option (row) per chooser (column) with logit probabilities; columns of all -inf choose row 0."""
+    u = utility - xp.max(utility, axis=0, keepdims=True)
+    cum = xp.cumsum(xp.exp(u), axis=0)
+    draw = uniforms(rng, utility.shape[1], xp) * cum[-1]
+    return xp.minimum((draw[None, :] >= cum).sum(axis=0), utility.shape[0] - 1)
 
 
 def adoption_hazard(adopted_share: float, mean_awareness: float, m: Market) -> float:
@@ -358,28 +362,30 @@ def adoption_hazard(adopted_share: float, mean_awareness: float, m: Market) -> f
 # per-firm values and totals
 
 
-def firm_table(values: Array, prospect: float, xp: Any = np) -> Array:
-    """A per-firm value as a float32 table with one more entry, for prospects, at index -1 (= PROSPECT)."""
-    return xp.concatenate([xp.asarray(values, dtype=REAL), xp.full(1, prospect, dtype=REAL)])
-
-
-def per_customer(table: Array, supplier: Array, xp: Any = np) -> Array | float:
-    """Each customer's value of a firm table (prospects get its last entry); 0.0 if the table is all zero."""
-    return table[supplier] if bool(xp.any(table)) else 0.0
-
-
 def firm_bins(supplier: Array, xp: Any = np) -> Array:
-    """Bin of each customer for per-firm totals: 0 for prospects, firm + 1 for customers."""
-    return supplier.astype(xp.intp) + 1
+    """Each customer's bin: 0 for a prospect, firm + 1 for a firm's customer (an index into firm tables)."""
+    return (supplier + 1).astype(xp.intp)
+
+
+def firm_table(values: Array, prospect: float, xp: Any = np) -> Array:
+    """A per-firm value as a float32 table indexed by bin: the prospects' value first, then firm 0, 1, ..."""
+    return xp.concatenate([xp.full(1, prospect, dtype=REAL), xp.asarray(values, dtype=REAL)])
+
+
+def per_customer(table: Array, bins: Array, xp: Any = np) -> Array | float:
+    """Each customer's entry of a firm table; 0.0 (no array) if the table is all zero."""
+    return table[bins] if bool(xp.any(table)) else 0.0
 
 
 def per_firm(bins: Array, n_firms: int, xp: Any = np, weights: Array | None = None) -> Array:
-    """Sum of `weights` (or count) per firm in float64; bins from :func:`firm_bins` (prospects are dropped)."""
+    """Sum of `weights` (or count) per firm in float64, prospects (bin 0) left out."""
+    if weights is not None:
+        weights = weights.astype(xp.float64)
     return xp.bincount(bins, weights=weights, minlength=n_firms + 1)[1 : n_firms + 1].astype(xp.float64)
 
 
 def per_firm_and_kind(bins: Array, kind: Array, n_kinds: int, n_firms: int, xp: Any = np) -> Array:
-    """Counts per firm and kind (0 <= kind < n_kinds) in one pass: (n_firms, n_kinds), float64."""
+    """Counts per firm and kind (0 <= kind < n_kinds) in one pass: (n_firms, n_kinds) float64, prospects left out."""
     counts = xp.bincount(bins * n_kinds + kind, minlength=(n_firms + 1) * n_kinds)[: (n_firms + 1) * n_kinds]
     return counts.reshape(n_firms + 1, n_kinds)[1:].astype(xp.float64)
 
@@ -398,11 +404,15 @@ def step_population(
 ) -> tuple[Population, PopulationOutcome]:
     """Advance every customer one period. Pure: returns a new Population.
 
-    Random numbers, in this order: perception noise, a move draw (defection
-    for a customer, adoption for a prospect: the two never meet) and a
-    purchase draw for every customer; then a complaint draw for each
-    dissatisfied customer, a handling draw for each complainer and a choice
-    draw for each chooser, in customer order.
+    Each rule runs over the customers it concerns: rules 1-6 over those served
+    at the start of the period, adoption over the prospects, choice over the
+    defectors and adopters, purchases over those with a supplier after the
+    choice, word of mouth and the reference price over everyone. Random
+    numbers, in this order: perception noise and a defection draw for each
+    served customer, an adoption draw for each prospect, a complaint draw for
+    each dissatisfied customer, a handling draw for each complainer, a choice
+    draw for each chooser and a purchase draw for each customer after the
+    choice, each in customer order.
 
     Args:
         pop: the population at the start of the period.
@@ -415,103 +425,107 @@ def step_population(
     n = pop.size
     n_firms = int(inputs.price.shape[0])
 
-    noise = normals(rng, n, xp)
-    u_move = uniforms(rng, n, xp)
-    u_buy = uniforms(rng, n, xp)
-
-    sup = pop.supplier.astype(xp.intp)  # PROSPECT (-1) reads a firm table's prospect entry
+    # whom the rules concern, and the random draws for each of them (a suffix _s: over the served customers)
+    bins = firm_bins(pop.supplier, xp)  # 0 for prospects, firm + 1: indexes firm tables and per-firm totals
     active = pop.supplier >= 0
-    activef = active.astype(REAL)
+    served = xp.flatnonzero(active)
+    prospects = xp.flatnonzero(~active)
+    bins_s = bins[served]
+    noise = normals(rng, served.shape[0], xp)
+    u_defect = uniforms(rng, served.shape[0], xp)
+    u_adopt = uniforms(rng, prospects.shape[0], xp)
     log_price = firm_table(xp.log(inputs.price), 0.0, xp)
+    log_ref = xp.log(pop.ref_price)
+    expectation_s = pop.expectation[served]
 
     # 1. perceived quality
-    perceived = perceive_quality(firm_table(inputs.quality, 0.0, xp)[sup], noise, m, xp)
+    perceived = perceive_quality(firm_table(inputs.quality, 0.0, xp)[bins_s], noise, m, xp)
     # 2. transaction satisfaction (quality disconfirmation and value for money), less any scandal
-    log_ref = xp.log(pop.ref_price)
-    log_ratio = log_price[sup] - log_ref
-    s = transaction_satisfaction(perceived, pop.expectation, log_ratio, m, xp)
+    s = transaction_satisfaction(perceived, expectation_s, log_price[bins_s] - log_ref[served], m, xp)
     if bool(xp.any(inputs.scandal)):
-        s = xp.clip(s - firm_table(inputs.scandal, 0.0, xp)[sup], 0.0, 10.0)
+        s = xp.clip(s - firm_table(inputs.scandal, 0.0, xp)[bins_s], 0.0, 10.0)
     # 3. cumulative satisfaction
-    cs = cumulative_satisfaction(pop.satisfaction, s, memory_weight(pop.tenure, m, xp), activef, xp)
+    cs_s = cumulative_satisfaction(pop.satisfaction[served], s, memory_weight(pop.tenure[served], m, xp), xp)
     # 4. expectations move toward experience and word of mouth
-    wom = per_customer(firm_table(inputs.wom, 0.0, xp), sup, xp)
-    e = update_expectation(pop.expectation, perceived, wom, activef, m, xp)
+    wom = per_customer(firm_table(inputs.wom, 0.0, xp), bins_s, xp) if m.wom_expectation else 0.0
+    e = pop.expectation.copy()
+    e[served] = update_expectation(expectation_s, perceived, wom, m, xp)
     # 5. complaints and their handling: the dissatisfied may complain, complaints are handled up to capacity
-    dissatisfied = xp.flatnonzero(active & (s < m.dissatisfied_below))
-    sup_d = sup[dissatisfied]
+    dissatisfied = xp.flatnonzero(s < m.dissatisfied_below)  # positions among the served
+    bins_d = bins_s[dissatisfied]
     complains = uniforms(rng, dissatisfied.shape[0], xp) < complaint_probability(s[dissatisfied], m, xp)
-    complainers = sup_d[complains]
-    complaints = per_firm(complainers + 1, n_firms, xp)
-    p_resolve = xp.minimum(1.0, inputs.complaint_capacity / xp.maximum(complaints, 1.0))
-    p_quick = p_resolve * inputs.care
+    complainers = bins_d[complains]
+    complaints = per_firm(complainers, n_firms, xp)
+    p_resolve = firm_table(xp.minimum(1.0, inputs.complaint_capacity / xp.maximum(complaints, 1.0)), 0.0, xp)
+    p_quick = p_resolve * firm_table(inputs.care, 0.0, xp)
     u_handle = uniforms(rng, complainers.shape[0], xp)
     code_d = complaint_outcome(complains, u_handle, p_quick[complainers], p_resolve[complainers], xp)
     code = xp.zeros(n, dtype=CODE)
-    code[dissatisfied] = code_d
-    cs[dissatisfied] = xp.clip(cs[dissatisfied] + xp.asarray(COMPLAINT_SATISFACTION, dtype=REAL)[code_d], 0.0, 10.0)
-    complaint_mult = xp.ones(n, dtype=REAL)
+    code[served[dissatisfied]] = code_d
+    cs_s[dissatisfied] = xp.clip(cs_s[dissatisfied] + xp.asarray(COMPLAINT_SATISFACTION, dtype=REAL)[code_d], 0.0, 10.0)
+    complaint_mult = xp.ones(served.shape[0], dtype=REAL)
     complaint_mult[dissatisfied] = xp.asarray(COMPLAINT_HAZARD, dtype=REAL)[code_d]
     # 6. defection (a closed firm's customers all leave)
-    care = per_customer(firm_table(inputs.care, 0.0, xp), sup, xp)
-    hazard = defection_hazard(pop.p_drop, cs, pop.loyalty, pop.switch_cost, care, complaint_mult, m, xp)
+    care = per_customer(firm_table(inputs.care, 0.0, xp), bins_s, xp)
+    loyalty_s = pop.loyalty[served]
+    hazard = defection_hazard(pop.p_drop[served], cs_s, loyalty_s, pop.switch_cost[served], care, complaint_mult, m, xp)
     if not bool(xp.all(inputs.alive)):
-        hazard = xp.maximum(hazard, firm_table(~xp.asarray(inputs.alive), 0.0, xp)[sup])
-    defects = active & (u_move < hazard)
+        hazard = xp.maximum(hazard, firm_table(~xp.asarray(inputs.alive), 0.0, xp)[bins_s])
+    quits = xp.flatnonzero(u_defect < hazard)  # positions among the served
+    defectors = served[quits]
+    left = bins_s[quits]  # the bins of the firms they leave
     # 7. choice: defectors (may leave the market) and Bass adopters among prospects
-    served = int(xp.count_nonzero(active))
-    adopt_p = adoption_hazard(served / n, float(xp.mean(inputs.awareness)), m)
-    adopts = ~active & (u_move < adopt_p) & bool(xp.any(inputs.alive))
-    choosers = xp.flatnonzero(defects | adopts)
+    adopt_p = adoption_hazard(served.shape[0] / n, float(xp.mean(inputs.awareness)), m)
+    adopters = prospects[u_adopt < adopt_p] if bool(xp.any(inputs.alive)) else prospects[:0]
+    choosers = xp.sort(xp.concatenate([defectors, adopters]))
     is_defector = active[choosers]
-    current = sup[choosers]
     log_ref_c = log_ref[choosers]
     utility = choice_utility(inputs, pop.quality_sens[choosers], pop.price_sens[choosers], log_ref_c, m, xp)
-    utility = xp.where(inputs.alive[None, :], utility, -xp.inf)
-    utility[xp.flatnonzero(is_defector), current[is_defector]] = -xp.inf  # a defector leaves its supplier
-    utility = utility - (m.switching_hazard * pop.switch_cost[choosers] * is_defector)[:, None]
+    utility = xp.where(inputs.alive[:, None], utility, -xp.inf)
+    utility[left - 1, xp.flatnonzero(is_defector)] = -xp.inf  # a defector leaves its supplier
+    utility = utility - (m.switching_hazard * pop.switch_cost[choosers] * is_defector)[None, :]
     outside = xp.where(is_defector, m.outside_utility + inputs.outside_boost, -xp.inf)
-    utility = xp.concatenate([utility, outside[:, None]], axis=1)
+    utility = xp.concatenate([utility, outside[None, :]], axis=0)
     pick = sample_choice(utility, rng, xp)
-    new_sup = xp.where(pick >= n_firms, PROSPECT, pick)
-    joined = new_sup >= 0
+    new_bin = xp.where(pick >= n_firms, 0, pick + 1)  # the outside option makes a prospect
     supplier = pop.supplier.copy()
-    supplier[choosers] = new_sup
-    sup_now = sup.copy()
-    sup_now[choosers] = new_sup
+    supplier[choosers] = new_bin - 1
+    bins_now = bins.copy()
+    bins_now[choosers] = new_bin
     # a new relationship starts fresh; a newcomer's expectation moves toward the chosen firm's reputation
+    newcomers = choosers[new_bin > 0]
+    joined = new_bin[new_bin > 0]
     tenure = pop.tenure + active
     tenure[choosers] = 0
+    cs = pop.satisfaction.copy()
+    cs[served] = cs_s
     cs[choosers] = m.satisfaction_start
-    newcomers = choosers[joined]
-    e[newcomers] = newcomer_expectation(e[newcomers], firm_table(inputs.reputation, 0.0, xp)[new_sup[joined]], m, xp)
+    e[newcomers] = newcomer_expectation(e[newcomers], firm_table(inputs.reputation, 0.0, xp)[joined], m, xp)
     # 8. purchases
     now_active = supplier >= 0
-    log_ratio[choosers] = log_price[new_sup] - log_ref_c
-    p_buy = purchase_probability(pop.p_buy, log_ratio, pop.price_sens, inputs.purchase_factor, m, xp)
-    buys = now_active & (u_buy < p_buy)
-    units_bought = pop.units * buys
+    customers = xp.flatnonzero(now_active)
+    bins_c = bins_now[customers]
+    log_ratio = log_price[bins_c] - log_ref[customers]
+    p_buy = purchase_probability(pop.p_buy[customers], log_ratio, pop.price_sens[customers], inputs.purchase_factor, m, xp)
+    buys = uniforms(rng, customers.shape[0], xp) < p_buy
+    buyers = customers[buys]
+    bins_b = bins_c[buys]
+    units_bought = pop.units[buyers]
     # 9. word of mouth
     advocacy = advocacy_of(cs, now_active, m, xp)
-    # 10. loyalty and reference price
-    stayed = activef.copy()
-    stayed[choosers] = 0.0
-    loyalty = update_loyalty(pop.loyalty, cs, stayed, m, xp)
+    # 10. loyalty (of those who stay) and reference price
+    loyalty_s = update_loyalty(loyalty_s, cs_s, m, xp)
+    loyalty = pop.loyalty.copy()
+    loyalty[served] = loyalty_s
     loyalty[choosers] = NEW_CUSTOMER_LOYALTY
     # internal reference (price paid) blended with the external one (the market's prices), Kalyanaram & Winer 1995
     x = m.external_reference
     if inputs.market_price > 0:
-        anchor = firm_table((1 - x) * inputs.price + x * inputs.market_price, inputs.market_price, xp)[sup_now]
+        anchor = firm_table((1 - x) * inputs.price + x * inputs.market_price, inputs.market_price, xp)[bins_now]
     else:  # no live price: each customer's own reference price stands in for the market's
-        price_paid = firm_table(inputs.price, 0.0, xp)[sup_now]
+        price_paid = firm_table(inputs.price, 0.0, xp)[bins_now]
         anchor = xp.where(now_active, (1 - x) * price_paid + x * pop.ref_price, pop.ref_price)
     ref_price = reference_price(pop.ref_price, anchor, m, xp)
-
-    # customer equity: margin x r / (1 + d - r) (Gupta & Lehmann), r from this period's hazard (a newcomer's base
-    # dropout); margin = expected units x margin per unit - service cost, summed per firm as two totals
-    hazard[choosers] = pop.p_drop[choosers]
-    multiple = equity_multiple(hazard, m, xp)
-    expected_units = pop.p_buy * pop.units
 
     new_pop = replace(
         pop,
@@ -524,30 +538,41 @@ def step_population(
         advocacy=advocacy,
         complaint=code,
     )
-    # per-firm totals: one pass for the counts by (tier, bought, advocacy), one per weighted sum
-    bins = firm_bins(supplier, xp)
-    kinds = per_firm_and_kind(bins, pop.tier * 6 + buys.astype(CODE) * 3 + (advocacy + 1), 18, n_firms, xp)
-    kinds = kinds.reshape(n_firms, 3, 2, 3)  # tier, bought, advocacy + 1
-    outcomes = per_firm_and_kind(sup_d + 1, code_d, 5, n_firms, xp)  # by complaint outcome code
-    end = kinds.sum(axis=(1, 2, 3))
-    lost = per_firm(current[is_defector] + 1, n_firms, xp)
-    acquired = per_firm(new_sup[joined] + 1, n_firms, xp)
-    units_sold = per_firm(bins, n_firms, xp, units_bought)
-    equity = inputs.margin_per_unit * per_firm(bins, n_firms, xp, expected_units * multiple) - inputs.service_cost * per_firm(
-        bins, n_firms, xp, multiple
+
+    # per-firm totals: counts by (tier, advocacy) in one pass over everyone; purchases over the buyers; sums over a
+    # firm's customers at the end as those who stayed (bins `stay` over the served, 0 for defectors) plus newcomers
+    kinds = per_firm_and_kind(bins_now, pop.tier * 3 + (advocacy + 1), 9, n_firms, xp).reshape(n_firms, 3, 3)
+    outcomes = per_firm_and_kind(bins_d, code_d, 5, n_firms, xp)  # by complaint outcome code
+    end = kinds.sum(axis=(1, 2))
+    lost = per_firm(left, n_firms, xp)
+    acquired = per_firm(joined, n_firms, xp)
+    stay = bins_s.copy()
+    stay[quits] = 0
+    # customer equity: margin x r / (1 + d - r) (Gupta & Lehmann), r from this period's hazard (a newcomer's: its
+    # base dropout); margin = expected units x margin per unit - service cost, so summed per firm as two totals
+    expected_units = pop.p_buy[served] * pop.units[served]
+    expected_units_new = pop.p_buy[newcomers] * pop.units[newcomers]
+    multiple = equity_multiple(hazard, m, xp)
+    multiple_new = equity_multiple(pop.p_drop[newcomers], m, xp)
+    units_sold = per_firm(bins_b, n_firms, xp, units_bought)
+    wallet = per_firm(stay, n_firms, xp, expected_units) + per_firm(joined, n_firms, xp, expected_units_new)
+    margin_total = per_firm(stay, n_firms, xp, expected_units * multiple) + per_firm(
+        joined, n_firms, xp, expected_units_new * multiple_new
     )
+    multiple_total = per_firm(stay, n_firms, xp, multiple) + per_firm(joined, n_firms, xp, multiple_new)
     t = min(track, n)
+    bought = _marked(buyers, t, xp)
     panel = {
         "supplier": supplier[:t].copy(),
         "satisfaction": cs[:t].copy(),
         "expectation": e[:t].copy(),
         "loyalty": loyalty[:t].copy(),
-        "perceived": xp.where(active[:t], perceived[:t], xp.nan),
-        "bought": buys[:t].copy(),
-        "units": units_bought[:t].copy(),
-        "spend": units_bought[:t] * firm_table(inputs.price, 0.0, xp)[sup_now[:t]],
+        "perceived": _served_values(perceived, served, t, xp),
+        "bought": bought,
+        "units": pop.units[:t] * bought,
+        "spend": pop.units[:t] * bought * firm_table(inputs.price, 0.0, xp)[bins_now[:t]],
         "complaint": code[:t].copy(),
-        "defected": defects[:t].copy(),
+        "defected": _marked(defectors, t, xp),
         "tenure": tenure[:t].copy(),
     }
     outcome = PopulationOutcome(
@@ -557,25 +582,40 @@ def step_population(
         lost=lost,
         revenue=inputs.price * units_sold,
         units_sold=units_sold,
-        buyers=kinds[:, :, 1, :].sum(axis=(1, 2)),
-        wallet=inputs.purchase_factor * per_firm(bins, n_firms, xp, expected_units),
+        buyers=per_firm(bins_b, n_firms, xp),
+        wallet=inputs.purchase_factor * wallet,
         complaints=complaints,
         resolved_quickly=outcomes[:, RESOLVED_QUICKLY],
         resolved=outcomes[:, RESOLVED],
         unresolved=outcomes[:, UNRESOLVED],
         silent=outcomes[:, SILENT],
         dissatisfied=outcomes.sum(axis=1),
-        promoters=kinds[:, :, :, 2].sum(axis=(1, 2)),
-        detractors=kinds[:, :, :, 0].sum(axis=(1, 2)),
-        satisfaction_sum=per_firm(bins, n_firms, xp, cs),
-        loyalty_sum=per_firm(bins, n_firms, xp, loyalty),
-        customer_equity=equity,
-        tier_counts=kinds.sum(axis=(2, 3)),
+        promoters=kinds[:, :, 2].sum(axis=1),
+        detractors=kinds[:, :, 0].sum(axis=1),
+        satisfaction_sum=per_firm(stay, n_firms, xp, cs_s) + m.satisfaction_start * acquired,
+        loyalty_sum=per_firm(stay, n_firms, xp, loyalty_s) + NEW_CUSTOMER_LOYALTY * acquired,
+        customer_equity=inputs.margin_per_unit * margin_total - inputs.service_cost * multiple_total,
+        tier_counts=kinds.sum(axis=2),
         prospects_end=int(n - int(end.sum())),
-        adopters=int(choosers.shape[0] - int(xp.count_nonzero(is_defector))),
+        adopters=int(adopters.shape[0]),
         panel=panel,
     )
     return new_pop, outcome
+
+
+def _served_values(values: Array, served: Array, t: int, xp: Any) -> Array:
+    """The first t customers' values of an array over the served customers (sorted indices); NaN for prospects."""
+    k = int(xp.searchsorted(served, t))
+    out = xp.full(t, xp.nan, dtype=values.dtype)
+    out[served[:k]] = values[:k]
+    return out
+
+
+def _marked(customers: Array, t: int, xp: Any) -> Array:
+    """For the first t customers, whether each is among `customers` (sorted indices)."""
+    out = xp.zeros(t, dtype=bool)
+    out[customers[: int(xp.searchsorted(customers, t))]] = True
+    return out
 
 
 def customer_counts(supplier: Array, n_firms: int, xp: Any = np) -> Array:

@@ -5,15 +5,22 @@ as Python floats and ints; :class:`PopulationModel` steps every customer in a
 fixed order (insertion order, through ``AgentSet.do``) and keeps the per-firm
 tallies on plain :class:`Firm` records, incremented customer by customer, the
 way a per-object model naturally aggregates. The formulas are those of the
-rule functions in agents/population.py, operation for operation, so that with
-the same random numbers the two give the same customers (up to the last bit
-that ``math`` and numpy's vectorised ``exp``/``log`` may round differently).
+rule functions in agents/population.py, so that with the same random numbers
+the two give the same customers: the same decisions, and the same numbers up
+to rounding (the vectorised rules keep customers in float32, these in Python
+floats).
+
+Each customer draws only the random numbers its rules use, as the vectorised
+step does: a served customer its perception noise and a defection draw, a
+prospect an adoption draw, a dissatisfied customer a complaint draw, a
+complainer a handling draw, a chooser a choice draw, and a customer with a
+supplier after the choice a purchase draw.
 
 Two stages a period, because complaint handling needs every firm's complaint
 count first (``p_resolve = capacity / complaints``):
 
-1. ``perceive``: draw the customer's random numbers; perceived quality,
-   transaction and cumulative satisfaction, expectations, complaining.
+1. ``perceive``: perceived quality, transaction and cumulative satisfaction,
+   expectations, complaining.
 2. ``respond``: complaint handling, defection, choice (defectors and Bass
    adopters; a newcomer's expectation leans to the firm's reputation),
    purchases, word of mouth, loyalty, reference price, customer equity.
@@ -97,6 +104,14 @@ def transaction_satisfaction(perceived: float, expectation: float, log_price_rat
     return clip(m.satisfaction_neutral + quality - value, 0.0, 10.0)
 
 
+def cumulative_satisfaction(satisfaction: float, transaction: float, weight: float) -> float:
+    return clip(weight * satisfaction + (1.0 - weight) * transaction, 0.0, 10.0)
+
+
+def update_expectation(expectation: float, perceived: float, wom: float, m: Market) -> float:
+    return clip(expectation + m.expectation_speed * (perceived - expectation) + m.wom_expectation * wom, 0.0, 1.0)
+
+
 def newcomer_expectation(expectation: float, reputation: float, m: Market) -> float:
     r = m.reputation_expectation
     return (1 - r) * expectation + r * reputation
@@ -123,7 +138,16 @@ def defection_hazard(
 
 def purchase_probability(p_buy: float, log_price_ratio: float, price_sens: float, factor: float, m: Market) -> float:
     eta = m.price_loss_elasticity if log_price_ratio > 0 else m.price_gain_elasticity
-    return clip(p_buy * factor * math.exp(-eta * price_sens * log_price_ratio), 0.0, 1.0)
+    return min(p_buy * factor * math.exp(-eta * price_sens * log_price_ratio), 1.0)
+
+
+def update_loyalty(loyalty: float, satisfaction: float, m: Market) -> float:
+    return m.loyalty_smoothing * loyalty + (1 - m.loyalty_smoothing) * satisfaction / 10.0
+
+
+def equity_multiple(hazard: float, m: Market) -> float:
+    retention = 1.0 - hazard
+    return retention / (1.0 + m.discount_rate - retention)
 
 
 def sample_choice(utility: list[float], draw: float) -> int:
@@ -172,7 +196,7 @@ class Customer(mesa.Agent):
         # scratch between the two stages
         self.active = False
         self.cs = 0.0
-        self.s = 0.0
+        self.u_defect = 1.0
         self.dissatisfied = False
         self.complains = False
 
@@ -180,26 +204,24 @@ class Customer(mesa.Agent):
         """Stage 1: perceived quality, satisfaction, expectations, the decision to complain."""
         model = self.model
         m = model.market
-        noise, u_complain, self.u_handle, self.u_defect, self.u_adopt, self.u_buy = model.draws(self.index)
         self.active = self.supplier >= 0
         self.dissatisfied = self.complains = False
         if not self.active:
             return
+        noise, self.u_defect = model.served_draws(self.index)
         firm = model.firms[self.supplier]
         firm.customers_start += 1.0
         perceived = clip(firm.quality + m.perception_noise * noise, 0.0, 1.0)
-        log_ratio = math.log(firm.price) - math.log(self.ref_price)
-        s = clip(transaction_satisfaction(perceived, self.expectation, log_ratio, m) - firm.scandal, 0.0, 10.0)
-        w = memory_weight(self.tenure, m)
-        self.cs = w * self.satisfaction + (1 - w) * s
-        self.expectation = clip(
-            self.expectation + m.expectation_speed * (perceived - self.expectation) + m.wom_expectation * firm.wom, 0.0, 1.0
-        )
-        self.s = s
+        log_ratio = firm.log_price - math.log(self.ref_price)
+        s = transaction_satisfaction(perceived, self.expectation, log_ratio, m)
+        if firm.scandal:
+            s = clip(s - firm.scandal, 0.0, 10.0)
+        self.cs = cumulative_satisfaction(self.satisfaction, s, memory_weight(self.tenure, m))
+        self.expectation = update_expectation(self.expectation, perceived, firm.wom, m)
         if s < m.dissatisfied_below:
             self.dissatisfied = True
             firm.dissatisfied += 1.0
-            if u_complain < complaint_probability(s, m):
+            if model.complaint_draw(self.index) < complaint_probability(s, m):
                 self.complains = True
                 firm.complaints += 1.0
 
@@ -214,7 +236,7 @@ class Customer(mesa.Agent):
         if active:
             firm = firms[self.supplier]
             if self.complains:
-                u = self.u_handle
+                u = model.handle_draw(self.index)
                 code = RESOLVED_QUICKLY if u < firm.p_quick else (RESOLVED if u < firm.p_resolve else UNRESOLVED)
             else:
                 code = SILENT if self.dissatisfied else NO_COMPLAINT
@@ -232,7 +254,7 @@ class Customer(mesa.Agent):
         else:
             code = NO_COMPLAINT
             cs = self.satisfaction
-        adopts = not active and self.u_adopt < model.adopt_p and model.any_alive
+        adopts = not active and model.adopt_draw(self.index) < model.adopt_p and model.any_alive
         moved = defects or adopts
         supplier = self.supplier
         loyalty = self.loyalty
@@ -254,18 +276,18 @@ class Customer(mesa.Agent):
         if supplier >= 0:
             nf = firms[supplier]
             price_paid = nf.price
-            log_ratio = math.log(price_paid) - math.log(self.ref_price)
+            log_ratio = nf.log_price - math.log(self.ref_price)
             p = purchase_probability(self.p_buy, log_ratio, self.price_sens, model.purchase_factor, m)
-            buys = self.u_buy < p
+            buys = model.buy_draw(self.index) < p
             units = self.units if buys else 0.0
             spend = units * price_paid
             advocacy = 1 if cs >= m.promoter_from else (-1 if cs < m.detractor_below else 0)
             if not moved:
-                loyalty = m.loyalty_smoothing * loyalty + (1 - m.loyalty_smoothing) * cs / 10.0
+                loyalty = update_loyalty(loyalty, cs, m)
             anchor = (1 - m.external_reference) * price_paid + m.external_reference * market_price
-            retention = 1.0 - (self.p_drop if moved else hazard)
-            margin = self.p_buy * self.units * nf.margin_per_unit - nf.service_cost
-            clv = margin * retention / (1.0 + m.discount_rate - retention)
+            clv = (self.p_buy * self.units * nf.margin_per_unit - nf.service_cost) * equity_multiple(
+                self.p_drop if moved else hazard, m
+            )
             nf.customers_end += 1.0
             nf.revenue += spend
             nf.units_sold += units
@@ -343,11 +365,24 @@ class PopulationModel(mesa.Model):
         self.any_alive = any(f.alive for f in self.firms)
         self.adopt_p = 0.0
 
-    def draws(self, index: int) -> tuple[float, float, float, float, float, float]:
-        """A customer's random numbers for the period: perception noise, then five uniforms
-        (complain, handling, defect, adopt, buy), as the vectorised step draws them."""
+    # a customer's random numbers, drawn when its rules need them (ReplayModel hands out recorded ones instead)
+
+    def served_draws(self, index: int) -> tuple[float, float]:
+        """A served customer's perception noise and defection draw."""
         r = self.random
-        return r.gauss(0.0, 1.0), r.random(), r.random(), r.random(), r.random(), r.random()
+        return r.gauss(0.0, 1.0), r.random()
+
+    def adopt_draw(self, index: int) -> float:
+        return self.random.random()
+
+    def buy_draw(self, index: int) -> float:
+        return self.random.random()
+
+    def complaint_draw(self, index: int) -> float:
+        return self.random.random()
+
+    def handle_draw(self, index: int) -> float:
+        return self.random.random()
 
     def choice_draw(self, index: int) -> float:
         return self.random.random()
@@ -387,22 +422,58 @@ class PopulationModel(mesa.Model):
 class ReplayModel(PopulationModel):
     """The per-object model fed the vectorised step's own random numbers (for the faithfulness check).
 
-    Args:
-        draws: noise, u_complain, u_handle, u_defect, u_adopt, u_buy (arrays of
-            length n) and choice (the uniforms sample_choice drew, in chooser order).
+    Call :meth:`replay` with the period's draws before each :meth:`step`.
     """
 
     def replay(self, draws: dict[str, np.ndarray]) -> None:
-        self._draws = list(zip(*(draws[k].tolist() for k in ("noise", "u_complain", "u_handle", "u_defect", "u_adopt", "u_buy"))))
-        self._choice = iter(draws["choice"].tolist())
-        self.choice_overrun = 0
+        """The vectorised step's draws for the next period, in the order it made them.
 
-    def draws(self, index: int) -> tuple[float, float, float, float, float, float]:
-        return self._draws[index]
+        Args:
+            draws: noise and u_defect (one per served customer, in customer
+                order), u_adopt (one per prospect), then u_complain, u_handle,
+                choice and u_buy (one per dissatisfied customer, complainer,
+                chooser and customer with a supplier after the choice, in
+                customer order).
+        """
+        supplier = np.array([a.supplier for a in sorted(self.customers, key=lambda a: a.index)])
+        served, prospects = np.flatnonzero(supplier >= 0), np.flatnonzero(supplier < 0)
+        full = {}
+        for key, who in (("noise", served), ("u_defect", served), ("u_adopt", prospects)):
+            col = np.full(self.n, np.nan)
+            col[who] = draws[key]
+            full[key] = col.tolist()
+        self._served = list(zip(full["noise"], full["u_defect"]))
+        self._adopt = full["u_adopt"]
+        self._queues = {
+            key: iter(np.asarray(draws[key], dtype=float).tolist()) for key in ("u_complain", "u_handle", "choice", "u_buy")
+        }
+        self.overrun = 0
+
+    def served_draws(self, index: int) -> tuple[float, float]:
+        return self._served[index]
+
+    def adopt_draw(self, index: int) -> float:
+        return self._adopt[index]
+
+    def _next(self, key: str) -> float:
+        try:
+            return next(self._queues[key])
+        except StopIteration:  # more complainers, choosers or buyers than the vectorised step had: the check reports it
+            self.overrun += 1
+            return self.random.random()
+
+    def complaint_draw(self, index: int) -> float:
+        return self._next("u_complain")
+
+    def handle_draw(self, index: int) -> float:
+        return self._next("u_handle")
 
     def choice_draw(self, index: int) -> float:
-        try:
-            return next(self._choice)
-        except StopIteration:  # more choosers than the vectorised step had: the check will report it
-            self.choice_overrun += 1
-            return self.random.random()
+        return self._next("choice")
+
+    def buy_draw(self, index: int) -> float:
+        return self._next("u_buy")
+
+    def draws_left(self) -> int:
+        """Recorded complaint, handling, choice and purchase draws this period's customers did not use (0 when faithful)."""
+        return sum(sum(1 for _ in q) for q in self._queues.values())

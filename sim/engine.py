@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from agents.population import MarketInputs, PopulationOutcome, init_population, release_customers, step_population
+from agents.population import (
+    MarketInputs,
+    PopulationOutcome,
+    customer_counts,
+    init_population,
+    release_customers,
+    step_population,
+)
 from scenarios.schema import Scenario
 from sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
 from sim.decisions import Bid, Decision, DecisionContext, DecisionError, validate_decision
@@ -360,7 +367,7 @@ def resolve_period(
 
     # load and capacity: customers at the start plus contracts due this period
     pop = state.population
-    customers_start = np.bincount(_host(pop.supplier[pop.supplier >= 0]), minlength=n_f)[:n_f].astype(float)
+    customers_start = _host(customer_counts(pop.supplier, n_f, xp))
     due = [c for c in state.contracts if c.deliver_period == t]
     later = [c for c in state.contracts if c.deliver_period > t]
     contract_load = np.zeros(n_f)
