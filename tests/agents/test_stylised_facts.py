@@ -1,9 +1,10 @@
 """Stylised facts about customers (design section 9), checked over many seeds.
 
 Each test plays the engine (``resolve_period``) on a test version of
-classroom-v1 with no key clients and no events, measures one fact per seed,
-and asserts that the 95% confidence band of the mean across seeds lies
-inside the design's tolerance (stated in the test's docstring). Seeds are
+classroom-v1 with no key clients and no events, measures one fact per seed
+(the measurements live in research/validation.py, which `crmsim validate`
+also reports), and asserts that the 95% confidence band of the mean across
+seeds lies inside the design's tolerance (stated in the test's docstring). Seeds are
 fixed, so the checks are deterministic; the bands say how firmly each fact
 holds, not how often a test would flake.
 
@@ -15,103 +16,29 @@ defection hazard reduces to each customer's own base dropout rate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
-
 import numpy as np
 import pytest
-from scipy import stats
 from scipy.optimize import curve_fit
 
 from agents.population import RESOLVED, RESOLVED_QUICKLY, SILENT, UNRESOLVED
-from scenarios import load_scenario
-from scenarios.schema import Scenario
-from sim.decisions import Decision
-from sim.engine import PeriodResult, initial_state, period_rng, resolve_period
-from sim.state import GameState
-
-Decide = Callable[[int], Mapping[int, Decision]]
-
-NEUTRAL = {
-    "clients": [],
-    "events": [],
-    "firms.cash": 1e10,  # no firm goes bankrupt: the facts are about customers
-    "firms.service_staff": 200,  # 20,000 customer-slots per firm: utilisation stays far below the knee
-    "firms.care_budget": 0,
-    "firms.advertising_budget": 0,
-}
-
-
-def neutral_scenario(customers: int, periods: int, **overrides: Any) -> Scenario:
-    """classroom-v1 on neutral settings, every customer's history tracked."""
-    base = load_scenario("classroom-v1")
-    o = {
-        **NEUTRAL,
-        "periods": periods,
-        "market.customers": customers,
-        "market.track_customers": customers,
-        "firms.price": base.market.reference_price,
-        "firms.service_level": base.market.expectation_mean,
-    }
-    o.update(overrides)
-    return load_scenario("classroom-v1", overrides=o)
-
-
-def play(scenario: Scenario, seed: int, periods: int, decide: Decide | None = None, state: GameState | None = None) -> list[PeriodResult]:
-    """Resolve `periods` periods from `state` (default: the start); `decide(period)` gives that period's decisions."""
-    state = initial_state(scenario, seed) if state is None else state
-    results = []
-    for _ in range(periods):
-        decisions = decide(state.period) if decide else {}
-        state, result = resolve_period(state, decisions, period_rng(seed, state.period))
-        results.append(result)
-    return results
-
-
-def warmed_up(scenario: Scenario, seed: int, periods: int) -> GameState:
-    """The state after `periods` periods of standing decisions."""
-    state = initial_state(scenario, seed)
-    for _ in range(periods):
-        state, _ = resolve_period(state, {}, period_rng(seed, state.period))
-    return state
-
-
-def panel(results: list[PeriodResult], key: str) -> np.ndarray:
-    """(periods, customers) array of one panel column."""
-    return np.stack([r.panel[key] for r in results])
-
-
-def firm_series(results: list[PeriodResult], firm: int, key: str) -> np.ndarray:
-    return np.array([r.firm_rows[firm][key] for r in results], dtype=float)
-
-
-def band(values: Any, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean across seeds and its t confidence band."""
-    x = np.asarray(values, dtype=float)
-    m = float(x.mean())
-    h = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return m, m - h, m + h
-
-
-def show(name: str, values: Any, seeds: int) -> str:
-    m, lo, hi = band(values)
-    return f"{name} = {m:.3f}, 95% band [{lo:.3f}, {hi:.3f}] over {seeds} seeds"
-
-
-def newcomers(supplier: np.ndarray, tenure: np.ndarray, t: int) -> np.ndarray:
-    """Customers who joined a firm in period index t (adopters and switchers alike)."""
-    return (supplier[t] >= 0) & (tenure[t] == 0)
+from research.validation import (
+    adoption_curve,
+    band,
+    bass_cumulative,
+    cohort_survival,
+    complaint_outcomes,
+    neutral_scenario,
+    price_change_response,
+    quality_change_response,
+    retention_by_satisfaction_band,
+    show,
+    top_fifth_revenue_share,
+    zero_repeat_share,
+)
 
 
 # ---------------------------------------------------------------------------
 # 1. revenue concentration
-
-
-def top_fifth_revenue_share(seed: int) -> float:
-    results = play(neutral_scenario(10_000, 12), seed, 12)
-    revenue = panel(results, "spend").sum(axis=0)
-    buyers = np.sort(revenue[revenue > 0])[::-1]
-    return float(buyers[: round(0.2 * len(buyers))].sum() / buyers.sum())
 
 
 @pytest.mark.slow
@@ -127,17 +54,6 @@ def test_top_fifth_of_customers_brings_55_to_80_percent_of_revenue():
 
 # ---------------------------------------------------------------------------
 # 2. cohort retention
-
-
-def cohort_survival(seed: int, cohorts: int = 6, horizon: int = 12) -> np.ndarray:
-    """Share of each period's newcomers still with the firm that won them, by age 1..horizon (pooled)."""
-    results = play(neutral_scenario(10_000, cohorts + horizon), seed, cohorts + horizon)
-    supplier, tenure, defected = panel(results, "supplier"), panel(results, "tenure"), panel(results, "defected")
-    alive = []
-    for t in range(cohorts):
-        joined = newcomers(supplier, tenure, t)
-        alive.append(np.cumprod(~defected[t + 1 : t + 1 + horizon, joined], axis=0))
-    return np.concatenate(alive, axis=1).mean(axis=1)
 
 
 @pytest.mark.slow
@@ -159,29 +75,6 @@ def test_cohort_retention_rises_with_tenure_and_year_one_retention_is_60_to_90_p
 
 # ---------------------------------------------------------------------------
 # 3. convex satisfaction-retention (Jones & Sasser 1995)
-
-SPREAD_SERVICE = (0.5, 0.6, 0.6, 0.7, 0.8, 0.95)
-MIN_TENURE = 6  # surveyed customers: long enough with the firm for satisfaction to reflect experience
-
-
-def retention_by_satisfaction_band(seed: int, horizon: int, starts: tuple[int, ...] = (10, 11, 12)) -> tuple[float, float]:
-    """Survival over `horizon` periods of customers totally satisfied (CS >= 9) and satisfied (7 <= CS < 9).
-
-    Firms' service levels differ (SPREAD_SERVICE, set in period 1); customers are
-    classed by their satisfaction at the end of each start period.
-    """
-    scenario = neutral_scenario(10_000, max(starts) + horizon)
-    spread = {i: Decision(price=100.0, service_level=q) for i, q in enumerate(SPREAD_SERVICE)}
-    results = play(scenario, seed, max(starts) + horizon, lambda p: spread if p == 1 else {})
-    supplier, cs, defected = panel(results, "supplier"), panel(results, "satisfaction"), panel(results, "defected")
-    tenure = panel(results, "tenure")
-    top, satisfied = [], []
-    for t in starts:
-        active = (supplier[t - 1] >= 0) & (tenure[t - 1] >= MIN_TENURE)
-        kept = ~defected[t : t + horizon].any(axis=0)
-        top.append(kept[active & (cs[t - 1] >= 9)])
-        satisfied.append(kept[active & (cs[t - 1] >= 7) & (cs[t - 1] < 9)])
-    return float(np.concatenate(top).mean()), float(np.concatenate(satisfied).mean())
 
 
 @pytest.mark.slow
@@ -211,29 +104,6 @@ def test_totally_satisfied_customers_are_retained_at_least_one_and_a_half_times_
 # ---------------------------------------------------------------------------
 # 4. asymmetric response to quality (Anderson & Sullivan 1993)
 
-WARM_UP = 10  # periods for expectations and reference prices to settle on neutral settings
-
-
-def quality_change_response(seed: int, steps: tuple[float, ...], horizon: int = 3) -> np.ndarray:
-    """Firm 0 changes its service level by each of `steps` after the warm-up and keeps it.
-
-    Returns, per step, the change against the same seed without the change of firm
-    0's mean satisfaction in the period of the change, and of the share of its
-    customers lost over `horizon` periods.
-    """
-    scenario = neutral_scenario(10_000, WARM_UP + horizon)
-    q = scenario.market.expectation_mean
-    start = warmed_up(scenario, seed, WARM_UP)
-    out = []
-    for step in (0.0, *steps):
-        change = {0: Decision(price=100.0, service_level=q + step)}
-        results = play(scenario, seed, horizon, lambda p: change if p == WARM_UP + 1 else {}, state=start)
-        satisfaction = firm_series(results, 0, "avg_satisfaction")[0]
-        lost = firm_series(results, 0, "lost").sum() / firm_series(results, 0, "customers_start")[0]
-        out.append((satisfaction, lost))
-    out = np.array(out)
-    return out[1:] - out[0]
-
 
 @pytest.mark.slow
 def test_a_quality_drop_hurts_at_least_1_3_times_as_much_as_an_equal_rise_helps():
@@ -257,26 +127,6 @@ def test_a_quality_drop_hurts_at_least_1_3_times_as_much_as_an_equal_rise_helps(
 
 # ---------------------------------------------------------------------------
 # 5. complaints (TARP)
-
-
-def complaint_outcomes(seed: int, periods: int = 8) -> tuple[float, dict[int, float]]:
-    """Firm 0 under-serves (service 0.35), buys care and has too few complaint handlers.
-
-    Returns the complaint rate among firm 0's dissatisfied customers and, by
-    complaint outcome, the share of firm 0's customers who stay through the
-    period in which their complaint was handled (or in which they stayed silent).
-    """
-    scenario = neutral_scenario(10_000, periods, **{"costs.complaints_per_service_staff": 0.35})
-    poor = {0: Decision(price=100.0, service_level=0.35, care_budget=7_000.0)}
-    results = play(scenario, seed, periods, lambda p: poor if p == 1 else {})
-    rows = [r.firm_rows[0] for r in results]
-    complaints = sum(r["complaints"] for r in rows)
-    dissatisfied = complaints + sum(r["silent_dissatisfied"] for r in rows)
-    supplier, code, defected = panel(results, "supplier"), panel(results, "complaint"), panel(results, "defected")
-    was_firm0 = supplier[:-1] == 0  # firm 0's customers at the start of each period from the second on
-    code, defected = code[1:], defected[1:]
-    kept = {c: float(1 - defected[was_firm0 & (code == c)].mean()) for c in (RESOLVED_QUICKLY, RESOLVED, UNRESOLVED, SILENT)}
-    return complaints / dissatisfied, kept
 
 
 @pytest.mark.slow
@@ -303,25 +153,6 @@ def test_complaint_rate_is_4_to_30_percent_and_retention_follows_tarp_ordering()
 # 6. price response
 
 
-def price_change_response(seed: int, changes: tuple[float, ...]) -> np.ndarray:
-    """Relative change of each firm's units sold in the period it alone moves its price by each of `changes`.
-
-    After the warm-up every firm in turn changes its price (one branch of the
-    game per firm and change, all from the same state and generator), so one
-    seed gives one measurement per firm. Returns an array (firms, changes).
-    """
-    scenario = neutral_scenario(40_000, WARM_UP + 1, **{"market.track_customers": 0})
-    start = warmed_up(scenario, seed, WARM_UP)
-    units = np.array([r["units_sold"] for r in play(scenario, seed, 1, state=start)[0].firm_rows])
-    out = np.empty((len(start.firms), len(changes)))
-    for f in range(len(start.firms)):
-        for k, change in enumerate(changes):
-            d = {f: Decision(price=100.0 * (1 + change), service_level=scenario.market.expectation_mean)}
-            moved = play(scenario, seed, 1, lambda p: d, state=start)[0].firm_rows[f]["units_sold"]
-            out[f, k] = moved / units[f] - 1
-    return out
-
-
 @pytest.mark.slow
 def test_own_price_elasticity_for_a_5_percent_cut_is_minus_1_5_to_3_5_and_rises_hurt_more():
     """Each firm in turn changes its price by 5% after reference prices settle (neutral
@@ -342,21 +173,6 @@ def test_own_price_elasticity_for_a_5_percent_cut_is_minus_1_5_to_3_5_and_rises_
 
 # ---------------------------------------------------------------------------
 # 7. Bass diffusion without marketing
-
-
-def bass_cumulative(t: np.ndarray, m: float, p: float, q: float) -> np.ndarray:
-    """Bass (1969) cumulative adoption share m F(t)."""
-    e = np.exp(-(p + q) * t)
-    return m * (1 - e) / (1 + (q / p) * e)
-
-
-def adoption_curve(seed: int, periods: int = 120) -> np.ndarray:
-    """Cumulative share of the customers unserved at the start who have adopted, by period."""
-    scenario = neutral_scenario(5_000, periods, **{"market.initial_served_share": 0.01})
-    results = play(scenario, seed, periods)
-    supplier = panel(results, "supplier")
-    first = initial_state(scenario, seed).population.supplier >= 0
-    return np.maximum.accumulate(supplier[:, ~first] >= 0, axis=0).mean(axis=1)
 
 
 @pytest.mark.slow
@@ -385,18 +201,6 @@ def test_adoption_without_marketing_follows_a_bass_s_curve():
 
 # ---------------------------------------------------------------------------
 # 8. purchase histories (BG/NBD, CDNOW)
-
-
-def zero_repeat_share(seed: int, cohorts: int = 3, horizon: int = 9) -> float:
-    """Share of newcomers with no purchase from the firm that won them in the next `horizon` periods."""
-    results = play(neutral_scenario(10_000, cohorts + horizon), seed, cohorts + horizon)
-    supplier, tenure, bought = panel(results, "supplier"), panel(results, "tenure"), panel(results, "bought")
-    none = []
-    for t in range(cohorts):
-        joined = newcomers(supplier, tenure, t)
-        stayed = np.cumprod(supplier[t + 1 : t + 1 + horizon, joined] == supplier[t, joined], axis=0).astype(bool)
-        none.append(~(bought[t + 1 : t + 1 + horizon, joined] & stayed).any(axis=0))
-    return float(np.concatenate(none).mean())
 
 
 @pytest.mark.slow
