@@ -1,4 +1,5 @@
-"""The `crmsim` command line: play games with bots, replay decision logs, list and check scenarios."""
+"""The `crmsim` command line: play games with bots, replay decision logs, list and check scenarios,
+and run research batches (sweeps, tournaments, balance reports) on a process pool or Dask."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -167,6 +169,209 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------
+# research batches (research/ and dask are imported inside the handlers: `import sim` stays light)
+
+
+def _frame_table(df: pd.DataFrame, title: str, max_rows: int = 40) -> Table:
+    t = Table(title=title)
+    for col in df.columns:
+        t.add_column(str(col), justify="left" if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]) else "right")
+    for row in df.head(max_rows).itertuples(index=False):
+        t.add_row(*(_cell(v) for v in row))
+    if len(df) > max_rows:
+        t.caption = f"first {max_rows} of {len(df)} rows"
+    return t
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (float, np.floating)):
+        return "-" if np.isnan(v) else f"{v:,.3f}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def _key_values(items: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{flag}: expected KEY=VALUE such as market.customers=2000; got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _bounds(items: list[str] | None) -> dict[str, tuple[float, float]]:
+    out = {}
+    for key, value in _key_values(items, "--bounds").items():
+        lo, sep, hi = value.partition(":")
+        try:
+            out[key] = (float(lo), float(hi))
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"--bounds {key}: expected low:high such as 0.5:2; got {value!r}")
+    return out
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from research.runner import open_executor
+    from research.sweep import parse_value, sweep
+
+    params = {k: [parse_value(v) for v in vals.split(",")] for k, vals in _key_values(args.param, "--param").items()}
+    overrides = {k: parse_value(v) for k, v in _key_values(args.set, "--set").items()}
+    out = Path(args.out or f"results/sweep-{Path(args.scenario).stem}")
+    t0 = time.perf_counter()
+    with open_executor(args.dask, args.workers) as executor:
+        res = sweep(args.scenario, params, bounds=_bounds(args.bounds), design=args.design, samples=args.samples,
+                    seeds=args.seeds, strategies=_names(args.firms), overrides=overrides, master_seed=args.seed,
+                    sobol=args.sobol, executor=executor, workers=args.workers, out_dir=out, progress=not args.quiet)
+    elapsed = time.perf_counter() - t0
+    swept = [c for c in res.points.columns if c.startswith("param:")]
+    cols = ["point", *swept, "games", "mean_score", "mean_score_ci", "bankruptcy_rate", "void_bid_rate", "failed_tender_rate"]
+    console.print(_frame_table(res.points[cols].rename(columns=lambda c: c.removeprefix("param:")),
+                               f"Sweep of {args.scenario} ({res.design} design): mean outcomes per point"))
+    by_strategy = res.points[["point", *swept, *[c for c in res.points.columns if c.startswith("score:")]]]
+    console.print(_frame_table(by_strategy.rename(columns=lambda c: c.split(":", 1)[-1]), "Mean score of each strategy"))
+    if res.indices is not None:
+        console.print(_frame_table(res.indices, "Sobol indices (S1 first-order, ST total; 95% intervals)", max_rows=200))
+    games = res.results["run_id"].nunique()
+    console.print(f"{games} games in {elapsed:.1f} s; wrote results, runs, points, summary"
+                  f"{', sobol' if res.indices is not None else ''} (.parquet) to {out}")
+    return 0
+
+
+def cmd_tournament(args: argparse.Namespace) -> int:
+    from research.runner import open_executor
+    from research.sweep import parse_value
+    from research.tournament import tournament
+
+    overrides = {k: parse_value(v) for k, v in _key_values(args.set, "--set").items()}
+    strategies = _names(args.strategies) or list(BOTS)
+    out = Path(args.out or f"results/tournament-{Path(args.scenario).stem}")
+    t0 = time.perf_counter()
+    with open_executor(args.dask, args.workers) as executor:
+        res = tournament(args.scenario, strategies, seeds=args.seeds, overrides=overrides, master_seed=args.seed,
+                         max_lineups=args.max_lineups or None, executor=executor, workers=args.workers, out_dir=out,
+                         progress=not args.quiet)
+    elapsed = time.perf_counter() - t0
+    if res.sampled:
+        console.print(f"[yellow]sampled:[/yellow] {res.note}; --max-lineups 0 plays every lineup", highlight=False)
+    console.print(_frame_table(res.table, f"Tournament on {args.scenario}: {res.note}"))
+    console.print(_frame_table(res.matrix.reset_index(), "Mean score of each strategy (rows) against each opponent (columns)"))
+    console.print(f"{len(res.lineups) * len(res.seeds)} games in {elapsed:.1f} s; wrote table, results, matrix (.parquet) to {out}")
+    return 0
+
+
+def cmd_balance(args: argparse.Namespace) -> int:
+    from research.runner import open_executor
+
+    try:
+        from research.balance import balance_report
+    except ImportError as exc:
+        console.print(f"[red]error:[/red] the balance report is not available ({exc})", highlight=False)
+        return 2
+    from research.sweep import parse_value
+
+    extra = {"master_seed": args.seed} if args.seed else {}
+    if args.set:
+        extra["overrides"] = {k: parse_value(v) for k, v in _key_values(args.set, "--set").items()}
+    out = Path(args.out or f"results/balance-{Path(args.scenario).stem}")
+    with open_executor(args.dask, args.workers) as executor:
+        report = balance_report(args.scenario, seeds=args.seeds, out_dir=out, executor=executor, workers=args.workers,
+                                progress=not args.quiet, **extra)
+    console.print(f"[bold]verdict:[/bold] {report.verdict}", highlight=False)
+    summary = report.summary if isinstance(report.summary.index, pd.RangeIndex) else report.summary.reset_index()
+    console.print(_frame_table(summary, f"Balance of {args.scenario}"))
+    for path in report.plots:
+        console.print(f"plot: {path}", highlight=False)
+    console.print(f"wrote the report to {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# model validity (research.calibration and research.validation are imported inside the handlers)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from research.calibration import calibrate, check_market, read_transactions
+
+    tx = read_transactions(args.transactions, args.id_col, args.date_col, args.amount_col, sep=args.sep,
+                           header=not args.no_header, date_format=args.date_format)
+    cal = calibrate(tx, unit=args.unit, calibration_end=args.calibration_end, pareto=args.pareto,
+                    reference_price=args.reference_price, mapping=args.mapping, periods=args.periods)
+    s = cal.summary
+    console.print(f"{len(s):,} customers, {int(s['frequency'].sum()):,} repeat purchases (same-day purchases merged), "
+                  f"calibration period to {cal.calibration_end.date()}; BG/NBD and Pareto/NBD in {args.unit}s, BG/BB in months",
+                  highlight=False)
+    table = cal.table()[["model", "parameter", "estimate", "se", "ci_low", "ci_high"]]
+    console.print(_frame_table(table, "Maximum-likelihood fits (s.e. from the inverse Hessian of the log-likelihood)", max_rows=100))
+    fits = pd.DataFrame([{"model": k, "log_likelihood": f.log_likelihood, "customers": f.n, "hessian_ok": f.converged}
+                         for k, f in cal.fits.items()])
+    console.print(_frame_table(fits, "Log-likelihoods"))
+    markets = pd.DataFrame([{"mapping": k + (" (written)" if k == cal.mapping else ""), **m, "m": cal.occasions[k]}
+                            for k, m in cal.markets.items()])
+    console.print(_frame_table(markets, "crmsim \\[market] parameters by mapping (one period = one month; m: purchases per occasion)"))
+    problems = check_market(cal.market)
+    if problems:
+        console.print("[red]error:[/red] the calibrated values break the scenario schema: " + "; ".join(problems), highlight=False)
+        return 2
+    text = cal.toml(Path(args.transactions).name)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        console.print(f"wrote the [market] section ({cal.mapping} mapping) to {args.out}", markup=False, highlight=False)
+    else:
+        console.print(text, markup=False, highlight=False)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from research.runner import default_workers
+    from research.validation import drivers, validation_report
+
+    out = Path(args.out or f"results/validate-{Path(args.scenario).stem}")
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, unit="seed-run"))
+        bar.update(done - bar.n)
+        if done == total:
+            bar.close()
+
+    report = validation_report(args.scenario, seeds=args.seeds, out_dir=out, sensitivity_seeds=args.sensitivity_seeds,
+                               params=_names(args.params), holdout=not args.no_holdout, replicates=args.replicates,
+                               workers=args.workers or default_workers(), progress=progress)
+    facts = report.facts[["check", "target", "mean", "ci_low", "ci_high", "seeds", "passed"]]
+    console.print(_frame_table(facts, f"Customer stylised facts of {args.scenario} (95% t bands over seeds)", max_rows=100))
+    console.print(f"{int(facts['passed'].sum())} of {len(facts)} checks pass", highlight=False)
+    if report.sensitivity is not None:
+        console.print(_frame_table(drivers(report.sensitivity), "Sensitivity: what each parameter drives (+-50%)", max_rows=100))
+    if report.holdout is not None:
+        console.print(_frame_table(report.holdout.errors, "CDNOW holdout (weeks 40-78): forecast errors"))
+    elif report.holdout_note:
+        console.print(f"CDNOW holdout: {report.holdout_note}", highlight=False)
+    console.print(f"wrote report.md, CSV tables and plots to {out} in {report.seconds:.0f} s", highlight=False)
+    return 0
+
+
+def _batch_options(p: argparse.ArgumentParser, default_seeds: int) -> None:
+    p.add_argument("scenario", help="shipped scenario name or TOML path")
+    p.add_argument("--seeds", type=int, default=default_seeds, help=f"replicate games (default {default_seeds})")
+    p.add_argument("--seed", type=int, default=0, help="master seed; game seeds come from SeedSequence(seed).spawn(n)")
+    p.add_argument("--out", help="output folder; finished runs in OUT/runs/ are skipped on a rerun (default results/<command>-<scenario>)")
+    p.add_argument("--workers", type=int, help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on Dask: 'local' starts a LocalCluster, tcp://host:8786 joins a cluster")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crmsim", description="The classroom CRM bidding game (客户关系管理模拟) engine.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -196,6 +401,57 @@ def build_parser() -> argparse.ArgumentParser:
     srv.set_defaults(func=cmd_serve)
     bots = sub.add_parser("bots", help="list the strategy bots")
     bots.set_defaults(func=cmd_bots)
+    sw = sub.add_parser("sweep", help="play a scenario over a grid of parameter values, or a Sobol/LHS design")
+    _batch_options(sw, default_seeds=10)
+    sw.add_argument("--param", action="append", metavar="KEY=V1,V2", help="a swept setting and its values (repeatable)")
+    sw.add_argument("--bounds", action="append", metavar="KEY=LO:HI", help="a setting's range for a sobol/lhs design (repeatable)")
+    sw.add_argument("--design", choices=["grid", "sobol", "lhs"], help="default: grid with --param, sobol with --bounds")
+    sw.add_argument("--samples", type=int, default=16, help="design points within bounds (Saltelli's N with --sobol; default 16)")
+    sw.add_argument("--sobol", action="store_true", help="Sobol sensitivity indices (SALib) of every outcome")
+    sw.add_argument("--firms", help=f"comma-separated bots, repeated to fill the seats ({', '.join(BOTS)})")
+    sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every run (repeatable)")
+    sw.set_defaults(func=cmd_sweep)
+    tn = sub.add_parser("tournament", help="every strategy against every mix of opponents; mean rank, win rate, CIs")
+    _batch_options(tn, default_seeds=5)
+    tn.add_argument("--strategies", help=f"comma-separated bots (default all: {', '.join(BOTS)})")
+    tn.add_argument("--max-lineups", type=int, default=200,
+                    help="play a fixed, seeded sample of at most this many lineups (0: every lineup; default 200)")
+    tn.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every game (repeatable)")
+    tn.set_defaults(func=cmd_tournament)
+    bal = sub.add_parser("balance", help="is the scenario balanced? bot line-ups over many seeds, verdict and plots")
+    _batch_options(bal, default_seeds=20)
+    bal.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every game (repeatable)")
+    bal.set_defaults(func=cmd_balance)
+    cal = sub.add_parser("calibrate", help="fit BG/NBD, BG/BB and Gamma-Gamma to a transaction log; write a scenario [market] section")
+    cal.add_argument("transactions", help="CSV (or whitespace-separated .txt) file, one row per transaction")
+    cal.add_argument("--id-col", default="customer_id", help="customer id column: a name, or a 0-based position (default customer_id)")
+    cal.add_argument("--date-col", default="date", help="date column (default date)")
+    cal.add_argument("--amount-col", default="amount", help="amount column (default amount)")
+    cal.add_argument("--unit", choices=["week", "month"], default="week", help="time unit of the BG/NBD fit (default week)")
+    cal.add_argument("--out", metavar="TOML", help="write the [market] section here (default: print it)")
+    cal.add_argument("--calibration-end", metavar="DATE", help="last date of the calibration period (default: the file's last date)")
+    cal.add_argument("--mapping", choices=["bgnbd", "bgbb", "moments"], default="bgnbd",
+                     help="bgnbd: BG/NBD projected on crmsim's monthly model (default); bgbb: crmsim's model fitted directly; "
+                          "moments: each BG/NBD trait moment-matched (over-predicts)")
+    cal.add_argument("--periods", type=int, default=12, help="months over which the BG/NBD is projected (default 12, a game)")
+    cal.add_argument("--reference-price", type=float, default=100.0, help="units per purchase = spend / this price (default 100)")
+    cal.add_argument("--pareto", action="store_true", help="also fit Pareto/NBD")
+    cal.add_argument("--sep", help="field separator (default: ',' for .csv, whitespace otherwise)")
+    cal.add_argument("--no-header", action="store_true", help="the file has no header line: give the columns by position")
+    cal.add_argument("--date-format", help="strptime format of the dates (default: yyyymmdd integers, else pandas' parser)")
+    cal.set_defaults(func=cmd_calibrate)
+    va = sub.add_parser("validate", help="customer stylised facts over many seeds, a +-50%% sensitivity sweep and the CDNOW "
+                                         "out-of-sample check; writes a Markdown report with plots")
+    va.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path (default classroom-v1)")
+    va.add_argument("--seeds", type=int, default=12, help="seeds for the facts (default 12)")
+    va.add_argument("--out", help="report folder (default results/validate-<scenario>)")
+    va.add_argument("--sensitivity-seeds", type=int, default=3, help="seeds per setting of the sweep (default 3; 0 skips it)")
+    va.add_argument("--params", help="comma-separated parameters to sweep (default: all of research.validation.SENSITIVITY)")
+    va.add_argument("--no-holdout", action="store_true", help="skip the CDNOW out-of-sample check")
+    va.add_argument("--replicates", type=int, default=30, help="crmsim replicates of the CDNOW cohort (default 30)")
+    va.add_argument("--workers", type=int, help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
+    va.add_argument("--quiet", action="store_true", help="no progress bars")
+    va.set_defaults(func=cmd_validate)
     return p
 
 

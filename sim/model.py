@@ -16,7 +16,7 @@ from agents.population import COMPLAINT_OUTCOMES
 from scenarios import Scenario, load_scenario, scenario_from_dict
 from sim.decisions import Decision, DecisionError, decision_from_dict
 from sim.engine import PeriodResult, check_decision, initial_state, period_rng, resolve_period
-from sim.observation import Observation, observe
+from sim.observation import Observation, PublicReport, observe, public_report
 
 LOG_FORMAT = "crmsim-decisions-v1"
 
@@ -50,6 +50,10 @@ class CRMModel(mesa.Model):
         strategies: one entry per firm: a bot name, a Strategy, or None for a
             human seat (decisions come through :meth:`submit`). Default: all human.
         xp: array namespace for the customer population (numpy; cupy on a GPU).
+        collect: keep the DataCollector tables (:meth:`frames`) and the decision log
+            (:meth:`decision_log`). ``collect=False`` plays the identical game faster for
+            batch research that reads only ``model.results``; frames() and decision_log()
+            then raise ValueError.
     """
 
     def __init__(
@@ -58,8 +62,10 @@ class CRMModel(mesa.Model):
         seed: int = 0,
         strategies: Sequence[str | Strategy | None] | None = None,
         xp: Any = np,
+        collect: bool = True,
     ):
         super().__init__(rng=seed)
+        self.collect = bool(collect)
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.seed = int(seed)
         self.xp = xp
@@ -120,10 +126,12 @@ class CRMModel(mesa.Model):
         """Bots decide, the period resolves, agents and data collection update (result: ``self.results[-1]``)."""
         if self.finished:
             raise ValueError(f"the game is over after period {self.state.period - 1}")
+        public: PublicReport | None = None
         for agent in self.firm_agents:
             if agent.index in self.pending or not agent.is_bot or agent.firm.bankrupt:
                 continue
-            raw = agent.decide(self.observation(agent.index))
+            public = public or public_report(self.state, self.results)  # built once, shared by every bot
+            raw = agent.decide(observe(self.state, agent.index, self.results, public))
             if raw is not None:
                 try:
                     self.submit(agent.index, raw)
@@ -135,14 +143,16 @@ class CRMModel(mesa.Model):
         self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp, adjustments)
         self.pending, self.pending_adjustments = {}, {}
         self.results.append(result)
-        entry = {"period": period, "decisions": {str(i): d.to_dict() for i, d in sorted(decisions.items())}}
-        if adjustments:
-            entry["adjustments"] = {str(i): a for i, a in sorted(adjustments.items())}
-        self.log_periods.append(entry)
+        if self.collect:
+            entry = {"period": period, "decisions": {str(i): d.to_dict() for i, d in sorted(decisions.items())}}
+            if adjustments:
+                entry["adjustments"] = {str(i): a for i, a in sorted(adjustments.items())}
+            self.log_periods.append(entry)
         for agent in self.firm_agents:
             agent.firm = self.state.firms[agent.index]
             agent.last_row = result.firm_rows[agent.index]
-        self._collect(result)
+        if self.collect:
+            self._collect(result)
         self.running = not self.finished
 
     def run(self, progress: Callable[[PeriodResult], None] | None = None) -> CRMModel:
@@ -205,8 +215,14 @@ class CRMModel(mesa.Model):
             "late": d.late,
         }
 
+    def _require_collect(self, what: str) -> None:
+        if not self.collect:
+            raise ValueError(f"{what}: this model was built with collect=False (no tables or decision log kept); "
+                             "build it with collect=True, or read model.results")
+
     def frames(self) -> dict[str, pd.DataFrame]:
         """Tidy frames: firms (one row per firm-period), bids, tenders, relationships, events, decisions, market."""
+        self._require_collect("frames")
         if self.datacollector is None:
             return {}
         out = {name: self.datacollector.get_table_dataframe(name) for name in self.datacollector.tables}
@@ -253,6 +269,7 @@ class CRMModel(mesa.Model):
 
     def decision_log(self) -> dict[str, Any]:
         """Everything needed to replay this game: scenario, seed and every decision passed to the engine."""
+        self._require_collect("decision_log")
         return {
             "format": LOG_FORMAT,
             "scenario": self.scenario.name,

@@ -54,31 +54,57 @@ class Observation:
         return sum(1 for r in self.market if not r["bankrupt"] and r["firm"] != self.firm.index) if self.market else self.scenario.firms.count - 1
 
 
-def observe(state: GameState, firm: int, results: list | None = None) -> Observation:
-    """Build firm `firm`'s observation from the state and past PeriodResults."""
+@dataclass(frozen=True)
+class PublicReport:
+    """The part of an observation every firm shares: last period's public rows and published bids, the news."""
+
+    market: list[dict[str, Any]]
+    last_bids: list[dict[str, Any]]
+    news: tuple[Event, ...]
+
+
+def public_report(state: GameState, results: list | None = None) -> PublicReport:
+    """What is published to every firm at the start of the period (build it once, pass it to each :func:`observe`)."""
+    last = results[-1] if results else None
+    return PublicReport(
+        market=[{k: r[k] for k in PUBLIC_FIRM_FIELDS} for r in last.firm_rows] if last else [],
+        last_bids=last.bid_rows() if last else [],
+        news=news(state),
+    )
+
+
+def observe(state: GameState, firm: int, results: list | None = None, public: PublicReport | None = None) -> Observation:
+    """Build firm `firm`'s observation from the state and past PeriodResults.
+
+    `public` is the period's :func:`public_report`, when the caller already built it for another firm.
+    """
     results = results or []
     last = results[-1] if results else None
+    public = public or public_report(state, results)
     f = state.firms[firm]
     ids = state.scenario.client_ids
     rel = state.relationship
     rivals = [j for j in range(len(state.firms)) if j != firm]
     sup = state.population.supplier
     customers = float((sup == firm).sum())
+    own = rel[firm].tolist()
+    satisfaction = state.client_satisfaction[firm].tolist()
+    rivals_max = rel[rivals].max(axis=0).tolist() if rivals else [0.0] * len(ids)
     return Observation(
         period=state.period,
         periods=state.scenario.periods,
         firm=f,
         scenario=state.scenario,
         tenders=state.tenders,
-        relationship={c: float(rel[firm, k]) for k, c in enumerate(ids)},
-        client_satisfaction={c: float(state.client_satisfaction[firm, k]) for k, c in enumerate(ids)},
-        rivals_relationship_max={c: float(rel[rivals, k].max()) if rivals else 0.0 for k, c in enumerate(ids)},
+        relationship=dict(zip(ids, own)),
+        client_satisfaction=dict(zip(ids, satisfaction)),
+        rivals_relationship_max=dict(zip(ids, rivals_max)),
         customers=customers,
         own_last=last.firm_rows[firm] if last else None,
-        market=[{k: r[k] for k in PUBLIC_FIRM_FIELDS} for r in last.firm_rows] if last else [],
-        last_bids=last.bid_rows() if last else [],
+        market=public.market,
+        last_bids=public.last_bids,
         history=[r.firm_rows[firm] for r in results],
-        news=news(state),
+        news=public.news,
     )
 
 

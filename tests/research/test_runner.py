@@ -1,0 +1,90 @@
+"""research/runner.py: a run's rows equal the fully collected game, a resumable folder skips finished runs,
+and the Dask executor gives the same rows as the process pool."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from research.runner import FINAL_COLUMNS, RunSpec, execute, open_executor, run_game, spawn_seeds, specs_from
+from scenarios import load_scenario
+from sim.model import CRMModel
+
+SMALL = {"market.customers": 1500}
+LINEUP = ("balanced", "price_cutter", "premium", "relationship", "adaptive", "random")
+
+
+def test_spawned_seeds_are_fixed_by_the_master_seed_and_a_prefix_of_longer_lists():
+    assert spawn_seeds(7, 3) == spawn_seeds(7, 3)
+    assert spawn_seeds(7, 5)[:3] == spawn_seeds(7, 3)
+    assert len(set(spawn_seeds(7, 50))) == 50
+    assert spawn_seeds(7, 3) != spawn_seeds(8, 3)
+
+
+def test_run_game_rows_equal_the_final_period_of_the_fully_collected_game():
+    """run_game plays with collect=False; the game, and each rate it reports, must be the collected game's."""
+    spec = RunSpec("classroom-v1", LINEUP, spawn_seeds(3, 1)[0], tuple(SMALL.items()))
+    rows = run_game(spec)
+    model = CRMModel(load_scenario("classroom-v1", overrides=SMALL), seed=spec.seed, strategies=list(LINEUP)).run()
+    frames = model.frames()
+    last = frames["firms"][frames["firms"]["period"] == 12].reset_index(drop=True)
+    cols = ["firm", "name", *FINAL_COLUMNS]
+    pd.testing.assert_frame_equal(rows[cols], last[cols], check_dtype=False, check_exact=True)
+    assert rows["void_bid_rate"].iloc[0] == float((~frames["bids"]["valid"]).mean())
+    assert rows["failed_tender_rate"].iloc[0] == float(frames["tenders"]["failed"].mean())
+    assert rows["strategy"].tolist() == list(LINEUP) and (rows["param:market.customers"] == 1500).all()
+
+
+def test_a_model_without_collection_refuses_frames_and_decision_log():
+    model = CRMModel(load_scenario("classroom-v1", overrides=SMALL), seed=1, strategies=list(LINEUP), collect=False)
+    model.step()
+    with pytest.raises(ValueError, match="collect=False"):
+        model.frames()
+    with pytest.raises(ValueError, match="collect=False"):
+        model.decision_log()
+
+
+def test_resumable_folder_skips_finished_runs_and_a_rerun_gives_the_same_rows(tmp_path):
+    specs = specs_from("classroom-v1", LINEUP, spawn_seeds(11, 3), overrides=SMALL)
+    played: list[str] = []
+
+    def counting(spec: RunSpec) -> pd.DataFrame:
+        played.append(spec.run_id)
+        return run_game(spec)
+
+    first = execute(specs, workers=1, out_dir=tmp_path, progress=False, run=counting)
+    assert len(played) == 3 and len(list((tmp_path / "runs").glob("*.parquet"))) == 3
+    again = execute(specs, workers=1, out_dir=tmp_path, progress=False, run=counting)
+    assert len(played) == 3, "a rerun must not replay finished runs"
+    pd.testing.assert_frame_equal(again, first)
+    (tmp_path / "runs" / f"{specs[1].run_id}.parquet").unlink()  # as if killed before the second run finished
+    third = execute(specs, workers=1, out_dir=tmp_path, progress=False, run=counting)
+    assert played[3:] == [specs[1].run_id]
+    pd.testing.assert_frame_equal(third, first)
+
+
+def test_dask_local_cluster_gives_the_in_process_rows_one_game_or_several_per_task():
+    specs = specs_from("classroom-v1", LINEUP, spawn_seeds(5, 3), overrides={"market.customers": 2000})
+    local = execute(specs, workers=1, progress=False)
+    with open_executor("local", workers=2) as executor:
+        on_dask = execute(specs, executor=executor, progress=False)
+        chunked = execute(specs, executor=executor, progress=False, chunksize=2)
+    pd.testing.assert_frame_equal(on_dask, local)
+    pd.testing.assert_frame_equal(chunked, local)
+
+
+def test_specs_naming_the_same_game_play_it_once_and_each_keeps_its_own_tags():
+    """Two equal design points are one game; the rows of each spec carry that spec's tags."""
+    base = specs_from("classroom-v1", LINEUP, spawn_seeds(2, 1), overrides=SMALL)[0]
+    specs = [RunSpec(base.scenario, base.strategies, base.seed, base.overrides, (("point", i),)) for i in range(3)]
+    played = []
+
+    def counting(spec: RunSpec) -> pd.DataFrame:
+        played.append(spec)
+        return run_game(spec)
+
+    rows = execute(specs, workers=1, progress=False, run=counting)
+    assert len(played) == 1
+    assert rows["tag:point"].tolist() == [0] * 6 + [1] * 6 + [2] * 6
+    pd.testing.assert_frame_equal(rows.iloc[6:12].drop(columns="tag:point").reset_index(drop=True),
+                                  rows.iloc[:6].drop(columns="tag:point").reset_index(drop=True))

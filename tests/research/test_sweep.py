@@ -1,0 +1,85 @@
+"""research/sweep.py: grids and designs, frames independent of the worker count, resumable output, Sobol indices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from research.runner import spawn_seeds
+from research.sweep import grid_design, parse_value, sample_design, sweep
+
+SMALL = {"market.customers": 1500}
+FIRMS = ["balanced", "price_cutter", "premium"]
+
+
+def test_grid_is_every_combination_first_key_slowest():
+    assert grid_design({"a": [1, 2], "b": ["x", "y", "z"]}) == [
+        {"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "z"}, {"a": 2, "b": "x"}, {"a": 2, "b": "y"}, {"a": 2, "b": "z"},
+    ]
+    with pytest.raises(ValueError, match="param a"):
+        grid_design({"a": []})
+
+
+def test_command_line_values_read_as_toml():
+    assert [parse_value(v) for v in ("2000", "0.5", "true", "price_cutter")] == [2000, 0.5, True, "price_cutter"]
+
+
+@pytest.mark.parametrize("design", ["sobol", "lhs"])
+def test_designs_stay_within_bounds_round_whole_settings_and_repeat_with_the_seed(design):
+    bounds = {"market.customers": (1000, 3000), "tenders.bond_rate": (0.0, 0.1)}
+    points, problem = sample_design(bounds, design, 8, seed=4, integer=["market.customers"])
+    assert len(points) == 8 and problem["names"] == list(bounds)
+    assert all(isinstance(p["market.customers"], int) and 1000 <= p["market.customers"] <= 3000 for p in points)
+    assert all(0.0 <= p["tenders.bond_rate"] <= 0.1 for p in points)
+    assert sample_design(bounds, design, 8, seed=4, integer=["market.customers"])[0] == points
+    assert sample_design(bounds, design, 8, seed=5, integer=["market.customers"])[0] != points
+
+
+def test_saltelli_design_has_n_times_d_plus_2_points():
+    points, _ = sample_design({"a": (0, 1), "b": (0, 1), "c": (0, 1)}, "sobol", 4, sobol_indices=True)
+    assert len(points) == 4 * (3 + 2)
+
+
+def test_bad_bounds_and_designs_are_named():
+    with pytest.raises(ValueError, match=r"bounds x: need finite low < high; got 2.0:1.0"):
+        sample_design({"x": (2, 1)}, "lhs", 4)
+    with pytest.raises(ValueError, match="Sobol indices need the Saltelli design"):
+        sample_design({"x": (0, 1)}, "lhs", 4, sobol_indices=True)
+    with pytest.raises(ValueError, match="sobol: Sobol indices need bounds"):
+        sweep("classroom-v1", {"market.customers": [1500]}, sobol=True, progress=False)
+
+
+def test_sweep_frames_are_identical_with_one_worker_and_with_two(tmp_path):
+    """Seeds come from SeedSequence.spawn and rows are ordered by spec, so workers cannot change a result."""
+    kw = dict(params={"market.reference_price": [90, 110]}, seeds=2, strategies=FIRMS, overrides=SMALL, master_seed=3, progress=False)
+    one = sweep("classroom-v1", workers=1, **kw)
+    two = sweep("classroom-v1", workers=2, out_dir=tmp_path, **kw)
+    for name in ("results", "runs", "points", "summary"):
+        pd.testing.assert_frame_equal(getattr(two, name), getattr(one, name))
+    # one row per firm per run, with the parameters, the same replicate seeds at every point
+    assert len(one.results) == 2 * 2 * 6
+    assert set(one.results["param:market.reference_price"]) == {90, 110}
+    assert sorted(set(one.results["seed"])) == sorted(spawn_seeds(3, 2))
+    assert one.points["games"].tolist() == [2, 2]
+    for name in ("results", "runs", "points", "summary"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"), getattr(one, name), check_dtype=False)
+    # a rerun on the same folder replays nothing and gives the same frames
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.parquet")}
+    again = sweep("classroom-v1", workers=2, out_dir=tmp_path, **kw)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.parquet")} == mtimes
+    pd.testing.assert_frame_equal(again.results, one.results)
+
+
+def test_sobol_design_gives_first_order_and_total_indices_per_outcome():
+    res = sweep("classroom-v1", bounds={"market.customers": (1500, 2500), "market.reference_price": (80.0, 120.0)},
+                sobol=True, samples=2, seeds=1, strategies=FIRMS, master_seed=1, workers=1, progress=False)
+    assert res.design == "sobol" and len(res.points) == 2 * (2 + 2)
+    idx = res.indices
+    assert list(idx.columns) == ["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
+    outputs = set(idx["output"])
+    assert {"mean_score", "bankruptcy_rate", "score:balanced", "score:premium", "score:price_cutter"} <= outputs
+    assert len(idx) == 2 * len(outputs)
+    varying = [o for o in outputs if np.ptp(res.points[o]) > 0]
+    assert varying, "some outcome must vary over the design"
+    assert np.isfinite(idx[idx["output"].isin(varying)][["S1", "ST"]].to_numpy()).all()
