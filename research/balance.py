@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from research.runner import execute, specs_from, spawn_seeds, summarize
+from research.markdown import md_table as _md_table
 
 # --- thresholds of the verdict (the verdict quotes them) -------------------
 
@@ -227,15 +228,6 @@ def _fmt(value: float, kind: str) -> str:
 
 def _pm(value: float, ci: float, digits: int) -> str:
     return f"{value:.{digits}f}" + ("" if pd.isna(ci) else f" ± {ci:.{digits}f}")
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    def esc(x: Any) -> str:
-        return str(x).replace("|", "\\|").replace("\n", " ")
-
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return "\n".join(out)
 
 
 # --- the metrics -------------------------------------------------------------

@@ -605,7 +605,29 @@ def render_text(state: GameState | None, results: Sequence[PeriodResult], seed: 
 # the multi-agent environment
 
 
-class CRMParallelEnv(ParallelEnv):
+class _TextRender:
+    """render() and close() shared by both environments (text only: 'ansi' returns it, 'human' prints it)."""
+
+    render_mode: str | None
+    game: GameState
+    results: list
+    game_seed: int | None
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
+            return None
+        text = render_text(self.game, self.results, self.game_seed)
+        if self.render_mode == "ansi":
+            return text
+        print(text)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class CRMParallelEnv(_TextRender, ParallelEnv):
     """The CRM bidding game as a PettingZoo ParallelEnv, one agent per firm (rules sheet: the module docstring).
 
     Args:
@@ -725,19 +747,6 @@ class CRMParallelEnv(ParallelEnv):
         """The action standing for a raw decision of `agent` now (see :meth:`FirmCodec.to_action`)."""
         return self.codec.to_action(self.game, self.firm_index(agent), raw)
 
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
-            return None
-        text = render_text(self.game, self.results, self.game_seed)
-        if self.render_mode == "ansi":
-            return text
-        print(text)
-        return None
-
-    def close(self) -> None:
-        pass
-
 
 def _info(state: GameState, i: int, row: Mapping[str, Any] | None, result: PeriodResult | None,
           repairs: tuple[str, ...]) -> dict[str, Any]:
@@ -765,7 +774,7 @@ def _info(state: GameState, i: int, row: Mapping[str, Any] | None, result: Perio
 # one learning firm against bots
 
 
-class CRMSingleFirmEnv(gymnasium.Env):
+class CRMSingleFirmEnv(_TextRender, gymnasium.Env):
     """One learning firm against strategy bots, as a Gymnasium Env (rules sheet: the module docstring).
 
     The other seats are played by bots, in seat order, each deciding from its own
@@ -868,19 +877,6 @@ class CRMSingleFirmEnv(gymnasium.Env):
     def decision_to_action(self, raw: Mapping[str, Any] | Decision | None) -> np.ndarray:
         """The action standing for a raw decision of the learning firm now (see :meth:`FirmCodec.to_action`)."""
         return self.codec.to_action(self.game, self.firm, raw)
-
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
-            return None
-        text = render_text(self.game, self.results, self.game_seed)
-        if self.render_mode == "ansi":
-            return text
-        print(text)
-        return None
-
-    def close(self) -> None:
-        pass
 
 
 SINGLE_FIRM_ID = "crmsim/SingleFirm-v1"

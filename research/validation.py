@@ -47,6 +47,7 @@ from scenarios.schema import Scenario
 from sim.decisions import Decision
 from sim.engine import PeriodResult, initial_state, period_rng, resolve_period
 from sim.state import GameState
+from research.markdown import md_table as _md_table
 
 Decide = Callable[[int], Mapping[int, Decision]]
 Overrides = Mapping[str, Any]
@@ -948,15 +949,6 @@ def _num(v: float) -> str:
     if v is None or not np.isfinite(v):
         return "n/a"
     return f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}"
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    def esc(x: Any) -> str:
-        return str(x).replace("|", "\\|").replace("\n", " ")
-
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return "\n".join(out)
 
 
 def validation_report(scenario: str | Path = DEFAULT_SCENARIO, seeds: int = 12, out_dir: str | Path | None = None,
