@@ -252,6 +252,8 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
     """
     if team.game_id != game.id:
         raise ServiceError("team", "belongs to another game", team.name, 403)
+    if team.bot:
+        raise ServiceError("team", "this seat is played by a bot", team.name, 409)
     _require_running(game)
     if game.status == "paused":
         raise ServiceError("status", "the game is paused; submit when the instructor resumes", game.status)

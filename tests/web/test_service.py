@@ -422,3 +422,16 @@ def test_exports_of_a_game_not_yet_resolved_still_open(db, game):
     assert sorted(z.namelist()) == sorted(f"{n}.csv" for n in EXPORT_NAMES)
     wb = openpyxl.load_workbook(io.BytesIO(export.excel(db, game)), read_only=True)
     assert wb.sheetnames == EXPORT_NAMES
+
+
+def test_a_seat_given_to_a_bot_no_longer_takes_its_teams_decisions(db, game):
+    """After the instructor gives every team seat to a bot, a team's old session cannot override the bot."""
+    import pytest as _pytest
+
+    from web.service import ServiceError, fill_with_bots, submit_decision
+
+    team = next(t for t in game.teams if t.bot is None)
+    fill_with_bots(db, game, "balanced", only_absent=False)
+    with _pytest.raises(ServiceError) as err:
+        submit_decision(db, game, team, {"price": 99})
+    assert err.value.problem.field == "team" and "bot" in err.value.problem.rule
