@@ -104,7 +104,7 @@ from pettingzoo import ParallelEnv
 from agents.bots import Strategy, make_bot
 from scenarios import Scenario, load_scenario, scenario_from_dict
 from sim.decisions import Decision, DecisionError
-from sim.engine import PeriodResult, bot_rng, check_decision, initial_state, period_rng, resolve_period
+from sim.engine import PeriodResult, bot_rng, check_decision, decision_context, initial_state, period_rng, resolve_period
 from sim.observation import observe
 from sim.state import GameState, Tender
 from sim.tenders import unit_delivery_cost
@@ -311,7 +311,6 @@ class FirmCodec:
 
     def _raw(self, state: GameState, firm: int, a: np.ndarray, repairs: list[str]) -> dict[str, Any]:
         sc, f = self.scenario, state.firms[firm]
-        costs = sc.costs
         price = _cents(a[0] * sc.market.price_cap)
         if price < MIN_PRICE:
             repairs.append(f"price: {price:g} raised to the minimum {MIN_PRICE:g}")
@@ -322,13 +321,15 @@ class FirmCodec:
             "care_budget": _cents(a[2] * self.care_max),
             "advertising_budget": _cents(a[3] * self.advertising_max),
         }
+        ctx = decision_context(state, firm)  # the limits validation applies, read from one place
         sales_after = f.sales_staff
-        for idx, kind, have in ((4, "sales", f.sales_staff), (5, "service", f.service_staff)):
+        for idx, kind in ((4, "sales"), (5, "service")):
+            have = ctx.max_fire(kind)
             n = int(round(float(a[idx]) * self.staff_scale))
             if n > 0:
-                hire = min(n, costs.max_hire_per_period)
+                hire = min(n, ctx.max_hire)
                 if hire < n:
-                    repairs.append(f"hire_{kind}: {n} asked, at most {costs.max_hire_per_period} per period: hired {hire}")
+                    repairs.append(f"hire_{kind}: {n} asked, at most {ctx.max_hire} per period: hired {hire}")
                 raw[f"hire_{kind}"] = hire
                 change = hire
             elif n < 0:
@@ -341,17 +342,16 @@ class FirmCodec:
                 change = 0
             if kind == "sales":
                 sales_after = f.sales_staff + change
-        debt_total = f.debt + f.emergency_debt
         if a[6] > 0:
-            room = max(0.0, costs.credit_line - debt_total)
+            room = ctx.borrow_room
             raw["borrow"] = min(room, _cents(a[6] * room))
         elif a[6] < 0:
-            most = min(debt_total, max(0.0, f.cash))
+            most = ctx.repay_limit
             raw["repay"] = min(most, _cents(-a[6] * most))
 
         spend = {c: _cents(a[self._cult0 + k] * self.cultivation_max) for k, c in enumerate(self.clients)}
         spend = {c: x for c, x in spend.items() if x > 0}
-        limit = sales_after * costs.clients_per_sales_staff
+        limit = ctx.client_limit(sales_after)
         if len(spend) > limit:
             order = {c: k for k, c in enumerate(self.clients)}
             keep = sorted(spend, key=lambda c: (-spend[c], order[c]))[:limit]
@@ -368,7 +368,7 @@ class FirmCodec:
             if k >= len(open_tenders):  # an empty slot: nothing to bid on
                 continue
             wanted.append((float(s[0]), k, open_tenders[k], s))
-        limit = sales_after * costs.bids_per_sales_staff
+        limit = ctx.bid_limit(sales_after)
         if len(wanted) > limit:
             repairs.append(f"bids: {len(wanted)} asked, {sales_after} sales staff bid at most {limit}: kept the {limit} strongest bid flags")
             wanted = sorted(sorted(wanted, key=lambda w: (-w[0], w[1]))[:limit], key=lambda w: w[1])
@@ -394,7 +394,7 @@ class FirmCodec:
         Prices and budgets decode to the cent and service levels to 1e-4.
         """
         d = check_decision(state, firm, raw if raw is not None else {})
-        sc, f = self.scenario, state.firms[firm]
+        sc = self.scenario
         a = np.zeros(len(self.action_layout), dtype=np.float64)
         a[0] = d.price / sc.market.price_cap
         a[1] = d.service_level
@@ -403,11 +403,11 @@ class FirmCodec:
         a[4] = (d.hire_sales - d.fire_sales) / self.staff_scale
         a[5] = (d.hire_service - d.fire_service) / self.staff_scale
         net = d.borrow - d.repay
-        debt_total = f.debt + f.emergency_debt
+        ctx = decision_context(state, firm)
         if net > 0:
-            a[6] = net / max(sc.costs.credit_line - debt_total, 1e-12)
+            a[6] = net / max(ctx.borrow_room, 1e-12)
         elif net < 0:
-            a[6] = net / max(min(debt_total, max(0.0, f.cash)), 1e-12)
+            a[6] = net / max(ctx.repay_limit, 1e-12)
         for k, c in enumerate(self.clients):
             a[self._cult0 + k] = d.cultivation.get(c, 0.0) / self.cultivation_max
         for k, t in enumerate(self.slots(state)[: self.max_tenders]):
@@ -432,7 +432,7 @@ class FirmCodec:
             f.cash / m,
             f.debt / m,
             f.emergency_debt / m,
-            max(0.0, costs.credit_line - f.debt - f.emergency_debt) / m,
+            decision_context(state, firm).borrow_room / m,
             ob.customers / sc.market.customers,
             f.sales_staff / max(1, sc.firms.sales_staff),
             f.service_staff / max(1, sc.firms.service_staff),

@@ -114,6 +114,28 @@ class DecisionContext:
     previous: Decision  # the standing decision, for fields left out
     emergency_debt: float = 0.0
 
+    @property
+    def borrow_room(self) -> float:
+        """Most the firm may borrow: what the credit line leaves after ordinary and emergency debt."""
+        return max(0.0, self.credit_line - self.debt - self.emergency_debt)
+
+    @property
+    def repay_limit(self) -> float:
+        """Most the firm may repay: its whole debt, out of the cash it has."""
+        return min(self.debt + self.emergency_debt, max(0.0, self.cash))
+
+    def max_fire(self, kind: str) -> int:
+        """Staff of `kind` ("sales" or "service") the firm can let go."""
+        return self.sales_staff if kind == "sales" else self.service_staff
+
+    def client_limit(self, sales_after: int) -> int:
+        """Key clients `sales_after` sales staff can cultivate."""
+        return sales_after * self.clients_per_sales_staff
+
+    def bid_limit(self, sales_after: int) -> int:
+        """Tenders `sales_after` sales staff can bid in a period."""
+        return sales_after * self.bids_per_sales_staff
+
 
 class _Checker:
     """Collects problems while converting raw values."""
@@ -187,8 +209,8 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
     ads = c.number("advertising_budget", get("advertising_budget", prev.advertising_budget), 0, MAX_MONEY)
     hire_sales = c.integer("hire_sales", get("hire_sales", 0), 0, ctx.max_hire)
     hire_service = c.integer("hire_service", get("hire_service", 0), 0, ctx.max_hire)
-    fire_sales = c.integer("fire_sales", get("fire_sales", 0), 0, ctx.sales_staff)
-    fire_service = c.integer("fire_service", get("fire_service", 0), 0, ctx.service_staff)
+    fire_sales = c.integer("fire_sales", get("fire_sales", 0), 0, ctx.max_fire("sales"))
+    fire_service = c.integer("fire_service", get("fire_service", 0), 0, ctx.max_fire("service"))
     if hire_sales and fire_sales:
         c.fail("fire_sales", "cannot hire and fire sales staff in the same period", fire_sales)
     if hire_service and fire_service:
@@ -208,7 +230,7 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
             x = c.number(name, spend, 0, MAX_MONEY)
             if x is not None and x > 0:
                 cultivation[cid] = x
-        limit = sales_after * ctx.clients_per_sales_staff
+        limit = ctx.client_limit(sales_after)
         if len(cultivation) > limit:
             c.fail(
                 "cultivation",
@@ -238,13 +260,12 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
             bs = c.number(f"{name}.promised_service", bid.get("promised_service"), 0, 1)
             if bp is not None and bs is not None:
                 bids[tid] = Bid(bp, bs)
-        limit = sales_after * ctx.bids_per_sales_staff
+        limit = ctx.bid_limit(sales_after)
         if len(raw_bids) > limit:
             c.fail("bids", f"{sales_after} sales staff can bid at most {limit} tenders per period", len(raw_bids))
 
-    room = max(0.0, ctx.credit_line - ctx.debt - ctx.emergency_debt)
-    borrow = c.number("borrow", get("borrow", 0), 0, room)
-    repay = c.number("repay", get("repay", 0), 0, min(ctx.debt + ctx.emergency_debt, max(0.0, ctx.cash)))
+    borrow = c.number("borrow", get("borrow", 0), 0, ctx.borrow_room)
+    repay = c.number("repay", get("repay", 0), 0, ctx.repay_limit)
     late = get("late", False)
     if not isinstance(late, bool):
         c.fail("late", "must be true or false", late)
