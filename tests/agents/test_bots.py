@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import collections
 
-import numpy as np
 import pytest
 
 from agents.bots import BOTS, DEFAULT_LINEUP, lineup, make_bot
-from sim.engine import check_decision
 from sim.model import CRMModel
 
 SEEDS = range(20)
