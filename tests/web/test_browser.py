@@ -65,7 +65,10 @@ def _api_game(live) -> dict:
 def _watch(page, problems: list[str], who: str) -> None:
     """Collect JavaScript errors and failed or 5xx requests of a page."""
     page.on("pageerror", lambda e: problems.append(f"{who}: page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"{who}: request failed: {r.url} {r.failure}"))
+    # a fetch the browser cancels because the page navigates away (a poll or a draft save in flight) is
+    # ERR_ABORTED: that is the browser's doing, not a failure of the server
+    page.on("requestfailed", lambda r: problems.append(f"{who}: request failed: {r.url} {r.failure}")
+            if "ERR_ABORTED" not in str(r.failure) else None)
     page.on("response", lambda r: problems.append(f"{who}: HTTP {r.status} {r.url}")
             if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
 
