@@ -26,7 +26,7 @@ from agents.population import (
 )
 from scenarios.schema import Scenario
 from sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
-from sim.decisions import Bid, Decision, DecisionContext, DecisionError, validate_decision
+from sim.decisions import Bid, Decision, DecisionContext, DecisionError, Problem, validate_decision
 from sim.scoring import rank_firms, scorecard
 from sim.state import Contract, FirmState, GameState, Tender
 from sim.tenders import (
@@ -138,9 +138,9 @@ def decision_context(state: GameState, firm: int) -> DecisionContext:
 def check_decision(state: GameState, firm: int, raw: Mapping[str, Any] | Decision) -> Decision:
     """Validate a submitted decision for `firm`; raises DecisionError naming every problem."""
     if not 0 <= firm < len(state.firms):
-        raise DecisionError([_problem("firm", f"must be a firm index in [0, {len(state.firms) - 1}]", firm)])
+        raise DecisionError([Problem("firm", f"must be a firm index in [0, {len(state.firms) - 1}]", firm)])
     if state.firms[firm].bankrupt:
-        raise DecisionError([_problem("firm", "is bankrupt and takes no more decisions", state.firms[firm].name)])
+        raise DecisionError([Problem("firm", "is bankrupt and takes no more decisions", state.firms[firm].name)])
     try:
         return validate_decision(raw, decision_context(state, firm))
     except DecisionError as exc:
@@ -181,12 +181,6 @@ def planned_costs(state: GameState, firm: int, decision: Decision) -> dict[str, 
     out["capacity"] = service * costs.customers_per_service_staff
     out["customers"] = customers
     return out
-
-
-def _problem(field_: str, rule: str, value: Any):
-    from sim.decisions import Problem
-
-    return Problem(field_, rule, value)
 
 
 # ---------------------------------------------------------------------------
@@ -340,7 +334,7 @@ def resolve_period(
         log.append(_ev(t, "adjustment", i, f"instructor {'bonus' if amount >= 0 else 'penalty'} {amount:+.0f}"))
     unknown = set(decisions) - set(eff)
     if unknown:
-        raise DecisionError([_problem("firm", "no live firm with this index", sorted(unknown))])
+        raise DecisionError([Problem("firm", "no live firm with this index", sorted(unknown))])
 
     # 2. staffing and financing at the start of the period
     cost_factor = state.unit_cost_factor
