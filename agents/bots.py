@@ -1,6 +1,6 @@
 """Strategy bots: opponents, empty-seat fillers, play-testers and research baselines.
 
-A bot reads an :class:`~sim.observation.Observation` and returns a raw
+A bot reads an :class:`~crmsim.sim.observation.Observation` and returns a raw
 decision (a plain dict, as a team's form would), which the engine validates
 like any other submission. Each bot takes its own rng; none reads a rival's
 private data.
@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sim.observation import Observation
-from sim.state import Tender
-from sim.tenders import unit_delivery_cost
+from crmsim.sim.observation import Observation
+from crmsim.sim.state import Tender
+from crmsim.sim.tenders import unit_delivery_cost
 
 RawDecision = dict[str, Any]
 

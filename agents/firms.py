@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 
-from agents.bots import Strategy
-from sim.engine import bot_rng
-from sim.state import FirmState
+from crmsim.agents.bots import Strategy
+from crmsim.sim.engine import bot_rng
+from crmsim.sim.state import FirmState
 
 if TYPE_CHECKING:
-    from sim.observation import Observation
+    from crmsim.sim.observation import Observation
 
 
 class FirmAgent(mesa.Agent):

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from scenarios.schema import Market
+from crmsim.scenarios.schema import Market
 
 Array = Any  # an xp array (numpy.ndarray or cupy.ndarray)
 

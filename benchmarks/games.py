@@ -40,9 +40,9 @@ from typing import Any
 
 import pandas as pd
 
-from agents.bots import DEFAULT_LINEUP, lineup
-from research.runner import RunSpec, execute, open_executor, run_game, spawn_seeds, specs_from
-from scenarios import load_scenario
+from crmsim.agents.bots import DEFAULT_LINEUP, lineup
+from crmsim.research.runner import RunSpec, execute, open_executor, run_game, spawn_seeds, specs_from
+from crmsim.scenarios import load_scenario
 
 TARGET_GAMES = 1000
 TARGET_SECONDS = 120.0

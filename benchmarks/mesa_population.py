@@ -38,7 +38,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from agents.population import (
+from crmsim.agents.population import (
     COMPLAINT_HAZARD,
     COMPLAINT_SATISFACTION,
     NEW_CUSTOMER_LOYALTY,
@@ -51,7 +51,7 @@ from agents.population import (
     MarketInputs,
     Population,
 )
-from scenarios.schema import Market
+from crmsim.scenarios.schema import Market
 
 INF = math.inf
 

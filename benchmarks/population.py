@@ -48,11 +48,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-import agents.population as population
-from agents.population import MarketInputs, Population, init_population, step_population
-from scenarios import load_scenario
-from scenarios.schema import Market
-from sim.engine import period_rng
+import crmsim.agents.population as population
+from crmsim.agents.population import MarketInputs, Population, init_population, step_population
+from crmsim.scenarios import load_scenario
+from crmsim.scenarios.schema import Market
+from crmsim.sim.engine import period_rng
 
 # the source step_population was compiled from, read at import so that line numbers match the running code
 # even if the file is edited during a run
@@ -330,8 +330,8 @@ def replay_check(n: int, periods: int, seed: int = SEED) -> list[dict[str, Any]]
 
 
 def bench_game(periods: int = 12, seed: int = 1) -> dict[str, Any]:
-    from agents.bots import lineup
-    from sim.model import CRMModel
+    from crmsim.agents.bots import lineup
+    from crmsim.sim.model import CRMModel
 
     path = REPO / "scenarios" / "large-market-v1.toml"
     if path.exists():

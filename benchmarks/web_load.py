@@ -79,7 +79,7 @@ def crmsim_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("crmsim")
-    return [found] if found else [sys.executable, "-m", "sim.cli"]
+    return [found] if found else [sys.executable, "-m", "crmsim"]
 
 
 class Server:

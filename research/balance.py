@@ -3,7 +3,7 @@
 :func:`balance_report` plays a scenario many times with the strategy bots —
 the default line-up, the same line-up rotated across the seats, and a few
 seeded random mixes of the purposeful bots — through
-:func:`research.runner.execute` (any Executor; resumable from ``out_dir``),
+:func:`crmsim.research.runner.execute` (any Executor; resumable from ``out_dir``),
 then measures what makes a scenario good to teach with:
 
 - **bankruptcy** — share of firms, and share of games with at least one
@@ -20,7 +20,7 @@ The verdict names every problem found, with the numbers and the thresholds
 
 Example::
 
-    from research.balance import balance_report
+    from crmsim.research.balance import balance_report
     report = balance_report("classroom-v1", seeds=20, out_dir="out/balance", workers=4)
     print(report.verdict)
     report.strategies          # one row per strategy
@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from research.runner import execute, specs_from, spawn_seeds, summarize
-from research.markdown import md_table as _md_table
+from crmsim.research.runner import execute, specs_from, spawn_seeds, summarize
+from crmsim.research.markdown import md_table as _md_table
 
 # --- thresholds of the verdict (the verdict quotes them) -------------------
 
@@ -93,7 +93,7 @@ def default_lineups(n_firms: int, master_seed: int = 0, mixes: int = DEFAULT_MIX
     Each mix draws n bots with replacement from :data:`MIX_BOTS` (at least two different ones),
     so strategies also meet copies of themselves.
     """
-    from agents.bots import lineup
+    from crmsim.agents.bots import lineup
 
     base = tuple(lineup(None, n_firms))
     shift = max(1, n_firms // 2)
@@ -123,7 +123,7 @@ class BalanceReport:
         labels: the findings: any of "too harsh", "dominated", "trivial", "failed tenders everywhere";
             or just "balanced".
         plots: the PNG files written (empty without an output folder).
-        rows: every firm's final row from :func:`research.runner.run_game` (one per seat per game).
+        rows: every firm's final row from :func:`crmsim.research.runner.run_game` (one per seat per game).
         lineups: the line-ups played; seeds: the game seeds; n_firms: seats per game.
     """
 
@@ -297,7 +297,7 @@ def scenario_metrics(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def strategy_table(rows: pd.DataFrame, n_firms: int) -> pd.DataFrame:
-    """Per strategy: :func:`research.runner.summarize` plus seats, wins, Wilson bounds, mean cash and dominance."""
+    """Per strategy: :func:`crmsim.research.runner.summarize` plus seats, wins, Wilson bounds, mean cash and dominance."""
     s = summarize(rows, "strategy").rename(columns={"games": "seats"})
     g = rows.assign(win=rows["rank"] == 1, bk=rows["bankrupt"].astype(bool)).groupby("strategy")
     s = s.set_index("strategy")
@@ -389,7 +389,7 @@ def judge(summary: pd.DataFrame, strategies: pd.DataFrame, n_firms: int) -> tupl
 
 
 def assess(rows: pd.DataFrame, n_firms: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str]:
-    """Judge any set of games' rows (as from :func:`research.runner.execute`): summary, strategies, labels, verdict."""
+    """Judge any set of games' rows (as from :func:`crmsim.research.runner.execute`): summary, strategies, labels, verdict."""
     if rows.empty:
         raise ValueError("no games to judge")
     strategies = strategy_table(rows, n_firms)
@@ -489,12 +489,12 @@ def balance_report(
             :func:`default_lineups` (the default line-up, it rotated, and seeded random mixes).
         out_dir: if given, finished games are kept under ``out_dir/runs`` (a rerun resumes) and the
             plots, ``report.md`` and CSV tables are written there.
-        executor, workers, progress: passed to :func:`research.runner.execute`.
+        executor, workers, progress: passed to :func:`crmsim.research.runner.execute`.
         overrides: dotted scenario keys to set, e.g. ``{"market.customers": 2000}``.
         master_seed: seeds both the game seeds and the random mixes.
     """
-    from agents.bots import lineup as fill
-    from scenarios import load_scenario
+    from crmsim.agents.bots import lineup as fill
+    from crmsim.scenarios import load_scenario
 
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1; got {seeds}")

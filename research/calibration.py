@@ -31,7 +31,7 @@ trait (:func:`market_from_moments`) is not used, are in docs/validation.md.
 
 Example::
 
-    from research.calibration import read_transactions, calibrate
+    from crmsim.research.calibration import read_transactions, calibrate
     tx = read_transactions("orders.csv", id_col="customer", date_col="day", amount_col="total")
     cal = calibrate(tx, unit="week")
     print(cal.fits["bgnbd"].table())
@@ -778,7 +778,7 @@ def check_market(market: Mapping[str, float]) -> list[str]:
     """Problems (empty if none) of [market] values against the scenario schema's bounds."""
     from pydantic import ValidationError
 
-    from scenarios.schema import Market
+    from crmsim.scenarios.schema import Market
 
     try:
         Market(**market)

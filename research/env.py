@@ -6,7 +6,7 @@ Description:
     game. Each agent runs one firm (``"firm_0"`` .. ``"firm_{n-1}"``). All agents
     decide at once, then the engine resolves the period with
     ``resolve_period(state, decisions, period_rng(seed, period))``, exactly as
-    :class:`sim.model.CRMModel` does. So a game played here and the same
+    :class:`crmsim.sim.model.CRMModel` does. So a game played here and the same
     decisions played in the model give identical results.
 Actions:
     A flat ``Box(float32)`` of shape ``(7 + C + 3K,)``, where C is the number of
@@ -33,7 +33,7 @@ Actions:
 
     Slot k is the k-th open tender in sorted tender-id order (``info["tender_slots"]``
     lists them); slots beyond the open tenders are ignored. An action is turned
-    into a raw decision and validated with :func:`sim.engine.check_decision`. What
+    into a raw decision and validated with :func:`crmsim.sim.engine.check_decision`. What
     the engine would reject is repaired deterministically, never raised, and each
     repair is listed in ``info["repairs"]``: NaN entries read as 0 and entries are
     clipped to the space; prices below one cent are raised to 0.01; hires are
@@ -50,7 +50,7 @@ Actions:
     ``FirmCodec.to_action`` turns a raw decision (a bot's, a team's) into an
     action that decodes back to it.
 Observations:
-    What the firm's team sees (:func:`sim.observation.observe`), as a flat
+    What the firm's team sees (:func:`crmsim.sim.observation.observe`), as a flat
     ``Box(float32)`` with fixed shape and finite bounds: shares and levels lie in
     [0, 1]; scaled amounts are clipped to [0, 10] or [-10, 10]; NaN reads as 0.
     ``FirmCodec.observation_names`` names every entry.
@@ -72,7 +72,7 @@ Rewards:
     is the firm's final score, 0 for a bankrupt firm). ``"profit"``: the period's
     operating profit / ``money_scale``. ``"score"``: the score level.
 Starting state:
-    :func:`sim.engine.initial_state` for the scenario and seed: every firm as the
+    :func:`crmsim.sim.engine.initial_state` for the scenario and seed: every firm as the
     scenario sets it up, the customer population drawn, period-1 tenders open.
 Episode end:
     A firm that goes bankrupt is terminated (``terminations[agent] = True``) and
@@ -101,13 +101,13 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from agents.bots import Strategy, make_bot
-from scenarios import Scenario, load_scenario, scenario_from_dict
-from sim.decisions import Decision, DecisionError
-from sim.engine import PeriodResult, bot_rng, check_decision, decision_context, initial_state, period_rng, resolve_period
-from sim.observation import observe
-from sim.state import GameState, Tender
-from sim.tenders import unit_delivery_cost
+from crmsim.agents.bots import Strategy, make_bot
+from crmsim.scenarios import Scenario, load_scenario, scenario_from_dict
+from crmsim.sim.decisions import Decision, DecisionError
+from crmsim.sim.engine import PeriodResult, bot_rng, check_decision, decision_context, initial_state, period_rng, resolve_period
+from crmsim.sim.observation import observe
+from crmsim.sim.state import GameState, Tender
+from crmsim.sim.tenders import unit_delivery_cost
 
 AgentID = str
 RewardKind = Literal["score_delta", "profit", "score"]
@@ -778,7 +778,7 @@ class CRMSingleFirmEnv(_TextRender, gymnasium.Env):
     """One learning firm against strategy bots, as a Gymnasium Env (rules sheet: the module docstring).
 
     The other seats are played by bots, in seat order, each deciding from its own
-    view with ``bot_rng(seed, seat, period)`` as in :class:`sim.model.CRMModel`.
+    view with ``bot_rng(seed, seat, period)`` as in :class:`crmsim.sim.model.CRMModel`.
     The episode ends when the learning firm goes bankrupt or the game ends.
 
     Args:
@@ -881,7 +881,7 @@ class CRMSingleFirmEnv(_TextRender, gymnasium.Env):
 
 SINGLE_FIRM_ID = "crmsim/SingleFirm-v1"
 if SINGLE_FIRM_ID not in gymnasium.registry:
-    gymnasium.register(id=SINGLE_FIRM_ID, entry_point="research.env:CRMSingleFirmEnv")
+    gymnasium.register(id=SINGLE_FIRM_ID, entry_point="crmsim.research.env:CRMSingleFirmEnv")
 
 
 def parallel_env(**kwargs: Any) -> CRMParallelEnv:

@@ -56,7 +56,7 @@ def spawn_seeds(master_seed: int, n: int) -> list[int]:
 
 @lru_cache(maxsize=64)
 def _cached_scenario(name: str, overrides: tuple[tuple[str, Any], ...]):
-    from scenarios import load_scenario
+    from crmsim.scenarios import load_scenario
 
     return load_scenario(name, overrides=dict(overrides))
 
@@ -66,14 +66,14 @@ def scenario_for(spec: RunSpec):
     try:
         return _cached_scenario(spec.scenario, spec.overrides)
     except TypeError:  # an unhashable override value (a list): load it afresh
-        from scenarios import load_scenario
+        from crmsim.scenarios import load_scenario
 
         return load_scenario(spec.scenario, overrides=dict(spec.overrides))
 
 
 def run_game(spec: RunSpec) -> pd.DataFrame:
     """Play one game with bots; one row per firm with its final standing, plus game-level texture."""
-    from sim.model import CRMModel
+    from crmsim.sim.model import CRMModel
 
     scenario = scenario_for(spec)
     model = CRMModel(scenario, seed=spec.seed, strategies=list(spec.strategies), collect=False)  # same game, no tables

@@ -7,7 +7,7 @@ and ``SALib.analyze.sobol`` gives first-order and total Sobol indices of each
 outcome: mean score, bankruptcy rate, void-bid and failed-tender rates, and each
 strategy's mean score.
 
-    >>> from research.sweep import sweep
+    >>> from crmsim.research.sweep import sweep
     >>> res = sweep("classroom-v1", params={"market.price_sensitivity": [1.0, 2.0]}, seeds=8)
     >>> res.points          # one row per design point: parameters and mean outcomes
 """
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from research.runner import RunSpec, execute, spawn_seeds, summarize
+from crmsim.research.runner import RunSpec, execute, spawn_seeds, summarize
 
 ParamValues = Mapping[str, Sequence[Any]]
 Bounds = Mapping[str, tuple[float, float]]
@@ -96,7 +96,7 @@ def grid_design(params: ParamValues) -> list[Point]:
 
 
 def _scenario_value(scenario: str, overrides: Mapping[str, Any], key: str) -> Any:
-    from scenarios import load_scenario
+    from crmsim.scenarios import load_scenario
 
     node: Any = load_scenario(scenario, overrides=dict(overrides))
     for part in key.split("."):
@@ -263,8 +263,8 @@ def sweep(
     Raises:
         ValueError / scenarios.ScenarioError: naming the parameter, the rule and the value, before any game runs.
     """
-    from agents.bots import lineup
-    from scenarios import load_scenario
+    from crmsim.agents.bots import lineup
+    from crmsim.scenarios import load_scenario
 
     params = dict(params or {})
     bounds = dict(bounds or {})

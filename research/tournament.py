@@ -8,7 +8,7 @@ permutation drawn from the game seed and the mix), so no strategy always sits
 in the same chair. The table ranks strategies by mean rank, with win rate,
 mean score and 95% intervals (research.runner.summarize).
 
-    >>> from research.tournament import tournament
+    >>> from crmsim.research.tournament import tournament
     >>> t = tournament("classroom-v1", ["balanced", "premium", "price_cutter"], seeds=5)
     >>> t.table
 """
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from research.runner import RunSpec, execute, lineups, spawn_seeds, summarize
+from crmsim.research.runner import RunSpec, execute, lineups, spawn_seeds, summarize
 
 Lineup = tuple[str, ...]
 
@@ -142,8 +142,8 @@ def tournament(
         max_lineups: play at most this many mixes (a seeded sample when there are more); None plays every one.
         executor, workers, out_dir, progress: as research.runner.execute (out_dir also receives the Parquet files).
     """
-    from agents.bots import make_bot
-    from scenarios import load_scenario
+    from crmsim.agents.bots import make_bot
+    from crmsim.scenarios import load_scenario
 
     names = sorted(dict.fromkeys(s.strip() for s in strategies if s.strip()))
     if not names:

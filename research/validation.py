@@ -41,13 +41,13 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import curve_fit
 
-from agents.population import RESOLVED, RESOLVED_QUICKLY, SILENT, UNRESOLVED
-from scenarios import load_scenario
-from scenarios.schema import Scenario
-from sim.decisions import Decision
-from sim.engine import PeriodResult, initial_state, period_rng, resolve_period
-from sim.state import GameState
-from research.markdown import md_table as _md_table
+from crmsim.agents.population import RESOLVED, RESOLVED_QUICKLY, SILENT, UNRESOLVED
+from crmsim.scenarios import load_scenario
+from crmsim.scenarios.schema import Scenario
+from crmsim.sim.decisions import Decision
+from crmsim.sim.engine import PeriodResult, initial_state, period_rng, resolve_period
+from crmsim.sim.state import GameState
+from crmsim.research.markdown import md_table as _md_table
 
 Decide = Callable[[int], Mapping[int, Decision]]
 Overrides = Mapping[str, Any]
@@ -385,7 +385,7 @@ CHECK_KEYS = tuple(c.key for c in CHECKS)
 
 def seed_metrics(seed: int, base: str | Path = DEFAULT_SCENARIO, extra: Overrides | None = None) -> dict[str, float]:
     """Every check's measure for one seed (a dict keyed like CHECK_KEYS; NaN where a measurement failed)."""
-    from research.calibration import bgnbd_p_zero, fit_bgnbd
+    from crmsim.research.calibration import bgnbd_p_zero, fit_bgnbd
 
     out: dict[str, float] = {"seed": float(seed)}
     out["top_fifth_revenue_share"] = top_fifth_revenue_share(seed, base, extra)
@@ -564,7 +564,7 @@ def _parameter(name: str) -> Parameter:
     for p in SENSITIVITY:
         if p.name == name or p.keys == (name,) or p.keys == (f"market.{name}",):
             return p
-    from scenarios.schema import Market
+    from crmsim.scenarios.schema import Market
 
     key = name if name.startswith("market.") else f"market.{name}"
     field_name = key.split(".", 1)[1]
@@ -611,7 +611,7 @@ def crmsim_histories(market: Mapping[str, float], customers: int, periods: int, 
     reference, service = mean expectation, no care, advertising or adoption: a
     closed cohort, so a defector is gone for good).
     """
-    from agents.population import NEW_CUSTOMER_LOYALTY, MarketInputs, init_population, step_population
+    from crmsim.agents.population import NEW_CUSTOMER_LOYALTY, MarketInputs, init_population, step_population
 
     overrides = {f"market.{k}": v for k, v in market.items()}
     overrides.update({"market.customers": customers, "market.track_customers": customers, "market.initial_served_share": 1.0,
@@ -645,7 +645,7 @@ def crmsim_cohort(market: Mapping[str, float], first_day: np.ndarray, horizon_da
     ((k-1) P, k P] after his first purchase (P = a month); a purchase is placed
     uniformly in its period.
     """
-    from research.calibration import PERIOD_DAYS
+    from crmsim.research.calibration import PERIOD_DAYS
 
     first_day = np.asarray(first_day, dtype=float)
     periods = int(math.ceil((horizon_days - float(np.min(first_day))) / PERIOD_DAYS))
@@ -672,7 +672,7 @@ def cdnow_holdout(replicates: int = 30, base: str | Path = DEFAULT_SCENARIO, wee
     research.calibration.MAPPINGS, `replicates` draws, each purchase occasion
     counted as the mapping's mean purchases per buying month. Needs lifetimes (the data).
     """
-    from research.calibration import (CDNOW_CALIBRATION_END, MAPPINGS, bgnbd_conditional_expected, bgnbd_expected, calibrate,
+    from crmsim.research.calibration import (CDNOW_CALIBRATION_END, MAPPINGS, bgnbd_conditional_expected, bgnbd_expected, calibrate,
                                       daily, load_cdnow_transactions)
 
     mappings = MAPPINGS if mappings is None else tuple(mappings)
@@ -918,7 +918,7 @@ class ValidationReport:
 
 
 def _holdout_markdown(h: Holdout, images: str = "") -> list[str]:
-    from research.calibration import PUBLISHED
+    from crmsim.research.calibration import PUBLISHED
 
     cal = h.calibration
     rows = []

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scenarios.schema import Scenario
+from crmsim.scenarios.schema import Scenario
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "list_scenarios", "scenario_from_dict", "SCENARIO_DIR"]
 

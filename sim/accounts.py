@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from scenarios.schema import Costs
+from crmsim.scenarios.schema import Costs
 
 INFLOWS = ("revenue_market", "revenue_contracts")
 OUTFLOWS = (

@@ -182,7 +182,7 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
 
     Args:
         raw: a mapping (form or JSON data) or a Decision built in code.
-        ctx: the firm's position, from :func:`sim.engine.decision_context`.
+        ctx: the firm's position, from :func:`crmsim.sim.engine.decision_context`.
 
     Returns:
         The validated Decision.

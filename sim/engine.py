@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.population import (
+from crmsim.agents.population import (
     MarketInputs,
     PopulationOutcome,
     customer_counts,
@@ -24,12 +24,12 @@ from agents.population import (
     release_customers,
     step_population,
 )
-from scenarios.schema import Scenario
-from sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
-from sim.decisions import Bid, Decision, DecisionContext, DecisionError, Problem, validate_decision
-from sim.scoring import rank_firms, scorecard
-from sim.state import Contract, FirmState, GameState, Tender
-from sim.tenders import (
+from crmsim.scenarios.schema import Scenario
+from crmsim.sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
+from crmsim.sim.decisions import Bid, Decision, DecisionContext, DecisionError, Problem, validate_decision
+from crmsim.sim.scoring import rank_firms, scorecard
+from crmsim.sim.state import Contract, FirmState, GameState, Tender
+from crmsim.sim.tenders import (
     VOID_REASONS,
     Bidder,
     BidRecord,

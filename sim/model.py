@@ -10,13 +10,13 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.bots import Strategy, make_bot
-from agents.firms import FirmAgent
-from agents.population import COMPLAINT_OUTCOMES
-from scenarios import Scenario, load_scenario, scenario_from_dict
-from sim.decisions import Decision, DecisionError, decision_from_dict
-from sim.engine import PeriodResult, check_decision, initial_state, period_rng, resolve_period
-from sim.observation import Observation, PublicReport, observe, public_report
+from crmsim.agents.bots import Strategy, make_bot
+from crmsim.agents.firms import FirmAgent
+from crmsim.agents.population import COMPLAINT_OUTCOMES
+from crmsim.scenarios import Scenario, load_scenario, scenario_from_dict
+from crmsim.sim.decisions import Decision, DecisionError, decision_from_dict
+from crmsim.sim.engine import PeriodResult, check_decision, initial_state, period_rng, resolve_period
+from crmsim.sim.observation import Observation, PublicReport, observe, public_report
 
 LOG_FORMAT = "crmsim-decisions-v1"
 
@@ -27,7 +27,7 @@ class CRMModel(mesa.Model):
     Description:
         Firms compete for twelve monthly periods (scenario-set) for a population
         of individual customers and for the tenders (标书) of named key clients.
-    Decisions (per firm per period, see sim.decisions.Decision):
+    Decisions (per firm per period, see crmsim.sim.decisions.Decision):
         price, service level, care and advertising budgets, hires and fires of
         sales and service staff, cultivation spend per client, sealed bids per
         open tender, borrowing and repayment.

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scenarios.schema import Event, Scenario
-from sim.state import FirmState, GameState, Tender
+from crmsim.scenarios.schema import Event, Scenario
+from crmsim.sim.state import FirmState, GameState, Tender
 
 PUBLIC_FIRM_FIELDS = (
     "firm",

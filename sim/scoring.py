@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from scenarios.schema import Scoring
+from crmsim.scenarios.schema import Scoring
 
 COMPONENTS = {
     "financial": ("equity", "cum_operating_profit"),

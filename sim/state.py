@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.population import Population
-from scenarios.schema import Scenario
-from sim.decisions import Decision
+from crmsim.agents.population import Population
+from crmsim.scenarios.schema import Scenario
+from crmsim.sim.decisions import Decision
 
 FirmIndex = int
 ClientId = str

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scenarios.schema import Client, Scenario
-from sim.decisions import Bid
-from sim.state import Contract, FirmIndex, Tender, TenderId
+from crmsim.scenarios.schema import Client, Scenario
+from crmsim.sim.decisions import Bid
+from crmsim.sim.state import Contract, FirmIndex, Tender, TenderId
 
 # void reasons, in the order they are checked (the first that applies is reported)
 BANKRUPT = "BANKRUPT"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios import load_scenario
+from crmsim.scenarios import load_scenario
 
 
 @pytest.fixture(scope="session")

@@ -74,14 +74,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
-    from web import db
+    from crmsim.web import db
 
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     Babel(app, locale_selector=select_locale)
 
-    from web import api, auth, instructor, scoreboard, team
+    from crmsim.web import api, auth, instructor, scoreboard, team
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(instructor.bp)
@@ -90,7 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
-    from web.views import register_template_helpers
+    from crmsim.web.views import register_template_helpers
 
     register_template_helpers(app)
     return app

@@ -12,13 +12,13 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from agents.bots import BOTS
-from scenarios import ScenarioError, list_scenarios
-from sim.decisions import DecisionError
-from web import limiter
-from web.db import get_db
-from web.models import Game
-from web.service import (
+from crmsim.agents.bots import BOTS
+from crmsim.scenarios import ScenarioError, list_scenarios
+from crmsim.sim.decisions import DecisionError
+from crmsim.web import limiter
+from crmsim.web.db import get_db
+from crmsim.web.models import Game
+from crmsim.web.service import (
     ServiceError,
     add_adjustment,
     create_game,
@@ -41,7 +41,7 @@ from web.service import (
     team_by_code,
     verify_rebuild,
 )
-from web.views import check_password, current_team, game_or_404, instructor_required, list_games, make_token, team_required
+from crmsim.web.views import check_password, current_team, game_or_404, instructor_required, list_games, make_token, team_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -150,7 +150,7 @@ def new_game():
 
 @bp.get("/games/<int:game_id>")
 def game(game_id: int):
-    from web.views import is_instructor
+    from crmsim.web.views import is_instructor
 
     return jsonify(game_json(game_or_404(game_id), private=is_instructor()))
 

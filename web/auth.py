@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from web import limiter
-from web.db import get_db
-from web.service import ServiceError, team_by_code
-from web.views import check_password, password_is_set, set_password
+from crmsim.web import limiter
+from crmsim.web.db import get_db
+from crmsim.web.service import ServiceError, team_by_code
+from crmsim.web.views import check_password, password_is_set, set_password
 
 bp = Blueprint("auth", __name__)
 

@@ -9,8 +9,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from web.models import Adjustment, AuditEntry, DecisionRecord, Game
-from web.service import snapshots
+from crmsim.web.models import Adjustment, AuditEntry, DecisionRecord, Game
+from crmsim.web.service import snapshots
 
 CUSTOMER_COLUMNS = ["period", "firm", "name", "customers", "acquired", "lost", "retention_rate", "avg_satisfaction",
                     "avg_loyalty", "complaints", "resolution_rate", "share_of_wallet", "market_share_customers",

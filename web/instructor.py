@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from agents.bots import BOTS
-from scenarios import ScenarioError, list_scenarios, load_scenario
-from web import export
-from web.db import get_db
-from web.service import (
+from crmsim.agents.bots import BOTS
+from crmsim.scenarios import ScenarioError, list_scenarios, load_scenario
+from crmsim.web import export
+from crmsim.web.db import get_db
+from crmsim.web.service import (
     ServiceError,
     add_adjustment,
     create_game,
@@ -23,7 +23,7 @@ from web.service import (
     snapshots,
     submission_status,
 )
-from web.views import game_or_404, instructor_required, list_games
+from crmsim.web.views import game_or_404, instructor_required, list_games
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from web.charts import METRICS, line_chart
-from web.db import get_db
-from web.i18n import current_lang
-from web.service import seconds_left, snapshots
-from web.views import game_or_404, list_games
+from crmsim.web.charts import METRICS, line_chart
+from crmsim.web.db import get_db
+from crmsim.web.i18n import current_lang
+from crmsim.web.service import seconds_left, snapshots
+from crmsim.web.views import game_or_404, list_games
 
 bp = Blueprint("scoreboard", __name__)
 
@@ -87,7 +87,7 @@ def debrief(game_id: int):
 
 @bp.route("/debrief/<int:game_id>/team/<int:firm>")
 def team_debrief(game_id: int, firm: int):
-    from web.views import current_team, is_instructor
+    from crmsim.web.views import current_team, is_instructor
 
     ctx = _board(game_id)
     game = ctx["game"]

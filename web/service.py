@@ -21,12 +21,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from agents.bots import BOTS
-from scenarios import Scenario, load_scenario, scenario_from_dict
-from sim.decisions import Decision, DecisionError, Problem, decision_from_dict
-from sim.engine import check_decision, planned_costs
-from sim.model import CRMModel
-from web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team, utcnow
+from crmsim.agents.bots import BOTS
+from crmsim.scenarios import Scenario, load_scenario, scenario_from_dict
+from crmsim.sim.decisions import Decision, DecisionError, Problem, decision_from_dict
+from crmsim.sim.engine import check_decision, planned_costs
+from crmsim.sim.model import CRMModel
+from crmsim.web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team, utcnow
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 6

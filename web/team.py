@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from sim.decisions import DecisionError
-from sim.observation import news
-from web.db import get_db
-from web.service import (
+from crmsim.sim.decisions import DecisionError
+from crmsim.sim.observation import news
+from crmsim.web.db import get_db
+from crmsim.web.service import (
     ServiceError,
     latest_decisions,
     load_draft,
@@ -17,7 +17,7 @@ from web.service import (
     snapshots,
     submit_decision,
 )
-from web.views import current_team, form_to_raw, make_token, team_required
+from crmsim.web.views import current_team, form_to_raw, make_token, team_required
 
 bp = Blueprint("team", __name__, url_prefix="/team")
 

@@ -14,8 +14,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from web.db import get_db
-from web.models import Game, Setting, Team
+from crmsim.web.db import get_db
+from crmsim.web.models import Game, Setting, Team
 
 PASSWORD_KEY = "instructor_password_hash"
 STANDING_FIELDS = ("price", "service_level", "care_budget", "advertising_budget")
@@ -174,8 +174,8 @@ def num(v: Any, digits: int = 1) -> str:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from web import LANGUAGES
-    from web.i18n import client_name, current_lang, void_reason_text
+    from crmsim.web import LANGUAGES
+    from crmsim.web.i18n import client_name, current_lang, void_reason_text
 
     app.jinja_env.filters.update(money=money, pct=pct, num=num)
     app.jinja_env.globals.update(

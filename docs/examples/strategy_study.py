@@ -29,8 +29,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from agents.bots import BOTS, Premium
-from research.runner import execute, spawn_seeds, specs_from, summarize
+from crmsim.agents.bots import BOTS, Premium
+from crmsim.research.runner import execute, spawn_seeds, specs_from, summarize
 
 
 @dataclass

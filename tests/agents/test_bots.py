@@ -6,8 +6,8 @@ import collections
 
 import pytest
 
-from agents.bots import BOTS, DEFAULT_LINEUP, lineup, make_bot
-from sim.model import CRMModel
+from crmsim.agents.bots import BOTS, DEFAULT_LINEUP, lineup, make_bot
+from crmsim.sim.model import CRMModel
 
 SEEDS = range(20)
 

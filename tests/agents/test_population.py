@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import agents.population as popmod
-from agents.population import (
+import crmsim.agents.population as popmod
+from crmsim.agents.population import (
     PROSPECT,
     MarketInputs,
     complaint_probability,
@@ -22,7 +22,7 @@ from agents.population import (
     transaction_satisfaction,
     value_tiers,
 )
-from scenarios.schema import Market
+from crmsim.scenarios.schema import Market
 
 M = Market()
 
@@ -141,8 +141,8 @@ def test_abc_tiers_are_20_30_50():
 
 
 def test_individual_view_of_one_customer():
-    from sim.model import CRMModel
-    from scenarios import load_scenario
+    from crmsim.sim.model import CRMModel
+    from crmsim.scenarios import load_scenario
 
     m = CRMModel(load_scenario("classroom-v1"), seed=1)  # standing decisions stay solvent at 10,000 customers
     m.run()

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from scipy.optimize import curve_fit
 
-from agents.population import RESOLVED, RESOLVED_QUICKLY, SILENT, UNRESOLVED
-from research.validation import (
+from crmsim.agents.population import RESOLVED, RESOLVED_QUICKLY, SILENT, UNRESOLVED
+from crmsim.research.validation import (
     adoption_curve,
     band,
     bass_cumulative,

@@ -7,7 +7,7 @@ from concurrent.futures import Executor
 import pandas as pd
 import pytest
 
-from research.balance import (
+from crmsim.research.balance import (
     DOMINANCE_WIN_RATE,
     FAILED_TENDER_THRESHOLD,
     HARSH_BANKRUPTCY_THRESHOLD,
@@ -19,7 +19,7 @@ from research.balance import (
     default_lineups,
     wilson,
 )
-from scenarios import list_scenarios, load_scenario
+from crmsim.scenarios import list_scenarios, load_scenario
 
 LABELS = {"too harsh", "dominated", "trivial", "failed tenders everywhere", "balanced"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.cli import main
+from crmsim.cli import main
 
 SMALL = ["--set", "market.customers=1500"]
 
@@ -59,9 +59,9 @@ def test_balance_command_prints_the_reports_verdict_and_summary(tmp_path, capsys
         summary = pd.DataFrame({"strategy": ["balanced", "premium"], "win_rate": [0.5, 0.25]})
         return types.SimpleNamespace(verdict="balanced: no strategy dominates", summary=summary, plots=[str(tmp_path / "ranks.png")])
 
-    fake = types.ModuleType("research.balance")
+    fake = types.ModuleType("crmsim.research.balance")
     fake.balance_report = balance_report
-    monkeypatch.setitem(sys.modules, "research.balance", fake)
+    monkeypatch.setitem(sys.modules, "crmsim.research.balance", fake)
     assert main(["balance", "classroom-v1", "--seeds", "7", "--out", str(tmp_path / "bal"), "--workers", "2", "--quiet"]) == 0
     assert calls == {"scenario": "classroom-v1", "seeds": 7, "out_dir": tmp_path / "bal", "executor": None, "workers": 2, "progress": False}
     calls.clear()
@@ -85,6 +85,7 @@ def test_bad_research_arguments_are_one_line_errors(tmp_path, capsys):
 
 
 def test_importing_the_cli_imports_neither_research_nor_dask_nor_flask():
-    code = "import sys, sim, sim.cli; bad = [m for m in sys.modules if m.split('.')[0] in ('research', 'dask', 'distributed', 'flask', 'SALib')]; print(bad); sys.exit(bool(bad))"
+    code = ("import sys, crmsim.sim, crmsim.cli; bad = [m for m in sys.modules if m.startswith('crmsim.research') or m.split('.')[0] in "
+            "('dask', 'distributed', 'flask', 'SALib')]; print(bad); sys.exit(bool(bad))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr

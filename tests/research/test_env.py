@@ -11,18 +11,18 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
-from agents.bots import make_bot
-from research.env import (
+from crmsim.agents.bots import make_bot
+from crmsim.research.env import (
     BID_THRESHOLD,
     MIN_PRICE,
     SINGLE_FIRM_ID,
     CRMParallelEnv,
     CRMSingleFirmEnv,
 )
-from scenarios import list_scenarios, load_scenario
-from sim.engine import bot_rng, check_decision
-from sim.model import CRMModel
-from sim.observation import observe
+from crmsim.scenarios import list_scenarios, load_scenario
+from crmsim.sim.engine import bot_rng, check_decision
+from crmsim.sim.model import CRMModel
+from crmsim.sim.observation import observe
 
 SMALL = {"market.customers": 1500}
 LINEUP = ("balanced", "premium", "price_cutter", "relationship", "adaptive", "balanced")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from research.runner import FINAL_COLUMNS, RunSpec, execute, open_executor, run_game, spawn_seeds, specs_from
-from scenarios import load_scenario
-from sim.model import CRMModel
+from crmsim.research.runner import FINAL_COLUMNS, RunSpec, execute, open_executor, run_game, spawn_seeds, specs_from
+from crmsim.scenarios import load_scenario
+from crmsim.sim.model import CRMModel
 
 SMALL = {"market.customers": 1500}
 LINEUP = ("balanced", "price_cutter", "premium", "relationship", "adaptive", "random")

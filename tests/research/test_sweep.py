@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research.runner import spawn_seeds
-from research.sweep import grid_design, parse_value, sample_design, sweep
+from crmsim.research.runner import spawn_seeds
+from crmsim.research.sweep import grid_design, parse_value, sample_design, sweep
 
 SMALL = {"market.customers": 1500}
 FIRMS = ["balanced", "price_cutter", "premium"]

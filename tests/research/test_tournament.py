@@ -7,8 +7,8 @@ from math import comb
 import pandas as pd
 import pytest
 
-from research.runner import lineups
-from research.tournament import seat_order, tournament, tournament_lineups
+from crmsim.research.runner import lineups
+from crmsim.research.tournament import seat_order, tournament, tournament_lineups
 
 SMALL = {"market.customers": 1500}
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research import calibration as cal
-from research.validation import CHECK_KEYS, CHECKS, Check, crmsim_histories, fact_table
-from scenarios import load_scenario
-from sim.cli import main
+from crmsim.research import calibration as cal
+from crmsim.research.validation import CHECK_KEYS, CHECKS, Check, crmsim_histories, fact_table
+from crmsim.scenarios import load_scenario
+from crmsim.cli import main
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BGNBD = cal.PUBLISHED["bgnbd"]  # simulate with CDNOW's published parameters
@@ -177,7 +177,7 @@ def test_cdnow_holdout_is_forecast_by_bgnbd_and_by_crmsim_calibrated_on_the_firs
     change. Tolerances: the BG/NBD conditional forecast's MAPE of the weekly cumulative curve < 20%, crmsim
     with the default (projected) mapping < 25%, and the moment-matched mapping, which cannot carry BG/NBD's
     purchase-dropout coupling, at least twice as far off as the projection (it over-forecasts)."""
-    from research.validation import _holdout_markdown, cdnow_holdout, plot_holdout
+    from crmsim.research.validation import _holdout_markdown, cdnow_holdout, plot_holdout
 
     h = cdnow(lambda: cdnow_holdout(replicates=3))
     err = h.errors.set_index("forecast")

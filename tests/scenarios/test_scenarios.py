@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios import ScenarioError, list_scenarios, load_scenario
-from sim.engine import initial_state, period_rng, resolve_period
+from crmsim.scenarios import ScenarioError, list_scenarios, load_scenario
+from crmsim.sim.engine import initial_state, period_rng, resolve_period
 
 REQUIRED = {"classroom-v1", "price-war-v1", "service-economy-v1", "large-market-v1"}
 

@@ -17,13 +17,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from agents.bots import Strategy, lineup
-from scenarios import list_scenarios, load_scenario
-from scenarios.schema import Costs
-from sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
-from sim.decisions import DecisionError
-from sim.engine import check_decision, initial_state, period_rng, resolve_period
-from sim.model import CRMModel
+from crmsim.agents.bots import Strategy, lineup
+from crmsim.scenarios import list_scenarios, load_scenario
+from crmsim.scenarios.schema import Costs
+from crmsim.sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
+from crmsim.sim.decisions import DecisionError
+from crmsim.sim.engine import check_decision, initial_state, period_rng, resolve_period
+from crmsim.sim.model import CRMModel
 
 SCENARIOS = [s for s in list_scenarios() if s != "large-market-v1"]
 SEEDS = (0, 1, 2)

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from sim.cli import main
+from crmsim.cli import main
 
 
 def test_run_writes_frames_and_log_then_replay_is_identical(tmp_path, capsys):

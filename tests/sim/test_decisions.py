@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scenarios import load_scenario
-from sim.decisions import DECISION_FIELDS, MAX_MONEY, Bid, Decision, DecisionContext, DecisionError, validate_decision
-from sim.engine import check_decision, decision_context, initial_state, period_rng, resolve_period
-from sim.model import CRMModel
-from sim.tenders import LATE, MALFORMED
+from crmsim.scenarios import load_scenario
+from crmsim.sim.decisions import DECISION_FIELDS, MAX_MONEY, Bid, Decision, DecisionContext, DecisionError, validate_decision
+from crmsim.sim.engine import check_decision, decision_context, initial_state, period_rng, resolve_period
+from crmsim.sim.model import CRMModel
+from crmsim.sim.tenders import LATE, MALFORMED
 
 # ---------------------------------------------------------------------------
 # a fixed context: 3 sales staff, 10 service staff, cash 300,000, debt 50,000,

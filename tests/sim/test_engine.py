@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.bots import lineup
-from scenarios import list_scenarios, load_scenario
-from sim.decisions import Decision, DecisionError
-from sim.engine import initial_state, period_rng, resolve_period
-from sim.model import CRMModel
+from crmsim.agents.bots import lineup
+from crmsim.scenarios import list_scenarios, load_scenario
+from crmsim.sim.decisions import Decision, DecisionError
+from crmsim.sim.engine import initial_state, period_rng, resolve_period
+from crmsim.sim.model import CRMModel
 
 
 def play(scenario, seed, strategies=None, periods=None):
@@ -27,7 +27,7 @@ def play(scenario, seed, strategies=None, periods=None):
 
 def test_importing_sim_does_not_import_flask():
     """The engine is pure: importing sim (and its model) never pulls in the web layer."""
-    code = "import sys, sim, sim.model, sim.engine, agents.bots; print('flask' in sys.modules)"
+    code = "import sys, crmsim.sim, crmsim.sim.model, crmsim.sim.engine, crmsim.agents.bots; print('flask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -150,7 +150,7 @@ def test_instructor_adjustment_is_booked_and_replayed(small_classroom):
 
 def test_planned_costs_match_the_ledger_for_known_lines(small_classroom):
     """The form's cost preview equals what the ledger books for staff, budgets and cultivation."""
-    from sim.engine import check_decision, planned_costs
+    from crmsim.sim.engine import check_decision, planned_costs
 
     state = initial_state(small_classroom, 6)
     d = check_decision(state, 0, {"price": 95, "hire_service": 2, "care_budget": 7000, "advertising_budget": 3000,
@@ -190,6 +190,6 @@ def test_capacity_is_checked_against_tenders_won_earlier_the_same_period():
 
 
 def check_decision_for(state, firm, raw):
-    from sim.engine import check_decision
+    from crmsim.sim.engine import check_decision
 
     return check_decision(state, firm, raw)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.export import read_log
-from sim.model import CRMModel
+from crmsim.sim.export import read_log
+from crmsim.sim.model import CRMModel
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "replay"
 GAMES = sorted(p.name for p in FIXTURES.iterdir() if (p / "decisions.json").is_file())

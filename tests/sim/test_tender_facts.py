@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scenarios import load_scenario
-from sim import tenders as T
-from sim.decisions import Bid
-from sim.state import Tender
+from crmsim.scenarios import load_scenario
+from crmsim.sim import tenders as T
+from crmsim.sim.decisions import Bid
+from crmsim.sim.state import Tender
 
 SC = load_scenario("classroom-v1")
 COST = T.unit_delivery_cost(60.0, 0.6, SC.tenders.service_cost_per_unit)  # 66 at promised service 0.6

@@ -14,11 +14,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from scenarios import load_scenario
-from sim import tenders as T
-from sim.decisions import Bid, Decision, DecisionError
-from sim.engine import capacity_effect, check_decision, initial_state, period_rng, resolve_period
-from sim.state import Contract, Tender
+from crmsim.scenarios import load_scenario
+from crmsim.sim import tenders as T
+from crmsim.sim.decisions import Bid, Decision, DecisionError
+from crmsim.sim.engine import capacity_effect, check_decision, initial_state, period_rng, resolve_period
+from crmsim.sim.state import Contract, Tender
 
 # ---------------------------------------------------------------------------
 # helpers

@@ -114,16 +114,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 @pytest.fixture
 def make_app(database_url: str, tmp_path, monkeypatch) -> Iterator[Callable[..., Any]]:
     """Factory: ``make_app(**config)`` builds an app on the test's database (CSRF off, rate limits off by default)."""
-    import web.service
+    import crmsim.web.service
 
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CRMSIM_INSTANCE", str(tmp_path / "instance"))
-    web.service.clear_cache()
+    crmsim.web.service.clear_cache()
     apps = []
 
     def factory(**overrides: Any):
-        from web import create_app
+        from crmsim.web import create_app
 
         config = {
             "TESTING": True,
@@ -139,7 +139,7 @@ def make_app(database_url: str, tmp_path, monkeypatch) -> Iterator[Callable[...,
         return app
 
     yield factory
-    web.service.clear_cache()
+    crmsim.web.service.clear_cache()
     for app in apps:
         app.extensions["db_engine"].dispose()
 
@@ -164,7 +164,7 @@ def client(app):
 @pytest.fixture
 def db(app):
     """A database session inside an app context."""
-    from web.db import get_db
+    from crmsim.web.db import get_db
 
     with app.app_context():
         yield get_db()

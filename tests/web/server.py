@@ -29,12 +29,12 @@ def free_port() -> int:
 
 
 def crmsim_command() -> list[str]:
-    """The `crmsim` console script of this interpreter's environment, else ``python -m sim.cli``."""
+    """The `crmsim` console script of this interpreter's environment, else ``python -m crmsim``."""
     script = Path(sys.executable).with_name("crmsim")
     if script.exists():
         return [str(script)]
     found = shutil.which("crmsim")
-    return [found] if found else [sys.executable, "-m", "sim.cli"]
+    return [found] if found else [sys.executable, "-m", "crmsim"]
 
 
 class LiveServer:

@@ -248,7 +248,7 @@ def test_rivals_bids_are_published_only_after_the_award(client, inst, game, help
 
 
 def test_the_public_scoreboard_shows_only_public_columns(client, inst, game):
-    from web.api import PUBLIC_ROW
+    from crmsim.web.api import PUBLIC_ROW
 
     client.post(f"/api/games/{game['id']}/resolve", headers=inst)
     body = client.get(f"/api/games/{game['id']}/scoreboard").get_json()

@@ -216,7 +216,7 @@ def test_chinese_chart_titles_are_not_tofu(live):
     """Chinese titles in Chinese with a CJK font on the server, else English: never LastResort boxes."""
     import urllib.request
 
-    from web.charts import CJK_FONTS
+    from crmsim.web.charts import CJK_FONTS
     from matplotlib import font_manager
 
     has_cjk = any(f.name in CJK_FONTS for f in font_manager.fontManager.ttflist)  # the server runs on this machine

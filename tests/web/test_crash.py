@@ -155,9 +155,9 @@ def test_sigkill_mid_period_loses_no_decision_and_replays_the_engine(tmp_path, d
         srv.stop()
 
     # -- the engine alone, same scenario, seed, decisions and bot seats
-    from scenarios import load_scenario
-    from sim.model import CRMModel
-    from web.service import jsonable
+    from crmsim.scenarios import load_scenario
+    from crmsim.sim.model import CRMModel
+    from crmsim.web.service import jsonable
 
     model = CRMModel(load_scenario(SCENARIO), seed=SEED, strategies=[BOTS.get(f) for f in range(6)])
     for period in (1, 2):

@@ -18,7 +18,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from web import create_app
+from crmsim.web import create_app
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 TRANSLATIONS = WEB / "translations"
@@ -74,7 +74,7 @@ def _sign_in(client) -> None:
 
 def _new_game(client) -> str:
     """Create a game; return the console's URL."""
-    from scenarios import load_scenario
+    from crmsim.scenarios import load_scenario
 
     seats = load_scenario("classroom-v1").firms.count
     r = client.post(

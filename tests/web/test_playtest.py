@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from agents.bots import DEFAULT_LINEUP
-from scenarios import load_scenario
-from sim.model import CRMModel
-from web.service import jsonable
+from crmsim.agents.bots import DEFAULT_LINEUP
+from crmsim.scenarios import load_scenario
+from crmsim.sim.model import CRMModel
+from crmsim.web.service import jsonable
 
 SCENARIO = "classroom-v1"
 SEED = 7  # with this seed the random bot goes bankrupt mid-game, so the bankrupt path is played too
@@ -169,9 +169,9 @@ def test_six_bots_play_a_whole_game_over_http_and_match_the_engine(make_app, hel
 
     # -- expect: the decision log rebuilds every published period --
     assert http.get(f"/api/games/{gid}/rebuild-check", headers=inst).get_json() == {"ok": True, "differing_periods": []}
-    from web.db import get_db
-    from web.models import Game
-    from web.service import verify_rebuild
+    from crmsim.web.db import get_db
+    from crmsim.web.models import Game
+    from crmsim.web.service import verify_rebuild
 
     with app.app_context():
         db = get_db()

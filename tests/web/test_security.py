@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from web.service import create_game
+from crmsim.web.service import create_game
 
 
 def new_game(app, **kw):
-    from web.db import get_db
+    from crmsim.web.db import get_db
 
     with app.app_context():
         g = create_game(get_db(), "classroom-v1", seed=kw.pop("seed", 2), **kw)
@@ -27,8 +27,8 @@ def signed_in_instructor(app, helpers):
 
 
 def test_a_form_post_without_the_csrf_token_is_rejected(csrf_app, helpers):
-    from web.db import get_db
-    from web.models import DecisionRecord
+    from crmsim.web.db import get_db
+    from crmsim.web.models import DecisionRecord
 
     gid, codes = new_game(csrf_app)
     c = csrf_app.test_client()

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from scenarios import load_scenario
-from sim.decisions import DecisionError
-from sim.model import CRMModel
-from web import export, service
-from web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team
-from web.service import (
+from crmsim.scenarios import load_scenario
+from crmsim.sim.decisions import DecisionError
+from crmsim.sim.model import CRMModel
+from crmsim.web import export, service
+from crmsim.web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team
+from crmsim.web.service import (
     CODE_ALPHABET,
     CODE_LENGTH,
     ServiceError,
@@ -227,7 +227,7 @@ def test_absent_teams_keep_their_standing_decisions(db, game):
 
 def test_a_stale_second_resolution_of_the_same_period_fails_and_writes_nothing(app, db, game):
     """A second process that read the game before the first committed cannot resolve the period again."""
-    from web.db import get_db
+    from crmsim.web.db import get_db
 
     submit_decision(db, game, game.teams[0], {"price": 120})
     with app.app_context():
@@ -247,7 +247,7 @@ def test_a_stale_second_resolution_of_the_same_period_fails_and_writes_nothing(a
 
 
 def test_concurrent_resolutions_never_resolve_a_period_twice(app, db):
-    from web.db import get_db
+    from crmsim.web.db import get_db
 
     game = create_game(db, "classroom-v1", seed=5, bots={i: "balanced" for i in range(6)})
     errors, barrier = [], threading.Barrier(4)
@@ -278,7 +278,7 @@ def test_concurrent_resolutions_never_resolve_a_period_twice(app, db):
 
 def test_a_decision_accepted_while_its_period_resolves_is_the_one_the_engine_uses(app, db, game, monkeypatch):
     """Every accepted submission either counts for its period or is refused; none is silently dropped."""
-    from web.db import get_db
+    from crmsim.web.db import get_db
 
     submit_decision(db, game, game.teams[0], {"price": 101})
     outcome: list[str] = []
@@ -428,7 +428,7 @@ def test_a_seat_given_to_a_bot_no_longer_takes_its_teams_decisions(db, game):
     """After the instructor gives every team seat to a bot, a team's old session cannot override the bot."""
     import pytest as _pytest
 
-    from web.service import ServiceError, fill_with_bots, submit_decision
+    from crmsim.web.service import ServiceError, fill_with_bots, submit_decision
 
     team = next(t for t in game.teams if t.bot is None)
     fill_with_bots(db, game, "balanced", only_absent=False)

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from agents.bots import BOTS, lineup
-from scenarios import ScenarioError, list_scenarios, load_scenario
-from sim.decisions import DecisionError
+from crmsim.agents.bots import BOTS, lineup
+from crmsim.scenarios import ScenarioError, list_scenarios, load_scenario
+from crmsim.sim.decisions import DecisionError
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 
@@ -61,8 +61,8 @@ def _period_table(frames: dict[str, pd.DataFrame]) -> Table:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.export import read_frame, read_log, roundtrip, write_frames, write_log
-    from sim.model import CRMModel
+    from crmsim.sim.export import read_frame, read_log, roundtrip, write_frames, write_log
+    from crmsim.sim.model import CRMModel
 
     if args.replay:
         log = read_log(args.replay)
@@ -148,10 +148,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["DATABASE_URL"] = args.database
     from waitress import serve
 
-    from web import create_app
-    from web.db import get_db
-    from web.service import create_game
-    from web.views import list_games
+    from crmsim.web import create_app
+    from crmsim.web.db import get_db
+    from crmsim.web.service import create_game
+    from crmsim.web.views import list_games
 
     app = create_app()
     with app.app_context():
@@ -220,8 +220,8 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from research.runner import open_executor
-    from research.sweep import parse_value, sweep
+    from crmsim.research.runner import open_executor
+    from crmsim.research.sweep import parse_value, sweep
 
     params = {k: [parse_value(v) for v in vals.split(",")] for k, vals in _key_values(args.param, "--param").items()}
     overrides = {k: parse_value(v) for k, v in _key_values(args.set, "--set").items()}
@@ -247,9 +247,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_tournament(args: argparse.Namespace) -> int:
-    from research.runner import open_executor
-    from research.sweep import parse_value
-    from research.tournament import tournament
+    from crmsim.research.runner import open_executor
+    from crmsim.research.sweep import parse_value
+    from crmsim.research.tournament import tournament
 
     overrides = {k: parse_value(v) for k, v in _key_values(args.set, "--set").items()}
     strategies = _names(args.strategies) or list(BOTS)
@@ -269,14 +269,14 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
 
 def cmd_balance(args: argparse.Namespace) -> int:
-    from research.runner import open_executor
+    from crmsim.research.runner import open_executor
 
     try:
-        from research.balance import balance_report
+        from crmsim.research.balance import balance_report
     except ImportError as exc:
         console.print(f"[red]error:[/red] the balance report is not available ({exc})", highlight=False)
         return 2
-    from research.sweep import parse_value
+    from crmsim.research.sweep import parse_value
 
     extra = {"master_seed": args.seed} if args.seed else {}
     if args.set:
@@ -299,7 +299,7 @@ def cmd_balance(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from research.calibration import calibrate, check_market, read_transactions
+    from crmsim.research.calibration import calibrate, check_market, read_transactions
 
     tx = read_transactions(args.transactions, args.id_col, args.date_col, args.amount_col, sep=args.sep,
                            header=not args.no_header, date_format=args.date_format)
@@ -332,8 +332,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from research.runner import default_workers
-    from research.validation import drivers, validation_report
+    from crmsim.research.runner import default_workers
+    from crmsim.research.validation import drivers, validation_report
 
     out = Path(args.out or f"results/validate-{Path(args.scenario).stem}")
     bars: dict[str, tqdm] = {}
