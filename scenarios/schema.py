@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ClientId = str
+AwardType = Literal["scoring", "lowest_price"]
+ReissuePolicy = Literal["replace_schedule", "fill_gaps"]
+#: the lifecycle stages of a firm-client relationship, in order (潜在期, 目标期, 考察期, 形成期, 稳定期)
+STAGES = ("potential", "target", "evaluation", "formation", "stable")
+Stage = Literal["potential", "target", "evaluation", "formation", "stable"]
+#: the sales activities (客户调查, 电话联系, 上门拜访, 产品演示, 维护), in the order the course teaches them
+ACTIVITIES = ("investigate", "call", "visit", "demo", "maintain")
+ActivityName = Literal["investigate", "call", "visit", "demo", "maintain"]
+ScoreReference = Literal["start", "market", "fixed"]
 
 
 class _Frozen(BaseModel):
@@ -200,6 +209,9 @@ class Client(_Frozen):
     first_period: int = Field(1, ge=1, le=1000)
     weights: Weights = Weights()
     load_per_unit: float = Field(0.02, ge=0, le=100, description="service capacity (customer-equivalents) per unit delivered")
+    min_valid_bids: int | None = Field(None, ge=1, le=100, description="fewer valid bids and this client's tender fails (流标); default tenders.min_valid_bids")
+    award: AwardType = Field("scoring", description="scoring: comprehensive scoring (综合评分法); lowest_price: the lowest valid price wins (最低价中标)")
+    min_stage: Stage | None = Field(None, description="lifecycle cultivation: the stage an invited tender needs; default cultivation.invited_min_stage")
 
 
 class Tenders(_Frozen):
@@ -214,15 +226,70 @@ class Tenders(_Frozen):
     delivery_gain: float = Field(0.08, ge=0, le=1)
     delivery_loss: float = Field(0.25, ge=0, le=1)
     reissue_limit: int = Field(2, ge=0, le=100, description="times a failed tender is re-issued")
+    reissue_policy: ReissuePolicy = Field("replace_schedule", description="replace_schedule (v1): a re-issue takes the place of the client's scheduled tender that period; fill_gaps: a scheduled tender supersedes a pending re-issue, so re-issues never starve the schedule")
+
+
+class MetricScale(_Frozen):
+    """How one scorecard metric becomes points (method "reference"): 50 at the reference, +-50 at one span away.
+
+    points = clip(50 + 50 x (value - reference) / span, 0, 100). The reference is the firm's starting
+    position ("start"), the mean of the live firms this period ("market") or a fixed number ("fixed": `value`).
+    The span is `span`, or `span` x |reference| when `relative` (e.g. customer equity, whose size depends on
+    the market).
+    """
+
+    reference: ScoreReference = "market"
+    value: float = Field(0.0, ge=-1e12, le=1e12, description="the reference for reference = fixed")
+    span: float = Field(gt=0, le=1e12, description="distance from the reference worth 50 points")
+    relative: bool = Field(False, description="span is a share of |reference| (at least span x 1e-9)")
+
+
+def _over_defaults(value: object, defaults: dict[str, BaseModel]) -> object:
+    """A table of named entries given in part (a file or --param sets one key of one entry): each entry's
+    keys are laid over the default entry of that name, and entries not named keep their defaults."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, object] = {k: v.model_dump() for k, v in defaults.items()}
+    for key, entry in value.items():
+        if isinstance(entry, BaseModel):
+            entry = entry.model_dump()
+        if isinstance(entry, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **entry}
+        else:
+            out[key] = entry
+    return out
+
+
+def _default_metric_scales() -> dict[str, MetricScale]:
+    return {
+        "equity": MetricScale(reference="start", span=300_000),
+        "cum_operating_profit": MetricScale(reference="market", span=150_000),
+        "avg_satisfaction": MetricScale(reference="fixed", value=7.0, span=3.0),
+        "retention_rate": MetricScale(reference="market", span=0.05),
+        "market_share_customers": MetricScale(reference="market", span=1.0, relative=True),
+        "relationship_mean": MetricScale(reference="fixed", value=0.2, span=0.4),
+        "customer_equity": MetricScale(reference="market", span=1.0, relative=True),
+    }
+
+
+#: the metrics that can take reference = "start" (the others have no value before period 1)
+START_METRICS = ("equity", "cum_operating_profit", "avg_satisfaction", "market_share_customers", "relationship_mean")
 
 
 class Scoring(_Frozen):
-    """Balanced scorecard weights (must sum to 1)."""
+    """Balanced scorecard: component weights (must sum to 1) and how each metric becomes points.
+
+    method = "minmax" (v1) scales each metric from the worst live firm (0) to the best (100);
+    method = "reference" scales it against a reference the scenario fixes (see :class:`MetricScale`), so
+    the worst live firm does not score 0 by construction and a student can recompute every point.
+    """
 
     financial: float = Field(0.40, ge=0, le=1)
     customer: float = Field(0.30, ge=0, le=1)
     relationship: float = Field(0.15, ge=0, le=1)
     growth: float = Field(0.15, ge=0, le=1)
+    method: Literal["minmax", "reference"] = Field("minmax", description="minmax (v1) or reference (scaled against the metrics' references)")
+    metrics: dict[str, MetricScale] = Field(default_factory=_default_metric_scales, description="method = reference: the scale of each metric")
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> Scoring:
@@ -230,6 +297,106 @@ class Scoring(_Frozen):
         if abs(total - 1) > 1e-9:
             raise ValueError(f"scorecard weights must sum to 1; got {total:g}")
         return self
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics_over_defaults(cls, value: object) -> object:
+        return _over_defaults(value, _default_metric_scales())
+
+    @model_validator(mode="after")
+    def _metrics_known(self) -> Scoring:
+        unknown = sorted(set(self.metrics) - set(_default_metric_scales()))
+        if unknown:
+            raise ValueError(f"metrics: unknown metric {unknown}; metrics: {', '.join(_default_metric_scales())}")
+        for name, m in self.metrics.items():
+            if m.reference == "start" and name not in START_METRICS:
+                raise ValueError(f"metrics.{name}.reference: 'start' is only for {', '.join(START_METRICS)} (no value before period 1)")
+        return self
+
+
+class Activity(_Frozen):
+    """One sales activity with a key client: what it costs, the sales hours (工时) it uses, and the progress
+    it buys toward the next lifecycle stage at the stages where it counts."""
+
+    cost: float = Field(ge=0, le=1e9, description="¥ per activity")
+    hours: float = Field(ge=0, le=1e4, description="sales-staff hours per activity")
+    progress: float = Field(ge=0, le=1, description="progress toward the next stage (1 = a whole stage)")
+    stages: tuple[Stage, ...] = Field(min_length=1, description="the stages at which the activity counts")
+
+
+def _default_activities() -> dict[str, Activity]:
+    return {
+        "investigate": Activity(cost=2_000, hours=8, progress=1.0, stages=("potential",)),
+        "call": Activity(cost=500, hours=6, progress=0.5, stages=("target",)),
+        "visit": Activity(cost=4_000, hours=16, progress=0.5, stages=("evaluation", "formation")),
+        "demo": Activity(cost=8_000, hours=24, progress=0.75, stages=("evaluation", "formation")),
+        "maintain": Activity(cost=3_000, hours=10, progress=0.35, stages=("formation", "stable")),
+    }
+
+
+class Cultivation(_Frozen):
+    """How firms cultivate key clients (顾客培养).
+
+    mode = "spend" (v1): a ¥ budget per client buys relationship with diminishing returns
+    (tenders.cultivation_scale, attention_rivalry). mode = "lifecycle": each firm-client relationship sits
+    in a stage (潜在期 potential, 目标期 target, 考察期 evaluation, 形成期 formation, 稳定期 stable); sales
+    activities cost money and sales hours and advance it one stage at a time; an unmaintained stage slips
+    back; a rival's stable client resists newcomers; the relationship score in tenders follows from the
+    stage, the progress toward the next and how recently the firm was in touch.
+    """
+
+    mode: Literal["spend", "lifecycle"] = "spend"
+    hours_per_sales_staff: float = Field(80, gt=0, le=1e4, description="sales hours (工时) one sales head has per period")
+    activities: dict[ActivityName, Activity] = Field(default_factory=_default_activities)
+    stage_relationship: tuple[float, float, float, float, float] = Field(
+        (0.05, 0.2, 0.4, 0.6, 0.85), description="relationship score at the start of each stage (potential..stable)"
+    )
+    idle_relationship_loss: float = Field(0.1, ge=0, le=1, description="share of the relationship score lost per period without contact")
+    slip_after: int = Field(2, ge=1, le=100, description="periods without contact before the stage slips back one step")
+    rival_stable_resistance: float = Field(0.35, ge=0, le=1, description="progress multiplier when a rival holds the client in its stable stage")
+    rival_formation_resistance: float = Field(0.7, ge=0, le=1, description="progress multiplier when a rival holds the client in its formation stage")
+    delivery_progress: float = Field(0.25, ge=0, le=1, description="progress from a full, on-promise contract delivery (it also counts as contact)")
+    delivery_shortfall_below: float = Field(0.9, ge=0, le=1, description="a delivery whose outcome is below this slips the stage back one step")
+    invited_min_stage: Stage = Field("evaluation", description="the stage an invited tender needs (unless the client sets min_stage)")
+    bankrupt_relationships_end: bool = Field(False, description="a bankrupt firm's relationships (and holds on clients) end with it")
+
+    @field_validator("activities", mode="before")
+    @classmethod
+    def _activities_over_defaults(cls, value: object) -> object:
+        return _over_defaults(value, _default_activities())
+
+    @model_validator(mode="after")
+    def _stages_rise(self) -> Cultivation:
+        r = self.stage_relationship
+        if any(b < a for a, b in zip(r, r[1:])) or not all(0 <= x <= 1 for x in r):
+            raise ValueError(f"stage_relationship must rise from stage to stage within [0, 1]; got {list(r)}")
+        return self
+
+
+class Research(_Frozen):
+    """Market research (市场调研) a firm may buy each period; only the buyer sees the results."""
+
+    offered: bool = Field(False, description="whether firms may buy research in this scenario")
+    rivals_fee: float = Field(3_000, ge=0, le=1e9, description="¥ per client: rivals' relationship band with it (weak / medium / strong)")
+    survey_fee: float = Field(1_000, ge=0, le=1e9, description="¥ per survey of the firm's own customers (plus per response)")
+    survey_fee_per_response: float = Field(10, ge=0, le=1e6, description="¥ per customer surveyed")
+    survey_max: int = Field(2_000, ge=10, le=1_000_000, description="largest survey sample")
+    forecast_fee: float = Field(2_000, ge=0, le=1e9, description="¥ for the tender forecast")
+    forecast_horizon: int = Field(3, ge=1, le=24, description="periods ahead the tender forecast covers")
+    medium_from: float = Field(0.3, ge=0, le=1, description="spend mode: relationship from which a rival's band is medium")
+    strong_from: float = Field(0.6, ge=0, le=1, description="spend mode: relationship from which a rival's band is strong")
+
+
+class Crm(_Frozen):
+    """The CRM tools of the course made playable: churn early warning (流失预警), retention budget, ABC tiers."""
+
+    churn_threshold: float = Field(0.1, gt=0, le=1, description="a customer is at risk when its defection hazard is above this")
+    retention_offered: bool = Field(False, description="firms may spend a retention budget on their at-risk customers")
+    retention_scale: float = Field(40, gt=0, le=1e6, description="¥ per at-risk customer that buys 63% of the full retention effect")
+    retention_effect: float = Field(0.5, ge=0, le=1, description="share of an at-risk customer's defection hazard removed at full retention effort")
+    tier_care: bool = Field(False, description="firms may split the care budget by ABC tier")
+    tiers_follow_spend: bool = Field(False, description="customers move between A, B and C as their recent spend changes")
+    tier_memory: float = Field(0.7, ge=0, lt=1, description="weight of past spend in a customer's recent spend (tiers_follow_spend)")
 
 
 EventKind = Literal["recession", "boom", "scandal", "cost_shock", "new_entrant"]
@@ -252,6 +419,7 @@ class Event(_Frozen):
     duration: int = Field(1, ge=1, le=1000)
     firm: int | None = Field(None, ge=0, le=15, description="scandal: index of the firm hit")
     news: Text | None = None
+    announce_before: int = Field(0, ge=0, le=24, description="periods ahead the news is published (0: when the event starts)")
 
 
 class Scenario(_Frozen):
@@ -267,6 +435,9 @@ class Scenario(_Frozen):
     clients: tuple[Client, ...] = Field(min_length=0, max_length=40)
     tenders: Tenders = Tenders()
     scoring: Scoring = Scoring()
+    cultivation: Cultivation = Cultivation()
+    research: Research = Research()
+    crm: Crm = Crm()
     events: tuple[Event, ...] = ()
 
     @model_validator(mode="after")
@@ -285,6 +456,11 @@ class Scenario(_Frozen):
         for i, c in enumerate(self.clients):
             if c.first_period > self.periods:
                 problems.append(f"clients.{i}.first_period must be <= periods={self.periods}; got {c.first_period}")
+        for i, c in enumerate(self.clients):
+            if c.min_valid_bids is not None and c.min_valid_bids > self.firms.count:
+                problems.append(f"clients.{i}.min_valid_bids must be <= firms.count={self.firms.count} (else every tender fails); got {c.min_valid_bids}")
+        if self.research.medium_from > self.research.strong_from:
+            problems.append(f"research.medium_from must be <= research.strong_from={self.research.strong_from:g}; got {self.research.medium_from:g}")
         if self.tenders.min_valid_bids > self.firms.count:
             problems.append(
                 f"tenders.min_valid_bids must be <= firms.count={self.firms.count} (else every tender fails); got {self.tenders.min_valid_bids}"
