@@ -333,7 +333,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from crmsim.research.runner import default_workers
-    from crmsim.research.validation import drivers, validation_report
+    from crmsim.research.report import validation_report
+    from crmsim.research.sensitivity import drivers
 
     out = Path(args.out or f"results/validate-{Path(args.scenario).stem}")
     bars: dict[str, tqdm] = {}

@@ -2,7 +2,7 @@
 
 Each test plays the engine (``resolve_period``) on a test version of
 classroom-v1 with no key clients and no events, measures one fact per seed
-(the measurements live in research/validation.py, which `crmsim validate`
+(the measurements live in research/facts.py, which `crmsim validate`
 also reports), and asserts that the 95% confidence band of the mean across
 seeds lies inside the design's tolerance (stated in the test's docstring). Seeds are
 fixed, so the checks are deterministic; the bands say how firmly each fact
@@ -21,17 +21,15 @@ import pytest
 from scipy.optimize import curve_fit
 
 from crmsim.agents.population import RESOLVED, RESOLVED_QUICKLY, SILENT, UNRESOLVED
-from crmsim.research.validation import (
+from crmsim.research.experiments import band, neutral_scenario, show
+from crmsim.research.facts import (
     adoption_curve,
-    band,
     bass_cumulative,
     cohort_survival,
     complaint_outcomes,
-    neutral_scenario,
     price_change_response,
     quality_change_response,
     retention_by_satisfaction_band,
-    show,
     top_fifth_revenue_share,
     zero_repeat_share,
 )

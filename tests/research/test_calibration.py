@@ -1,15 +1,13 @@
-"""Model validity: the likelihood fits recover the parameters they simulate from, the CDNOW fits match the
-published estimates, crmsim's neutral population is the BG/BB its parameters name, the CDNOW holdout is
-forecast, and `crmsim calibrate` / `crmsim validate` write what they promise.
+"""research.calibration: the likelihood fits recover the parameters they simulate from, the CDNOW fits match the
+published estimates, and `crmsim calibrate` writes a [market] section that loads as a scenario.
 
 The CDNOW data ship inside the ``lifetimes`` wheel (the test extra); without it the CDNOW tests skip with
-the reason, except under CI=true, where they fail.
+the reason, except under CI=true, where they fail (the ``cdnow`` fixture of conftest.py).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import tomllib
 
 import numpy as np
@@ -17,24 +15,13 @@ import pandas as pd
 import pytest
 
 from crmsim.research import calibration as cal
-from crmsim.research.validation import CHECK_KEYS, CHECKS, Check, crmsim_histories, fact_table
 from crmsim.scenarios import load_scenario
 from crmsim.cli import main
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 BGNBD = cal.PUBLISHED["bgnbd"]  # simulate with CDNOW's published parameters
 GAMMA_GAMMA = cal.PUBLISHED["gamma_gamma"]
 #: lifetimes 0.11.3 BetaGeoFitter().fit(...).summary["se(coef)"] on cdnow_customers_summary.csv (the same data)
 LIFETIMES_BGNBD_SE = {"r": 0.012557, "alpha": 0.378221, "a": 0.185719, "b": 0.705345}
-
-
-def cdnow(loader):
-    try:
-        return loader()
-    except ImportError as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true: the CDNOW data must be there ({exc}); .ci/run installs the test extra with lifetimes==0.11.3")
-        pytest.skip(f"no CDNOW data: {exc}")
 
 
 def log_z(fit: cal.Fit, truth: dict[str, float]) -> dict[str, float]:
@@ -102,20 +89,6 @@ def test_bgbb_fit_recovers_crmsims_per_period_betas():
     assert q["alpha"] / (q["alpha"] + q["beta"]) == pytest.approx(0.8 / 4.3, rel=0.05), q
 
 
-def test_crmsims_neutral_population_is_the_bgbb_its_market_parameters_name():
-    """Design section 5, rule 6: on neutral settings the defection hazard is the customer's base dropout, and
-    purchases follow the purchase propensity, so a fresh crmsim cohort (20,000 customers, 12 periods,
-    step_population) is a BG/BB with the market's Betas. Tolerances: the BG/BB fitted to its histories gives
-    the mean purchase propensity within 10% and the mean dropout within 15% (crmsim's reference-price noise
-    and switching-cost spread move them by about -5% and +8%)."""
-    market = {"purchase_alpha": 0.62, "purchase_beta": 3.2, "dropout_alpha": 1.5, "dropout_beta": 13.0}
-    bought = crmsim_histories(market, 20_000, 12, seed=0)
-    fit = cal.fit_bgbb(bought.sum(axis=1), (bought * np.arange(1, 13)).max(axis=1), np.full(20_000, 12))
-    q = fit.params
-    assert q["alpha"] / (q["alpha"] + q["beta"]) == pytest.approx(0.62 / 3.82, rel=0.10), q
-    assert q["gamma"] / (q["gamma"] + q["delta"]) == pytest.approx(1.5 / 14.5, rel=0.15), q
-
-
 def test_moment_matching_uses_the_exact_monthly_moments():
     """The closed forms of the monthly purchase and dropout chances (Gamma mixtures, Euler's 2F1 integral)
     agree with a 400,000-customer Monte Carlo within 1%, and the Betas they give have those moments."""
@@ -136,7 +109,7 @@ def test_moment_matching_uses_the_exact_monthly_moments():
 # empirical input: CDNOW
 
 
-def test_cdnow_bgnbd_fit_matches_the_published_parameters_within_5_percent():
+def test_cdnow_bgnbd_fit_matches_the_published_parameters_within_5_percent(cdnow):
     """Fader, Hardie & Lee (2005): r=0.243, alpha=4.41, a=0.793, b=2.43, LL=-9582.4, on CDNOW's 2,357
     customers, 39-week calibration, time in weeks. Fitted twice, from lifetimes' cdnow_customers_summary.csv
     (frequency, recency, T in weeks) and from the raw log CDNOW_sample.txt cut at 1997-09-30 (same-day
@@ -155,7 +128,7 @@ def test_cdnow_bgnbd_fit_matches_the_published_parameters_within_5_percent():
         assert refit.params[k] == pytest.approx(v, rel=0.05), (k, refit.params)
 
 
-def test_cdnow_pareto_nbd_and_gamma_gamma_fits_match_the_published_parameters_within_5_percent():
+def test_cdnow_pareto_nbd_and_gamma_gamma_fits_match_the_published_parameters_within_5_percent(cdnow):
     """Pareto/NBD r=0.553, alpha=10.58, s=0.606, beta=11.67 (FHL 2005) and Gamma-Gamma p=6.25, q=3.74,
     gamma=15.44 on the 946 repeat buyers (Fader, Hardie & Lee 2005, "RFM and CLV"). Tolerance: 5%."""
     s = cdnow(cal.load_cdnow_summary)
@@ -169,61 +142,7 @@ def test_cdnow_pareto_nbd_and_gamma_gamma_fits_match_the_published_parameters_wi
 
 
 # ---------------------------------------------------------------------------
-# empirical output: the CDNOW holdout
-
-
-def test_cdnow_holdout_is_forecast_by_bgnbd_and_by_crmsim_calibrated_on_the_first_39_weeks(tmp_path):
-    """Calibrated on weeks 1-39, forecasting the 1,882 repeat purchases of weeks 40-78 with no marketing
-    change. Tolerances: the BG/NBD conditional forecast's MAPE of the weekly cumulative curve < 20%, crmsim
-    with the default (projected) mapping < 25%, and the moment-matched mapping, which cannot carry BG/NBD's
-    purchase-dropout coupling, at least twice as far off as the projection (it over-forecasts)."""
-    from crmsim.research.validation import _holdout_markdown, cdnow_holdout, plot_holdout
-
-    h = cdnow(lambda: cdnow_holdout(replicates=3))
-    err = h.errors.set_index("forecast")
-    assert h.holdout["actual"].iloc[-1] == 1882 and len(h.holdout) == 39 and len(h.weekly) == 78
-    assert err.loc["bgnbd_conditional", "holdout_mape"] < 0.20, err
-    assert err.loc["crmsim_bgnbd", "holdout_mape"] < 0.25, err
-    assert err.loc["crmsim_moments", "total_error"] > 0
-    assert err.loc["crmsim_moments", "holdout_mape"] > 2 * err.loc["crmsim_bgnbd", "holdout_mape"], err
-    text = "\n".join(_holdout_markdown(h))
-    assert "holdout MAPE" in text and "crmsim_bgnbd" in text and "0.243" in text
-    assert plot_holdout(h, tmp_path / "holdout.png").read_bytes()[:4] == b"\x89PNG"
-
-
-# ---------------------------------------------------------------------------
-# the report and the command line
-
-
-def test_a_check_passes_only_when_its_whole_band_lies_inside_the_target():
-    per_seed = pd.DataFrame({"a": [0.60, 0.62, 0.61], "b": [0.01, 0.02, -0.02], "c": [2.0, 2.1, 1.9]})
-    checks = (Check("a", "A", "a", 0.55, 0.80), Check("b", "B", "b", 0.0), Check("c", "C", "c", 1.5))
-    t = fact_table(per_seed, checks).set_index("check")
-    assert t.loc["a", "passed"] and not t.loc["b", "passed"] and t.loc["c", "passed"]
-    assert t.loc["b", "ci_low"] < 0 < t.loc["b", "ci_high"]
-    assert [c.target for c in checks] == ["[0.55, 0.8]", "> 0", ">= 1.5"]
-
-
-def test_validate_command_writes_a_report_that_lists_every_fact(tmp_path, capsys):
-    """`crmsim validate` with 2 seeds and a one-parameter, one-seed sweep: every check of CHECKS is in the
-    printed table, report.md (with its target and result) and facts.csv; the plots are PNGs."""
-    out = tmp_path / "report"
-    assert main(["validate", "classroom-v1", "--seeds", "2", "--sensitivity-seeds", "1", "--params", "dropout_mean",
-                 "--no-holdout", "--workers", "1", "--out", str(out), "--quiet"]) == 0
-    printed = capsys.readouterr().out
-    report = (out / "report.md").read_text(encoding="utf-8")
-    facts = pd.read_csv(out / "facts.csv")
-    assert list(facts["check"]) == list(CHECK_KEYS) and set(facts["seeds"]) == {2}
-    for c in CHECKS:
-        assert c.key in printed
-        row = next(line for line in report.splitlines() if f"`{c.key}`" in line and c.target in line)
-        assert c.fact in row and ("pass" in row or "FAIL" in row)
-    sens = pd.read_csv(out / "sensitivity.csv")
-    assert set(sens["parameter"]) == {"dropout_mean"} and set(sens["output"]) == set(CHECK_KEYS)
-    assert sens.set_index("output").loc["year_one_retention", "swing"] < 0  # more dropout, fewer kept a year
-    for name in ("validation-facts.png", "validation-sensitivity.png"):
-        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Out of sample" in report
+# the command line
 
 
 def test_calibrate_command_writes_a_market_section_that_loads_as_a_scenario(tmp_path, capsys):
