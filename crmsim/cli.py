@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from crmsim.sim.model import CRMModel
 
     if args.replay:
-        with blame(f"--replay {args.replay}"):
+        with blame("--replay"):
             log = read_log(args.replay)
         total = len(log.get("periods", []))
         bar = tqdm(total=total, desc=f"replay {log.get('scenario')}", unit="period", disable=args.quiet)
@@ -170,7 +170,11 @@ def replay_difference(replayed: pd.DataFrame, recorded: pd.DataFrame) -> str | N
     if "name" in b.columns:
         where += f" ({b.at[row, 'name']})"
     more = f" ({cells - 1} more cells differ)" if cells > 1 else ""
-    return f"{where}, column {col}: recorded {b.at[row, col]!r}, replayed {a.at[row, col]!r}{more}"
+    return f"{where}, column {col}: recorded {_plain(b.at[row, col])!r}, replayed {_plain(a.at[row, col])!r}{more}"
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def bot_names(text: str | None, option: str) -> list[str] | None:
@@ -236,6 +240,15 @@ def server_config(args: argparse.Namespace) -> dict[str, Any]:
     return {"DATABASE_URL": args.database} if args.database else {}
 
 
+def proxy_options(trusted_proxy: str | None) -> dict[str, Any]:
+    """Waitress's options for a reverse proxy at `trusted_proxy`: each client's address and scheme come from
+    the proxy's X-Forwarded-For and X-Forwarded-Proto (so that rate limits count clients, not the proxy)."""
+    if not trusted_proxy:
+        return {}
+    return {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     check_port_free(args.host, args.port)
     from waitress import serve
@@ -257,7 +270,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}/"
     console.print(f"crmsim classroom server on {url} (instructor: {url}instructor/, database: {app.config['DATABASE_URL']})")
     serve(app, host=args.host, port=args.port, threads=args.threads, ident="crmsim",
-          connection_limit=args.connection_limit, channel_timeout=30)
+          connection_limit=args.connection_limit, channel_timeout=30, **proxy_options(args.trusted_proxy))
     return 0
 
 
@@ -563,6 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--threads", type=_count(1), default=8, help="worker threads answering requests")
     srv.add_argument("--connection-limit", type=_count(1), default=1000, help="open connections (browsers keep several each)")
     srv.add_argument("--database", help="SQLAlchemy URL (default: DATABASE_URL, else SQLite in the instance folder)")
+    srv.add_argument("--trusted-proxy", metavar="ADDRESS",
+                     help="address of a reverse proxy in front (e.g. 127.0.0.1): client addresses come from its "
+                          "X-Forwarded-For header (default: none; proxy headers are ignored)")
     srv.add_argument("--demo", action="store_true", help="create a demo game if the database has none")
     srv.set_defaults(func=cmd_serve)
     bots = command("bots", "list the strategy bots")

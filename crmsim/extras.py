@@ -2,7 +2,7 @@
 
 The base install is the engine and the classroom server. ``pip install 'crmsim[research]'`` adds the
 research batches, environments and validation; ``[postgres]`` the PostgreSQL driver; ``[redis]`` the
-rate limiter's shared store. pyproject.toml lists the same packages (tests/test_packaging.py checks it).
+rate limiter's shared store. pyproject.toml lists the same packages (tests/test_extras.py checks it).
 """
 
 from __future__ import annotations
