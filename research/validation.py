@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import curve_fit
 
+from crmsim import InputError
 from crmsim.agents.population import RESOLVED, RESOLVED_QUICKLY, SILENT, UNRESOLVED
 from crmsim.scenarios import load_scenario
 from crmsim.scenarios.schema import Scenario
@@ -570,7 +571,7 @@ def _parameter(name: str) -> Parameter:
     field_name = key.split(".", 1)[1]
     if field_name not in Market.model_fields or not isinstance(getattr(Market(), field_name), float):
         known = ", ".join(p.name for p in SENSITIVITY)
-        raise ValueError(f"--params: {name!r} is not a real-valued market parameter; known: {known}, or any market.<field>")
+        raise InputError(f"--params: {name!r} is not a real-valued market parameter; known: {known}, or any market.<field>")
     return Parameter(field_name, key, (key,))
 
 

@@ -88,6 +88,8 @@ def test_bad_research_arguments_are_one_line_errors(tmp_path, capsys):
     assert "error: --set market.no_such_setting=1: market.no_such_setting: Extra inputs are not permitted" in capsys.readouterr().out
     assert main(["sweep", "classroom-v1", "--out", out, "--quiet"]) == 2  # the library's own check of the options
     assert "error: params: give at least one parameter" in capsys.readouterr().out
+    assert main(["validate", "--params", "bogus", "--seeds", "1", "--no-holdout", "--workers", "1", "--out", out, "--quiet"]) == 2
+    assert "error: --params: 'bogus' is not a real-valued market parameter" in capsys.readouterr().out
     assert main(["tournament", "classroom-v1", "--strategies", "balanced,wizard", "--out", out]) == 2
     assert "unknown bot 'wizard'" in capsys.readouterr().out
 

@@ -361,6 +361,18 @@ def _served(app) -> tuple[int, list[float]]:
         return model.seed, [row["cash"] for row in model.results[0].firm_rows]
 
 
+def test_a_game_is_rebuilt_once_and_kept_across_submissions_and_resolutions(db, game):
+    """Only a resolution changes a game's engine state: submissions (which bump the game's version) keep the
+    cached model, and the model the resolution stepped is the one served for the next period."""
+    model = rebuild(db, game)
+    version = game.version
+    submit_decision(db, game, game.teams[0], {"price": 104})
+    assert game.version > version and rebuild(db, game) is model
+    resolve(db, game)
+    assert rebuild(db, db.get(Game, game.id)) is model and len(model.results) == 1
+    assert model.results[0].firm_rows[0]["price"] == 104.0
+
+
 def test_two_apps_on_two_databases_each_serve_their_own_game_1(tmp_path, monkeypatch):
     """The cache of rebuilt games belongs to each app and is keyed by database: B's game 1 is never A's."""
     app_a = _sqlite_app(tmp_path / "a" / "crmsim.db", monkeypatch)
