@@ -94,11 +94,14 @@ def _period_table(frames: dict[str, pd.DataFrame]) -> Table:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from crmsim.sim.export import read_frame, read_log, roundtrip, write_frames, write_log
-    from crmsim.sim.model import CRMModel
+    from crmsim.sim.model import LOG_FORMAT, CRMModel
 
     if args.replay:
         with blame("--replay"):
             log = read_log(args.replay)
+        if not isinstance(log, dict) or log.get("format") != LOG_FORMAT:  # the log is the user's file, not a bug
+            found = log.get("format") if isinstance(log, dict) else type(log).__name__
+            raise UsageError(f"--replay {args.replay}: not a crmsim decision log (format {LOG_FORMAT!r} expected; got {found!r})")
         total = len(log.get("periods", []))
         bar = tqdm(total=total, desc=f"replay {log.get('scenario')}", unit="period", disable=args.quiet)
         t0 = time.perf_counter()

@@ -62,7 +62,7 @@ def init_app(app: Flask) -> None:
         upgrade(str(engine.url.render_as_string(hide_password=False)))
     games = GameCache()
     app.extensions["db_engine"] = engine
-    app.extensions["game_cache"] = games
+    app.extensions[GAME_CACHE] = games
     app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False, info={GAME_CACHE: games})
     app.teardown_appcontext(_close)
 

@@ -95,7 +95,7 @@ class GameCache:
             return self._resolving.setdefault(key, threading.Lock())
 
 
-GAME_CACHE = "game_cache"  # the key of the app's GameCache in each session's ``info``
+GAME_CACHE = "game_cache"  # the key of the app's GameCache in app.extensions and in each session's ``info``
 
 
 def game_cache(db: Session) -> GameCache:

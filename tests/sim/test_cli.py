@@ -64,6 +64,11 @@ def test_replay_difference_names_the_first_differing_cell_and_counts_the_rest():
 def test_a_bad_replay_log_is_a_one_line_error_naming_the_option(tmp_path, capsys):
     assert main(["run", "--replay", str(tmp_path / "nowhere.json"), "--quiet"]) == 2
     assert " ".join(capsys.readouterr().out.split()) == f"error: --replay: {tmp_path / 'nowhere.json'}: no such decision log"
+    other = tmp_path / "other.json"
+    other.write_text('{"format": "someone-elses-log", "periods": []}')
+    assert main(["run", "--replay", str(other), "--quiet"]) == 2
+    assert " ".join(capsys.readouterr().out.split()) == (
+        f"error: --replay {other}: not a crmsim decision log (format 'crmsim-decisions-v1' expected; got 'someone-elses-log')")
 
 
 def test_a_bug_is_not_reported_as_a_user_error(monkeypatch, capsys):

@@ -124,7 +124,7 @@ def test_sign_in_attempts_are_counted_in_redis_when_it_is_the_store(server_env):
     prefix = f"crmsim-test-{secrets.token_hex(4)}"
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": f"sqlite:///{server_env / 'class.db'}",
                       "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379", "RATELIMIT_KEY_PREFIX": prefix,
-                      "RATELIMIT_AUTH": "3 per minute", "WTF_CSRF_ENABLED": False})
+                      "RATELIMIT_ENABLED": True, "RATELIMIT_AUTH": "3 per minute", "WTF_CSRF_ENABLED": False})
     client, store = app.test_client(), redis.Redis(host="127.0.0.1", port=6379)
     try:
         assert [client.post("/api/join", json={"code": "WRONG1"}).status_code for _ in range(4)] == [404, 404, 404, 429]
