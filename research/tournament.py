@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmsim import InputError
 from crmsim.research.runner import RunSpec, execute, lineups, spawn_seeds, summarize
 
 Lineup = tuple[str, ...]
@@ -88,7 +89,7 @@ def tournament_lineups(strategies: Sequence[str], seats: int, max_lineups: int |
     """
     total = comb(len(strategies) + seats - 1, seats)
     if max_lineups is not None and max_lineups < 1:
-        raise ValueError(f"max_lineups: must be >= 1 (or None for every lineup); got {max_lineups}")
+        raise InputError(f"max_lineups: must be >= 1 (or None for every lineup); got {max_lineups}")
     every = lineups(strategies, seats)
     if max_lineups is None or total <= max_lineups:
         return every, total
@@ -147,11 +148,11 @@ def tournament(
 
     names = sorted(dict.fromkeys(s.strip() for s in strategies if s.strip()))
     if not names:
-        raise ValueError("strategies: give at least one bot name")
+        raise InputError("strategies: give at least one bot name")
     for n in names:
         make_bot(n)
     if not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds: must be a whole number >= 1; got {seeds!r}")
+        raise InputError(f"seeds: must be a whole number >= 1; got {seeds!r}")
     overrides = dict(overrides or {})
     seats = load_scenario(scenario, overrides=overrides).firms.count
     mixes, total = tournament_lineups(names, seats, max_lineups, master_seed)
