@@ -136,7 +136,7 @@ def test_price_rise_cuts_purchases_more_than_an_equal_cut_adds():
 
 
 def test_abc_tiers_are_20_30_50():
-    t = value_tiers(np.random.default_rng(0).lognormal(size=10_000))
+    t = value_tiers(np.random.default_rng(0).lognormal(size=10_000), M)
     assert [(t == k).mean() for k in range(3)] == pytest.approx([0.2, 0.3, 0.5], abs=1e-4)
 
 

@@ -28,7 +28,7 @@ def tender(**kw) -> Tender:
 
 
 def bidders(n: int) -> dict[int, T.Bidder]:
-    return {i: T.Bidder(i, False, False, 60.0, 1e9, 0.0, 1e12, 10) for i in range(n)}
+    return {i: T.Bidder(i, False, False, 60.0, 1e9, 0.0, 1e12) for i in range(n)}
 
 
 def run(n: int, rng: np.random.Generator, rel: dict[int, float] | None = None, t: Tender | None = None) -> T.TenderOutcome:

@@ -74,7 +74,7 @@ def tender(**kw) -> Tender:
 
 
 def bidder(firm: int, **kw) -> T.Bidder:
-    base = dict(firm=firm, bankrupt=False, late=False, unit_cost=UNIT_COST, capacity=1000.0, load=200.0, cash=1e6, max_bids=6)
+    base = dict(firm=firm, bankrupt=False, late=False, unit_cost=UNIT_COST, capacity=1000.0, load=200.0, cash=1e6)
     base.update(kw)
     return T.Bidder(**base)
 
@@ -540,7 +540,7 @@ def test_capacity_shortfall_gives_penalty_and_lowers_relationship(awarded):
     (d,) = res2.deliveries
     u = res2.firm_rows[0]["utilisation"]
     assert u > 1
-    q = capacity_effect(u, sc.market.utilisation_knee, sc.market.overload_slope)
+    q = capacity_effect(u, sc.market)
     assert d.share == pytest.approx(1 / u)
     assert d.service == pytest.approx(0.6 * q)
     assert d.revenue == pytest.approx(90 * 1000 / u)
@@ -790,11 +790,14 @@ def test_min_valid_bids_is_a_scenario_setting():
 
 
 def test_bid_for_a_closed_past_tender_is_logged_late():
-    """LATE: a bid in period 2 for acme-01 (deadline period 1) is voided LATE in the event log."""
+    """LATE: a bid in period 2 for acme-01 (deadline period 1) is voided LATE in the event log.
+
+    Validation refuses such a bid at submit; one that reaches the engine unchecked
+    (a decision built in code, a log recorded before the refusal) is voided here."""
     sc = scenario([_client("acme")], **{"firms.count": 3, "firms.names": ["A", "B", "C"]})
     st = initial_state(sc, 5)
     st2, _ = resolve_period(st, {}, period_rng(5, 1))
-    dec = {0: check_decision(st2, 0, {"bids": {"acme-01": {"price": 90, "promised_service": 0.6}}})}
+    dec = {0: replace(st2.firms[0].standing, bids={"acme-01": Bid(90.0, 0.6)})}
     _, res = resolve_period(st2, dec, period_rng(5, 2))
     assert any(e["kind"] == "bid_void" and e["firm"] == 0 and "acme-01" in e["detail"] and "LATE" in e["detail"] for e in res.events)
 
@@ -804,7 +807,7 @@ def test_bid_for_a_closed_past_tender_shows_late_in_bid_rows():
     sc = scenario([_client("acme")], **{"firms.count": 3, "firms.names": ["A", "B", "C"]})
     st = initial_state(sc, 5)
     st2, _ = resolve_period(st, {}, period_rng(5, 1))
-    dec = {0: check_decision(st2, 0, {"bids": {"acme-01": {"price": 90, "promised_service": 0.6}}})}
+    dec = {0: replace(st2.firms[0].standing, bids={"acme-01": Bid(90.0, 0.6)})}
     _, res = resolve_period(st2, dec, period_rng(5, 2))
     rows = [r for r in res.bid_rows() if r["tender"] == "acme-01"]
     assert len(rows) == 1 and rows[0]["void_reason"] == T.LATE
