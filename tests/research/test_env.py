@@ -12,13 +12,8 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 from crmsim.agents.bots import make_bot
-from crmsim.research.env import (
-    BID_THRESHOLD,
-    MIN_PRICE,
-    SINGLE_FIRM_ID,
-    CRMParallelEnv,
-    CRMSingleFirmEnv,
-)
+from crmsim.research.codec import BID_THRESHOLD, MIN_PRICE
+from crmsim.research.env import SINGLE_FIRM_ID, CRMParallelEnv, CRMSingleFirmEnv
 from crmsim.scenarios import list_scenarios, load_scenario
 from crmsim.sim.engine import bot_rng, check_decision
 from crmsim.sim.model import CRMModel
