@@ -195,6 +195,30 @@ def test_open_tender_ignores_relationship_threshold():
     assert rec(out, 3).valid
 
 
+def test_qualification_rule_worked_by_hand():
+    """One rule for the tender office, the bots and the environments: service >= required, and on an invited
+    tender R >= min_relationship (the service shortfall is reported first)."""
+    invited = tender(closed=True, min_relationship=0.25)
+    assert T.unqualified(invited, 0.5, 0.25) is None and T.is_invited(invited, 0.25)
+    assert T.unqualified(invited, 0.49, 0.1) == "promised service 0.49 < required 0.50"
+    assert T.unqualified(invited, 0.6, 0.24) == "invited tender: relationship 0.24 < 0.25" and not T.is_invited(invited, 0.24)
+    assert T.is_invited(tender(closed=False, min_relationship=0.9), 0.0)
+
+
+def test_bid_bond_is_rate_times_price_times_volume():
+    """2% x 90 x 1,000 = 1,800; the winner's contract records the same bond."""
+    assert T.bid_bond(0.02, 90.0, 1000.0) == pytest.approx(1800.0)
+    assert T.bid_bond(0.0, 90.0, 1000.0) == 0.0
+
+
+def test_client_satisfaction_moves_toward_ten_times_the_delivery_outcome():
+    """w = 0.3: 7 -> 0.7 x 7 + 0.3 x 10 x 1 = 7.9 (a perfect delivery), 0.7 x 4 + 0.3 x 10 x 0.2 = 3.4; undelivered stays."""
+    sc = scenario([_client("acme"), _client("bolt")])
+    out = T.update_client_satisfaction(np.array([[7.0, 4.0], [5.0, 5.0]]), np.array([[1.0, 0.2], [1.0, 1.0]]),
+                                       np.array([[True, True], [False, False]]), sc)
+    assert out.ravel().tolist() == pytest.approx([7.9, 3.4, 5.0, 5.0])
+
+
 def test_no_capacity_void_when_volume_load_exceeds_capacity():
     """NO_CAPACITY: load + volume x load_per_unit (1000 x 0.02 = 20) above capacity 1000: 981 void, 980 fits."""
     out = run_tender(tender(), {**BASE, 3: Bid(91.0, 0.6)}, bidders={3: bidder(3, load=981.0)})
