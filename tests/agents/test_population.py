@@ -19,12 +19,24 @@ from crmsim.agents.population import (
     UNRESOLVED,
     Cohort,
     MarketInputs,
+    adoption_hazard,
+    advocacy_of,
+    choice_utility,
     complaint_handling,
     complaint_hazard,
     complaint_probability,
     complaint_satisfaction,
+    cumulative_satisfaction,
     customer_equity,
+    equity_multiple,
     join_firm,
+    memory_weight,
+    newcomer_expectation,
+    perceive_quality,
+    reference_price,
+    sample_choice,
+    update_expectation,
+    update_loyalty,
     defection_hazard,
     init_population,
     purchase_probability,
@@ -196,6 +208,59 @@ def test_a_newcomer_starts_fresh():
     rest = np.setdiff1d(np.arange(50), who)
     assert np.array_equal(new.supplier[rest], pop.supplier[rest]) and np.array_equal(new.loyalty[rest], pop.loyalty[rest])
     assert (join_firm(pop, 1, m).supplier == 1).all()
+
+
+def test_perceived_quality_is_delivered_quality_plus_noise_in_0_1():
+    """0.6 + 0.03 x (0, 1, -30, 20) = 0.6, 0.63, clipped 0, clipped 1."""
+    assert perceive_quality(np.full(4, 0.6), np.array([0.0, 1.0, -30.0, 20.0]), M).tolist() == pytest.approx([0.6, 0.63, 0.0, 1.0])
+
+
+def test_memory_grows_with_tenure_and_blends_satisfaction():
+    """w = 0.85 - 0.35 exp(-t / 12): 0.5 for a newcomer, 0.85 - 0.35/e = 0.7212 after a year; CS = w x 8 + (1 - w) x 6."""
+    w = memory_weight(np.array([0, 12]), M)
+    assert w.tolist() == pytest.approx([0.5, 0.85 - 0.35 / np.e])
+    assert cumulative_satisfaction(np.array([8.0, 8.0, 9.5]), np.array([6.0, 6.0, 12.0]), np.array([0.5, 0.75, 0.0])).tolist() == [7.0, 7.5, 10.0]
+
+
+def test_expectations_move_toward_experience_and_a_newcomers_toward_its_firms_reputation():
+    """E 0.6, P 0.8: 0.6 + 0.2 x 0.2 = 0.64; with wom_expectation 0.5 and wom 0.1, 0.69. A newcomer: 0.5 x 0.6 + 0.5 x 0.8 = 0.7."""
+    assert update_expectation(np.array([0.6]), np.array([0.8]), 0.0, M).tolist() == pytest.approx([0.64])
+    talk = M.model_copy(update={"wom_expectation": 0.5})
+    assert update_expectation(np.array([0.6]), np.array([0.8]), np.array([0.1]), talk).tolist() == pytest.approx([0.69])
+    assert newcomer_expectation(np.array([0.6]), np.array([0.8]), M).tolist() == pytest.approx([0.7])
+
+
+def test_adoption_hazard_worked_by_hand():
+    """Bass: 0.003 + 0.04 x 0.6 served + 0.03 x 0.5 awareness = 0.042; capped at 1."""
+    assert adoption_hazard(0.6, 0.5, M) == pytest.approx(0.042)
+    assert adoption_hazard(1.0, 1.0, M.model_copy(update={"bass_q": 0.99})) == 1.0
+
+
+def test_choice_utility_worked_by_hand():
+    """Firm 0: 4 x 0.6 + 1.5 x 0.5 = 3.15; firm 1: 4 x 0.8 - 2.5 ln 1.2 + 2 x 0.1 + 1.5 x 0.2 = 3.7 - 2.5 ln 1.2."""
+    firms = inputs(2, price=np.array([100.0, 120.0]), reputation=np.array([0.6, 0.8]), wom=np.array([0.0, 0.1]),
+                   awareness=np.array([0.5, 0.2]))
+    u = choice_utility(firms, np.ones(1), np.ones(1), np.log(np.array([100.0])), M)
+    assert u.ravel().tolist() == pytest.approx([3.15, 3.7 - 2.5 * np.log(1.2)])
+
+
+def test_sample_choice_follows_logit_probabilities():
+    """A column with one finite option always takes it; utilities 0 and ln 3 are taken 1:3 (20,000 draws, within 0.01)."""
+    rng = np.random.default_rng(0)
+    only = np.array([[0.0, -np.inf], [-np.inf, 0.0]])
+    assert sample_choice(only, rng).tolist() == [0, 1]
+    picks = sample_choice(np.tile(np.array([[0.0], [np.log(3.0)]]), (1, 20_000)), rng)
+    assert abs(picks.mean() - 0.75) < 0.01
+
+
+def test_word_of_mouth_loyalty_reference_price_and_equity_multiple_worked_by_hand():
+    """Promoter from CS 9, detractor below 6, prospects passive; loyalty 0.8 x 0.7 + 0.2 x 0.9 = 0.74;
+    reference 0.8 x 100 + 0.2 x 110 = 102; equity multiple (1 - 0.04) / (0.01 + 0.04) = 19.2."""
+    cs = np.array([9.0, 8.99, 6.0, 5.99, 9.5])
+    assert advocacy_of(cs, np.array([True, True, True, True, False]), M).tolist() == [1, 0, 0, -1, 0]
+    assert update_loyalty(np.array([0.7]), np.array([9.0]), M).tolist() == pytest.approx([0.74])
+    assert reference_price(np.array([100.0]), np.array([110.0]), M).tolist() == pytest.approx([102.0])
+    assert equity_multiple(np.array([0.04]), M).tolist() == pytest.approx([19.2])
 
 
 def test_individual_view_of_one_customer():

@@ -13,6 +13,7 @@ from crmsim.agents.bots import make_bot
 from crmsim.scenarios import load_scenario
 from crmsim.sim import engine as E
 from crmsim.sim.decisions import Decision, DecisionError
+from crmsim.sim.metrics import FirmOutcomes, firm_rows
 from crmsim.sim.model import CRMModel
 
 CLIENTS = [{"id": "acme", "name": {"en": "Acme", "zh": "甲"}, "volume": 1000, "volume_spread": 0.0, "price_cap": 100, "every": 1}]
@@ -96,10 +97,60 @@ def test_capacity_effect_worked_by_hand():
     assert E.capacity_effect(2.0, m.model_copy(update={"min_quality_factor": 0.3})) == 0.3
 
 
+def test_care_and_awareness_worked_by_hand():
+    """Care: 1,500 on 100 customers at scale 15 buys 1 - 1/e = 63.2%. Awareness 0.5 keeps 0.35 (decay 0.3) and
+    40,000 of advertising at scale 40,000 reaches 1 - 1/e of the other 0.65: 0.35 + 0.65 (1 - 1/e)."""
+    assert E.care_intensity(1500.0, 100.0, 15.0) == pytest.approx(1 - 1 / math.e)
+    assert E.care_intensity(15.0, 0.0, 15.0) == pytest.approx(1 - 1 / math.e)  # no customers counts as one
+    assert E.next_awareness(0.5, 40_000.0, 0.3, 40_000.0) == pytest.approx(0.35 + 0.65 * (1 - 1 / math.e))
+    assert E.next_awareness(0.5, 0.0, 0.3, 40_000.0) == pytest.approx(0.35)
+
+
 def test_word_of_mouth_and_reputation_worked_by_hand():
     """(2 x 30 - 4 x 10) x 3 firms / 400 customers = 0.15; reputation 0.8 x 0.6 + 0.2 x 0.9 = 0.66."""
     assert E.word_of_mouth(30.0, 10.0, 3, 400, SC.market) == pytest.approx(0.15)
     assert E.next_reputation(0.6, 0.9, SC.market) == pytest.approx(0.66)
+
+
+def test_firm_rows_worked_by_hand():
+    """Firm 0: retention 1 - 20/100, satisfaction 720/90, acquisitions 10 of 30, resolution (3 + 4)/10, share of
+    wallet 30/40, customer share 90/150, revenue share 300/400, mean R (0.2 + 0.4)/2, two bids: one won, one late.
+    Firm 1: no complaints and no wallet (undefined rates stay NaN), no service staff (utilisation infinite)."""
+    from crmsim.agents.population import PopulationOutcome
+    from crmsim.sim.accounts import Ledger
+    from crmsim.sim.state import FirmState
+    from crmsim.sim.tenders import BidRecord
+
+    def arr(a, b):
+        return np.array([a, b], dtype=float)
+
+    po = PopulationOutcome(
+        customers_start=arr(100, 50), customers_end=arr(90, 60), acquired=arr(10, 20), lost=arr(20, 10), revenue=arr(0, 0),
+        units_sold=arr(30, 10), buyers=arr(25, 8), wallet=arr(40, 0), complaints=arr(10, 0), resolved_quickly=arr(3, 0),
+        resolved=arr(4, 0), unresolved=arr(2, 0), silent=arr(5, 2), dissatisfied=arr(14, 2), promoters=arr(30, 10),
+        detractors=arr(5, 3), satisfaction_sum=arr(720, 420), loyalty_sum=arr(63, 36), customer_equity=arr(5000, 2000),
+        tier_counts=np.array([[18.0, 27, 45], [12, 18, 30]]), prospects_end=0, adopters=5, panel={},
+    )
+    standing = Decision(price=90.0, service_level=0.6)
+    firms = tuple(FirmState(index=i, name=n, cash=1000.0, debt=0.0, emergency_debt=0.0, sales_staff=3, service_staff=10 - 10 * i,
+                            unit_cost=60.0, reputation=0.6, awareness=0.5, wom=0.0, standing=standing) for i, n in enumerate("AB"))
+    late = BidRecord("acme-01", "acme", 0, 90.0, 0.6, valid=False, void_reason="LATE")
+    o = FirmOutcomes(
+        period=3, firms=firms, submitted={0: True, 1: False},
+        ledgers={0: Ledger(cash_start=1000.0, revenue_market=300.0), 1: Ledger(cash_start=900.0, revenue_market=100.0)},
+        customers=po, relationship=np.array([[0.2, 0.4], [0.1, 0.1]]),
+        bids=[BidRecord("acme-02", "acme", 0, 90.0, 0.6, won=True), late, BidRecord("acme-02", "acme", 1, 95.0, 0.6)],
+        price=arr(90, 100), service_level=arr(0.6, 0.5), quality=arr(0.6, 0.4), utilisation=arr(0.8, np.inf),
+        care=arr(0.3, 0.1), released=arr(0, 0),
+    )
+    a, b = firm_rows(o)
+    assert (a["retention_rate"], a["churn_rate"], a["avg_satisfaction"], a["avg_loyalty"]) == pytest.approx((0.8, 0.2, 8.0, 0.7))
+    assert (a["acquisition_rate"], a["resolution_rate"], a["share_of_wallet"]) == pytest.approx((1 / 3, 0.7, 0.75))
+    assert (a["market_share_customers"], a["market_share_revenue"], a["relationship_mean"]) == pytest.approx((0.6, 0.75, 0.3))
+    assert (a["tenders_bid"], a["tenders_won"], a["tenders_voided"], a["void_late"], a["void_malformed"]) == (2, 1, 1, 1, 0)
+    assert (a["tier_a"], a["tier_b"], a["tier_c"], a["submitted"], a["period"]) == (18.0, 27.0, 45.0, True, 3)
+    assert math.isnan(b["resolution_rate"]) and math.isnan(b["share_of_wallet"]) and b["utilisation"] == math.inf
+    assert (b["market_share_customers"], b["market_share_revenue"], b["avg_satisfaction"]) == pytest.approx((0.4, 0.25, 7.0))
 
 
 def test_publish_tenders_opens_the_next_periods_schedule():

@@ -1,4 +1,4 @@
-"""Stylised facts of tenders (design section 9), each over many simulated tenders with its tolerance stated.
+"""Stylised facts of tenders (docs/validation.md section 1), each over many simulated tenders with its tolerance stated.
 
 Bidders draw markups over their own delivery cost from one common distribution
 (a symmetric sealed-bid market); the facts then follow from the scoring rule.

@@ -1,7 +1,7 @@
 """Tests for sim/tenders.py: void bids (废标), failed tenders (流标), comprehensive
 scoring (综合评分法), ties, awards, contract delivery and key-client relationships.
 
-Each test names the rule of game-model.md section 4 it checks. Unit tests call
+Each test names the rule of docs/rules.md section 6 it checks. Unit tests call
 ``resolve_tender``/``deliver``/``cultivation_gain`` on hand-worked numbers; the
 whole-path tests run ``resolve_period`` on small custom scenarios.
 """
