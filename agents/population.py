@@ -300,16 +300,22 @@ def complaint_handling(complaints: Array, capacity: Array, care: Array, xp: Any 
     return p_resolve * firm_table(care, 0.0, xp), p_resolve
 
 
+def complaint_effects(m: Market) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The scenario's complaint tables, indexed by outcome code (NO_COMPLAINT .. SILENT): the cumulative-satisfaction
+    points each outcome adds (no complaint: 0) and this period's defection-hazard multiplier (no complaint: 1)."""
+    satisfaction = (0.0, m.quick_resolution_satisfaction, m.resolution_satisfaction, m.unresolved_satisfaction, m.silent_satisfaction)
+    hazard = (1.0, m.quick_resolution_hazard, m.resolution_hazard, m.unresolved_hazard, m.silent_hazard)
+    return satisfaction, hazard
+
+
 def complaint_satisfaction(code: Array, m: Market, xp: Any = np) -> Array:
-    """Cumulative-satisfaction points each complaint outcome adds (no complaint: 0), by outcome code."""
-    table = (0.0, m.quick_resolution_satisfaction, m.resolution_satisfaction, m.unresolved_satisfaction, m.silent_satisfaction)
-    return xp.asarray(table, dtype=REAL)[code]
+    """Cumulative-satisfaction points each customer's complaint outcome adds (:func:`complaint_effects`)."""
+    return xp.asarray(complaint_effects(m)[0], dtype=REAL)[code]
 
 
 def complaint_hazard(code: Array, m: Market, xp: Any = np) -> Array:
-    """This period's defection-hazard multiplier of each complaint outcome (no complaint: 1), by outcome code."""
-    table = (1.0, m.quick_resolution_hazard, m.resolution_hazard, m.unresolved_hazard, m.silent_hazard)
-    return xp.asarray(table, dtype=REAL)[code]
+    """Each customer's defection-hazard multiplier this period from its complaint outcome (:func:`complaint_effects`)."""
+    return xp.asarray(complaint_effects(m)[1], dtype=REAL)[code]
 
 
 def defection_hazard(
@@ -672,18 +678,19 @@ def step_population(
         track: record the panel for customers 0..track-1.
     """
     n_firms = int(inputs.price.shape[0])
+    # whom the rules concern, and the random draws for each of them
     who = audience(pop, xp)
     noise = normals(rng, who.served.shape[0], xp)
     u_defect = uniforms(rng, who.served.shape[0], xp)
     u_adopt = uniforms(rng, who.prospects.shape[0], xp)
-    # 1-4. perceived quality, transaction and cumulative satisfaction, expectations
+    # 1. perceived quality; 2.-4. transaction and cumulative satisfaction, expectations
     felt = experience(pop, inputs, who, noise, m, xp)
     # 5. complaints and their handling
     heard = handle_complaints(felt.transaction, who.bins_s, inputs, n_firms, rng, m, xp)
     cs_s = after_complaints(felt.cumulative, heard, m, xp)
     # 6. defection
     gone = defect(pop, inputs, who, cs_s, heard, u_defect, m, xp)
-    # 7. supplier choice; whoever moves starts fresh, a newcomer expecting partly what its firm is known for
+    # 7. supplier choice: whoever moves starts fresh, a newcomer expecting partly what its firm is known for
     moved = choose(pop, inputs, who, gone, u_adopt, rng, m, xp)
     tenure = pop.tenure + who.active
     cs = pop.satisfaction.copy()
@@ -710,6 +717,7 @@ def step_population(
         advocacy=advocacy,
         complaint=complaint_codes(pop.size, who, heard, xp),
     )
+    # per-firm totals and the tracked customers' panel
     outcome = tally(pop, new_pop, inputs, who, felt, heard, gone, moved, bought, cs_s, loyalty_s, m, xp, track)
     return new_pop, outcome
 
