@@ -54,7 +54,7 @@ from crmsim.sim.tenders import (
 )
 
 Decisions = Mapping[int, Decision]
-Event = dict[str, Any]  # one entry of the period's event log
+LogEntry = dict[str, Any]  # one entry of the period's event log
 
 
 def period_rng(seed: int, period: int) -> np.random.Generator:
@@ -359,13 +359,17 @@ def cultivation_total(decision: Decision, clients: tuple[str, ...]) -> float:
 
 @dataclass(frozen=True)
 class Period:
-    """The period being resolved: the state before it, the decisions in force and its event log."""
+    """The period being resolved: the state before it, the decisions in force and its event log.
+
+    Built by :func:`open_period` and passed to every step; the steps add to the
+    log (:meth:`note`) and return their own records, never change the state.
+    """
 
     state: GameState
     decisions: dict[int, Decision]  # every live firm's: validated (bids as given), or its standing decision
     submitted: dict[int, bool]
     adjustments: dict[int, float]
-    log: list[Event]
+    log: list[LogEntry]
     xp: Any
     client_pos: dict[str, int]  # client id -> its index in the scenario's client order
 
