@@ -124,6 +124,18 @@ def test_observation_reads_the_firms_own_books_and_the_public_report():
     assert named["client.haier.relationship"] == pytest.approx(rel, rel=1e-6)
 
 
+def test_the_market_block_encodes_only_public_fields():
+    """The environments see of a rival what every firm sees: the market block's entries are public columns."""
+    from crmsim.research.codec import MARKET_ROW
+    from crmsim.sim.observation import PUBLIC_FIRM_FIELDS
+
+    assert MARKET_ROW == ("present", "bankrupt", "price", "service_level", "market_share_customers", "market_share_revenue",
+                          "avg_satisfaction", "operating_profit", "tenders_won", "score", "rank")
+    assert set(MARKET_ROW) - {"present"} <= set(PUBLIC_FIRM_FIELDS)
+    names = small_env().codec.observation_names
+    assert not [n for n in names if n.startswith("market.") and n.rsplit(".", 1)[1] in ("cash", "debt", "equity")]
+
+
 def test_tender_slots_follow_sorted_tender_ids():
     """Slot k is the k-th open tender by id; a bid flag on slot 1 bids on that tender, at its cap's fraction."""
     env = small_env()

@@ -112,6 +112,8 @@ def test_scandal_must_name_a_firm(tmp_path):
         ('[tenders]\nmin_valid_bids = 7\n', "tenders.min_valid_bids must be <= firms.count=6"),
         ('[[events]]\nperiod = 13\nkind = "boom"\nmagnitude = 1.1\n', "events.0.period must be <= periods=12"),
         ('[[events]]\nperiod = 3\nkind = "cost_shock"\nmagnitude = 0\n', "events.0.magnitude must be > 0 for a cost_shock"),
+        ("[market]\ntier_a_share = 0.6\ntier_b_share = 0.5\n", "tier_a_share \\+ tier_b_share must be <= 1"),
+        ("[market]\ntenure_start_min = 5\ntenure_start_max = 4\n", "tenure_start_max must be >= tenure_start_min=5"),
     ],
 )
 def test_cross_field_rules(tmp_path, body, key):
@@ -149,15 +151,14 @@ def test_behavioural_settings_that_were_code_constants_keep_their_values(name):
 
 
 @pytest.mark.parametrize(
-    "body, key",
+    "key, value, rule",
     [
-        ("[market]\ntier_a_share = 0.6\ntier_b_share = 0.5\n", "tier_a_share \\+ tier_b_share must be <= 1"),
-        ("[market]\ntenure_start_min = 5\ntenure_start_max = 4\n", "tenure_start_max must be >= tenure_start_min=5"),
-        ("[market]\nsilent_hazard = -1\n", "market.silent_hazard: Input should be greater than or equal to 0"),
-        ("[tenders]\nclient_satisfaction_weight = 1.5\n", "tenders.client_satisfaction_weight: Input should be less than or equal to 1"),
+        ("market.silent_hazard", -1, "Input should be greater than or equal to 0"),
+        ("market.tenure_start_max", 1001, "Input should be less than or equal to 1000"),
+        ("tenders.client_satisfaction_weight", 1.5, "Input should be less than or equal to 1"),
+        ("firms.client_satisfaction", 11, "Input should be less than or equal to 10"),
     ],
 )
-def test_behavioural_settings_have_bounds(tmp_path, body, key):
-    p = write(tmp_path, 'extends = "classroom-v1"\nname = "bad-v1"\n' + body)
-    with pytest.raises(ScenarioError, match=key):
-        load_scenario(p)
+def test_behavioural_settings_have_bounds(key, value, rule):
+    with pytest.raises(ScenarioError, match=f"{key}: {rule}; got {value}"):
+        load_scenario("classroom-v1", overrides={key: value})
