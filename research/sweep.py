@@ -30,13 +30,13 @@ import pandas as pd
 
 from crmsim import InputError
 from crmsim.research.runner import RunSpec, execute, spawn_seeds, summarize
+from crmsim.sim.streams import DESIGN_STREAM
 
 ParamValues = Mapping[str, Sequence[Any]]
 Bounds = Mapping[str, tuple[float, float]]
 Point = dict[str, Any]
 
 DESIGNS = ("grid", "sobol", "lhs")
-DESIGN_STREAM = 0x5EED  # spawn key of the design's generator, apart from the game seeds
 RUN_OUTCOMES = ("mean_score", "bankruptcy_rate", "void_bid_rate", "failed_tender_rate")
 
 
