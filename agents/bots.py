@@ -12,7 +12,14 @@ Bots:
 - balanced: middle of the road on every lever; staffs to keep utilisation near 75%.
 - adaptive: best-responder; copies the price of last period's most profitable rival,
   bids just under last winning prices and watches its nearest rival.
+- researcher: buys market research before it cultivates; cultivates only clients no rival holds strongly.
+- retention: acts on the churn warning with a retention budget, aims care at A-tier customers.
+- reckless: bids at its own cost and undercuts hard (a price-cutter taken too far).
 - random: random valid decisions (a fuzzing play-tester).
+
+Every bot plays both ways of cultivating key clients: a ¥ budget per client
+(``cultivation``) or, with lifecycle cultivation, the sales activities that
+count at each client's stage (:func:`cultivate`).
 - standing: submits nothing, so keeps the starting decision (a passive seat).
 """
 
@@ -24,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from crmsim.scenarios.schema import STAGES
 from crmsim.sim.observation import Observation
 from crmsim.sim.state import Tender
 from crmsim.sim.tenders import bid_bond, unit_delivery_cost, unqualified
@@ -65,9 +73,14 @@ def contract_load(obs: Observation) -> float:
     return sum(t.volume * t.load_per_unit for t in obs.tenders)
 
 
+def stage_index(obs: Observation, client: str) -> int | None:
+    """The firm's lifecycle stage with `client` as an index into STAGES (None when cultivating by spend)."""
+    return STAGES.index(obs.stage[client]) if obs.stage else None
+
+
 def qualified(obs: Observation, t: Tender, promised: float) -> bool:
     """Whether a bid promising `promised` qualifies for tender `t` (the tender office's rule)."""
-    return unqualified(t, promised, obs.relationship[t.client]) is None
+    return unqualified(t, promised, obs.relationship[t.client], stage_index(obs, t.client)) is None
 
 
 def delivery_cost(obs: Observation, promised: float) -> float:
@@ -105,7 +118,58 @@ def mean_rival_price(obs: Observation) -> float:
 def invited_clients(obs: Observation) -> list[str]:
     """Clients that issue invited (closed) tenders, nearest to the invitation threshold first."""
     closed = [c for c in obs.scenario.clients if c.closed]
+    if obs.stage:
+        return [c.id for c in sorted(closed, key=lambda c: (-STAGES.index(obs.stage[c.id]), c.id))]
     return [c.id for c in sorted(closed, key=lambda c: (c.min_relationship - obs.relationship[c.id], c.id))]
+
+
+#: What a bot does with a client at each lifecycle stage: a light play and a heavy one (more progress, more ¥ and hours).
+LIFECYCLE_PLAYS = {
+    "potential": (("investigate",), ("investigate",)),
+    "target": (("call",), ("call",)),
+    "evaluation": (("visit",), ("visit", "demo")),
+    "formation": (("maintain",), ("visit", "demo")),
+    "stable": (("maintain",), ("maintain",)),
+}
+#: a cultivation budget (classroom ¥ per client and period) from which a bot runs the heavy play
+HEAVY_PLAY_FROM = 8_000
+
+
+def cultivate(obs: Observation, wants: dict[str, float], hires: int = 0) -> RawDecision:
+    """The decision part that cultivates `wants` (client -> a classroom-sized ¥ budget, in priority order).
+
+    Cultivating by spend, the budgets scaled to the scenario; with lifecycle cultivation, the activities that
+    count at each client's stage (the heavy play for a budget of HEAVY_PLAY_FROM or more), within the sales
+    hours the firm's sales staff (with `hires`) have.
+    """
+    if obs.limits.cultivation_mode != "lifecycle":
+        return {"cultivation": {c: cultivation_spend(obs, a) for c, a in wants.items()}}
+    hours_left = obs.limits.hours_limit(obs.firm.sales_staff + hires)
+    plan: dict[str, list[str]] = {}
+    for client, amount in wants.items():
+        light, heavy = LIFECYCLE_PLAYS[obs.stage.get(client, "potential")]
+        for acts in ((heavy, light) if amount >= HEAVY_PLAY_FROM else (light,)):
+            need = sum(obs.limits.activity_hours[a] for a in acts)
+            if need <= hours_left:
+                plan[client] = list(acts)
+                hours_left -= need
+                break
+    return {"activities": plan}
+
+
+def client_value(obs: Observation, client: str) -> float:
+    """A key client's contract value per period: volume x price cap / periods between its tenders."""
+    c = obs.scenario.client(client)
+    return c.volume * c.price_cap / c.every
+
+
+def rival_strength(obs: Observation, client: str) -> float:
+    """The firm's best estimate of the strongest rival's relationship with `client`: the band last period's
+    research reported (weak 0.2, medium 0.5, strong 0.9), else what the observation shows."""
+    bands = (obs.research or {}).get("rivals", {}).get(client)
+    if bands is not None:
+        return max([{"weak": 0.2, "medium": 0.5, "strong": 0.9}[b["band"]] for b in bands], default=0.0)
+    return obs.rivals_relationship_max.get(client, 0.0)
 
 
 def cultivation_spend(obs: Observation, amount: float) -> float:
@@ -132,9 +196,12 @@ class PriceCutter(Strategy):
     description: ClassVar[str] = "Undercuts the market and bids just above its own cost."
     undercut: float = 0.93
     markup: float = 1.02
+    floor: float = 1.1  # lowest mass-market price, as a multiple of unit cost
+    service: float = 0.45
+    advertising: float = 15_000
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
-        floor = obs.firm.unit_cost * 1.1
+        floor = obs.firm.unit_cost * self.floor
         price = clamp(mean_rival_price(obs) * self.undercut, floor, obs.scenario.market.price_cap)
         promised = 0.0
         tenders = {t.id: t for t in obs.tenders}
@@ -146,11 +213,11 @@ class PriceCutter(Strategy):
                 bids[t.id] = {"price": round(p, 2), "promised_service": promised}
         return {
             "price": round(price, 2),
-            "service_level": 0.45,
+            "service_level": self.service,
             "care_budget": 2 * max(obs.customers, 100),
-            "advertising_budget": advertising_spend(obs, 15_000),
+            "advertising_budget": advertising_spend(obs, self.advertising),
             **staffing(obs, 0.95, contract_load(obs)),
-            "cultivation": {},
+            **cultivate(obs, {}),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -161,6 +228,7 @@ class Premium(Strategy):
     description: ClassVar[str] = "High service and price, generous care; bids on service-weighted tenders."
     price_premium: float = 1.1
     service: float = 0.85
+    markup: float = 1.25  # on its own delivery cost, at most 97% of the cap
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         ref = obs.scenario.market.reference_price
@@ -171,7 +239,7 @@ class Premium(Strategy):
             promised = max(self.service, t.required_service)
             cost = delivery_cost(obs, promised)
             if qualified(obs, t, promised) and cost * 1.1 <= t.price_cap:
-                bids[t.id] = {"price": round(max(cost * 1.1, t.price_cap * 0.97), 2), "promised_service": promised}
+                bids[t.id] = {"price": round(min(t.price_cap * 0.97, cost * self.markup), 2), "promised_service": promised}
         care = 15 * max(obs.customers, 100)
         top = list(dict.fromkeys(invited_clients(obs) + sorted(obs.relationship, key=lambda c: (-obs.client_satisfaction[c], c))))[:2]
         return {
@@ -180,7 +248,7 @@ class Premium(Strategy):
             "care_budget": round(care),
             "advertising_budget": advertising_spend(obs, 8_000),
             **staffing(obs, 0.7, contract_load(obs)),
-            "cultivation": {c: cultivation_spend(obs, 5_000) for c in top},
+            **cultivate(obs, {c: 5_000 for c in top}),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -195,7 +263,7 @@ class RelationshipBuilder(Strategy):
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         costs = obs.scenario.costs
         # pick the clients where a rival's hold is weakest (an investment elsewhere "goes for nothing")
-        ranked = sorted(obs.relationship, key=lambda c: (obs.rivals_relationship_max[c] - obs.relationship[c], c))
+        ranked = sorted(obs.relationship, key=lambda c: (rival_strength(obs, c) - obs.relationship[c], c))
         invited = invited_clients(obs)
         focus = (invited + [c for c in ranked if c not in invited])[: self.focus]
         need_sales = math.ceil(len(focus) / costs.clients_per_sales_staff)
@@ -217,7 +285,7 @@ class RelationshipBuilder(Strategy):
             "advertising_budget": advertising_spend(obs, 5_000),
             "hire_sales": hire_sales,
             **staffing(obs, 0.8, contract_load(obs)),
-            "cultivation": {c: cultivation_spend(obs, self.spend if cash_ok else self.spend / 4) for c in focus},
+            **cultivate(obs, {c: self.spend if cash_ok else self.spend / 4 for c in focus}, hire_sales),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -238,13 +306,19 @@ class Balanced(Strategy):
                 bids[t.id] = {"price": round(min(t.price_cap * 0.98, cost * 1.22), 2), "promised_service": promised}
         invited = invited_clients(obs)
         best = invited[0] if invited else (max(obs.relationship, key=lambda c: (obs.relationship[c], c)) if obs.relationship else None)
+        wants = {best: 6_000} if best else {}
+        if obs.stage:  # lifecycle cultivation: also the open client it is furthest along with
+            open_ = [c.id for c in obs.scenario.clients if not c.closed]
+            second = max(open_, key=lambda c: (STAGES.index(obs.stage[c]), client_value(obs, c), c), default=None)
+            if second:
+                wants[second] = 8_000
         return {
             "price": round(ref, 2),
             "service_level": 0.65,
             "care_budget": 10 * max(obs.customers, 100),
             "advertising_budget": advertising_spend(obs, 10_000),
             **staffing(obs, 0.75, contract_load(obs)),
-            "cultivation": {best: cultivation_spend(obs, 6_000)} if best else {},
+            **cultivate(obs, wants),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -280,14 +354,14 @@ class Adaptive(Strategy):
             p = max(p, cost * 1.04)
             if qualified(obs, t, promised) and p <= t.price_cap:
                 bids[t.id] = {"price": round(p, 2), "promised_service": round(promised, 3)}
-        weakest = sorted(obs.relationship, key=lambda c: obs.rivals_relationship_max[c])[:1]
+        weakest = sorted(obs.relationship, key=lambda c: rival_strength(obs, c))[:1]
         return {
             "price": round(price, 2),
             "service_level": round(service, 3),
             "care_budget": 12 * max(obs.customers, 100),
             "advertising_budget": advertising_spend(obs, 10_000),
             **staffing(obs, 0.78, contract_load(obs)),
-            "cultivation": {c: cultivation_spend(obs, 6_000) for c in weakest},
+            **cultivate(obs, {c: 6_000 for c in weakest}),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -305,7 +379,7 @@ class RandomValid(Strategy):
         sales_after = f.sales_staff + hire_sales
         clients = list(sc.client_ids)
         n_cult = int(rng.integers(0, min(len(clients), obs.limits.client_limit(sales_after)) + 1)) if clients else 0
-        cult = {str(c): cultivation_spend(obs, float(rng.uniform(0, 20_000))) for c in rng.choice(clients, n_cult, replace=False)} if n_cult else {}
+        cult = {str(c): float(rng.uniform(0, 20_000)) for c in rng.choice(clients, n_cult, replace=False)} if n_cult else {}
         tenders = list(obs.tenders)
         n_bids = int(rng.integers(0, min(len(tenders), obs.limits.bid_limit(sales_after)) + 1)) if tenders else 0
         bids = {}
@@ -323,9 +397,116 @@ class RandomValid(Strategy):
             "hire_sales": hire_sales,
             "hire_service": hire_service,
             "fire_service": fire_service,
-            "cultivation": cult,
+            **cultivate(obs, cult, hire_sales),
             "bids": affordable(obs, bids, {t.id: t for t in tenders}),
         }
+
+
+@dataclass
+class Reckless(PriceCutter):
+    """The price-cutter taken too far: it bids at its own cost and undercuts hard, so it wins volume with no
+    margin to absorb a rising cost (成本上涨) or a delivery penalty."""
+
+    name: ClassVar[str] = "reckless"
+    description: ClassVar[str] = "Bids at its own cost on every tender and undercuts the market hard (贴本抢标): no margin for rising costs."
+    undercut: float = 0.7
+    markup: float = 1.0
+    floor: float = 1.02
+    service: float = 0.35
+    advertising: float = 30_000
+
+
+@dataclass
+class Researcher(Strategy):
+    """Looks before it leaps: buys market research on the clients worth most, cultivates only those no rival
+    holds strongly, and bids mainly on their tenders (the seed report's lesson about Motorola)."""
+
+    name: ClassVar[str] = "researcher"
+    description: ClassVar[str] = "Buys market research (市场调研) before it cultivates; cultivates only clients no rival holds strongly."
+    focus: int = 3
+    ask: int = 1  # clients researched per period besides those it cultivates
+    spend: float = 10_000
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        ref = obs.scenario.market.reference_price
+        by_value = sorted(obs.scenario.client_ids, key=lambda c: (-client_value(obs, c), c))
+        known = (obs.research or {}).get("rivals", {})
+        strong = {c for c, bands in known.items() if any(b["band"] == "strong" for b in bands)}
+        started = [c for c in by_value if (obs.stage.get(c, "potential") != "potential" if obs.stage else obs.relationship[c] > obs.scenario.firms.relationship)]
+        held = [c for c in started if obs.stage and STAGES.index(obs.stage[c]) >= STAGES.index("formation")]  # its own strongholds
+        cleared = [c for c in by_value if c in known and c not in strong]
+        focus = list(dict.fromkeys(held + [c for c in started if c not in strong] + cleared))[: self.focus]
+        if obs.limits.research_offered:  # re-check its own clients every other period, and look at one more
+            unknown = [c for c in by_value if c not in known and c not in focus][: self.ask]
+            recheck = focus if obs.period % 2 == 1 else []
+            research = {"rivals": recheck + unknown, "forecast": obs.period == 1}
+        else:  # no research on offer: judge by what the observation shows
+            focus = [c for c in by_value if rival_strength(obs, c) < 0.6][: self.focus]
+            research = {}
+        tenders = {t.id: t for t in obs.tenders}
+        bids = {}
+        mine = sorted(obs.tenders, key=lambda t: (t.client not in focus, -t.volume))
+        for t in mine[: bid_limit(obs)]:
+            promised = max(0.65, t.required_service)
+            cost = delivery_cost(obs, promised)
+            markup = 1.18 if t.client in focus else 1.1
+            if qualified(obs, t, promised) and cost * markup <= t.price_cap:
+                bids[t.id] = {"price": round(cost * markup, 2), "promised_service": promised}
+        out = {
+            "price": round(ref, 2),
+            "service_level": 0.68,
+            "care_budget": 10 * max(obs.customers, 100),
+            "advertising_budget": advertising_spend(obs, 8_000),
+            **staffing(obs, 0.78, contract_load(obs)),
+            **cultivate(obs, {c: self.spend for c in focus}),
+            "bids": affordable(obs, bids, tenders),
+        }
+        if research:
+            out["research"] = research
+        return out
+
+
+@dataclass
+class Retention(Strategy):
+    """The CRM textbook made a bot: acts on the churn warning (流失预警) with a retention budget aimed at the
+    customers at risk, gives most of its care to its A-tier customers (ABC 分类), surveys its customers now and
+    then, and bids on open tenders at a fair margin."""
+
+    name: ClassVar[str] = "retention"
+    description: ClassVar[str] = "CRM-minded: a retention budget on the churn warning, care aimed at A-tier customers, fair-margin bids."
+    per_at_risk: float = 40.0  # ¥ of retention budget per customer the warning flags
+    care_split: tuple[float, float, float] = (0.55, 0.3, 0.15)
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        ref = obs.scenario.market.reference_price
+        tenders = {t.id: t for t in obs.tenders}
+        bids = {}
+        for t in sorted(obs.tenders, key=lambda t: (t.closed, -t.volume))[: bid_limit(obs)]:
+            promised = max(0.7, t.required_service)
+            cost = delivery_cost(obs, promised)
+            if qualified(obs, t, promised) and cost * 1.15 <= t.price_cap:
+                bids[t.id] = {"price": round(min(t.price_cap * 0.98, cost * 1.2), 2), "promised_service": promised}
+        # keep the clients it has won: they are its customers too
+        won = [c for c in obs.scenario.client_ids if any(b["client"] == c and b["won"] and b["firm"] == obs.firm.index for b in obs.last_bids)]
+        keep = list(dict.fromkeys(won + sorted(obs.scenario.client_ids, key=lambda c: (-obs.relationship[c], c))))[:2]
+        out = {
+            "price": round(ref * 1.03, 2),
+            "service_level": 0.72,
+            "care_budget": 12 * max(obs.customers, 100),
+            "advertising_budget": advertising_spend(obs, 8_000),
+            **staffing(obs, 0.72, contract_load(obs)),
+            **cultivate(obs, {c: 6_000 for c in keep}),
+            "bids": affordable(obs, bids, tenders),
+        }
+        if obs.limits.tier_care:
+            out["care_split"] = dict(zip(("A", "B", "C"), self.care_split))
+        if obs.limits.retention_offered:
+            last = obs.own_last or {}
+            at_risk = sum(last.get(f"at_risk_{t}", 0.0) for t in "abc")
+            out["retention_budget"] = round(self.per_at_risk * at_risk, 2)
+        if obs.limits.research_offered and obs.period % 4 == 1:
+            out["research"] = {"survey": 200}
+        return out
 
 
 @dataclass
@@ -338,9 +519,10 @@ class Standing(Strategy):
 
 
 BOTS: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (PriceCutter, Premium, RelationshipBuilder, Balanced, Adaptive, RandomValid, Standing)
+    cls.name: cls
+    for cls in (PriceCutter, Premium, RelationshipBuilder, Balanced, Adaptive, Researcher, Retention, Reckless, RandomValid, Standing)
 }
-DEFAULT_LINEUP = ("balanced", "price_cutter", "premium", "relationship", "adaptive", "random")
+DEFAULT_LINEUP = ("balanced", "price_cutter", "premium", "relationship", "researcher", "retention")
 
 
 def make_bot(name: str) -> Strategy:

@@ -63,6 +63,8 @@ class Population:
     tenure: Array  # periods with the current supplier
     advocacy: Array  # +1 promoter, 0 passive, -1 detractor
     complaint: Array  # last complaint outcome code
+    recent_spend: Array  # units bought per period, smoothed (tiers follow it when crm.tiers_follow_spend)
+    at_risk: Array  # bool: flagged by the churn early warning (defection hazard above crm.churn_threshold)
 
     @property
     def size(self) -> int:
@@ -100,6 +102,11 @@ class MarketInputs:
     purchase_factor: float = 1.0  # recession / boom
     outside_boost: float = 0.0  # new entrant
     market_price: float = 0.0  # mean live price, for prospects' reference prices
+    # the CRM levers (crm settings); None or 0 leaves the first version's rules exactly as they were
+    care_tier: Array | None = None  # (n_firms, 3) care intensity by ABC tier, when a firm splits its care budget
+    retention: Array | None = None  # per firm, the share of an at-risk customer's hazard its retention budget removes
+    churn_threshold: float = 1.0  # a customer whose hazard exceeds this is flagged at risk for next period
+    tier_memory: float | None = None  # tiers follow recent spend with this smoothing weight (None: tiers fixed)
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,10 @@ class PopulationOutcome:
     loyalty_sum: Array
     customer_equity: Array
     tier_counts: Array  # (n_firms, 3)
+    revenue_tiers: Array  # (n_firms, 3) revenue by the buyer's tier at the start of the period
+    units_tiers: Array  # (n_firms, 3)
+    at_risk_tiers: Array  # (n_firms, 3) the firm's customers flagged at risk at the end, by tier
+    tier_moves: int  # customers whose tier changed this period
     prospects_end: int
     adopters: int
     panel: dict[str, Array]
@@ -173,6 +184,8 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
         tenure=xp.asarray(tenure.astype(TENURE)),
         advocacy=xp.zeros(n, dtype=CODE),
         complaint=xp.zeros(n, dtype=CODE),
+        recent_spend=real(units * p_buy),
+        at_risk=xp.zeros(n, dtype=bool),
     )
 
 
@@ -339,6 +352,30 @@ def defection_hazard(
     return xp.minimum(p_drop * xp.exp(log_mult) * complaint_mult, m.max_hazard)
 
 
+def care_of(inputs: MarketInputs, bins: Array, tiers: Array, xp: Any = np) -> Array | float:
+    """Each customer's care intensity: the firm's, or the firm's for the customer's ABC tier when the firm
+    splits its care budget by tier (``inputs.care_tier``); 0.0 (no array) when no firm spends on care."""
+    if inputs.care_tier is None:
+        return per_customer(firm_table(inputs.care, 0.0, xp), bins, xp)
+    table = xp.concatenate([xp.zeros((1, 3), dtype=REAL), xp.asarray(inputs.care_tier, dtype=REAL)]).reshape(-1)
+    return table[bins * 3 + tiers]
+
+
+def retention_relief(hazard: Array, at_risk: Array, relief: Array | float, xp: Any = np) -> Array:
+    """The churn warning acted on: an at-risk customer's hazard falls by its firm's retention relief."""
+    return hazard * (1.0 - relief * at_risk)
+
+
+def flag_at_risk(hazard: Array, threshold: float) -> Array:
+    """The churn early warning (流失预警): customers whose defection hazard is above the threshold."""
+    return hazard > threshold
+
+
+def update_recent_spend(recent: Array, spent: Array, memory: float) -> Array:
+    """Recent spend: the smoothed units a customer bought per period (ABC tiers follow it)."""
+    return memory * recent + (1.0 - memory) * spent
+
+
 def purchase_probability(p_buy: Array, log_price_ratio: Array, price_sens: Array, factor: float, m: Market, xp: Any = np) -> Array:
     """Reference-price purchase response (Kalyanaram & Winer 1995): losses hurt more than gains help.
 
@@ -425,9 +462,12 @@ def per_firm(bins: Array, n_firms: int, xp: Any = np, weights: Array | None = No
     return xp.bincount(bins, weights=weights, minlength=n_firms + 1)[1 : n_firms + 1].astype(xp.float64)
 
 
-def per_firm_and_kind(bins: Array, kind: Array, n_kinds: int, n_firms: int, xp: Any = np) -> Array:
-    """Counts per firm and kind (0 <= kind < n_kinds) in one pass: (n_firms, n_kinds) float64, prospects left out."""
-    counts = xp.bincount(bins * n_kinds + kind, minlength=(n_firms + 1) * n_kinds)[: (n_firms + 1) * n_kinds]
+def per_firm_and_kind(bins: Array, kind: Array, n_kinds: int, n_firms: int, xp: Any = np, weights: Array | None = None) -> Array:
+    """Counts (or sums of `weights`) per firm and kind (0 <= kind < n_kinds) in one pass: (n_firms, n_kinds)
+    float64, prospects left out."""
+    if weights is not None:
+        weights = weights.astype(xp.float64)
+    counts = xp.bincount(bins * n_kinds + kind, weights=weights, minlength=(n_firms + 1) * n_kinds)[: (n_firms + 1) * n_kinds]
     return counts.reshape(n_firms + 1, n_kinds)[1:].astype(xp.float64)
 
 
@@ -548,9 +588,13 @@ def experience(pop: Population, inputs: MarketInputs, who: Audience, noise: Arra
 
 
 def handle_complaints(
-    s: Array, bins_s: Array, inputs: MarketInputs, n_firms: int, rng: np.random.Generator, m: Market, xp: Any = np
+    s: Array, bins_s: Array, inputs: MarketInputs, n_firms: int, rng: np.random.Generator, m: Market, xp: Any = np,
+    tier_s: Array | None = None,
 ) -> Complaints:
-    """Rule 5: the dissatisfied may complain (one draw each), complaints are handled up to capacity (one draw each)."""
+    """Rule 5: the dissatisfied may complain (one draw each), complaints are handled up to capacity (one draw each).
+
+    With care split by tier, a complaint's chance of a quick resolution follows the care of the complainer's tier.
+    """
     dissatisfied = xp.flatnonzero(s < m.dissatisfied_below)
     bins_d = bins_s[dissatisfied]
     complains = uniforms(rng, dissatisfied.shape[0], xp) < complaint_probability(s[dissatisfied], m, xp)
@@ -558,7 +602,11 @@ def handle_complaints(
     complaints = per_firm(complainers, n_firms, xp)
     p_quick, p_resolve = complaint_handling(complaints, inputs.complaint_capacity, inputs.care, xp)
     u_handle = uniforms(rng, complainers.shape[0], xp)
-    code = complaint_outcome(complains, u_handle, p_quick[complainers], p_resolve[complainers], xp)
+    if inputs.care_tier is None:
+        quick = p_quick[complainers]
+    else:
+        quick = p_resolve[complainers] * care_of(inputs, complainers, tier_s[dissatisfied][complains], xp)
+    code = complaint_outcome(complains, u_handle, quick, p_resolve[complainers], xp)
     return Complaints(dissatisfied=dissatisfied, bins=bins_d, code=code, complaints=complaints)
 
 
@@ -575,9 +623,11 @@ def defect(
     """Rule 6: each served customer's defection hazard and draw (a closed firm's customers all leave)."""
     complaint_mult = xp.ones(who.served.shape[0], dtype=REAL)
     complaint_mult[heard.dissatisfied] = complaint_hazard(heard.code, m, xp)
-    care = per_customer(firm_table(inputs.care, 0.0, xp), who.bins_s, xp)
     served = who.served
+    care = care_of(inputs, who.bins_s, pop.tier[served] if inputs.care_tier is not None else None, xp)
     hazard = defection_hazard(pop.p_drop[served], cs_s, pop.loyalty[served], pop.switch_cost[served], care, complaint_mult, m, xp)
+    if inputs.retention is not None and bool(xp.any(inputs.retention)):
+        hazard = retention_relief(hazard, pop.at_risk[served], firm_table(inputs.retention, 0.0, xp)[who.bins_s], xp)
     if not bool(xp.all(inputs.alive)):
         hazard = xp.maximum(hazard, firm_table(~xp.asarray(inputs.alive), 0.0, xp)[who.bins_s])
     quits = xp.flatnonzero(u_defect < hazard)
@@ -682,7 +732,8 @@ def step_population(
     # 1. perceived quality; 2.-4. transaction and cumulative satisfaction, expectations
     felt = experience(pop, inputs, who, noise, m, xp)
     # 5. complaints and their handling
-    heard = handle_complaints(felt.transaction, who.bins_s, inputs, n_firms, rng, m, xp)
+    heard = handle_complaints(felt.transaction, who.bins_s, inputs, n_firms, rng, m, xp,
+                              pop.tier[who.served] if inputs.care_tier is not None else None)
     cs_s = after_complaints(felt.cumulative, heard, m, xp)
     # 6. defection
     gone = defect(pop, inputs, who, cs_s, heard, u_defect, m, xp)
@@ -702,8 +753,16 @@ def step_population(
     # 9. word of mouth; 10. reference price
     advocacy = advocacy_of(cs, moved.supplier >= 0, m, xp)
     ref_price = reference_price(pop.ref_price, price_anchor(pop, inputs, moved.bins, m, xp), m, xp)
+    # 11. the churn early warning for next period; 12. ABC tiers that follow recent spend
+    tier, recent = pop.tier, pop.recent_spend
+    if inputs.tier_memory is not None:
+        spent = xp.zeros(pop.size, dtype=REAL)
+        spent[bought.buyers] = bought.units
+        recent = update_recent_spend(pop.recent_spend, spent, inputs.tier_memory)
+        tier = value_tiers(recent, m, xp)
     new_pop = replace(
         pop,
+        tier=tier,
         supplier=moved.supplier,
         expectation=e,
         satisfaction=cs,
@@ -712,10 +771,22 @@ def step_population(
         tenure=tenure,
         advocacy=advocacy,
         complaint=complaint_codes(pop.size, who, heard, xp),
+        recent_spend=recent,
+        at_risk=at_risk_after(pop.size, who, gone, inputs.churn_threshold, xp),
     )
     # per-firm totals and the tracked customers' panel
     outcome = tally(pop, new_pop, inputs, who, felt, heard, gone, moved, bought, cs_s, loyalty_s, m, xp, track)
     return new_pop, outcome
+
+
+def at_risk_after(n: int, who: Audience, gone: Defections, threshold: float, xp: Any = np) -> Array:
+    """Every customer's churn-warning flag for next period: those who stayed whose hazard was above the threshold
+    (a newcomer or a prospect is not flagged)."""
+    flag = xp.zeros(n, dtype=bool)
+    stayed = xp.ones(who.served.shape[0], dtype=bool)
+    stayed[gone.quits] = False
+    flag[who.served] = stayed & flag_at_risk(gone.hazard, threshold)
+    return flag
 
 
 def complaint_codes(n: int, who: Audience, heard: Complaints, xp: Any = np) -> Array:
@@ -737,7 +808,7 @@ def tally(
     """
     n_firms = int(inputs.price.shape[0])
     n = pop.size
-    kinds = per_firm_and_kind(moved.bins, pop.tier * 3 + (new.advocacy + 1), 9, n_firms, xp).reshape(n_firms, 3, 3)
+    kinds = per_firm_and_kind(moved.bins, new.tier * 3 + (new.advocacy + 1), 9, n_firms, xp).reshape(n_firms, 3, 3)
     outcomes = per_firm_and_kind(heard.bins, heard.code, 5, n_firms, xp)  # by complaint outcome code
     end = kinds.sum(axis=(1, 2))
     lost = per_firm(gone.left, n_firms, xp)
@@ -770,6 +841,11 @@ def tally(
         loyalty_sum=per_firm(stay, n_firms, xp, loyalty_s) + m.new_customer_loyalty * acquired,
         customer_equity=customer_equity(stayers, joiners, inputs, n_firms, xp),
         tier_counts=kinds.sum(axis=2),
+        revenue_tiers=per_firm_and_kind(bought.bins, pop.tier[bought.buyers], 3, n_firms, xp,
+                                        bought.units * firm_table(inputs.price, 0.0, xp)[bought.bins]),
+        units_tiers=per_firm_and_kind(bought.bins, pop.tier[bought.buyers], 3, n_firms, xp, bought.units),
+        at_risk_tiers=per_firm_and_kind(moved.bins[new.at_risk], new.tier[new.at_risk], 3, n_firms, xp),
+        tier_moves=int((new.tier != pop.tier).sum()) if new.tier is not pop.tier else 0,
         prospects_end=int(n - int(end.sum())),
         adopters=int(moved.adopters.shape[0]),
         panel=panel(pop, new, inputs, who, felt, gone, moved, bought, xp, min(track, n)),
@@ -825,4 +901,5 @@ def release_customers(pop: Population, firm: int, xp: Any = np) -> Population:
         supplier=xp.where(mask, PROSPECT, pop.supplier).astype(pop.supplier.dtype),
         tenure=xp.where(mask, 0, pop.tenure).astype(pop.tenure.dtype),
         advocacy=xp.where(mask, 0, pop.advocacy).astype(pop.advocacy.dtype),
+        at_risk=pop.at_risk & ~mask,
     )

@@ -23,6 +23,8 @@ OUTFLOWS = (
     "care",
     "advertising",
     "cultivation",
+    "research",
+    "retention",
     "bonds_kept",
     "penalties",
     "interest",
@@ -46,6 +48,8 @@ class Ledger:
     care: float = 0.0
     advertising: float = 0.0
     cultivation: float = 0.0
+    research: float = 0.0  # market research fees (市场调研)
+    retention: float = 0.0  # retention budget aimed at the customers the churn warning flags
     bonds_kept: float = 0.0
     penalties: float = 0.0
     interest: float = 0.0
@@ -119,7 +123,8 @@ def staffing_costs(sales: int, service: int, hires: int, fires: int, costs: Cost
     )
 
 
-def decision_ledger(firm: FirmState, decision: Decision, costs: Costs, customers: float, cultivation: float) -> Ledger:
+def decision_ledger(firm: FirmState, decision: Decision, costs: Costs, customers: float, cultivation: float,
+                    research: float = 0.0) -> Ledger:
     """The ledger lines a decision fixes before any sale: staff, budgets, cultivation, interest and loans.
 
     The form's cost preview and the period's accounts both start from it.
@@ -129,7 +134,8 @@ def decision_ledger(firm: FirmState, decision: Decision, costs: Costs, customers
         decision: its decision; salaries are paid on the staff after its hires and fires.
         costs: the scenario's costs.
         customers: customers served, for the service cost (the preview: now; the accounts: at the end of the period).
-        cultivation: total cultivation spend.
+        cultivation: total cultivation spend (¥ budgets, or the sales activities' cost).
+        research: the fees of the research the decision orders.
     """
     salaries, hiring, severance = staffing_costs(
         firm.sales_staff + decision.hire_sales - decision.fire_sales,
@@ -147,6 +153,8 @@ def decision_ledger(firm: FirmState, decision: Decision, costs: Costs, customers
         care=decision.care_budget,
         advertising=decision.advertising_budget,
         cultivation=cultivation,
+        research=research,
+        retention=decision.retention_budget,
         interest=interest_due(firm.debt, firm.emergency_debt, costs),
         borrowing=decision.borrow,
         repayment=decision.repay,

@@ -19,22 +19,37 @@ from typing import Any, Protocol
 import numpy as np
 
 from crmsim.agents.population import (
+    TIERS,
     MarketInputs,
     Population,
     PopulationOutcome,
     customer_counts,
+    firm_bins,
     init_population,
+    per_firm,
+    per_firm_and_kind,
     release_customers,
     step_population,
 )
-from crmsim.scenarios.schema import Market, Scenario
+from crmsim.scenarios.schema import STAGES, Market, Scenario
 from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, emergency_loan, is_insolvent
 from crmsim.sim.decisions import Bid, Decision, DecisionError, Problem, decision_from_dict, validate_decision
 from crmsim.sim.events import event_effects, starting_events
 from crmsim.sim.metrics import FirmOutcomes, metrics
 from crmsim.sim.observation import Observation, decision_context, observe, public_report
 from crmsim.sim.state import Contract, FirmState, GameState, Tender
-from crmsim.sim.streams import BOT_STREAM, ENGINE_STREAM, stream_rng
+from crmsim.sim.lifecycle import (
+    Relationships,
+    band,
+    effort,
+    end_relationships,
+    plan_cost,
+    relationship_score,
+    rival_hold,
+    step_relationships,
+)
+from crmsim.sim.market_research import research_fee, rival_bands, score_band, survey, tender_forecast
+from crmsim.sim.streams import BOT_STREAM, ENGINE_STREAM, RESEARCH_STREAM, stream_rng
 from crmsim.sim.tenders import (
     BANKRUPT,
     LATE,
@@ -108,12 +123,14 @@ def initial_state(scenario: Scenario, seed: int, xp: Any = np) -> GameState:
     n_c = len(scenario.clients)
     population = init_population(scenario.market, fs.count, rng, xp)
     tenders = tuple(make_tender(c, scenario, 1, rng) for c in scheduled_clients(scenario, 1)) if scenario.periods > 1 else ()
+    lifecycle = Relationships.start(fs.count, n_c) if scenario.cultivation.mode == "lifecycle" else None
     return GameState(
         scenario=scenario,
         seed=seed,
         period=1,
         firms=firms,
-        relationship=np.full((fs.count, n_c), fs.relationship),
+        lifecycle=lifecycle,
+        relationship=relationship_score(lifecycle, scenario.cultivation) if lifecycle else np.full((fs.count, n_c), fs.relationship),
         client_satisfaction=np.full((fs.count, n_c), fs.client_satisfaction),
         population=population,
         tenders=tenders,
@@ -217,8 +234,10 @@ def planned_costs(state: GameState, firm: int, decision: Decision) -> dict[str, 
     f = state.firms[firm]
     costs = state.scenario.costs
     customers = float(_host(state.population.supplier == firm).sum())
-    ledger = decision_ledger(f, decision, costs, customers, cultivation_total(decision, state.scenario.client_ids))
-    out = {k: getattr(ledger, k) for k in ("salaries", "hiring", "severance", "service_cost", "care", "advertising", "cultivation", "interest")}
+    ledger = decision_ledger(f, decision, costs, customers, cultivation_total(decision, state.scenario),
+                             research_fee(decision.research, state.scenario.research))
+    lines = ("salaries", "hiring", "severance", "service_cost", "care", "advertising", "cultivation", "research", "retention", "interest")
+    out = {k: getattr(ledger, k) for k in lines}
     out["total"] = sum(out.values())
     volumes = {t.id: t.volume for t in state.tenders}
     out["bonds_pledged"] = sum(bid_bond(state.scenario.tenders.bond_rate, b.price, volumes.get(t, 0.0)) for t, b in decision.bids.items())
@@ -248,6 +267,8 @@ class PeriodResult:
     panel: dict[str, Any]
     market: dict[str, Any] = field(default_factory=dict)
     stray_bids: list[BidRecord] = field(default_factory=list)  # bids on tenders not open this period (void)
+    research: dict[int, dict[str, Any]] = field(default_factory=dict)  # firm -> its market research (private)
+    score_references: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (reference, span)
 
     def all_bids(self) -> list[tuple[TenderOutcome | None, BidRecord]]:
         """Every bid with its tender's outcome (None for bids on tenders not open this period)."""
@@ -348,9 +369,12 @@ def cultivation_spend(decisions: Mapping[int, Decision], clients: tuple[str, ...
     return spend
 
 
-def cultivation_total(decision: Decision, clients: tuple[str, ...]) -> float:
-    """A decision's total cultivation spend, summed in the scenario's client order as the ledger books it."""
-    return float(cultivation_spend({0: decision}, clients, 1)[0].sum())
+def cultivation_total(decision: Decision, scenario: Scenario) -> float:
+    """A decision's cultivation cost as the ledger books it: the ¥ budgets summed in the scenario's client
+    order, or (lifecycle cultivation) the cost of its sales activities."""
+    if scenario.cultivation.mode == "lifecycle":
+        return plan_cost(decision.activities, scenario.cultivation)[0]
+    return float(cultivation_spend({0: decision}, scenario.client_ids, 1)[0].sum())
 
 
 # ---------------------------------------------------------------------------
@@ -429,7 +453,7 @@ def resolve_period(
     ties = relationships(p, delivered)
     books = accounts(p, staff, shocks, offer, delivered, customers, population.size)
     ended = bankruptcies(p, books, population, ties, awards, staff)
-    rows = metrics(firm_outcomes(p, staff, offer, customers, ended, awards), state.scenario.scoring)
+    rows, references = metrics(firm_outcomes(p, staff, offer, customers, ended, awards, shocks), state.scenario)
     next_tenders = publish_tenders(p, awards, rng)
     return next_state(p, ended, ties, shocks, next_tenders), PeriodResult(
         period=p.t,
@@ -438,12 +462,14 @@ def resolve_period(
         firm_rows=rows,
         tenders=awards.outcomes,
         deliveries=delivered.deliveries,
-        relationship_rows=relationship_rows(p, ended.relationship, ties.client_satisfaction),
+        relationship_rows=relationship_rows(p, ended, ties),
         ledgers=ended.ledgers,
         events=p.log,
         panel=customers.panel,
         stray_bids=awards.stray,
         market=market_summary(p, ended.population, customers, offer),
+        research=research_reports(p, ended),
+        score_references=references,
     )
 
 
@@ -606,9 +632,10 @@ def run_tenders(p: Period, staff: Staffing, shocks: Shocks, rng: np.random.Gener
         entry = entries.get(tender.id, {})
         k = p.client_pos[tender.client]
         rel = {i: float(p.state.relationship[i, k]) for i in range(p.n_firms)}
+        stage = {i: int(p.state.lifecycle.stage[i, k]) for i in range(p.n_firms)} if p.state.lifecycle is not None else None
         bids = {i: b for i, (b, _) in entry.items()}
         over = {i for i, (_, o) in entry.items() if o}
-        out = resolve_tender(tender, bids, bidders, rel, p.scenario, p.t, bond_left, rng, over_limit=over)
+        out = resolve_tender(tender, bids, bidders, rel, p.scenario, p.t, bond_left, rng, over_limit=over, stage=stage)
         outcomes.append(out)
         log_tender(p, out)
         contract = award_contract(out, p.scenario, p.t)
@@ -752,8 +779,40 @@ def market_inputs(p: Period, staff: Staffing, shocks: Shocks) -> Offer:
         purchase_factor=shocks.purchase_factor,
         outside_boost=shocks.outside_boost,
         market_price=float(live_prices.mean()) if live_prices.size else 0.0,
+        **crm_inputs(p, care_budget),
     )
     return Offer(price=price, service_level=service_level, quality=quality, care=care, awareness=awareness, alive=alive, inputs=inputs)
+
+
+def crm_inputs(p: Period, care_budget: np.ndarray) -> dict[str, Any]:
+    """The CRM levers' inputs to the population (docs/rules.md section 7): care by ABC tier for firms that split
+    their care budget, the relief a retention budget buys for the customers flagged at risk, the churn-warning
+    threshold, and whether tiers follow recent spend. Left at their defaults, the first version's rules hold."""
+    crm, costs, xp = p.scenario.crm, p.scenario.costs, p.xp
+    pop = p.state.population
+    bins = firm_bins(pop.supplier, xp)
+    out: dict[str, Any] = {"churn_threshold": crm.churn_threshold, "tier_memory": crm.tier_memory if crm.tiers_follow_spend else None}
+    splits = {i: d.care_split for i, d in p.decisions.items() if d.care_split}
+    if splits:
+        counts = _host(per_firm_and_kind(bins, pop.tier, 3, p.n_firms, xp))
+        table = np.zeros((p.n_firms, 3))
+        for i in range(p.n_firms):
+            for k, tier in enumerate(TIERS):
+                share = splits[i].get(tier, 0.0) if i in splits else counts[i, k] / max(counts[i].sum(), 1.0)
+                table[i, k] = care_intensity(care_budget[i] * share, counts[i, k], costs.care_scale)
+        out["care_tier"] = xp.asarray(table)
+    budgets = np.array([p.decisions[i].retention_budget if i in p.decisions else 0.0 for i in range(p.n_firms)])
+    if budgets.any():
+        at_risk = _host(per_firm(bins[pop.at_risk], p.n_firms, xp))
+        out["retention"] = xp.asarray(np.array([retention_relief_share(b, n, crm.retention_scale, crm.retention_effect)
+                                                for b, n in zip(budgets, at_risk)]))
+    return out
+
+
+def retention_relief_share(budget: float, at_risk: float, scale: float, effect: float) -> float:
+    """The share of an at-risk customer's defection hazard a retention budget removes: ``effect`` at most,
+    with diminishing returns in ¥ per at-risk customer (``scale`` buys 63% of it)."""
+    return effect * (1.0 - math.exp(-(budget / max(at_risk, 1.0)) / scale))
 
 
 # -- 6. relationships ----------------------------------------------------------------
@@ -763,20 +822,43 @@ def market_inputs(p: Period, staff: Staffing, shocks: Shocks) -> Offer:
 class Ties:
     """Firm-client relationships and client satisfaction after the period (firms x clients)."""
 
-    spend: np.ndarray  # cultivation spend this period
+    spend: np.ndarray  # cultivation spend this period (lifecycle: the activities' cost)
     relationship: np.ndarray
     client_satisfaction: np.ndarray
+    lifecycle: Relationships | None = None  # lifecycle cultivation: the stages after the period
+    hours: np.ndarray | None = None  # lifecycle: sales hours spent on each client
+    gained: np.ndarray | None = None  # lifecycle: progress gained (after a rival's resistance)
+    hold: np.ndarray | None = None  # lifecycle: the strongest rival stage at the start of the period
 
 
 def relationships(p: Period, delivered: Deliveries) -> Ties:
-    """R decays, grows with cultivation (share of attention) and moves with deliveries; clients' satisfaction too."""
-    spend = cultivation_spend(p.decisions, p.scenario.client_ids, p.n_firms)
-    state = p.state
-    return Ties(
-        spend=spend,
-        relationship=update_relationships(state.relationship, spend, delivered.outcome, delivered.delivered, p.scenario),
-        client_satisfaction=update_client_satisfaction(state.client_satisfaction, delivered.outcome, delivered.delivered, p.scenario),
-    )
+    """Cultivation and deliveries move each firm-client relationship; clients' satisfaction follows deliveries.
+
+    Spend mode: R decays, grows with spend (share of attention) and moves with deliveries (docs/rules.md
+    section 7). Lifecycle mode: sales activities and deliveries advance the stages, which slip without
+    contact, and R follows from them (section 7.1, :mod:`crmsim.sim.lifecycle`).
+    """
+    state, sc = p.state, p.scenario
+    satisfaction = update_client_satisfaction(state.client_satisfaction, delivered.outcome, delivered.delivered, sc)
+    if state.lifecycle is None:
+        spend = cultivation_spend(p.decisions, sc.client_ids, p.n_firms)
+        relationship = update_relationships(state.relationship, spend, delivered.outcome, delivered.delivered, sc)
+        return Ties(spend=spend, relationship=relationship, client_satisfaction=satisfaction)
+    settings = sc.cultivation
+    plans = {i: d.activities for i, d in p.decisions.items()}
+    live = np.array([f.live for f in state.firms])
+    bought, contact = effort(plans, state.lifecycle.stage, sc.client_ids, settings)
+    lifecycle, gained = step_relationships(state.lifecycle, bought, contact, delivered.outcome, delivered.delivered, settings, live)
+    spend = np.zeros(bought.shape)
+    hours = np.zeros(bought.shape)
+    for i, plan in plans.items():
+        for client, acts in plan.items():
+            spend[i, p.client_pos[client]], hours[i, p.client_pos[client]] = plan_cost({client: acts}, settings)
+    relationship = relationship_score(lifecycle, settings)
+    if settings.bankrupt_relationships_end:
+        relationship = np.where(live[:, None], relationship, 0.0)
+    return Ties(spend=spend, relationship=relationship, client_satisfaction=satisfaction,
+                lifecycle=lifecycle, hours=hours, gained=gained, hold=rival_hold(state.lifecycle.stage, live))
 
 
 # -- 7. accounts ----------------------------------------------------------------------
@@ -842,7 +924,8 @@ def firm_ledger(
     i = f.index
     costs = p.scenario.costs
     dv = [x for x in delivered.deliveries if x.contract.firm == i]
-    known = decision_ledger(f, d, costs, float(po.customers_end[i]), cultivation_total(d, p.scenario.client_ids))
+    known = decision_ledger(f, d, costs, float(po.customers_end[i]), cultivation_total(d, p.scenario),
+                            research_fee(d.research, p.scenario.research))
     ledger = replace(
         known,
         revenue_market=float(po.revenue[i]),
@@ -868,6 +951,7 @@ class Bankruptcies:
     relationship: np.ndarray
     contracts: tuple[Contract, ...]
     released: np.ndarray  # customers each firm going bankrupt now lost to the prospects
+    lifecycle: Relationships | None = None
 
 
 def bankruptcies(p: Period, books: Books, population: Population, ties: Ties, awards: Awards, staff: Staffing) -> Bankruptcies:
@@ -875,9 +959,11 @@ def bankruptcies(p: Period, books: Books, population: Population, ties: Ties, aw
     booked as kept and R with the client falls (``tenders.default_relationship_factor``)."""
     ledgers, firms = dict(books.ledgers), list(books.firms)
     relationship = ties.relationship.copy()
+    lifecycle = ties.lifecycle
     contracts = staff.later + awards.contracts
     released = np.zeros(p.n_firms)
     factor = p.scenario.tenders.default_relationship_factor
+    ends = p.scenario.cultivation.bankrupt_relationships_end
     for i in books.newly_bankrupt:
         released[i] = float(_host(population.supplier == i).sum())
         population = release_customers(population, i, p.xp)
@@ -891,13 +977,20 @@ def bankruptcies(p: Period, books: Books, population: Population, ties: Ties, aw
         if kept:
             ledgers[i] = replace(ledgers[i], bonds_kept=ledgers[i].bonds_kept + kept)
             firms[i] = replace(firms[i], cash=ledgers[i].cash_end, cum_operating_profit=firms[i].cum_operating_profit - kept)
-    return Bankruptcies(ledgers=ledgers, firms=tuple(firms), population=population, relationship=relationship, contracts=contracts, released=released)
+        if ends:  # its relationships, and its hold on any client, end with it
+            relationship[i] = 0.0
+            if lifecycle is not None:
+                lifecycle = end_relationships(lifecycle, i)
+            p.note("relationships_end", i, "a bankrupt firm's relationships end: its clients are open to rivals")
+    return Bankruptcies(ledgers=ledgers, firms=tuple(firms), population=population, relationship=relationship, contracts=contracts,
+                        released=released, lifecycle=lifecycle)
 
 
 # -- 9. metrics and scorecard ------------------------------------------------------------
 
 
-def firm_outcomes(p: Period, staff: Staffing, offer: Offer, po: PopulationOutcome, ended: Bankruptcies, awards: Awards) -> FirmOutcomes:
+def firm_outcomes(p: Period, staff: Staffing, offer: Offer, po: PopulationOutcome, ended: Bankruptcies, awards: Awards,
+                  shocks: Shocks) -> FirmOutcomes:
     """Gather the firm table's inputs from the period's steps."""
     return FirmOutcomes(
         period=p.t,
@@ -913,16 +1006,73 @@ def firm_outcomes(p: Period, staff: Staffing, offer: Offer, po: PopulationOutcom
         utilisation=staff.utilisation,
         care=offer.care,
         released=ended.released,
+        unit_cost=shocks.unit_cost,
+        care_by_tier=care_spend_by_tier(p, po),
+        service_cost=p.scenario.costs.service_cost * offer.service_level,
     )
 
 
-def relationship_rows(p: Period, relationship: np.ndarray, client_satisfaction: np.ndarray) -> list[dict[str, Any]]:
-    """One row per firm and client: R and the client's satisfaction after the period."""
-    return [
-        {"period": p.t, "firm": i, "client": cid, "relationship": float(relationship[i, k]), "client_satisfaction": float(client_satisfaction[i, k])}
-        for i in range(p.n_firms)
-        for k, cid in enumerate(p.scenario.client_ids)
-    ]
+def care_spend_by_tier(p: Period, po: PopulationOutcome) -> np.ndarray:
+    """Each firm's care budget by ABC tier (firms x 3): as split, or per customer (by its customers at the end)."""
+    out = np.zeros((p.n_firms, 3))
+    for i, d in p.decisions.items():
+        if d.care_split:
+            out[i] = [d.care_budget * d.care_split.get(t, 0.0) for t in TIERS]
+        else:
+            counts = po.tier_counts[i]
+            out[i] = d.care_budget * counts / counts.sum() if counts.sum() > 0 else 0.0
+    return out
+
+
+def relationship_rows(p: Period, ended: Bankruptcies, ties: Ties) -> list[dict[str, Any]]:
+    """One row per firm and client: R and the client's satisfaction after the period; with lifecycle cultivation
+    also the stage, the progress toward the next, the periods without contact, this period's activities' cost,
+    sales hours and progress gained, and the strongest rival stage the firm faced."""
+    rows = []
+    lc = ended.lifecycle
+    for i in range(p.n_firms):
+        for k, cid in enumerate(p.scenario.client_ids):
+            row = {"period": p.t, "firm": i, "client": cid, "relationship": float(ended.relationship[i, k]),
+                   "client_satisfaction": float(ties.client_satisfaction[i, k])}
+            if lc is not None:
+                row.update(stage=STAGES[int(lc.stage[i, k])], progress=float(lc.progress[i, k]), idle=int(lc.idle[i, k]),
+                           activity_cost=float(ties.spend[i, k]), activity_hours=float(ties.hours[i, k]),
+                           progress_gained=float(ties.gained[i, k]),
+                           rival_hold=STAGES[int(ties.hold[i, k])] if ties.hold[i, k] >= 0 else "none")
+            rows.append(row)
+    return rows
+
+
+def research_reports(p: Period, ended: Bankruptcies) -> dict[int, dict[str, Any]]:
+    """Each buyer's market research, on the market as the period leaves it (docs/rules.md section 7.3).
+
+    A survey samples the firm's own customers with the firm's own research stream, so buying one changes
+    nothing else in the game.
+    """
+    out: dict[int, dict[str, Any]] = {}
+    sc, settings = p.scenario, p.scenario.research
+    names = [f.name for f in ended.firms]
+    live = [f.live for f in ended.firms]
+    if ended.lifecycle is not None:
+        strength, band_of = ended.lifecycle.stage, band
+    else:
+        strength, band_of = ended.relationship, score_band(settings)
+    pop = ended.population
+    for i, d in sorted(p.decisions.items()):
+        order = d.research
+        if order.empty or not live[i]:
+            continue
+        report: dict[str, Any] = {"fee": research_fee(order, settings)}
+        if order.rivals:
+            report["rivals"] = rival_bands(strength, i, order.rivals, sc.client_ids, names, live, band_of)
+        if order.survey:
+            res = survey(_host(pop.supplier), _host(pop.satisfaction), _host(pop.loyalty), _host(pop.tier), i, order.survey,
+                         stream_rng(p.state.seed, RESEARCH_STREAM, i, p.t))
+            report["survey"] = {"sample": res.sample, "tiers": [t.__dict__ for t in res.tiers]}
+        if order.forecast:
+            report["forecast"] = tender_forecast(sc, p.t, settings.forecast_horizon)
+        out[i] = report
+    return out
 
 
 def market_summary(p: Period, population: Population, po: PopulationOutcome, offer: Offer) -> dict[str, Any]:
@@ -947,11 +1097,14 @@ def publish_tenders(p: Period, awards: Awards, rng: np.random.Generator) -> list
     tenders: list[Tender] = []
     if next_t >= sc.periods:
         return tenders
+    scheduled = scheduled_clients(sc, next_t)
+    # fill_gaps: a client's scheduled tender supersedes its pending re-issue, so failures never starve the schedule
+    superseded = {c.id for c in scheduled} if sc.tenders.reissue_policy == "fill_gaps" else set()
     for o in awards.outcomes:
-        if o.failed and o.tender.reissue < sc.tenders.reissue_limit:
+        if o.failed and o.tender.reissue < sc.tenders.reissue_limit and o.tender.client not in superseded:
             tenders.append(make_tender(sc.client(o.tender.client), sc, next_t, rng, reissue_of=o.tender))
     reissued = {tt.client for tt in tenders}
-    for c in scheduled_clients(sc, next_t):
+    for c in scheduled:
         if c.id not in reissued:
             tenders.append(make_tender(c, sc, next_t, rng))
     for tt in tenders:
@@ -972,6 +1125,7 @@ def next_state(p: Period, ended: Bankruptcies, ties: Ties, shocks: Shocks, tende
         contracts=ended.contracts,
         tender_ids=p.state.tender_ids | {tt.id for tt in tenders},
         unit_cost_factor=shocks.unit_cost_factor,
+        lifecycle=ended.lifecycle,
     )
 
 

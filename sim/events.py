@@ -21,6 +21,12 @@ def starting_events(scenario: Scenario, period: int) -> tuple[Event, ...]:
     return tuple(e for e in scenario.events if e.period == period)
 
 
+def announced_events(scenario: Scenario, period: int) -> tuple[Event, ...]:
+    """The market news of `period`: events announced ahead (``announce_before`` periods before they start)
+    and events starting now, in scenario order."""
+    return tuple(e for e in scenario.events if period in (e.period, e.period - e.announce_before))
+
+
 @dataclass(frozen=True)
 class EventEffects:
     """What the scheduled events do to one period.

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from crmsim.agents.population import PopulationOutcome
-from crmsim.scenarios.schema import Scoring
+from crmsim.scenarios.schema import Scenario
 from crmsim.sim.accounts import Ledger
-from crmsim.sim.scoring import rank_firms, scorecard
+from crmsim.sim.scoring import metric_references, rank_firms, scorecard
 from crmsim.sim.state import FirmState
 from crmsim.sim.tenders import VOID_REASONS, BidRecord
 
@@ -38,16 +38,22 @@ class FirmOutcomes:
     utilisation: np.ndarray
     care: np.ndarray
     released: np.ndarray
+    # for the ABC report (revenue, cost and margin by tier); zeros when not given
+    unit_cost: np.ndarray | None = None
+    care_by_tier: np.ndarray | None = None  # firms x 3: the care budget spent on each tier
+    service_cost: np.ndarray | None = field(default=None)  # per customer served this period
 
 
-def metrics(o: FirmOutcomes, weights: Scoring) -> list[dict[str, Any]]:
-    """The firm table: one row per firm with its scorecard and rank (docs/rules.md sections 10 and 11)."""
+def metrics(o: FirmOutcomes, scenario: Scenario) -> tuple[list[dict[str, Any]], dict[str, tuple[float, float]]]:
+    """The firm table: one row per firm with its scorecard and rank (docs/rules.md sections 10 and 11),
+    and the (reference, span) of each scorecard metric when the scenario scores against references."""
     rows = firm_rows(o)
-    for row, s in zip(rows, scorecard(rows, weights)):
+    references = metric_references(rows, scenario) if scenario.scoring.method == "reference" else {}
+    for row, s in zip(rows, scorecard(rows, scenario.scoring, references)):
         row.update(s)
     for row, rank in zip(rows, rank_firms(rows)):
         row["rank"] = rank
-    return rows
+    return rows, references
 
 
 def firm_rows(o: FirmOutcomes) -> list[dict[str, Any]]:
@@ -64,6 +70,22 @@ def firm_rows(o: FirmOutcomes) -> list[dict[str, Any]]:
             if math.isnan(r[key]):
                 r[key] = 0.0
     return rows
+
+
+def tier_report(o: FirmOutcomes, i: int) -> dict[str, float]:
+    """The ABC report of firm i (ABC 分类, the 80/20 lesson): revenue, margin and customers the churn warning
+    flags, by tier. Margin = revenue - cost of goods - service cost of the tier's customers - care spent on it."""
+    po = o.customers
+    out: dict[str, float] = {}
+    for k, t in enumerate(("a", "b", "c")):
+        revenue = float(po.revenue_tiers[i, k])
+        cogs = float(po.units_tiers[i, k]) * (float(o.unit_cost[i]) if o.unit_cost is not None else 0.0)
+        service = float(po.tier_counts[i, k]) * (float(o.service_cost[i]) if o.service_cost is not None else 0.0)
+        care = float(o.care_by_tier[i, k]) if o.care_by_tier is not None else 0.0
+        out[f"revenue_{t}"] = revenue
+        out[f"margin_{t}"] = revenue - cogs - service - care
+        out[f"at_risk_{t}"] = float(po.at_risk_tiers[i, k])
+    return out
 
 
 def firm_row(o: FirmOutcomes, f: FirmState, totals: Mapping[str, float]) -> dict[str, Any]:
@@ -120,6 +142,7 @@ def firm_row(o: FirmOutcomes, f: FirmState, totals: Mapping[str, float]) -> dict
         "tier_a": float(po.tier_counts[i, 0]),
         "tier_b": float(po.tier_counts[i, 1]),
         "tier_c": float(po.tier_counts[i, 2]),
+        **tier_report(o, i),
         "promoters": float(po.promoters[i]),
         "detractors": float(po.detractors[i]),
         "reputation": f.reputation,

@@ -13,6 +13,7 @@ import numpy as np
 
 ENGINE_STREAM = 0  # the engine: (ENGINE_STREAM, period); period 0 builds the initial state
 BOT_STREAM = 1  # a bot seat: (BOT_STREAM, firm, period)
+RESEARCH_STREAM = 2  # a firm's market research (its survey sample): (RESEARCH_STREAM, firm, period)
 COHORT_STREAM = 7  # research: the customer cohort of the holdout test (validation, crmsim_histories)
 PURCHASE_DAY_STREAM = 8  # research: the day of each cohort purchase within its period (validation, crmsim_cohort)
 CALIBRATION_STREAM = 11  # research: draws of the calibration's simulated customers (calibration)
@@ -23,6 +24,7 @@ SAMPLE_STREAM = 0x70A1  # research: the tournament's sample of line-ups
 STREAMS = {
     "engine": ENGINE_STREAM,
     "bot": BOT_STREAM,
+    "research": RESEARCH_STREAM,
     "cohort": COHORT_STREAM,
     "purchase_day": PURCHASE_DAY_STREAM,
     "calibration": CALIBRATION_STREAM,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crmsim.scenarios.schema import Client, Scenario
+from crmsim.scenarios.schema import STAGES, Client, Scenario
 from crmsim.sim.decisions import Bid
 from crmsim.sim.state import Contract, FirmIndex, Tender, TenderId
 
@@ -102,9 +102,18 @@ def make_tender(client: Client, scenario: Scenario, period: int, rng: np.random.
         w_price=client.weights.price,
         w_service=client.weights.service,
         w_relationship=client.weights.relationship,
-        min_valid_bids=scenario.tenders.min_valid_bids,
+        min_valid_bids=client.min_valid_bids or scenario.tenders.min_valid_bids,
         load_per_unit=client.load_per_unit,
+        award=client.award,
+        min_stage=invited_stage(client, scenario),
     )
+
+
+def invited_stage(client: Client, scenario: Scenario) -> int | None:
+    """The lifecycle stage an invited tender of `client` needs (None: not invited, or cultivation by spend)."""
+    if not client.closed or scenario.cultivation.mode != "lifecycle":
+        return None
+    return STAGES.index(client.min_stage or scenario.cultivation.invited_min_stage)
 
 
 def scheduled_clients(scenario: Scenario, period: int) -> list[Client]:
@@ -133,18 +142,26 @@ def bid_bond(bond_rate: float, price: float, volume: float) -> float:
     return bond_rate * price * volume
 
 
-def is_invited(tender: Tender, relationship: float) -> bool:
-    """Whether a firm with this relationship with the client may bid: any firm on an open tender, on an
-    invited (closed) one only a firm with R >= the tender's ``min_relationship``."""
-    return not tender.closed or relationship >= tender.min_relationship
+def is_invited(tender: Tender, relationship: float, stage: int | None = None) -> bool:
+    """Whether a firm may bid: any firm on an open tender; on an invited (closed) one only a firm whose
+    lifecycle stage with the client has reached the tender's ``min_stage`` (lifecycle cultivation) or,
+    cultivating by spend, whose R is at least the tender's ``min_relationship``."""
+    if not tender.closed:
+        return True
+    if tender.min_stage is not None:
+        return stage is not None and stage >= tender.min_stage
+    return relationship >= tender.min_relationship
 
 
-def unqualified(tender: Tender, promised_service: float, relationship: float) -> str | None:
+def unqualified(tender: Tender, promised_service: float, relationship: float, stage: int | None = None) -> str | None:
     """Why a bid does not qualify (void UNQUALIFIED), or None: the promised service is below the tender's
-    requirement, or the tender is invited and the firm's relationship is below its threshold."""
+    requirement, or the tender is invited and the firm has not reached its stage (or relationship)."""
     if promised_service < tender.required_service:
         return f"promised service {promised_service:.2f} < required {tender.required_service:.2f}"
-    if not is_invited(tender, relationship):
+    if not is_invited(tender, relationship, stage):
+        if tender.min_stage is not None:
+            have = STAGES[stage] if stage is not None else "none"
+            return f"invited tender: stage {have} < {STAGES[tender.min_stage]}"
         return f"invited tender: relationship {relationship:.2f} < {tender.min_relationship:.2f}"
     return None
 
@@ -156,6 +173,7 @@ def void_reason(
     relationship: float,
     current_period: int,
     service_cost_per_unit: float,
+    stage: int | None = None,
 ) -> tuple[str | None, str]:
     """The first void reason that applies to a bid (before the abnormally-low check), with a detail."""
     if bidder.bankrupt:
@@ -168,7 +186,7 @@ def void_reason(
         return MALFORMED, f"price must be a positive number, got {bid.price!r}"
     if not (is_number(bid.promised_service) and 0 <= bid.promised_service <= 1):
         return MALFORMED, f"promised_service must be in [0, 1], got {bid.promised_service!r}"
-    not_qualified = unqualified(tender, bid.promised_service, relationship)
+    not_qualified = unqualified(tender, bid.promised_service, relationship, stage)
     if not_qualified:
         return UNQUALIFIED, not_qualified
     if bid.price > tender.price_cap:
@@ -274,18 +292,21 @@ def resolve_tender(
     bond_left: dict[FirmIndex, float],
     rng: np.random.Generator,
     over_limit: frozenset[FirmIndex] | set[FirmIndex] = frozenset(),
+    stage: Mapping[FirmIndex, int] | None = None,
 ) -> TenderOutcome:
     """Check, score and award one tender.
 
     `bond_left` is each firm's cash not yet pledged as bonds (updated);
-    `over_limit` names firms whose bid here is beyond what their sales staff can prepare.
+    `over_limit` names firms whose bid here is beyond what their sales staff can prepare;
+    `stage` is each firm's lifecycle stage with the client (lifecycle cultivation).
     """
     out = TenderOutcome(tender)
     st = scenario.tenders
     for firm in sorted(bids):
         bid = bids[firm]
         rec = BidRecord(tender.id, tender.client, firm, bid.price, bid.promised_service)
-        reason, detail = void_reason(tender, bid, bidders[firm], relationship[firm], current_period, st.service_cost_per_unit)
+        reason, detail = void_reason(tender, bid, bidders[firm], relationship[firm], current_period, st.service_cost_per_unit,
+                                     stage.get(firm) if stage else None)
         if reason in (None, UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY) and firm in over_limit:
             reason, detail = MALFORMED, "more bids than the firm's sales staff can prepare"
         if reason is None:
@@ -307,7 +328,7 @@ def resolve_tender(
         for r in valid:
             bond_left[r.firm] += bid_bond(st.bond_rate, r.price, tender.volume)
         return out
-    weights = (tender.w_price, tender.w_service, tender.w_relationship)
+    weights = tender.weights
     score_bids(out.bids, weights, relationship)
     ranked, out.tie_break = rank_bids(valid, rng)
     for i, r in enumerate(ranked):

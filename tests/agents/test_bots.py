@@ -57,7 +57,7 @@ def test_classroom_texture_over_20_seeds():
     winners = collections.Counter()
     voided = failed = bankrupt_games = 0
     for seed in SEEDS:
-        model = CRMModel("classroom-v1", seed=seed, strategies=lineup(None, 6))
+        model = CRMModel("classroom-v1", seed=seed, strategies=lineup(["balanced", "price_cutter", "premium", "relationship", "adaptive", "random"], 6))
         model.run()
         f = model.frames()
         winners[model.standings().strategy.iloc[0]] += 1

@@ -44,6 +44,7 @@ def full_row(firm: int) -> dict:
 LAST = SimpleNamespace(
     firm_rows=[full_row(0), full_row(1), full_row(2)],
     bid_rows=lambda: [{"tender": "acme-01", "client": "acme", "firm": 2, "price": 90.0, "won": True}],
+    research={1: {"fee": 3000.0, "rivals": {"acme": [{"firm": 0, "name": "A", "band": "weak"}]}}},
 )
 
 

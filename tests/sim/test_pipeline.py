@@ -129,7 +129,8 @@ def test_firm_rows_worked_by_hand():
         units_sold=arr(30, 10), buyers=arr(25, 8), wallet=arr(40, 0), complaints=arr(10, 0), resolved_quickly=arr(3, 0),
         resolved=arr(4, 0), unresolved=arr(2, 0), silent=arr(5, 2), dissatisfied=arr(14, 2), promoters=arr(30, 10),
         detractors=arr(5, 3), satisfaction_sum=arr(720, 420), loyalty_sum=arr(63, 36), customer_equity=arr(5000, 2000),
-        tier_counts=np.array([[18.0, 27, 45], [12, 18, 30]]), prospects_end=0, adopters=5, panel={},
+        tier_counts=np.array([[18.0, 27, 45], [12, 18, 30]]), revenue_tiers=np.zeros((2, 3)), units_tiers=np.zeros((2, 3)),
+        at_risk_tiers=np.zeros((2, 3)), tier_moves=0, prospects_end=0, adopters=5, panel={},
     )
     standing = Decision(price=90.0, service_level=0.6)
     firms = tuple(FirmState(index=i, name=n, cash=1000.0, debt=0.0, emergency_debt=0.0, sales_staff=3, service_staff=10 - 10 * i,

@@ -9,7 +9,7 @@ from crmsim.sim.streams import STREAMS, stream_rng
 
 
 def test_stream_keys_never_change():
-    assert STREAMS == {"engine": 0, "bot": 1, "cohort": 7, "purchase_day": 8, "calibration": 11,
+    assert STREAMS == {"engine": 0, "bot": 1, "research": 2, "cohort": 7, "purchase_day": 8, "calibration": 11,
                        "balance": 0xBA1A, "design": 0x5EED, "sample": 0x70A1}
 
 
