@@ -454,11 +454,12 @@ def make_bot(spec: StrategySpec) -> Strategy:
 
 
 def registered_name(cls: type[Strategy]) -> str | None:
-    """The registry or entry-point name under which `cls` is known, if any."""
-    for name, known in BOTS.items():
-        if known is cls:
-            return name
+    """The registry or entry-point name under which `cls` is known, if any (matched by module and class name,
+    so a reloaded module's class keeps its name)."""
     path = f"{cls.__module__}:{cls.__qualname__}"
+    for name, known in BOTS.items():
+        if f"{known.__module__}:{known.__qualname__}" == path:
+            return name
     return next((name for name, ep in sorted(plugin_strategies().items()) if ep.value.strip() == path), None)
 
 

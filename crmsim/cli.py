@@ -7,6 +7,9 @@ import argparse
 import os
 import sys
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -231,7 +234,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out or f"results/sweep-{Path(args.scenario).stem}")
     seats = _seats(args, load_scenario(args.scenario, overrides=overrides).firms.count)
     t0 = time.perf_counter()
-    with open_executor(args.dask, args.workers) as executor:
+    with open_executor(args.dask, args.workers) as executor, _printed_below():
         res = sweep(args.scenario, params, bounds=_bounds(args.bounds), design=args.design, samples=args.samples,
                     seeds=args.seeds, strategies=seats, overrides=overrides, master_seed=args.seed,
                     sobol=args.sobol, executor=executor, workers=args.workers, out_dir=out, progress=not args.quiet,
@@ -417,6 +420,16 @@ def _stale(args: argparse.Namespace) -> str:
     return "rerun" if args.rerun_stale else "refuse"
 
 
+@contextmanager
+def _printed_below() -> Iterator[None]:
+    """Silence the research warnings (Sobol indices from too few points) that the command prints itself."""
+    from crmsim.research.sweep import SobolWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SobolWarning)
+        yield
+
+
 def _print_warnings(notes: list[str]) -> None:
     for note in notes:
         console.print("[yellow]warning:[/yellow] ", end="")
@@ -430,7 +443,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     exp = read_experiment(args.file)
     out = Path(args.out or f"results/experiment-{Path(args.file).stem}")
     t0 = time.perf_counter()
-    with open_executor(args.dask, args.workers) as executor:
+    with open_executor(args.dask, args.workers) as executor, _printed_below():
         res = run_experiment(exp, out_dir=out, executor=executor, workers=args.workers, progress=not args.quiet,
                              stale=_stale(args))
     elapsed = time.perf_counter() - t0
