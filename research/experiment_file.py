@@ -188,10 +188,10 @@ def read_experiment(path: str | Path) -> Experiment:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ExperimentError(str(path), ["file not found"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ExperimentError(str(path), [f"not valid TOML: {exc}"]) from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        problem = "file not found" if isinstance(exc, FileNotFoundError) else f"not valid TOML: {exc}" \
+            if isinstance(exc, tomllib.TOMLDecodeError) else f"cannot read it ({exc.strerror})"
+        raise ExperimentError(str(path), [problem]) from None
     return check_experiment(data, str(path), path.parent)
 
 
