@@ -46,9 +46,6 @@ import platform
 import random
 import shlex
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -57,7 +54,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-PASSWORD = "web-load-benchmark"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
+from server import PASSWORD, LiveServer  # noqa: E402  (a real `crmsim serve` in a child process)
+
 HOST = "127.0.0.1"
 NAMES_16 = ["Aurora", "Beacon", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Harbor",
             "Iris", "Juniper", "Kestrel", "Lumen", "Meridian", "Nimbus", "Onyx", "Pioneer"]
@@ -68,52 +67,16 @@ TARGET_RESOLVE_S = 1.0
 # -- the server ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+class Server(LiveServer):
+    """`crmsim serve` under load (the end-to-end tests' LiveServer), with the sign-in limit raised: 100 teams
+    join from one loopback address."""
 
-
-def crmsim_command() -> list[str]:
-    script = Path(sys.executable).with_name("crmsim")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("crmsim")
-    return [found] if found else [sys.executable, "-m", "crmsim"]
-
-
-class Server:
     def __init__(self, workdir: Path, database: str | None, threads: int):
-        self.instance = workdir / "instance"
-        self.instance.mkdir(parents=True, exist_ok=True)
-        self.database = database or f"sqlite:///{self.instance / 'crmsim.db'}"
-        self.port = free_port()
-        self.log = self.instance / "server.log"
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        env.update(CRMSIM_INSTANCE=str(self.instance), CRMSIM_INSTRUCTOR_PASSWORD=PASSWORD,
-                   CRMSIM_RATELIMIT_AUTH="100000 per minute", PYTHONUNBUFFERED="1")
-        self.cmd = [*crmsim_command(), "serve", "--host", HOST, "--port", str(self.port), "--threads", str(threads),
-                    "--database", self.database]
-        with open(self.log, "w") as log:
-            self.proc = subprocess.Popen(self.cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"crmsim serve exited with {self.proc.returncode}:\n{self.tail()}")
-            try:
-                c = http.client.HTTPConnection(HOST, self.port, timeout=2)
-                c.request("GET", "/api/scenarios")
-                if c.getresponse().status == 200:
-                    c.close()
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise SystemExit(f"crmsim serve did not answer in 90 s:\n{self.tail()}")
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+        super().__init__(workdir / "instance", database, env={"CRMSIM_RATELIMIT_AUTH": "100000 per minute"}, threads=threads)
+        try:
+            self.start(timeout=90)
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
 
     def cpu_seconds(self) -> float:
         """user + system CPU time of the server process so far (Linux /proc)."""
@@ -122,15 +85,6 @@ class Server:
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             return float("nan")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 # -- a keep-alive JSON client ---------------------------------------------------------

@@ -1,16 +1,23 @@
 """The `crmsim` command line: play games with bots, replay decision logs, list and check scenarios,
-and run research batches (sweeps, tournaments, balance reports) on a process pool or Dask."""
+serve the classroom, and run research batches (sweeps, tournaments, balance reports) on a process pool or Dask.
+
+A user's mistake (a bad option value, an invalid scenario or decision, a missing extra) is one line,
+``error: ...``, and exit status 2; any other exception is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,11 +25,34 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from crmsim import InputError, __version__
 from crmsim.agents.bots import BOTS, DEFAULT_LINEUP, lineup, make_bot
+from crmsim.extras import MissingExtra, require_extra
 from crmsim.scenarios import ScenarioError, list_scenarios, load_scenario
 from crmsim.sim.decisions import DecisionError
 
 console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+class UsageError(Exception):
+    """A command-line value that breaks a rule; the message names the option and the value."""
+
+
+# what `main` reports as the user's mistake (exit 2, no traceback); anything else is a bug
+USER_ERRORS = (UsageError, ScenarioError, DecisionError, InputError, MissingExtra)
+
+
+@contextmanager
+def blame(option: str) -> Iterator[None]:
+    """Report a ValueError raised while checking `option`'s value as a mistake in that option.
+
+    Wrap only calls that check arguments (and play no game), so that a bug is never reported as bad input.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        detail = "; ".join(exc.problems) if isinstance(exc, ScenarioError) else str(exc)
+        raise UsageError(f"{option}: {detail}") from None
 
 
 def _standings_table(df: pd.DataFrame, title: str) -> Table:
@@ -66,10 +96,14 @@ def _period_table(frames: dict[str, pd.DataFrame]) -> Table:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from crmsim.sim.export import read_frame, read_log, roundtrip, write_frames, write_log
-    from crmsim.sim.model import CRMModel
+    from crmsim.sim.model import LOG_FORMAT, CRMModel
 
     if args.replay:
-        log = read_log(args.replay)
+        with blame("--replay"):
+            log = read_log(args.replay)
+        if not isinstance(log, dict) or log.get("format") != LOG_FORMAT:  # the log is the user's file, not a bug
+            found = log.get("format") if isinstance(log, dict) else type(log).__name__
+            raise UsageError(f"--replay {args.replay}: not a crmsim decision log (format {LOG_FORMAT!r} expected; got {found!r})")
         total = len(log.get("periods", []))
         bar = tqdm(total=total, desc=f"replay {log.get('scenario')}", unit="period", disable=args.quiet)
         t0 = time.perf_counter()
@@ -80,13 +114,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         found = read_frame(source, "firms")
         if found is not None:
             recorded, fmt = found
-            now = roundtrip(model.frames()["firms"], fmt)
-            try:
-                pd.testing.assert_frame_equal(now, recorded, check_exact=True)
-                console.print(f"[green]replay identical to the recorded results in {source}[/green]")
-            except AssertionError as exc:
-                console.print(f"[red]replay differs from the recorded results in {source}:[/red]\n{exc}")
+            difference = replay_difference(roundtrip(model.frames()["firms"], fmt), recorded)
+            if difference:
+                console.print(f"[red]replay differs from the recorded results in {source}:[/red] ", end="")
+                console.print(difference, markup=False, highlight=False)
                 return 1
+            console.print(f"[green]replay identical to the recorded results in {source}[/green]")
     else:
         scenario = load_scenario(args.scenario)
         strategies = lineup(_seats(args, scenario.firms.count), scenario.firms.count)
@@ -113,6 +146,52 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_log(model.decision_log(), args.out, record)
         console.print(f"wrote {', '.join(sorted(frames))} ({'/'.join(formats)}) and decisions.json to {args.out}")
     return 0
+
+
+def replay_difference(replayed: pd.DataFrame, recorded: pd.DataFrame) -> str | None:
+    """Where a replay's firm frame first differs from the recorded one, in words; None if they are identical.
+
+    Names the period, the firm, the column and both values (cells are compared exactly; NaN equals NaN),
+    and how many other cells differ.
+    """
+    try:
+        pd.testing.assert_frame_equal(replayed, recorded, check_exact=True)
+        return None
+    except AssertionError:
+        pass
+    if list(replayed.columns) != list(recorded.columns):
+        only_recorded = [c for c in recorded.columns if c not in replayed.columns]
+        only_replayed = [c for c in replayed.columns if c not in recorded.columns]
+        return (f"the columns differ: only recorded: {', '.join(map(str, only_recorded)) or '-'}; "
+                f"only replayed: {', '.join(map(str, only_replayed)) or '-'}")
+    if len(replayed) != len(recorded):
+        return f"the replay has {len(replayed)} firm-period rows, the recorded results {len(recorded)}"
+    a, b = replayed.reset_index(drop=True), recorded.reset_index(drop=True)
+    differs = pd.DataFrame({c: ~((a[c] == b[c]) | (a[c].isna() & b[c].isna())) for c in b.columns})
+    cells = int(differs.to_numpy().sum())
+    if not cells:
+        kinds = [f"{c} (recorded {b[c].dtype}, replayed {a[c].dtype})" for c in b.columns if a[c].dtype != b[c].dtype]
+        return "equal values but different column types: " + (", ".join(kinds) or "see pandas.testing.assert_frame_equal")
+    row = int(differs.any(axis=1).to_numpy().argmax())
+    col = next(c for c in b.columns if differs.at[row, c])
+    where = f"period {b.at[row, 'period']}, firm {b.at[row, 'firm']}" if {"period", "firm"} <= set(b.columns) else f"row {row}"
+    if "name" in b.columns:
+        where += f" ({b.at[row, 'name']})"
+    more = f" ({cells - 1} more cells differ)" if cells > 1 else ""
+    return f"{where}, column {col}: recorded {_plain(b.at[row, col])!r}, replayed {_plain(a.at[row, col])!r}{more}"
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def bot_names(text: str | None, option: str) -> list[str] | None:
+    """The comma-separated bot names of `option`, each checked against the registry (None: not given)."""
+    names = _names(text)
+    if names:
+        with blame(f"{option} {text}"):
+            lineup(names, len(names))
+    return names
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
@@ -147,11 +226,39 @@ def cmd_bots(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import os
+def check_port_free(host: str, port: int) -> None:
+    """Raise UsageError unless the server could listen on host:port now (before anything is written)."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: not an address of this machine ({exc.strerror})") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise UsageError(f"port {port} is in use: choose another with --port") from None
+                raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
-    if args.database:
-        os.environ["DATABASE_URL"] = args.database
+
+def server_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings `crmsim serve` passes to create_app (over the environment's)."""
+    return {"DATABASE_URL": args.database} if args.database else {}
+
+
+def proxy_options(trusted_proxy: str | None) -> dict[str, Any]:
+    """Waitress's options for a reverse proxy at `trusted_proxy`: each client's address and scheme come from
+    the proxy's X-Forwarded-For and X-Forwarded-Proto (so that rate limits count clients, not the proxy)."""
+    if not trusted_proxy:
+        return {}
+    return {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    check_port_free(args.host, args.port)
     from waitress import serve
 
     from crmsim.web import create_app
@@ -159,7 +266,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from crmsim.web.service import create_game
     from crmsim.web.views import list_games
 
-    app = create_app()
+    app = create_app(server_config(args))
     with app.app_context():
         if args.demo and not list_games():
             bots = {i: b for i, b in enumerate(["", "", "premium", "price_cutter", "relationship", "adaptive"]) if b}
@@ -171,7 +278,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}/"
     console.print(f"crmsim classroom server on {url} (instructor: {url}instructor/, database: {app.config['DATABASE_URL']})")
     serve(app, host=args.host, port=args.port, threads=args.threads, ident="crmsim",
-          connection_limit=args.connection_limit, channel_timeout=30)
+          connection_limit=args.connection_limit, channel_timeout=30, **proxy_options(args.trusted_proxy))
     return 0
 
 
@@ -203,12 +310,14 @@ def _key_values(items: list[str] | None, flag: str) -> dict[str, str]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise ValueError(f"{flag}: expected KEY=VALUE such as market.customers=2000; got {item!r}")
+            raise UsageError(f"{flag}: expected KEY=VALUE such as market.customers=2000; got {item!r}")
         out[key.strip()] = value.strip()
     return out
 
 
 def _bounds(items: list[str] | None) -> dict[str, tuple[float, float]]:
+    from crmsim.research.sweep import check_bounds
+
     out = {}
     for key, value in _key_values(items, "--bounds").items():
         lo, sep, hi = value.partition(":")
@@ -217,8 +326,33 @@ def _bounds(items: list[str] | None) -> dict[str, tuple[float, float]]:
         except ValueError:
             sep = ""
         if not sep:
-            raise ValueError(f"--bounds {key}: expected low:high such as 0.5:2; got {value!r}")
+            raise UsageError(f"--bounds {key}: expected low:high such as 0.5:2; got {value!r}")
+        with blame(f"--bounds {key}={value}"):
+            check_bounds({key: out[key]})
     return out
+
+
+def scenario_settings(scenario: str, items: list[str] | None, flag: str, many: bool = False) -> dict[str, Any]:
+    """The KEY=VALUE settings of `flag` (KEY=V1,V2,... when `many`), each checked against the scenario.
+
+    A value the scenario's schema refuses is blamed on the option that gave it, not on the scenario file.
+    """
+    from crmsim.research.sweep import parse_value
+
+    load_scenario(scenario)  # a problem of the scenario itself names its file
+    settings: dict[str, Any] = {}
+    for key, text in _key_values(items, flag).items():
+        values = [parse_value(v) for v in text.split(",")] if many else [parse_value(text)]
+        for value in values:
+            with blame(f"{flag} {key}={text}"):
+                load_scenario(scenario, overrides={key: value})
+        settings[key] = values if many else values[0]
+    return settings
+
+
+def research_command(args: argparse.Namespace) -> None:
+    """Research commands need the research extra; say so before anything runs."""
+    require_extra("research", f"crmsim {args.command}")
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -226,19 +360,23 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    research_command(args)
     from crmsim.research.runner import open_executor
-    from crmsim.research.sweep import parse_value, sweep
+    from crmsim.research.sweep import sweep
 
-    params = {k: [parse_value(v) for v in vals.split(",")] for k, vals in _key_values(args.param, "--param").items()}
-    overrides = {k: parse_value(v) for k, v in _key_values(args.set, "--set").items()}
+    params = scenario_settings(args.scenario, args.param, "--param", many=True)
+    overrides = scenario_settings(args.scenario, args.set, "--set")
+    bounds, strategies = _bounds(args.bounds), _seats(args, load_scenario(args.scenario, overrides=overrides).firms.count)
     out = Path(args.out or f"results/sweep-{Path(args.scenario).stem}")
-    seats = _seats(args, load_scenario(args.scenario, overrides=overrides).firms.count)
     t0 = time.perf_counter()
-    with open_executor(args.dask, args.workers) as executor, _printed_below():
-        res = sweep(args.scenario, params, bounds=_bounds(args.bounds), design=args.design, samples=args.samples,
-                    seeds=args.seeds, strategies=seats, overrides=overrides, master_seed=args.seed,
-                    sobol=args.sobol, executor=executor, workers=args.workers, out_dir=out, progress=not args.quiet,
-                    stale=_stale(args))
+    try:
+        with open_executor(args.dask, args.workers) as executor, _printed_below():
+            res = sweep(args.scenario, params, bounds=bounds, design=args.design, samples=args.samples,
+                        seeds=args.seeds, strategies=strategies, overrides=overrides, master_seed=args.seed,
+                        sobol=args.sobol, executor=executor, workers=args.workers, out_dir=out, progress=not args.quiet,
+                        stale=_stale(args))
+    except ScenarioError as exc:  # each option was checked alone: a design point or the settings together break a rule
+        raise UsageError("--param, --set and --bounds together make an invalid scenario: " + "; ".join(exc.problems)) from None
     elapsed = time.perf_counter() - t0
     swept = [c for c in res.points.columns if c.startswith("param:")]
     cols = ["point", *swept, "games", "mean_score", "mean_score_ci", "bankruptcy_rate", "void_bid_rate", "failed_tender_rate"]
@@ -256,13 +394,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_tournament(args: argparse.Namespace) -> int:
+    research_command(args)
     from crmsim.research.runner import open_executor
-    from crmsim.research.sweep import parse_value
     from crmsim.research.tournament import tournament
 
-    overrides = {k: parse_value(v) for k, v in _key_values(args.set, "--set").items()}
+    overrides = scenario_settings(args.scenario, args.set, "--set")
     plugins = _plugin_specs(args)  # first: an imported module may register names in BOTS
-    strategies = (_names(args.strategies) or list(BOTS)) + plugins
+    strategies = (bot_names(args.strategies, "--strategies") or list(BOTS)) + plugins
     out = Path(args.out or f"results/tournament-{Path(args.scenario).stem}")
     t0 = time.perf_counter()
     with open_executor(args.dask, args.workers) as executor:
@@ -284,18 +422,13 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
 
 def cmd_balance(args: argparse.Namespace) -> int:
+    research_command(args)
+    from crmsim.research.balance import balance_report
     from crmsim.research.runner import open_executor
-
-    try:
-        from crmsim.research.balance import balance_report
-    except ImportError as exc:
-        console.print(f"[red]error:[/red] the balance report is not available ({exc})", highlight=False)
-        return 2
-    from crmsim.research.sweep import parse_value
 
     extra = {"master_seed": args.seed} if args.seed else {}
     if args.set:
-        extra["overrides"] = {k: parse_value(v) for k, v in _key_values(args.set, "--set").items()}
+        extra["overrides"] = scenario_settings(args.scenario, args.set, "--set")
     _plugin_specs(args)
     if args.firms or args.strategy:
         seats = load_scenario(args.scenario, overrides=extra.get("overrides")).firms.count
@@ -316,76 +449,8 @@ def cmd_balance(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------
-# model validity (research.calibration and research.validation are imported inside the handlers)
-
-
-def cmd_calibrate(args: argparse.Namespace) -> int:
-    from crmsim.research.calibration import calibrate, check_market, read_transactions
-
-    tx = read_transactions(args.transactions, args.id_col, args.date_col, args.amount_col, sep=args.sep,
-                           header=not args.no_header, date_format=args.date_format)
-    cal = calibrate(tx, unit=args.unit, calibration_end=args.calibration_end, pareto=args.pareto,
-                    reference_price=args.reference_price, mapping=args.mapping, periods=args.periods)
-    s = cal.summary
-    console.print(f"{len(s):,} customers, {int(s['frequency'].sum()):,} repeat purchases (same-day purchases merged), "
-                  f"calibration period to {cal.calibration_end.date()}; BG/NBD and Pareto/NBD in {args.unit}s, BG/BB in months",
-                  highlight=False)
-    table = cal.table()[["model", "parameter", "estimate", "se", "ci_low", "ci_high"]]
-    console.print(_frame_table(table, "Maximum-likelihood fits (s.e. from the inverse Hessian of the log-likelihood)", max_rows=100))
-    fits = pd.DataFrame([{"model": k, "log_likelihood": f.log_likelihood, "customers": f.n, "hessian_ok": f.converged}
-                         for k, f in cal.fits.items()])
-    console.print(_frame_table(fits, "Log-likelihoods"))
-    markets = pd.DataFrame([{"mapping": k + (" (written)" if k == cal.mapping else ""), **m, "m": cal.occasions[k]}
-                            for k, m in cal.markets.items()])
-    console.print(_frame_table(markets, "crmsim \\[market] parameters by mapping (one period = one month; m: purchases per occasion)"))
-    problems = check_market(cal.market)
-    if problems:
-        console.print("[red]error:[/red] the calibrated values break the scenario schema: " + "; ".join(problems), highlight=False)
-        return 2
-    text = cal.toml(Path(args.transactions).name)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text, encoding="utf-8")
-        console.print(f"wrote the [market] section ({cal.mapping} mapping) to {args.out}", markup=False, highlight=False)
-    else:
-        console.print(text, markup=False, highlight=False)
-    return 0
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    from crmsim.research.runner import default_workers
-    from crmsim.research.report import validation_report
-    from crmsim.research.sensitivity import drivers
-
-    out = Path(args.out or f"results/validate-{Path(args.scenario).stem}")
-    bars: dict[str, tqdm] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if args.quiet:
-            return
-        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, unit="seed-run"))
-        bar.update(done - bar.n)
-        if done == total:
-            bar.close()
-
-    report = validation_report(args.scenario, seeds=args.seeds, out_dir=out, sensitivity_seeds=args.sensitivity_seeds,
-                               params=_names(args.params), holdout=not args.no_holdout, replicates=args.replicates,
-                               workers=args.workers or default_workers(), progress=progress)
-    facts = report.facts[["check", "target", "mean", "ci_low", "ci_high", "seeds", "passed"]]
-    console.print(_frame_table(facts, f"Customer stylised facts of {args.scenario} (95% t bands over seeds)", max_rows=100))
-    console.print(f"{int(facts['passed'].sum())} of {len(facts)} checks pass", highlight=False)
-    if report.sensitivity is not None:
-        console.print(_frame_table(drivers(report.sensitivity), "Sensitivity: what each parameter drives (+-50%)", max_rows=100))
-    if report.holdout is not None:
-        console.print(_frame_table(report.holdout.errors, "CDNOW holdout (weeks 40-78): forecast errors"))
-    elif report.holdout_note:
-        console.print(f"CDNOW holdout: {report.holdout_note}", highlight=False)
-    console.print(f"wrote report.md, CSV tables and plots to {out} in {report.seconds:.0f} s", highlight=False)
-    return 0
-
-
-# ---------------------------------------------------------------------------
 # plug-in strategies, experiments as files, sweepable parameters
+
 
 def _plugin_specs(args: argparse.Namespace) -> list[str]:
     """Import the --import modules and check the --strategy specs; returns the specs.
@@ -400,16 +465,17 @@ def _plugin_specs(args: argparse.Namespace) -> list[str]:
     for target in args.import_ or []:
         problem = import_strategies(target, Path.cwd())
         if problem:
-            raise ValueError(f"--import {target}: {problem}")
+            raise UsageError(f"--import {target}: {problem}")
     for spec in args.strategy or []:
-        make_bot(spec)
+        with blame(f"--strategy {spec}"):
+            make_bot(spec)
     return list(args.strategy or [])
 
 
 def _seats(args: argparse.Namespace, seats: int) -> list[str] | None:
     """The line-up of --firms and --strategy: --firms, then each --strategy; with --strategy alone,
     the strategies then the default line-up fill the seats; neither: None (the default line-up)."""
-    firms = _names(args.firms)
+    firms = bot_names(args.firms, "--firms")
     plugins = _plugin_specs(args)
     if firms is None and plugins:
         return (plugins + list(DEFAULT_LINEUP))[:max(seats, len(plugins))]
@@ -437,6 +503,7 @@ def _print_warnings(notes: list[str]) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
+    research_command(args)
     from crmsim.research.experiment_file import read_experiment, run_experiment
     from crmsim.research.runner import open_executor
 
@@ -479,12 +546,122 @@ def _strategy_options(p: argparse.ArgumentParser) -> None:
                    help="import a module (or a .py file) that registers strategies, before the batch (repeatable)")
 
 
+# ---------------------------------------------------------------------------
+# model validity (research.calibration, research.report and research.sensitivity are imported inside the handlers)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    research_command(args)
+    from crmsim.research.calibration import calibrate, check_market, read_transactions
+
+    tx = read_transactions(args.transactions, args.id_col, args.date_col, args.amount_col, sep=args.sep,
+                           header=not args.no_header, date_format=args.date_format)
+    cal = calibrate(tx, unit=args.unit, calibration_end=args.calibration_end, pareto=args.pareto,
+                    reference_price=args.reference_price, mapping=args.mapping, periods=args.periods)
+    s = cal.summary
+    console.print(f"{len(s):,} customers, {int(s['frequency'].sum()):,} repeat purchases (same-day purchases merged), "
+                  f"calibration period to {cal.calibration_end.date()}; BG/NBD and Pareto/NBD in {args.unit}s, BG/BB in months",
+                  highlight=False)
+    table = cal.table()[["model", "parameter", "estimate", "se", "ci_low", "ci_high"]]
+    console.print(_frame_table(table, "Maximum-likelihood fits (s.e. from the inverse Hessian of the log-likelihood)", max_rows=100))
+    fits = pd.DataFrame([{"model": k, "log_likelihood": f.log_likelihood, "customers": f.n, "hessian_ok": f.converged}
+                         for k, f in cal.fits.items()])
+    console.print(_frame_table(fits, "Log-likelihoods"))
+    markets = pd.DataFrame([{"mapping": k + (" (written)" if k == cal.mapping else ""), **m, "m": cal.occasions[k]}
+                            for k, m in cal.markets.items()])
+    console.print(_frame_table(markets, "crmsim \\[market] parameters by mapping (one period = one month; m: purchases per occasion)"))
+    problems = check_market(cal.market)
+    if problems:
+        console.print("[red]error:[/red] the calibrated values break the scenario schema: " + "; ".join(problems), highlight=False)
+        return 2
+    text = cal.toml(Path(args.transactions).name)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        console.print(f"wrote the [market] section ({cal.mapping} mapping) to {args.out}", markup=False, highlight=False)
+    else:
+        console.print(text, markup=False, highlight=False)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    research_command(args)
+    from crmsim.research.runner import default_workers
+    from crmsim.research.report import validation_report
+    from crmsim.research.sensitivity import drivers
+
+    out = Path(args.out or f"results/validate-{Path(args.scenario).stem}")
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, unit="seed-run"))
+        bar.update(done - bar.n)
+        if done == total:
+            bar.close()
+
+    report = validation_report(args.scenario, seeds=args.seeds, out_dir=out, sensitivity_seeds=args.sensitivity_seeds,
+                               params=_names(args.params), holdout=not args.no_holdout, replicates=args.replicates,
+                               workers=args.workers or default_workers(), progress=progress)
+    facts = report.facts[["check", "target", "mean", "ci_low", "ci_high", "seeds", "passed"]]
+    console.print(_frame_table(facts, f"Customer stylised facts of {args.scenario} (95% t bands over seeds)", max_rows=100))
+    failed = int((~facts["passed"].astype(bool)).sum())
+    console.print(f"{len(facts) - failed} of {len(facts)} checks pass", highlight=False)
+    if report.sensitivity is not None:
+        console.print(_frame_table(drivers(report.sensitivity), "Sensitivity: what each parameter drives (+-50%)", max_rows=100))
+    if report.holdout is not None:
+        console.print(_frame_table(report.holdout.errors, "CDNOW holdout (weeks 40-78): forecast errors"))
+    elif report.holdout_note:
+        console.print(f"CDNOW holdout: {report.holdout_note}", highlight=False)
+    console.print(f"wrote report.md, CSV tables and plots to {out} in {report.seconds:.0f} s", highlight=False)
+    if failed:
+        console.print(f"[red]{failed} of {len(facts)} stylised-fact checks fail[/red]", highlight=False)
+        return 1
+    return 0
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the default is None or False or the help explains it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        shown = action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
+        if shown and default is not None and default is not False and default is not argparse.SUPPRESS and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _count(minimum: int):
+    """An argparse type: a whole number >= `minimum`, else a message naming the option's value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {value}")
+        return value
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+def _port(text: str) -> int:
+    value = _count(1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be <= 65535; got {value}")
+    return value
+
+
 def _batch_options(p: argparse.ArgumentParser, default_seeds: int) -> None:
     p.add_argument("scenario", help="shipped scenario name or TOML path")
-    p.add_argument("--seeds", type=int, default=default_seeds, help=f"replicate games (default {default_seeds})")
+    p.add_argument("--seeds", type=_count(1), default=default_seeds, help="replicate games")
     p.add_argument("--seed", type=int, default=0, help="master seed; game seeds come from SeedSequence(seed).spawn(n)")
     p.add_argument("--out", help="output folder; finished runs in OUT/runs/ are skipped on a rerun (default results/<command>-<scenario>)")
-    p.add_argument("--workers", type=int, help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
+    p.add_argument("--workers", type=_count(1), help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on Dask: 'local' starts a LocalCluster, tcp://host:8786 joins a cluster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--rerun-stale", action="store_true",
@@ -494,107 +671,117 @@ def _batch_options(p: argparse.ArgumentParser, default_seeds: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="crmsim", description="The classroom CRM bidding game (客户关系管理模拟) engine.")
+    p = argparse.ArgumentParser(prog="crmsim", description="The classroom CRM bidding game (客户关系管理模拟) engine.",
+                                formatter_class=HelpFormatter)
+    p.add_argument("--version", action="version", version=f"crmsim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="play a whole game with bots, or replay a decision log")
-    run.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path (default classroom-v1)")
-    run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--firms", help=f"comma-separated bots, repeated to fill the seats ({', '.join(BOTS)})")
-    run.add_argument("--out", help="folder for the frames (CSV/Parquet) and decisions.json")
-    run.add_argument("--format", default="csv,parquet", help="csv, parquet or both (default both)")
+
+    def command(name: str, text: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=kw.pop("description", text), formatter_class=HelpFormatter, **kw)
+
+    run = command("run", "play a whole game with bots, or replay a decision log")
+    run.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path")
+    run.add_argument("--seed", type=int, default=1, help="the game's seed: same scenario, seed and decisions give the same game")
+    run.add_argument("--firms", help=f"comma-separated bots, repeated to fill the seats ({', '.join(BOTS)}) (default: {','.join(DEFAULT_LINEUP)})")
+    run.add_argument("--out", help="folder for the frames (CSV/Parquet) and decisions.json (default: write nothing)")
+    run.add_argument("--format", default="csv,parquet", help="csv, parquet or both")
     run.add_argument("--customers", action="store_true", help="also write the tracked customers' panel")
-    run.add_argument("--replay", metavar="LOG", help="replay a decisions.json (or the folder holding it)")
+    run.add_argument("--replay", metavar="LOG", help="replay a decisions.json (or the folder holding it) and compare with its recorded frames")
     run.add_argument("--quiet", action="store_true", help="no progress bar or per-period table")
     _strategy_options(run)
     run.set_defaults(func=cmd_run)
-    sc = sub.add_parser("scenarios", help="list shipped scenarios or check scenario files")
+    sc = command("scenarios", "list shipped scenarios or check scenario files")
     sc_sub = sc.add_subparsers(dest="action", required=True)
-    sc_sub.add_parser("list")
-    check = sc_sub.add_parser("check")
-    check.add_argument("files", nargs="+")
+    sc_sub.add_parser("list", help="the shipped scenarios", formatter_class=HelpFormatter)
+    check = sc_sub.add_parser("check", help="check scenario files; exit 1 if any is invalid", formatter_class=HelpFormatter)
+    check.add_argument("files", nargs="+", help="scenario TOML files")
     sc.set_defaults(func=cmd_scenarios)
-    srv = sub.add_parser("serve", help="run the classroom web server (waitress)")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=5000)
-    srv.add_argument("--threads", type=int, default=8)
-    srv.add_argument("--connection-limit", type=int, default=1000, help="open connections (browsers keep several each)")
-    srv.add_argument("--database", help="SQLAlchemy URL (default: SQLite in the instance folder, or DATABASE_URL)")
+    srv = command("serve", "run the classroom web server (waitress); deployment: docs/deploy.md")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network interface)")
+    srv.add_argument("--port", type=_port, default=5000, help="TCP port to listen on")
+    srv.add_argument("--threads", type=_count(1), default=8, help="worker threads answering requests")
+    srv.add_argument("--connection-limit", type=_count(1), default=1000, help="open connections (browsers keep several each)")
+    srv.add_argument("--database", help="SQLAlchemy URL (default: DATABASE_URL, else SQLite in the instance folder)")
+    srv.add_argument("--trusted-proxy", metavar="ADDRESS",
+                     help="address of a reverse proxy in front (e.g. 127.0.0.1): client addresses come from its "
+                          "X-Forwarded-For header (default: none; proxy headers are ignored)")
     srv.add_argument("--demo", action="store_true", help="create a demo game if the database has none")
     srv.set_defaults(func=cmd_serve)
-    bots = sub.add_parser("bots", help="list the strategy bots")
+    bots = command("bots", "list the strategy bots")
     bots.set_defaults(func=cmd_bots)
-    sw = sub.add_parser("sweep", help="play a scenario over a grid of parameter values, or a Sobol/LHS design")
+    sw = command("sweep", "play a scenario over a grid of parameter values, or a Sobol/LHS design")
     _batch_options(sw, default_seeds=10)
     sw.add_argument("--param", action="append", metavar="KEY=V1,V2", help="a swept setting and its values (repeatable)")
     sw.add_argument("--bounds", action="append", metavar="KEY=LO:HI", help="a setting's range for a sobol/lhs design (repeatable)")
     sw.add_argument("--design", choices=["grid", "sobol", "lhs"], help="default: grid with --param, sobol with --bounds")
-    sw.add_argument("--samples", type=int, default=16, help="design points within bounds (Saltelli's N with --sobol; default 16)")
+    sw.add_argument("--samples", type=_count(1), default=16, help="design points within bounds (Saltelli's N with --sobol)")
     sw.add_argument("--sobol", action="store_true", help="Sobol sensitivity indices (SALib) of every outcome")
-    sw.add_argument("--firms", help=f"comma-separated bots, repeated to fill the seats ({', '.join(BOTS)})")
+    sw.add_argument("--firms", help=f"comma-separated bots, repeated to fill the seats ({', '.join(BOTS)}) (default: {','.join(DEFAULT_LINEUP)})")
     sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every run (repeatable)")
     sw.set_defaults(func=cmd_sweep)
-    tn = sub.add_parser("tournament", help="every strategy against every mix of opponents; mean rank, win rate, CIs")
+    tn = command("tournament", "every strategy against every mix of opponents; mean rank, win rate, CIs")
     _batch_options(tn, default_seeds=5)
     tn.add_argument("--strategies", help=f"comma-separated bots (default all: {', '.join(BOTS)})")
-    tn.add_argument("--max-lineups", type=int, default=200,
-                    help="play a fixed, seeded sample of at most this many lineups (0: every lineup; default 200)")
+    tn.add_argument("--max-lineups", type=_count(0), default=200,
+                    help="play a fixed, seeded sample of at most this many lineups (0: every lineup)")
     tn.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every game (repeatable)")
     tn.set_defaults(func=cmd_tournament)
-    bal = sub.add_parser("balance", help="is the scenario balanced? bot line-ups over many seeds, verdict and plots")
+    bal = command("balance", "is the scenario balanced? bot line-ups over many seeds, verdict and plots")
     _batch_options(bal, default_seeds=20)
     bal.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every game (repeatable)")
     bal.add_argument("--firms", help="comma-separated bots: play this line-up (with any --strategy) instead of the default ones")
     bal.set_defaults(func=cmd_balance)
-    ex = sub.add_parser("experiment", help="run an experiment file: a design over parameters, line-ups and seeds (TOML)")
+    ex = command("experiment", "run an experiment file: a design over parameters, line-ups and seeds (TOML)")
     ex.add_argument("file", help="the experiment file (see docs/examples/experiment.toml)")
     ex.add_argument("--out", help="output folder (default results/experiment-<file>)")
-    ex.add_argument("--workers", type=int, help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
+    ex.add_argument("--workers", type=_count(1), help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
     ex.add_argument("--dask", metavar="ADDRESS", help="run on Dask: 'local' starts a LocalCluster, tcp://host:8786 joins a cluster")
     ex.add_argument("--quiet", action="store_true", help="no progress bar")
     ex.add_argument("--rerun-stale", action="store_true", help="play again kept runs made with another crmsim version or scenario content")
     ex.set_defaults(func=cmd_experiment)
-    pa = sub.add_parser("params", help="list every sweepable setting of a scenario: key, type, value, default, bounds, description")
-    pa.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path (default classroom-v1)")
+    pa = command("params", "list every sweepable setting of a scenario: key, type, value, default, bounds, description")
+    pa.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path")
     pa.add_argument("--match", metavar="TEXT", help="only keys containing TEXT (e.g. market.)")
     pa.set_defaults(func=cmd_params)
-    cal = sub.add_parser("calibrate", help="fit BG/NBD, BG/BB and Gamma-Gamma to a transaction log; write a scenario [market] section")
+    cal = command("calibrate", "fit BG/NBD, BG/BB and Gamma-Gamma to a transaction log; write a scenario [market] section")
     cal.add_argument("transactions", help="CSV (or whitespace-separated .txt) file, one row per transaction")
-    cal.add_argument("--id-col", default="customer_id", help="customer id column: a name, or a 0-based position (default customer_id)")
-    cal.add_argument("--date-col", default="date", help="date column (default date)")
-    cal.add_argument("--amount-col", default="amount", help="amount column (default amount)")
-    cal.add_argument("--unit", choices=["week", "month"], default="week", help="time unit of the BG/NBD fit (default week)")
+    cal.add_argument("--id-col", default="customer_id", help="customer id column: a name, or a 0-based position")
+    cal.add_argument("--date-col", default="date", help="date column")
+    cal.add_argument("--amount-col", default="amount", help="amount column")
+    cal.add_argument("--unit", choices=["week", "month"], default="week", help="time unit of the BG/NBD fit")
     cal.add_argument("--out", metavar="TOML", help="write the [market] section here (default: print it)")
     cal.add_argument("--calibration-end", metavar="DATE", help="last date of the calibration period (default: the file's last date)")
     cal.add_argument("--mapping", choices=["bgnbd", "bgbb", "moments"], default="bgnbd",
-                     help="bgnbd: BG/NBD projected on crmsim's monthly model (default); bgbb: crmsim's model fitted directly; "
+                     help="bgnbd: BG/NBD projected on crmsim's monthly model; bgbb: crmsim's model fitted directly; "
                           "moments: each BG/NBD trait moment-matched (over-predicts)")
-    cal.add_argument("--periods", type=int, default=12, help="months over which the BG/NBD is projected (default 12, a game)")
-    cal.add_argument("--reference-price", type=float, default=100.0, help="units per purchase = spend / this price (default 100)")
+    cal.add_argument("--periods", type=_count(1), default=12, help="months over which the BG/NBD is projected (12: a game)")
+    cal.add_argument("--reference-price", type=float, default=100.0, help="units per purchase = spend / this price")
     cal.add_argument("--pareto", action="store_true", help="also fit Pareto/NBD")
     cal.add_argument("--sep", help="field separator (default: ',' for .csv, whitespace otherwise)")
     cal.add_argument("--no-header", action="store_true", help="the file has no header line: give the columns by position")
     cal.add_argument("--date-format", help="strptime format of the dates (default: yyyymmdd integers, else pandas' parser)")
     cal.set_defaults(func=cmd_calibrate)
-    va = sub.add_parser("validate", help="customer stylised facts over many seeds, a +-50%% sensitivity sweep and the CDNOW "
-                                         "out-of-sample check; writes a Markdown report with plots")
-    va.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path (default classroom-v1)")
-    va.add_argument("--seeds", type=int, default=12, help="seeds for the facts (default 12)")
+    va = command("validate", "customer stylised facts over many seeds, a +-50%% sensitivity sweep and the CDNOW "
+                             "out-of-sample check; writes a Markdown report with plots; exit 1 if a check fails")
+    va.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path")
+    va.add_argument("--seeds", type=_count(1), default=12, help="seeds for the facts")
     va.add_argument("--out", help="report folder (default results/validate-<scenario>)")
-    va.add_argument("--sensitivity-seeds", type=int, default=3, help="seeds per setting of the sweep (default 3; 0 skips it)")
-    va.add_argument("--params", help="comma-separated parameters to sweep (default: all of research.validation.SENSITIVITY)")
+    va.add_argument("--sensitivity-seeds", type=_count(0), default=3, help="seeds per setting of the sweep (0 skips it)")
+    va.add_argument("--params", help="comma-separated parameters to sweep (default: all of research.sensitivity.SENSITIVITY)")
     va.add_argument("--no-holdout", action="store_true", help="skip the CDNOW out-of-sample check")
-    va.add_argument("--replicates", type=int, default=30, help="crmsim replicates of the CDNOW cohort (default 30)")
-    va.add_argument("--workers", type=int, help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
+    va.add_argument("--replicates", type=_count(1), default=30, help="crmsim replicates of the CDNOW cohort")
+    va.add_argument("--workers", type=_count(1), help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
     va.add_argument("--quiet", action="store_true", help="no progress bars")
     va.set_defaults(func=cmd_validate)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user's mistake prints ``error: ...`` and returns 2, a bug raises with its traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ScenarioError, DecisionError, ValueError) as exc:
+    except USER_ERRORS as exc:
         console.print("[red]error:[/red] ", end="")
         console.print(str(exc), markup=False, highlight=False)
         return 2

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmsim import InputError
 from crmsim.research.runner import execute, specs_from, spawn_seeds, summarize
 from crmsim.research.markdown import md_table as _md_table
 from crmsim.research.stats import cluster_mean
@@ -519,7 +520,7 @@ def balance_report(
     from crmsim.scenarios import load_scenario
 
     if seeds < 1:
-        raise ValueError(f"seeds must be >= 1; got {seeds}")
+        raise InputError(f"seeds must be >= 1; got {seeds}")
     overrides = dict(overrides or {})
     base = load_scenario(scenario, overrides=overrides)
     n_firms = base.firms.count
@@ -530,10 +531,10 @@ def balance_report(
             if isinstance(lu, str):
                 raise TypeError(f"lineups must be a list of tuples of bot names; got the string {lu!r}")
             if len(lu) > n_firms:
-                raise ValueError(f"line-up {tuple(lu)} has {len(lu)} bots for {n_firms} firms")
+                raise InputError(f"line-up {tuple(lu)} has {len(lu)} bots for {n_firms} firms")
         lineups = list(dict.fromkeys(tuple(fill(list(lu), n_firms)) for lu in lineups))  # unique, in order
     if not lineups:
-        raise ValueError("no line-ups to play")
+        raise InputError("no line-ups to play")
     game_seeds = spawn_seeds(master_seed, seeds)
     specs = []
     for lu in lineups:

@@ -50,6 +50,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from crmsim import InputError
+
 #: Days in one time unit of the fitted models.
 DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 #: crmsim's period (one month), in days.
@@ -120,7 +122,7 @@ def _column(df: pd.DataFrame, col: str | int) -> pd.Series:
     if isinstance(col, int) or (isinstance(col, str) and col.isdigit() and col not in df.columns):
         return df.iloc[:, int(col)]
     if col not in df.columns:
-        raise ValueError(f"column {col!r} not in the file; columns: {', '.join(map(str, df.columns))}")
+        raise InputError(f"column {col!r} not in the file; columns: {', '.join(map(str, df.columns))}")
     return df[col]
 
 
@@ -144,7 +146,7 @@ def read_transactions(
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such transactions file")
+        raise InputError(f"{path}: no such transactions file")
     if sep is None:
         sep = "," if path.suffix.lower() == ".csv" else "whitespace"
     df = pd.read_csv(path, sep=r"\s+" if sep == "whitespace" else sep, header=0 if header else None)
@@ -156,13 +158,13 @@ def read_transactions(
     try:
         when = pd.to_datetime(dates.astype(str) if date_format else dates, format=date_format)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: column {date_col!r} does not parse as dates ({exc}); pass --date-format") from exc
+        raise InputError(f"{path}: column {date_col!r} does not parse as dates ({exc}); pass --date-format") from exc
     money = pd.to_numeric(amounts, errors="coerce")
     if money.isna().any():
-        raise ValueError(f"{path}: column {amount_col!r} has {int(money.isna().sum())} non-numeric amounts")
+        raise InputError(f"{path}: column {amount_col!r} has {int(money.isna().sum())} non-numeric amounts")
     out = pd.DataFrame({"customer": ids.to_numpy(), "date": when.to_numpy(), "amount": money.astype(float).to_numpy()})
     if out.empty:
-        raise ValueError(f"{path}: no transactions")
+        raise InputError(f"{path}: no transactions")
     return out
 
 
@@ -243,7 +245,7 @@ def period_summary(transactions: pd.DataFrame, calibration_end: pd.Timestamp | s
 
 def _unit_days(unit: str) -> float:
     if unit not in DAYS_PER_UNIT:
-        raise ValueError(f"unit must be one of {', '.join(DAYS_PER_UNIT)}; got {unit!r}")
+        raise InputError(f"unit must be one of {', '.join(DAYS_PER_UNIT)}; got {unit!r}")
     return DAYS_PER_UNIT[unit]
 
 
@@ -529,7 +531,7 @@ def fit_gamma_gamma(frequency: Any, monetary_value: Any) -> Fit:
     keep = (x > 0) & (m > 0)
     x, m = x[keep], m[keep]
     if len(x) < 3:
-        raise ValueError(f"Gamma-Gamma needs customers with repeat purchases; got {len(x)}")
+        raise InputError(f"Gamma-Gamma needs customers with repeat purchases; got {len(x)}")
     start = (2.0, 3.0, float(np.mean(m)))
     return _fit("gamma_gamma", ("p", "q", "gamma"), lambda th: gamma_gamma_log_likelihood(th, x, m), start, len(x), "money")
 
@@ -737,25 +739,25 @@ def calibrate(transactions: pd.DataFrame, unit: str = "week", calibration_end: p
         periods: months over which the BG/NBD is projected onto crmsim's model (the "bgnbd" mapping).
     """
     if mapping not in MAPPINGS:
-        raise ValueError(f"mapping must be one of {', '.join(MAPPINGS)}; got {mapping!r}")
+        raise InputError(f"mapping must be one of {', '.join(MAPPINGS)}; got {mapping!r}")
     _unit_days(unit)
     if not reference_price > 0:
-        raise ValueError(f"reference_price must be > 0; got {reference_price:g}")
+        raise InputError(f"reference_price must be > 0; got {reference_price:g}")
     if not 1 <= periods <= 240:
-        raise ValueError(f"periods must be in [1, 240]; got {periods}")
+        raise InputError(f"periods must be in [1, 240]; got {periods}")
     summary = rfm_summary(transactions, unit, calibration_end)
     end = pd.Timestamp(calibration_end) if calibration_end is not None else pd.to_datetime(transactions["date"]).max().normalize()
     if len(summary) < 10:
-        raise ValueError(f"need at least 10 customers to calibrate; got {len(summary)}")
+        raise InputError(f"need at least 10 customers to calibrate; got {len(summary)}")
     if summary["frequency"].sum() == 0:
-        raise ValueError("no customer made a repeat purchase: purchase and dropout rates cannot be told apart")
+        raise InputError("no customer made a repeat purchase: purchase and dropout rates cannot be told apart")
     fits = {"bgnbd": fit_bgnbd(summary["frequency"], summary["recency"], summary["T"], unit)}
     if pareto:
         fits["paretonbd"] = fit_paretonbd(summary["frequency"], summary["recency"], summary["T"], unit)
     months = period_summary(transactions, end)
     observed = months[months["n"] > 0]
     if observed["x"].sum() == 0:
-        raise ValueError("no repeat purchase in a whole month after a first purchase: calibrate on a longer period")
+        raise InputError("no repeat purchase in a whole month after a first purchase: calibrate on a longer period")
     fits["bgbb"] = fit_bgbb(observed["x"], observed["t_x"], observed["n"])
     gg = None
     if (summary["frequency"] > 0).sum() >= 3:

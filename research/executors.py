@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from crmsim import InputError
 from crmsim.agents.bots import BOTS, BUILT_IN, Strategy, StrategySpec, parse_spec, plugin_strategies, strategy_class
 
 #: the process pool's start method (see the module docstring for why)
@@ -94,7 +95,7 @@ def process_pool(workers: int, strategies: Iterable[StrategySpec] = ()) -> Proce
 # Dask
 
 
-class ClusterMismatch(ValueError):
+class ClusterMismatch(InputError):
     """Dask workers run other code, or load other scenario content, than this process."""
 
 

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from crmsim import InputError
 from crmsim.research.parameters import Parameter, sweepable
 from crmsim.research.sweep import RUN_OUTCOMES, SobolWarning, sweep
 from crmsim.sim.export import provenance, write_json, write_tables
@@ -61,7 +62,7 @@ DesignKind = Literal["grid", "sobol", "lhs"]
 OUTCOMES = RUN_OUTCOMES
 
 
-class ExperimentError(ValueError):
+class ExperimentError(InputError):
     """An experiment file is missing, unreadable or breaks a rule; `problems` lists each one."""
 
     def __init__(self, source: str, problems: list[str]):

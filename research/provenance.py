@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from crmsim import InputError
 from crmsim.sim.export import read_provenance, write_parquet
 
 if TYPE_CHECKING:
@@ -39,11 +40,11 @@ STALE_POLICIES = ("refuse", "rerun")
 COMPARED = ("crmsim_version", "scenario_hash")
 
 
-class StaleRuns(ValueError):
+class StaleRuns(InputError):
     """Kept runs in an output folder were made with another crmsim version or scenario content."""
 
 
-class WorkerMismatch(ValueError):
+class WorkerMismatch(InputError):
     """A worker played a game with other code or scenario content than this process expects."""
 
 
@@ -77,7 +78,7 @@ def resume(out_dir: str | Path, specs: Mapping[RunId, RunSpec], stale: str = "re
         (kept rows by run id, specs to play by run id).
     """
     if stale not in STALE_POLICIES:
-        raise ValueError(f"stale: must be one of {', '.join(STALE_POLICIES)}; got {stale!r}")
+        raise InputError(f"stale: must be one of {', '.join(STALE_POLICIES)}; got {stale!r}")
     runs = runs_folder(out_dir)
     kept: dict[RunId, pd.DataFrame] = {}
     todo: dict[RunId, RunSpec] = {}

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crmsim import InputError
 from crmsim.research.experiments import DEFAULT_SCENARIO, Overrides, band
 from crmsim.research.facts import CHECK_KEYS, run_seed_metrics
 from crmsim.scenarios import load_scenario
@@ -120,7 +121,7 @@ def _parameter(name: str) -> Parameter:
     field_name = key.split(".", 1)[1]
     if field_name not in Market.model_fields or not isinstance(getattr(Market(), field_name), float):
         known = ", ".join(p.name for p in SENSITIVITY)
-        raise ValueError(f"--params: {name!r} is not a real-valued market parameter; known: {known}, or any market.<field>")
+        raise InputError(f"--params: {name!r} is not a real-valued market parameter; known: {known}, or any market.<field>")
     return Parameter(field_name, key, (key,))
 
 

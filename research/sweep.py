@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmsim import InputError
 from crmsim.agents.bots import StrategySpec
 from crmsim.research.runner import RunSpec, execute, spawn_seeds, summarize
 from crmsim.sim.export import provenance, write_json, write_tables
@@ -97,7 +98,7 @@ def grid_design(params: ParamValues) -> list[Point]:
     """Every combination of the listed values (the first key varies slowest)."""
     for key, values in params.items():
         if isinstance(values, (str, bytes)) or not len(values):
-            raise ValueError(f"param {key}: give a non-empty list of values; got {values!r}")
+            raise InputError(f"param {key}: give a non-empty list of values; got {values!r}")
     keys = list(params)
     return [dict(zip(keys, combo)) for combo in product(*(params[k] for k in keys))]
 
@@ -108,7 +109,7 @@ def _scenario_value(scenario: str, overrides: Mapping[str, Any], key: str) -> An
     node: Any = load_scenario(scenario, overrides=dict(overrides))
     for part in key.split("."):
         if not hasattr(node, part):
-            raise ValueError(f"bounds {key}: the scenario has no setting {key!r}")
+            raise InputError(f"bounds {key}: the scenario has no setting {key!r}")
         node = getattr(node, part)
     return node
 
@@ -119,9 +120,9 @@ def check_bounds(bounds: Bounds) -> dict[str, tuple[float, float]]:
         try:
             lo, hi = (float(v) for v in pair)
         except (TypeError, ValueError):
-            raise ValueError(f"bounds {key}: give two numbers (low, high); got {pair!r}") from None
+            raise InputError(f"bounds {key}: give two numbers (low, high); got {pair!r}") from None
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise ValueError(f"bounds {key}: need finite low < high; got {lo}:{hi}")
+            raise InputError(f"bounds {key}: need finite low < high; got {lo}:{hi}")
         out[key] = (lo, hi)
     return out
 
@@ -149,13 +150,13 @@ def sample_design(
     """
     bounds = check_bounds(bounds)
     if design not in ("sobol", "lhs"):
-        raise ValueError(f"design: must be 'sobol' or 'lhs' for bounds; got {design!r}")
+        raise InputError(f"design: must be 'sobol' or 'lhs' for bounds; got {design!r}")
     if sobol_indices and design != "sobol":
-        raise ValueError(f"design: Sobol indices need the Saltelli design ('sobol'); got {design!r}")
+        raise InputError(f"design: Sobol indices need the Saltelli design ('sobol'); got {design!r}")
     if not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples: must be a whole number >= 1; got {samples!r}")
+        raise InputError(f"samples: must be a whole number >= 1; got {samples!r}")
     if not bounds:
-        raise ValueError("bounds: give at least one parameter with low:high")
+        raise InputError("bounds: give at least one parameter with low:high")
     keys = list(bounds)
     problem = {"num_vars": len(keys), "names": keys, "bounds": [list(bounds[k]) for k in keys]}
     design_seed = int(np.random.SeedSequence(seed, spawn_key=(DESIGN_STREAM,)).generate_state(1)[0])
@@ -295,7 +296,7 @@ def sweep(
         SobolWarning: when Sobol indices are too unstable to read (also in ``warnings`` and sweep.json).
 
     Raises:
-        ValueError / scenarios.ScenarioError: naming the parameter, the rule and the value, before any game runs.
+        InputError / scenarios.ScenarioError: naming the parameter, the rule and the value, before any game runs.
     """
     from crmsim.agents.bots import lineup
     from crmsim.scenarios import load_scenario
@@ -305,31 +306,31 @@ def sweep(
     overrides = dict(overrides or {})
     design = design or ("sobol" if bounds else "grid")
     if design not in DESIGNS:
-        raise ValueError(f"design: must be one of {', '.join(DESIGNS)}; got {design!r}")
+        raise InputError(f"design: must be one of {', '.join(DESIGNS)}; got {design!r}")
     if not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds: must be a whole number >= 1; got {seeds!r}")
+        raise InputError(f"seeds: must be a whole number >= 1; got {seeds!r}")
     if design == "grid":
         if bounds:
-            raise ValueError("bounds: a grid takes --param values; use --design sobol or lhs with bounds")
+            raise InputError("bounds: a grid takes --param values; use --design sobol or lhs with bounds")
         if sobol:
-            raise ValueError("sobol: Sobol indices need bounds and the Saltelli design (--design sobol --bounds key=lo:hi)")
+            raise InputError("sobol: Sobol indices need bounds and the Saltelli design (--design sobol --bounds key=lo:hi)")
         if not params:
-            raise ValueError("params: give at least one parameter with its values (key=v1,v2,...)")
+            raise InputError("params: give at least one parameter with its values (key=v1,v2,...)")
         points, problem = grid_design(params), None
         swept = list(params)
     else:
         if not bounds:
-            raise ValueError(f"bounds: design {design!r} needs bounds (key=low:high)")
+            raise InputError(f"bounds: design {design!r} needs bounds (key=low:high)")
         for key, values in params.items():  # single values are fixed settings alongside a design
             if len(values) != 1:
-                raise ValueError(f"param {key}: with design {design!r} give bounds, or one fixed value; got {list(values)!r}")
+                raise InputError(f"param {key}: with design {design!r} give bounds, or one fixed value; got {list(values)!r}")
             overrides[key] = values[0]
         integer = [k for k in bounds if _is_integer(_scenario_value(scenario, overrides, k))]
         points, problem = sample_design(bounds, design, samples, master_seed, sobol_indices=sobol, integer=integer)
         swept = list(bounds)
     clash = sorted(set(swept) & set(overrides))
     if clash:
-        raise ValueError(f"overrides: {', '.join(clash)} is swept; it cannot also be fixed")
+        raise InputError(f"overrides: {', '.join(clash)} is swept; it cannot also be fixed")
 
     base = load_scenario(scenario, overrides=overrides)
     seats = lineup(list(strategies) if strategies else None, base.firms.count)

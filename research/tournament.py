@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmsim import InputError
 from crmsim.agents.bots import StrategySpec
 from crmsim.research.runner import RunSpec, execute, lineups, spawn_seeds, summarize
 from crmsim.research.stats import paired_comparisons
@@ -97,7 +98,7 @@ def tournament_lineups(strategies: Sequence[str], seats: int, max_lineups: int |
     """
     total = comb(len(strategies) + seats - 1, seats)
     if max_lineups is not None and max_lineups < 1:
-        raise ValueError(f"max_lineups: must be >= 1 (or None for every lineup); got {max_lineups}")
+        raise InputError(f"max_lineups: must be >= 1 (or None for every lineup); got {max_lineups}")
     every = lineups(strategies, seats)
     if max_lineups is None or total <= max_lineups:
         return every, total
@@ -161,9 +162,9 @@ def tournament(
     by_label = {strategy_label(s): s for s in given if not isinstance(s, str) or s}
     names = sorted(by_label)
     if not names:
-        raise ValueError("strategies: give at least one bot name")
+        raise InputError("strategies: give at least one bot name")
     if not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds: must be a whole number >= 1; got {seeds!r}")
+        raise InputError(f"seeds: must be a whole number >= 1; got {seeds!r}")
     overrides = dict(overrides or {})
     base = load_scenario(scenario, overrides=overrides)
     mixes, total = tournament_lineups(names, base.firms.count, max_lineups, master_seed)

@@ -1,14 +1,15 @@
 """The classroom web app: instructor console, team pages, live scoreboard, debrief and a JSON API.
 
 Thin layer over the engine: views validate, call one service function and
-render. ``create_app(test_config=None)`` follows Flask's application-factory
-pattern.
+render. ``create_app(config=None)`` follows Flask's application-factory
+pattern. Deployment (SQLite, PostgreSQL, several processes, Redis): docs/deploy.md.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+
+from crmsim.extras import require_extra
 
 LANGUAGES = {"en": "English", "zh_CN": "中文"}
 csrf = CSRFProtect()
@@ -44,14 +47,26 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. Config comes from environment variables, overridden by `test_config`.
+def check_rate_limit_store(uri: str) -> None:
+    """A Redis store (redis://, rediss://, redis+sentinel://...) needs the redis package: say so at start-up."""
+    if "redis" in uri.partition("://")[0]:
+        require_extra("redis", f"RATELIMIT_STORAGE_URI={uri.partition('://')[0]}://...")
 
-    Environment:
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. Config comes from environment variables, overridden by `config` (tests, ``crmsim serve``).
+
+    Environment (and the config key each sets):
         DATABASE_URL: SQLAlchemy URL (default: SQLite in the instance folder).
-        CRMSIM_SECRET_KEY: session signing key (default: generated once per instance).
-        CRMSIM_INSTRUCTOR_PASSWORD: the instructor's password (else set at first visit).
-        RATELIMIT_STORAGE_URI: e.g. redis://127.0.0.1:6379 (default: in memory).
+        CRMSIM_SECRET_KEY (SECRET_KEY): session signing key (default: generated once per instance).
+        CRMSIM_INSTRUCTOR_PASSWORD (INSTRUCTOR_PASSWORD): the instructor's password (else set at first visit).
+        RATELIMIT_STORAGE_URI: e.g. redis://127.0.0.1:6379, shared by several processes (default: in memory;
+            Redis needs ``pip install 'crmsim[redis]'``).
+        CRMSIM_RATELIMIT_AUTH (RATELIMIT_AUTH): sign-in attempts per address (default: 10 per minute).
+        CRMSIM_INSTANCE: the instance folder (the SQLite file, the generated secret key).
+
+    Raises:
+        crmsim.extras.MissingExtra: the database or the rate-limit store needs an extra that is not installed.
     """
     app = Flask(__name__, instance_path=os.environ.get("CRMSIM_INSTANCE") or None, instance_relative_config=True)
     instance = Path(app.instance_path)
@@ -69,10 +84,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         POLL_SECONDS=3,
     )
-    if test_config:
-        app.config.update(test_config)
+    if config:
+        app.config.update(config)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key(instance)
+    check_rate_limit_store(app.config["RATELIMIT_STORAGE_URI"])
 
     from crmsim.web import db
 

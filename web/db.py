@@ -1,7 +1,7 @@
 """Database set-up: SQLAlchemy engine and sessions, schema migrations with Alembic.
 
-SQLite (a file under the instance folder) by default; PostgreSQL or any
-SQLAlchemy URL through DATABASE_URL.
+SQLite (a file under the instance folder) by default; PostgreSQL (the
+``postgres`` extra) or any SQLAlchemy URL through DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from crmsim.extras import require_extra
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -33,6 +35,8 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("postgresql+psycopg://"):
+        require_extra("postgres", f"the PostgreSQL database {make_url(url).render_as_string(hide_password=True)}")
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
@@ -49,12 +53,17 @@ def upgrade(url: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    """The app's engine, its sessions and its cache of rebuilt games (each session carries the cache in ``info``)."""
+    from crmsim.web.service import GAME_CACHE, GameCache
+
     url = app.config["DATABASE_URL"]
     engine = make_engine(url)
     if app.config.get("AUTO_MIGRATE", True):
         upgrade(str(engine.url.render_as_string(hide_password=False)))
+    games = GameCache()
     app.extensions["db_engine"] = engine
-    app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
+    app.extensions[GAME_CACHE] = games
+    app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False, info={GAME_CACHE: games})
     app.teardown_appcontext(_close)
 
 

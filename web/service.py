@@ -3,7 +3,7 @@
 Views call these functions; the rules live in the engine. The database holds
 the scenario, the seed, the append-only decision log, adjustments and one
 snapshot per resolved period. A game's engine state is rebuilt from that log
-(and cached per process), so a server restart loses nothing.
+(and cached in the app, see GameCache), so a server restart loses nothing.
 """
 
 from __future__ import annotations
@@ -55,16 +55,61 @@ def jsonable(obj: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------
-# the per-process cache of rebuilt games
+# the app's cache of rebuilt games
 
-_cache: dict[int, CRMModel] = {}
-_cache_lock = threading.Lock()
-_resolve_locks: dict[int, threading.Lock] = {}
+GameKey = tuple[str, int]  # (database URL, game id)
+GameStamp = tuple[datetime, int]  # (the game row's creation time, its open period), as stored in the database
 
 
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+class GameCache:
+    """The engine models of one app's games, rebuilt from their logs; one per app, on ``app.extensions``.
+
+    Entries are keyed by database URL and game id, so two apps (or two databases) never share a game,
+    and each entry keeps the stamp of the game row it was built from: a model is served only while
+    the database still says the same game is at the same period, so a period resolved by another
+    process or app (or a database restored from a backup) is noticed and the game rebuilt.
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[GameKey, tuple[GameStamp, CRMModel]] = {}
+        self._resolving: dict[GameKey, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: GameKey, stamp: GameStamp) -> CRMModel | None:
+        """The cached model if it was built from the game as the database stamps it now."""
+        with self._lock:
+            entry = self._models.get(key)
+        return entry[1] if entry is not None and entry[0] == stamp else None
+
+    def put(self, key: GameKey, stamp: GameStamp, model: CRMModel) -> None:
+        with self._lock:
+            self._models[key] = (stamp, model)
+
+    def forget(self, key: GameKey) -> None:
+        with self._lock:
+            self._models.pop(key, None)
+
+    def resolve_lock(self, key: GameKey) -> threading.Lock:
+        """The lock that lets one of this app's threads at a time resolve the game."""
+        with self._lock:
+            return self._resolving.setdefault(key, threading.Lock())
+
+
+GAME_CACHE = "game_cache"  # the key of the app's GameCache in app.extensions and in each session's ``info``
+
+
+def game_cache(db: Session) -> GameCache:
+    """The GameCache of the app whose session this is (a session made elsewhere gets a cache of its own)."""
+    return db.info.setdefault(GAME_CACHE, GameCache())
+
+
+def game_key(db: Session, game: Game) -> GameKey:
+    return (str(db.get_bind().url), game.id)
+
+
+def game_stamp(game: Game) -> GameStamp:
+    """What the database says the cached model must match: the same game row, at the same period."""
+    return (game.created_at, game.period)
 
 
 def game_scenario(game: Game) -> Scenario:
@@ -72,11 +117,11 @@ def game_scenario(game: Game) -> Scenario:
 
 
 def rebuild(db: Session, game: Game) -> CRMModel:
-    """The game's engine model after its last resolved period, rebuilt from the log (cached)."""
-    with _cache_lock:
-        model = _cache.get(game.id)
-        if model is not None and len(model.results) == game.period - 1:
-            return model
+    """The game's engine model after its last resolved period, rebuilt from the log (cached in the app)."""
+    cache, key, stamp = game_cache(db), game_key(db, game), game_stamp(game)
+    model = cache.get(key, stamp)
+    if model is not None and len(model.results) == game.period - 1:  # not stepped by a resolution still in flight
+        return model
     snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
     model = CRMModel(game_scenario(game), seed=game.seed)
     for team in game.teams:
@@ -87,14 +132,13 @@ def rebuild(db: Session, game: Game) -> CRMModel:
         for firm, amount in snap.adjustments.items():
             model.adjust(int(firm), float(amount))
         model.step()
-    with _cache_lock:
-        _cache[game.id] = model
+    cache.put(key, stamp, model)
     return model
 
 
 def verify_rebuild(db: Session, game: Game) -> list[int]:
     """Periods whose rebuilt results differ from the stored snapshot (empty: the log reproduces the game)."""
-    clear_cache()
+    game_cache(db).forget(game_key(db, game))
     model = rebuild(db, game)
     snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
     return [s.period for s, r in zip(snaps, model.results) if jsonable(r.firm_rows) != s.firm_rows or jsonable(r.bid_rows()) != s.bid_rows]
@@ -364,9 +408,8 @@ def resolve(db: Session, game: Game, expected_period: int | None = None) -> Reso
     second, concurrent resolution fail instead of resolving twice.
     """
     _require_running(game)
-    with _cache_lock:
-        lock = _resolve_locks.setdefault(game.id, threading.Lock())
-    with lock:
+    cache, key = game_cache(db), game_key(db, game)
+    with cache.resolve_lock(key):
         db.commit()  # end any read transaction, then take the row lock for the whole resolution
         lock_game(db, game)
         _require_running(game)
@@ -376,13 +419,14 @@ def resolve(db: Session, game: Game, expected_period: int | None = None) -> Reso
         try:
             return _resolve(db, game)
         except Exception:
-            clear_cache()
+            cache.forget(key)  # the cached model may have stepped past what the database holds
             raise
 
 
 def _resolve(db: Session, game: Game) -> Resolution:
     t0 = time.perf_counter()
     period = game.period
+    cache, key = game_cache(db), game_key(db, game)
     model = rebuild(db, game)
     submitted = latest_decisions(db, game, period)
     for firm, rec in submitted.items():
@@ -427,8 +471,9 @@ def _resolve(db: Session, game: Game) -> Resolution:
         db.commit()
     except IntegrityError:
         db.rollback()
-        clear_cache()
+        cache.forget(key)
         raise ServiceError("period", "was resolved by another request", period) from None
+    cache.put(key, game_stamp(game), model)  # the stepped model is the game as now committed
     return Resolution(period, seconds, model.finished)
 
 

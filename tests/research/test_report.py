@@ -12,11 +12,12 @@ def test_validate_command_writes_a_report_that_lists_every_fact(tmp_path, capsys
     """`crmsim validate` with 2 seeds and a one-parameter, one-seed sweep: every check of CHECKS is in the
     printed table, report.md (with its target and result) and facts.csv; the plots are PNGs."""
     out = tmp_path / "report"
-    assert main(["validate", "classroom-v1", "--seeds", "2", "--sensitivity-seeds", "1", "--params", "dropout_mean",
-                 "--no-holdout", "--workers", "1", "--out", str(out), "--quiet"]) == 0
+    status = main(["validate", "classroom-v1", "--seeds", "2", "--sensitivity-seeds", "1", "--params", "dropout_mean",
+                   "--no-holdout", "--workers", "1", "--out", str(out), "--quiet"])
     printed = capsys.readouterr().out
     report = (out / "report.md").read_text(encoding="utf-8")
     facts = pd.read_csv(out / "facts.csv")
+    assert status == (0 if facts["passed"].all() else 1)  # validate exits 1 when a check fails
     assert list(facts["check"]) == list(CHECK_KEYS) and set(facts["seeds"]) == {2}
     for c in CHECKS:
         assert c.key in printed

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
+import sys
 
 import pandas as pd
+import pytest
 
-from crmsim.cli import main
+import crmsim
+from crmsim.cli import build_parser, main, replay_difference
 
 
 def test_run_writes_frames_and_log_then_replay_is_identical(tmp_path, capsys):
@@ -26,15 +31,109 @@ def test_run_writes_frames_and_log_then_replay_is_identical(tmp_path, capsys):
     pd.testing.assert_frame_equal(again, firms)
 
 
-def test_replay_detects_a_tampered_log(tmp_path, capsys):
+def test_replay_detects_a_tampered_log_and_names_the_firm_period_column_and_values(tmp_path, capsys):
     out = tmp_path / "game"
     main(["run", "--seed", "2", "--out", str(out), "--quiet", "--format", "parquet"])
+    capsys.readouterr()
     log = json.loads((out / "decisions.json").read_text())
     first = log["periods"][0]["decisions"]["0"]
-    first["price"] = first["price"] * 0.9
+    recorded = first["price"]
+    first["price"] = recorded * 0.9
     (out / "decisions.json").write_text(json.dumps(log))
     assert main(["run", "--replay", str(out), "--quiet"]) == 1
-    assert "differs" in capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith(f"replay differs from the recorded results in {out}: "
+                           f"period 1, firm 0 (Aurora), column price: recorded {recorded!r}, replayed {recorded * 0.9!r} (")
+    assert text.endswith("more cells differ)") and "DataFrame" not in text  # one sentence, not a pandas dump
+
+
+def test_replay_difference_names_the_first_differing_cell_and_counts_the_rest():
+    recorded = pd.DataFrame({"period": [1, 1, 2, 2], "firm": [0, 1, 0, 1], "name": ["Aurora", "Beacon"] * 2,
+                             "cash": [10.0, float("nan"), 30.0, 40.0], "customers": [5, 6, 7, 8]})
+    assert replay_difference(recorded.copy(), recorded) is None  # NaN equals NaN
+    replayed = recorded.assign(cash=[10.0, float("nan"), 31.5, 40.0], customers=[5, 6, 7, 9])
+    assert replay_difference(replayed, recorded) == "period 2, firm 0 (Aurora), column cash: recorded 30.0, replayed 31.5 (1 more cells differ)"
+    assert replay_difference(recorded.assign(customers=[5, 6, 7, 9]), recorded) == (
+        "period 2, firm 1 (Beacon), column customers: recorded 8, replayed 9")
+    assert replay_difference(recorded.head(3), recorded) == "the replay has 3 firm-period rows, the recorded results 4"
+    assert replay_difference(recorded.drop(columns="cash"), recorded) == "the columns differ: only recorded: cash; only replayed: -"
+    assert replay_difference(recorded.astype({"customers": float}), recorded) == (
+        "equal values but different column types: customers (recorded int64, replayed float64)")
+
+
+def test_a_bad_replay_log_is_a_one_line_error_naming_the_option(tmp_path, capsys):
+    assert main(["run", "--replay", str(tmp_path / "nowhere.json"), "--quiet"]) == 2
+    assert " ".join(capsys.readouterr().out.split()) == f"error: --replay: {tmp_path / 'nowhere.json'}: no such decision log"
+    other = tmp_path / "other.json"
+    other.write_text('{"format": "someone-elses-log", "periods": []}')
+    assert main(["run", "--replay", str(other), "--quiet"]) == 2
+    assert " ".join(capsys.readouterr().out.split()) == (
+        f"error: --replay {other}: not a crmsim decision log (format 'crmsim-decisions-v1' expected; got 'someone-elses-log')")
+
+
+def test_a_bug_is_not_reported_as_a_user_error(monkeypatch, capsys):
+    """A ValueError from inside the engine is a bug: it keeps its traceback instead of becoming `error: ...`, exit 2."""
+    from crmsim.sim.model import CRMModel
+
+    def broken_run(self, progress=None):
+        raise ValueError("an engine bug")
+
+    monkeypatch.setattr(CRMModel, "run", broken_run)
+    with pytest.raises(ValueError, match="an engine bug"):
+        main(["run", "--quiet"])
+    assert "error:" not in capsys.readouterr().out
+
+
+def test_the_console_script_prints_a_bugs_traceback_and_exits_1(tmp_path):
+    code = ("import sys; from crmsim.sim.model import CRMModel\n"
+            "def broken(self, progress=None): raise ValueError('an engine bug')\n"
+            "CRMModel.run = broken\n"
+            "from crmsim.cli import main; sys.exit(main(['run', '--quiet']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and done.stderr.rstrip().endswith("ValueError: an engine bug")
+
+
+def test_version_comes_from_the_package(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"crmsim {crmsim.__version__}"
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[f"{parser.prog} {name}".removeprefix("crmsim ")] = sub
+                found.update(_subcommands(sub))
+    return found
+
+
+def test_every_option_has_help_and_its_default_in_the_help():
+    commands = _subcommands(build_parser())
+    assert {"run", "serve", "sweep", "validate", "scenarios check"} <= set(commands)
+    for name, parser in commands.items():
+        text = " ".join(parser.format_help().split())
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert action.help, f"crmsim {name} {action.dest}: no help text"
+            informative = action.default is not None and action.default is not False
+            if informative:
+                assert f"(default: {action.default})" in text, f"crmsim {name} {action.dest}: default {action.default!r} not shown"
+    serve, run = commands["serve"].format_help(), commands["run"].format_help()
+    for shown in ("(default: 127.0.0.1)", "(default: 5000)", "(default: 8)"):
+        assert shown in " ".join(serve.split())
+    assert "(default: 1)" in " ".join(run.split())
+
+
+def test_a_bad_count_is_refused_by_the_option(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--port", "70000"])
+    assert exit_.value.code == 2
+    assert "argument --port: must be <= 65535; got 70000" in capsys.readouterr().err
 
 
 def test_unknown_bot_is_a_clear_error(capsys):

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -114,12 +115,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 @pytest.fixture
 def make_app(database_url: str, tmp_path, monkeypatch) -> Iterator[Callable[..., Any]]:
     """Factory: ``make_app(**config)`` builds an app on the test's database (CSRF off, rate limits off by default)."""
-    import crmsim.web.service
-
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CRMSIM_INSTANCE", str(tmp_path / "instance"))
-    crmsim.web.service.clear_cache()
     apps = []
 
     def factory(**overrides: Any):
@@ -139,7 +137,6 @@ def make_app(database_url: str, tmp_path, monkeypatch) -> Iterator[Callable[...,
         return app
 
     yield factory
-    crmsim.web.service.clear_cache()
     for app in apps:
         app.extensions["db_engine"].dispose()
 
@@ -168,6 +165,29 @@ def db(app):
 
     with app.app_context():
         yield get_db()
+
+
+class Clock:
+    """The game service's clock, stopped: a test moves it by hand instead of sleeping or allowing a time window."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Stop the service's clock (crmsim.web.service.utcnow) at 2026-03-02 09:00 UTC; ``clock.advance(s)`` moves it."""
+    from crmsim.web import service
+
+    stopped = Clock(datetime(2026, 3, 2, 9, 0, 0))
+    monkeypatch.setattr(service, "utcnow", stopped)
+    return stopped
 
 
 # ---------------------------------------------------------------------------

@@ -260,24 +260,26 @@ def test_the_public_scoreboard_shows_only_public_columns(client, inst, game):
 # the instructor's actions over the API
 
 
-def test_the_instructor_paces_the_period_over_the_api(client, inst, game, helpers):
+def test_the_instructor_paces_the_period_over_the_api(clock, client, inst, game, helpers):
     gid = game["id"]
     team = join(client, helpers, game, 0)
     r = client.post(f"/api/games/{gid}/deadline", json={"minutes": 0}, headers=inst)
-    assert r.status_code == 200 and r.get_json()["game"]["seconds_left"] <= 0
+    assert r.status_code == 200 and r.get_json()["game"]["seconds_left"] == 0
     r = client.post(f"/api/games/{gid}/decision", json={"price": 100}, headers=team)
     assert r.status_code == 409 and r.get_json()["error"]["field"] == "deadline"
     r = client.post(f"/api/games/{gid}/extend", json={"minutes": 5}, headers=inst)
-    assert 4 * 60 < r.get_json()["game"]["seconds_left"] <= 5 * 60
+    assert r.get_json()["game"]["seconds_left"] == 5 * 60
+    clock.advance(60)
     r = client.post(f"/api/games/{gid}/pause", headers=inst)
     frozen = r.get_json()["game"]["seconds_left"]
-    assert r.get_json()["game"]["status"] == "paused"
+    assert r.get_json()["game"]["status"] == "paused" and frozen == 4 * 60
+    clock.advance(600)
     assert client.get(f"/api/games/{gid}/version").get_json()["seconds_left"] == frozen
     r = client.post(f"/api/games/{gid}/decision", json={"price": 100}, headers=team)
     assert r.status_code == 409 and r.get_json()["error"]["field"] == "status"
     assert client.post(f"/api/games/{gid}/pause", headers=inst).status_code == 409
     r = client.post(f"/api/games/{gid}/resume", headers=inst)
-    assert r.get_json()["game"]["status"] == "open"
+    assert r.get_json()["game"]["status"] == "open" and r.get_json()["game"]["seconds_left"] == frozen
     assert client.post(f"/api/games/{gid}/decision", json={"price": 100}, headers=team).status_code == 200
     r = client.post(f"/api/games/{gid}/bots", json={"bot": "balanced"}, headers=inst)
     assert r.get_json()["filled"] == [1, 2, 3, 4, 5]

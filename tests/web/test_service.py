@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 import zipfile
 
 import openpyxl
@@ -61,7 +60,7 @@ def game(db) -> Game:
 # creating and joining
 
 
-def test_each_seat_gets_a_unique_join_code_and_named_bot_seats_are_bots(db):
+def test_each_seat_gets_a_unique_join_code_and_named_bot_seats_are_bots(clock, db):
     g1 = create_game(db, "classroom-v1", seed=1, bots={2: "premium", 5: "random"})
     g2 = create_game(db, "classroom-v1", seed=2, team_names=[f"T{i}" for i in range(6)])
     codes = [t.join_code for t in g1.teams + g2.teams]
@@ -71,7 +70,7 @@ def test_each_seat_gets_a_unique_join_code_and_named_bot_seats_are_bots(db):
     assert [t.name for t in g1.teams] == ["Aurora", "Beacon", "Cedar", "Delta", "Ember", "Fjord"]
     assert [t.name for t in g2.teams] == [f"T{i}" for i in range(6)]
     assert (g1.period, g1.status) == (1, "open")
-    assert 14 * 60 < seconds_left(g1) <= 15 * 60
+    assert seconds_left(g1) == 15 * 60  # the default period length, on a stopped clock
 
 
 def test_create_game_rejects_bad_settings_naming_the_field(db):
@@ -145,27 +144,30 @@ def test_a_rejected_decision_stores_nothing_and_changes_nothing(db, game):
     assert model.state.firms[2].cash == cash and model.state.firms[2].standing == standing
 
 
-def test_after_the_deadline_a_submission_is_refused_until_the_deadline_is_extended(db, game):
+def test_after_the_deadline_a_submission_is_refused_until_the_deadline_is_extended(clock, db, game):
     team = game.teams[0]
     set_deadline(db, game, 0)
-    assert seconds_left(game) <= 0
+    assert seconds_left(game) == 0
     n = count(db, DecisionRecord)
     with pytest.raises(ServiceError) as e:
         submit_decision(db, game, team, {"price": 100})
     assert (e.value.problem.field, e.value.status) == ("deadline", 409)
     assert count(db, DecisionRecord) == n
+    clock.advance(90)  # 90 s after the deadline, extending gives 5 minutes from now, not from the deadline
+    assert seconds_left(game) == -90
     extend_deadline(db, game, 5)
-    assert 4 * 60 < seconds_left(game) <= 5 * 60
+    assert seconds_left(game) == 5 * 60
     submit_decision(db, game, team, {"price": 100})
     assert count(db, DecisionRecord) == n + 1
 
 
-def test_pause_freezes_the_clock_and_resume_restores_it(db, game):
+def test_pause_freezes_the_clock_and_resume_restores_it(clock, db, game):
     set_deadline(db, game, 10)
+    clock.advance(30)
     pause(db, game)
     frozen = seconds_left(game)
-    assert 9 * 60 < frozen <= 10 * 60
-    time.sleep(0.3)
+    assert frozen == 10 * 60 - 30
+    clock.advance(3600)  # an hour paused
     db.expire_all()
     game = db.get(Game, game.id)
     assert seconds_left(game) == frozen
@@ -176,22 +178,25 @@ def test_pause_freezes_the_clock_and_resume_restores_it(db, game):
         pause(db, game)
     resume(db, game)
     assert game.status == "open"
-    assert frozen - 2 < seconds_left(game) <= frozen
+    assert seconds_left(game) == frozen  # the time left when paused, none of the hour
+    clock.advance(20)
+    assert seconds_left(game) == frozen - 20  # and it runs again
     with pytest.raises(ServiceError):
         resume(db, game)
     # a deadline set while paused is kept frozen until resume
     pause(db, game)
     set_deadline(db, game, 3)
+    clock.advance(600)
     assert seconds_left(game) == 180
     resume(db, game)
-    assert 178 < seconds_left(game) <= 180
+    assert seconds_left(game) == 180
 
 
 # ---------------------------------------------------------------------------
 # resolving
 
 
-def test_resolve_advances_the_period_and_writes_one_snapshot(db, game):
+def test_resolve_advances_the_period_and_writes_one_snapshot(clock, db, game):
     v = game.version
     r = resolve(db, game)
     assert (r.period, r.finished) == (1, False)
@@ -202,7 +207,7 @@ def test_resolve_advances_the_period_and_writes_one_snapshot(db, game):
     assert [s.period for s in snaps] == [1]
     assert [row["firm"] for row in snaps[0].firm_rows] == list(range(6))
     assert sorted(row["rank"] for row in snaps[0].firm_rows) == list(range(1, 7))
-    assert 14 * 60 < seconds_left(game) <= 15 * 60  # a fresh clock for period 2
+    assert seconds_left(game) == 15 * 60  # a fresh clock for period 2
     assert db.scalar(select(AuditEntry.action).where(AuditEntry.game_id == game.id).order_by(AuditEntry.id.desc())) == "resolve"
 
 
@@ -315,6 +320,105 @@ def test_a_decision_accepted_while_its_period_resolves_is_the_one_the_engine_use
                                      DecisionRecord.firm_index == 0, DecisionRecord.source != "engine").order_by(DecisionRecord.id)
     ).all()[-1]
     assert latest.payload == snap.engine_decisions["0"], outcome
+
+
+# ---------------------------------------------------------------------------
+# the app's cache of rebuilt games
+
+
+def _sqlite_app(path, monkeypatch):
+    from crmsim.web import create_app
+
+    for var in ("DATABASE_URL", "RATELIMIT_STORAGE_URI", "CRMSIM_SECRET_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CRMSIM_INSTANCE", str(path.parent / "instance"))
+    return create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": f"sqlite:///{path}"})
+
+
+def _game_one_after_a_period(app, seed: int) -> list[float]:
+    """Create game 1 with `seed` in the app's database, resolve period 1; the period's cash per firm."""
+    from crmsim.web.db import get_db
+
+    with app.app_context():
+        db = get_db()
+        game = create_game(db, "classroom-v1", seed=seed)
+        assert game.id == 1
+        resolve(db, game)
+        return [row["cash"] for row in snapshots_of(db, 1)[0].firm_rows]
+
+
+def snapshots_of(db, game_id: int) -> list[Snapshot]:
+    return list(db.scalars(select(Snapshot).where(Snapshot.game_id == game_id).order_by(Snapshot.period)))
+
+
+def _served(app) -> tuple[int, list[float]]:
+    """The seed and period-1 cash of game 1 as the app's service rebuilds it."""
+    from crmsim.web.db import get_db
+
+    with app.app_context():
+        db = get_db()
+        model = rebuild(db, db.get(Game, 1))
+        return model.seed, [row["cash"] for row in model.results[0].firm_rows]
+
+
+def test_a_game_is_rebuilt_once_and_kept_across_submissions_and_resolutions(db, game):
+    """Only a resolution changes a game's engine state: submissions (which bump the game's version) keep the
+    cached model, and the model the resolution stepped is the one served for the next period."""
+    model = rebuild(db, game)
+    version = game.version
+    submit_decision(db, game, game.teams[0], {"price": 104})
+    assert game.version > version and rebuild(db, game) is model
+    resolve(db, game)
+    assert rebuild(db, db.get(Game, game.id)) is model and len(model.results) == 1
+    assert model.results[0].firm_rows[0]["price"] == 104.0
+
+
+def test_two_apps_on_two_databases_each_serve_their_own_game_1(tmp_path, monkeypatch):
+    """The cache of rebuilt games belongs to each app and is keyed by database: B's game 1 is never A's."""
+    app_a = _sqlite_app(tmp_path / "a" / "crmsim.db", monkeypatch)
+    app_b = _sqlite_app(tmp_path / "b" / "crmsim.db", monkeypatch)
+    cash_a = _game_one_after_a_period(app_a, seed=3)
+    cash_b = _game_one_after_a_period(app_b, seed=4)
+    assert cash_a != cash_b
+    for _ in range(2):  # and again, each from its cache
+        assert _served(app_a) == (3, cash_a)
+        assert _served(app_b) == (4, cash_b)
+    assert app_a.extensions["game_cache"] is not app_b.extensions["game_cache"]
+
+
+def test_a_period_resolved_by_another_app_on_the_same_database_is_noticed(tmp_path, monkeypatch):
+    """Two processes on one database: each serves the game as the database has it, never its own stale copy."""
+    from crmsim.web.db import get_db
+
+    path = tmp_path / "shared" / "crmsim.db"
+    first, second = _sqlite_app(path, monkeypatch), _sqlite_app(path, monkeypatch)
+    _game_one_after_a_period(first, seed=5)
+    assert _served(first)[0] == 5  # the first app has game 1 after period 1 in its cache
+    with second.app_context():
+        db = get_db()
+        resolve(db, db.get(Game, 1))
+        resolve(db, db.get(Game, 1))
+        published = [[row["cash"] for row in s.firm_rows] for s in snapshots_of(db, 1)]
+    with first.app_context():
+        db = get_db()
+        model = rebuild(db, db.get(Game, 1))
+        assert len(model.results) == 3
+        assert [[row["cash"] for row in r.firm_rows] for r in model.results] == published
+
+
+def test_a_database_replaced_under_a_running_app_is_noticed(tmp_path, monkeypatch):
+    """Game 1 at the same period but a different game (say, a restored backup): the app rebuilds it from the database."""
+    import shutil
+
+    app_a = _sqlite_app(tmp_path / "a" / "crmsim.db", monkeypatch)
+    app_b = _sqlite_app(tmp_path / "b" / "crmsim.db", monkeypatch)
+    _game_one_after_a_period(app_a, seed=6)
+    cash_b = _game_one_after_a_period(app_b, seed=7)
+    assert _served(app_a)[0] == 6
+    for app in (app_a, app_b):
+        app.extensions["db_engine"].dispose()  # SQLite folds its write-ahead log into the file on the last close
+    shutil.copyfile(tmp_path / "b" / "crmsim.db", tmp_path / "a" / "crmsim.db")
+    assert _served(app_a) == (7, cash_b)
 
 
 def test_adjustments_are_booked_in_the_ledger_of_the_period_they_are_resolved_in(db, game):
