@@ -16,7 +16,6 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +105,7 @@ def scenario_files(name: str) -> tuple[tuple[str, int, int], ...]:
     return tuple(stats)
 
 
-@lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def _cached_scenario(name: str, overrides: tuple[tuple[str, Any], ...], files: tuple[tuple[str, int, int], ...]):
     from crmsim.scenarios import load_scenario
 
