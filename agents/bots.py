@@ -33,7 +33,7 @@ import numpy as np
 
 from crmsim.sim.observation import Observation
 from crmsim.sim.state import Tender
-from crmsim.sim.tenders import unit_delivery_cost
+from crmsim.sim.tenders import bid_bond, unit_delivery_cost, unqualified
 
 RawDecision = dict[str, Any]
 
@@ -73,7 +73,8 @@ def contract_load(obs: Observation) -> float:
 
 
 def qualified(obs: Observation, t: Tender, promised: float) -> bool:
-    return promised >= t.required_service and (not t.closed or obs.relationship[t.client] >= t.min_relationship)
+    """Whether a bid promising `promised` qualifies for tender `t` (the tender office's rule)."""
+    return unqualified(t, promised, obs.relationship[t.client]) is None
 
 
 def delivery_cost(obs: Observation, promised: float) -> float:
@@ -81,7 +82,8 @@ def delivery_cost(obs: Observation, promised: float) -> float:
 
 
 def bid_limit(obs: Observation, hires: int = 0) -> int:
-    return (obs.firm.sales_staff + hires) * obs.scenario.costs.bids_per_sales_staff
+    """Tenders the firm's sales staff, with `hires` more, can bid this period (the validation's limit)."""
+    return obs.limits.bid_limit(obs.firm.sales_staff + hires)
 
 
 def affordable(obs: Observation, bids: dict[str, dict], tenders: dict[str, Tender]) -> dict[str, dict]:
@@ -90,7 +92,7 @@ def affordable(obs: Observation, bids: dict[str, dict], tenders: dict[str, Tende
     rate = obs.scenario.tenders.bond_rate
     out = {}
     for tid, b in sorted(bids.items(), key=lambda kv: -tenders[kv[0]].volume):
-        bond = rate * b["price"] * tenders[tid].volume
+        bond = bid_bond(rate, b["price"], tenders[tid].volume)
         if bond <= cash:
             out[tid] = b
             cash -= bond
@@ -309,10 +311,10 @@ class RandomValid(Strategy):
         fire_service = 0 if hire_service else int(rng.integers(0, max(1, min(3, f.service_staff) + 1)))
         sales_after = f.sales_staff + hire_sales
         clients = list(sc.client_ids)
-        n_cult = int(rng.integers(0, min(len(clients), sales_after * sc.costs.clients_per_sales_staff) + 1)) if clients else 0
+        n_cult = int(rng.integers(0, min(len(clients), obs.limits.client_limit(sales_after)) + 1)) if clients else 0
         cult = {str(c): cultivation_spend(obs, float(rng.uniform(0, 20_000))) for c in rng.choice(clients, n_cult, replace=False)} if n_cult else {}
         tenders = list(obs.tenders)
-        n_bids = int(rng.integers(0, min(len(tenders), sales_after * sc.costs.bids_per_sales_staff) + 1)) if tenders else 0
+        n_bids = int(rng.integers(0, min(len(tenders), obs.limits.bid_limit(sales_after)) + 1)) if tenders else 0
         bids = {}
         for k in (rng.choice(len(tenders), n_bids, replace=False) if n_bids else []):
             t = tenders[int(k)]

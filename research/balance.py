@@ -49,6 +49,7 @@ from crmsim.research.runner import execute, specs_from, spawn_seeds, summarize
 from crmsim.research.markdown import md_table as _md_table
 from crmsim.research.stats import cluster_mean
 from crmsim.sim.export import provenance, write_json
+from crmsim.sim.streams import BALANCE_STREAM
 
 # --- thresholds of the verdict (the verdict quotes them) -------------------
 
@@ -106,7 +107,7 @@ def default_lineups(n_firms: int, master_seed: int = 0, mixes: int = DEFAULT_MIX
     base = tuple(lineup(None, n_firms))
     shift = max(1, n_firms // 2)
     out = [base, base[shift:] + base[:shift]]
-    rng = np.random.default_rng([master_seed, 0xBA1A])
+    rng = np.random.default_rng([master_seed, BALANCE_STREAM])
     while len(out) < 2 + mixes:
         mix = tuple(str(s) for s in rng.choice(MIX_BOTS, size=n_firms, replace=True))
         if len(set(mix)) >= min(2, n_firms) and mix not in out:

@@ -34,13 +34,13 @@ from crmsim import InputError
 from crmsim.agents.bots import StrategySpec
 from crmsim.research.runner import RunSpec, execute, spawn_seeds, summarize
 from crmsim.sim.export import provenance, write_json, write_tables
+from crmsim.sim.streams import DESIGN_STREAM
 
 ParamValues = Mapping[str, Sequence[Any]]
 Bounds = Mapping[str, tuple[float, float]]
 Point = dict[str, Any]
 
 DESIGNS = ("grid", "sobol", "lhs")
-DESIGN_STREAM = 0x5EED  # spawn key of the design's generator, apart from the game seeds
 RUN_OUTCOMES = ("mean_score", "bankruptcy_rate", "void_bid_rate", "failed_tender_rate")
 #: how far outside [0, 1] a Sobol index or its 95% interval may stray before the sweep warns that N is too small
 SOBOL_TOLERANCE = 0.05

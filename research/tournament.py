@@ -37,11 +37,11 @@ from crmsim.agents.bots import StrategySpec
 from crmsim.research.runner import RunSpec, execute, lineups, spawn_seeds, summarize
 from crmsim.research.stats import paired_comparisons
 from crmsim.sim.export import provenance, write_json, write_tables
+from crmsim.sim.streams import SAMPLE_STREAM, stream_rng
 
 Lineup = tuple[str, ...]
 
 DEFAULT_MAX_LINEUPS = 200
-SAMPLE_STREAM = 0x70A1  # spawn key of the generator that samples lineups, apart from the game seeds
 
 
 @dataclass
@@ -102,7 +102,7 @@ def tournament_lineups(strategies: Sequence[str], seats: int, max_lineups: int |
     every = lineups(strategies, seats)
     if max_lineups is None or total <= max_lineups:
         return every, total
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SAMPLE_STREAM,)))
+    rng = stream_rng(seed, SAMPLE_STREAM)
     keep = np.sort(rng.choice(total, size=max_lineups, replace=False))
     return [every[i] for i in keep], total
 

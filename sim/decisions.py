@@ -3,6 +3,13 @@
 Validation checks every field and returns every problem at once; each names
 the field, the rule and the value given. A rejected decision changes nothing:
 validation reads the game state, never writes it.
+
+Bids (docs/rules.md section 3.1): what the form can know is refused here, at
+submit: a bid on an unknown tender, on a tender that is no longer open (LATE),
+a malformed bid, and more bids than the sales staff can prepare
+(:meth:`DecisionContext.bid_limit`, the only bid limit). What depends on the
+other bids or on the period's outcome is voided at the award by the tender
+office (crmsim.sim.tenders).
 """
 
 from __future__ import annotations
@@ -108,6 +115,7 @@ class DecisionContext:
     bids_per_sales_staff: int
     client_ids: frozenset[ClientId]
     tender_ids: frozenset[TenderId]  # every tender published in this game so far
+    open_tender_ids: frozenset[TenderId]  # the tenders open this period (their deadline is its end)
     cash: float
     debt: float
     credit_line: float
@@ -247,6 +255,9 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
             name = f"bids.{tid}"
             if tid not in ctx.tender_ids:
                 c.fail(name, "unknown tender", tid)
+                continue
+            if tid not in ctx.open_tender_ids:
+                c.fail(name, f"the tender is closed (LATE); open now: {', '.join(sorted(ctx.open_tender_ids)) or 'none'}", tid)
                 continue
             if isinstance(bid, Bid):
                 bid = {"price": bid.price, "promised_service": bid.promised_service}

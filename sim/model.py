@@ -14,9 +14,18 @@ from crmsim.agents.bots import Strategy, make_bot
 from crmsim.agents.firms import FirmAgent
 from crmsim.agents.population import COMPLAINT_OUTCOMES
 from crmsim.scenarios import Scenario, load_scenario, scenario_from_dict
-from crmsim.sim.decisions import Decision, DecisionError, decision_from_dict
-from crmsim.sim.engine import PeriodResult, check_decision, initial_state, period_rng, resolve_period
-from crmsim.sim.observation import Observation, PublicReport, observe, public_report
+from crmsim.sim.decisions import Decision
+from crmsim.sim.engine import (
+    PeriodResult,
+    bot_decisions,
+    check_adjustment,
+    check_decision,
+    initial_state,
+    logged_period,
+    period_rng,
+    resolve_period,
+)
+from crmsim.sim.observation import Observation, observe
 
 LOG_FORMAT = "crmsim-decisions-v1"
 
@@ -132,12 +141,13 @@ class CRMModel(mesa.Model):
         return decision
 
     def adjust(self, firm: int, amount: float) -> None:
-        """Book an instructor's bonus (+) or penalty (-) on the firm's cash this period (adds up)."""
-        if not 0 <= firm < len(self.state.firms) or self.state.firms[firm].bankrupt:
-            raise ValueError(f"firm: must be a live firm index; got {firm}")
-        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not np.isfinite(amount):
-            raise ValueError(f"amount: must be a finite number; got {amount!r}")
-        self.pending_adjustments[firm] = self.pending_adjustments.get(firm, 0.0) + float(amount)
+        """Book an instructor's bonus (+) or penalty (-) on the firm's cash this period (adds up).
+
+        Raises:
+            ValueError: naming the field (see :func:`crmsim.sim.engine.check_adjustment`).
+        """
+        amount = check_adjustment(self.state, firm, amount)
+        self.pending_adjustments[firm] = self.pending_adjustments.get(firm, 0.0) + amount
 
     def withdraw(self, firm: int) -> None:
         self.pending.pop(firm, None)
@@ -146,17 +156,8 @@ class CRMModel(mesa.Model):
         """Bots decide, the period resolves, agents and data collection update (result: ``self.results[-1]``)."""
         if self.finished:
             raise ValueError(f"the game is over after period {self.state.period - 1}")
-        public: PublicReport | None = None
-        for agent in self.firm_agents:
-            if agent.index in self.pending or not agent.is_bot or agent.firm.bankrupt:
-                continue
-            public = public or public_report(self.state, self.results)  # built once, shared by every bot
-            raw = agent.decide(observe(self.state, agent.index, self.results, public))
-            if raw is not None:
-                try:
-                    self.submit(agent.index, raw)
-                except DecisionError as exc:
-                    raise DecisionError(exc.problems, f"bot {agent.label} ({agent.name})") from None
+        bots = {a.index: a.strategy for a in self.firm_agents if a.is_bot and a.index not in self.pending}
+        self.pending.update(bot_decisions(self.state, bots, self.results, self.seed))
         decisions = dict(self.pending)
         period = self.state.period
         adjustments = dict(self.pending_adjustments)
@@ -302,14 +303,18 @@ class CRMModel(mesa.Model):
         for agent, label in zip(model.firm_agents, log.get("strategies", [])):
             agent.recorded_label = label
         for entry in log["periods"]:
-            if entry["period"] != model.period:
-                raise ValueError(f"periods: expected period {model.period}; got {entry['period']}")
-            for firm, d in entry["decisions"].items():
-                model.pending[int(firm)] = decision_from_dict(d)
-            for firm, amount in entry.get("adjustments", {}).items():
-                model.adjust(int(firm), float(amount))
-            model.step()
+            model.replay_period(entry)
         return model
+
+    def replay_period(self, entry: Mapping[str, Any]) -> PeriodResult:
+        """Resolve the current period with a decision-log entry's decisions and adjustments, as recorded
+        (see :func:`crmsim.sim.engine.logged_period`); returns the period's result."""
+        decisions, adjustments = logged_period(self.state, entry)
+        self.pending.update(decisions)
+        for firm, amount in adjustments.items():
+            self.adjust(firm, amount)
+        self.step()
+        return self.results[-1]
 
 
 def game_seed(seed: Any = None, rng: Any = None) -> int:

@@ -31,6 +31,7 @@ NO_BOND = "NO_BOND"
 ABNORMALLY_LOW = "ABNORMALLY_LOW"
 VOID_REASONS = (BANKRUPT, LATE, MALFORMED, UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY, NO_BOND, ABNORMALLY_LOW)
 TIE_TOLERANCE = 1e-9
+CLIENT_SATISFACTION_MAX = 10.0  # client satisfaction is on a 0-10 scale
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,6 @@ class Bidder:
     capacity: float  # customer-equivalents its service staff can serve
     load: float  # current load: customers plus contracts due
     cash: float  # available for bid bonds
-    max_bids: int  # tenders its sales staff can bid
 
 
 @dataclass
@@ -128,6 +128,27 @@ def unit_delivery_cost(unit_cost: float, promised_service: float, service_cost_p
     return unit_cost + service_cost_per_unit * promised_service
 
 
+def bid_bond(bond_rate: float, price: float, volume: float) -> float:
+    """The bid bond (投标保证金) a bid pledges: ``tenders.bond_rate`` x price x volume."""
+    return bond_rate * price * volume
+
+
+def is_invited(tender: Tender, relationship: float) -> bool:
+    """Whether a firm with this relationship with the client may bid: any firm on an open tender, on an
+    invited (closed) one only a firm with R >= the tender's ``min_relationship``."""
+    return not tender.closed or relationship >= tender.min_relationship
+
+
+def unqualified(tender: Tender, promised_service: float, relationship: float) -> str | None:
+    """Why a bid does not qualify (void UNQUALIFIED), or None: the promised service is below the tender's
+    requirement, or the tender is invited and the firm's relationship is below its threshold."""
+    if promised_service < tender.required_service:
+        return f"promised service {promised_service:.2f} < required {tender.required_service:.2f}"
+    if not is_invited(tender, relationship):
+        return f"invited tender: relationship {relationship:.2f} < {tender.min_relationship:.2f}"
+    return None
+
+
 def void_reason(
     tender: Tender,
     bid: Bid,
@@ -147,10 +168,9 @@ def void_reason(
         return MALFORMED, f"price must be a positive number, got {bid.price!r}"
     if not (is_number(bid.promised_service) and 0 <= bid.promised_service <= 1):
         return MALFORMED, f"promised_service must be in [0, 1], got {bid.promised_service!r}"
-    if bid.promised_service < tender.required_service:
-        return UNQUALIFIED, f"promised service {bid.promised_service:.2f} < required {tender.required_service:.2f}"
-    if tender.closed and relationship < tender.min_relationship:
-        return UNQUALIFIED, f"invited tender: relationship {relationship:.2f} < {tender.min_relationship:.2f}"
+    not_qualified = unqualified(tender, bid.promised_service, relationship)
+    if not_qualified:
+        return UNQUALIFIED, not_qualified
     if bid.price > tender.price_cap:
         return ABOVE_CAP, f"price {bid.price:.2f} > cap {tender.price_cap:.2f}"
     cost = unit_delivery_cost(bidder.unit_cost, bid.promised_service, service_cost_per_unit)
@@ -269,7 +289,7 @@ def resolve_tender(
         if reason in (None, UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY) and firm in over_limit:
             reason, detail = MALFORMED, "more bids than the firm's sales staff can prepare"
         if reason is None:
-            bond = st.bond_rate * bid.price * tender.volume
+            bond = bid_bond(st.bond_rate, bid.price, tender.volume)
             if bond > bond_left[firm]:
                 reason, detail = NO_BOND, f"bond {bond:.0f} > cash available {bond_left[firm]:.0f}"
             else:
@@ -280,12 +300,12 @@ def resolve_tender(
     for r, threshold in abnormally_low(out.bids, st.abnormally_low_ratio):
         r.valid, r.void_reason = False, ABNORMALLY_LOW
         r.void_detail = f"price {r.price:.2f} < {st.abnormally_low_ratio:.0%} of the others' mean ({threshold:.2f})"
-        bond_left[r.firm] += st.bond_rate * r.price * tender.volume
+        bond_left[r.firm] += bid_bond(st.bond_rate, r.price, tender.volume)
     valid = [r for r in out.bids if r.valid]
     if len(valid) < tender.min_valid_bids:
         out.failed = True
         for r in valid:
-            bond_left[r.firm] += st.bond_rate * r.price * tender.volume
+            bond_left[r.firm] += bid_bond(st.bond_rate, r.price, tender.volume)
         return out
     weights = (tender.w_price, tender.w_service, tender.w_relationship)
     score_bids(out.bids, weights, relationship)
@@ -301,7 +321,7 @@ def resolve_tender(
         win, ranked[1:], weights, relationship, tender.price_cap, st.abnormally_low_ratio, tender.min_valid_bids
     )
     for r in ranked[1:]:
-        bond_left[r.firm] += st.bond_rate * r.price * tender.volume
+        bond_left[r.firm] += bid_bond(st.bond_rate, r.price, tender.volume)
     return out
 
 
@@ -319,7 +339,7 @@ def award_contract(out: TenderOutcome, scenario: Scenario, current_period: int) 
         promised_service=win.promised_service,
         deliver_period=current_period + 1,
         load=t.volume * t.load_per_unit,
-        bond=scenario.tenders.bond_rate * win.price * t.volume,
+        bond=bid_bond(scenario.tenders.bond_rate, win.price, t.volume),
     )
 
 
@@ -397,3 +417,14 @@ def update_relationships(
     bad = st.delivery_loss * (1.0 - delivery_outcome)
     r = np.where(delivered, r + good - bad, r)
     return np.clip(r, 0.0, 1.0)
+
+
+def update_client_satisfaction(
+    client_satisfaction: np.ndarray, delivery_outcome: np.ndarray, delivered: np.ndarray, scenario: Scenario
+) -> np.ndarray:
+    """A client's satisfaction with a firm moves toward 10 x the outcome of a delivery, where `delivered` is True:
+    (1 - w) x satisfaction + w x 10 x outcome, w = ``tenders.client_satisfaction_weight``."""
+    w = scenario.tenders.client_satisfaction_weight
+    return np.where(
+        delivered, (1 - w) * client_satisfaction + w * CLIENT_SATISFACTION_MAX * delivery_outcome, client_satisfaction
+    )

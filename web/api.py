@@ -15,6 +15,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import ScenarioError, list_scenarios
 from crmsim.sim.decisions import DecisionError
+from crmsim.sim.observation import public_row
 from crmsim.web import limiter
 from crmsim.web.db import get_db
 from crmsim.web.models import Game
@@ -44,10 +45,6 @@ from crmsim.web.service import (
 from crmsim.web.views import check_password, current_team, game_or_404, instructor_required, list_games, make_token, team_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-PUBLIC_ROW = ("period", "firm", "name", "rank", "score", "score_financial", "score_customer", "score_relationship",
-              "score_growth", "bankrupt", "price", "service_level", "customers", "market_share_customers",
-              "market_share_revenue", "avg_satisfaction", "revenue", "operating_profit", "cash", "tenders_won")
 
 
 def _body(optional: bool = False) -> dict[str, Any]:
@@ -165,7 +162,7 @@ def version(game_id: int):
 def scoreboard(game_id: int):
     g = game_or_404(game_id)
     snaps = snapshots(get_db(), g)
-    rows = [{k: r.get(k) for k in PUBLIC_ROW} for s in snaps for r in s.firm_rows]
+    rows = [public_row(r, game_over=g.status == "finished") for s in snaps for r in s.firm_rows]
     ranking = sorted(rows[-len(g.teams):], key=lambda r: r["rank"]) if rows else []
     return jsonify(jsonable({"game": game_json(g), "ranking": ranking, "periods": rows}))
 

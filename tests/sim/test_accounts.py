@@ -1,4 +1,4 @@
-"""Tests for sim/accounts.py and the accounting step of the engine (design section 6).
+"""Tests for sim/accounts.py and the accounting step of the engine (docs/rules.md section 9).
 
 The cash identity must hold exactly for every firm and period; a firm with
 negative cash gets an emergency loan up to its credit line and beyond that
@@ -29,7 +29,7 @@ SCENARIOS = [s for s in list_scenarios() if s != "large-market-v1"]
 SEEDS = (0, 1, 2)
 CUSTOMERS = 3000
 
-# the outflows of design section 6, spelled out here rather than imported
+# the outflows of docs/rules.md section 9, spelled out here rather than imported
 OUTFLOWS = (
     "cost_of_goods",
     "salaries",
