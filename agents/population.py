@@ -42,10 +42,6 @@ COMPLAINT_OUTCOMES = ("none", "resolved_quickly", "resolved", "unresolved", "sil
 
 TIERS = ("A", "B", "C")
 
-# Kept only for research/validation.py until it calls join_firm; the value is the scenario setting's default.
-NEW_CUSTOMER_LOYALTY = Market.model_fields["new_customer_loyalty"].default
-
-
 @dataclass(frozen=True)
 class Population:
     """All customers, one array per attribute (index i is customer i)."""

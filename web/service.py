@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import Scenario, load_scenario, scenario_from_dict
 from crmsim.sim.decisions import Decision, DecisionError, Problem, decision_from_dict
-from crmsim.sim.engine import check_decision, planned_costs
+from crmsim.sim.engine import check_adjustment, check_decision, planned_costs
 from crmsim.sim.model import CRMModel
 from crmsim.web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team, utcnow
 
@@ -127,11 +127,7 @@ def rebuild(db: Session, game: Game) -> CRMModel:
     for team in game.teams:
         model.firm_agents[team.firm_index].recorded_label = team.bot or "team"
     for snap in snaps:
-        for firm, d in snap.engine_decisions.items():
-            model.pending[int(firm)] = decision_from_dict(d)
-        for firm, amount in snap.adjustments.items():
-            model.adjust(int(firm), float(amount))
-        model.step()
+        model.replay_period({"period": snap.period, "decisions": snap.engine_decisions, "adjustments": snap.adjustments})
     cache.put(key, stamp, model)
     return model
 
@@ -357,12 +353,13 @@ def problem_json(p: Problem) -> dict[str, Any]:
 
 def add_adjustment(db: Session, game: Game, firm: int, amount: float, reason: str) -> None:
     _require_running(game)
-    if not (isinstance(amount, (int, float)) and math.isfinite(amount) and abs(amount) <= 1e9):
-        raise ServiceError("amount", "must be a finite number with |amount| <= 1e9", amount, 400)
+    try:
+        amount = check_adjustment(rebuild(db, game).state, firm, amount)
+    except ValueError as exc:
+        name, _, rule = str(exc).partition(": ")
+        raise ServiceError(name, rule.rsplit("; got ", 1)[0], amount if name == "amount" else firm, 400) from None
     if not reason.strip():
         raise ServiceError("reason", "must say why (it is shown in the debrief)", reason, 400)
-    if not any(t.firm_index == firm for t in game.teams):
-        raise ServiceError("firm", "no such team in this game", firm, 400)
     db.add(Adjustment(game_id=game.id, firm_index=firm, period=game.period, amount=float(amount), reason=reason.strip()[:200]))
     audit(db, game, "adjustment", f"firm {firm}: {amount:+.0f} ({reason.strip()[:120]})")
     game.version += 1
