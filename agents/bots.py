@@ -25,7 +25,14 @@ count at each client's stage (:func:`cultivate`).
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import functools
+import importlib
+import importlib.metadata
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -518,23 +525,182 @@ class Standing(Strategy):
         return None
 
 
+# ---------------------------------------------------------------------------
+# the registry: built-in bots, plug-ins (entry points) and "module:Class" specs
+
 BOTS: dict[str, type[Strategy]] = {
     cls.name: cls
     for cls in (PriceCutter, Premium, RelationshipBuilder, Balanced, Adaptive, Researcher, Retention, Reckless, RandomValid, Standing)
 }
+#: the names shipped with crmsim; any other name in BOTS was registered by a researcher's module
+BUILT_IN = frozenset(BOTS)
 DEFAULT_LINEUP = ("balanced", "price_cutter", "premium", "relationship", "researcher", "retention")
+#: the entry-point group through which an installed package offers strategies (name = "module:Class")
+ENTRY_POINT_GROUP = "crmsim.strategies"
+
+#: a seat's strategy: a spec such as "premium", "premium(price_premium=1.25)", "my_bots:LoyaltyFirst", or an instance
+StrategySpec = str | Strategy
+
+_SPEC_HEAD = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
 
 
-def make_bot(name: str) -> Strategy:
-    """A bot by registry name; raises ValueError listing the known names."""
+@functools.lru_cache(maxsize=1)
+def plugin_strategies() -> dict[str, importlib.metadata.EntryPoint]:
+    """The strategies installed packages offer through the ``crmsim.strategies`` entry-point group, by name."""
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _plugin(name: str) -> importlib.metadata.EntryPoint | None:
+    if name not in plugin_strategies():
+        plugin_strategies.cache_clear()  # a package installed since the last look
+    return plugin_strategies().get(name)
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The Strategy class a name stands for: a built-in or registered bot, an entry point, or ``module:Class``.
+
+    Raises:
+        ValueError: naming the name and what is known, or why the module or class cannot be used.
+    """
+    if name in BOTS:
+        return BOTS[name]
+    plugin = _plugin(name)
+    if plugin is not None:
+        return _checked(plugin.load(), f"entry point {name} = {plugin.value}")
+    if ":" not in name:
+        plugins = ", ".join(sorted(plugin_strategies())) or "none installed"
+        raise ValueError(f"unknown bot {name!r}; known bots: {', '.join(BOTS)}; plug-ins ({ENTRY_POINT_GROUP}): "
+                         f"{plugins}; or give module:Class")
+    module_name, _, qualname = name.partition(":")
     try:
-        return BOTS[name]()
-    except KeyError:
-        raise ValueError(f"unknown bot {name!r}; known bots: {', '.join(BOTS)}") from None
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"strategy {name!r}: cannot import module {module_name!r} ({exc}); install it, put its "
+                         "folder on PYTHONPATH, or run from the folder that holds it") from None
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"strategy {name!r}: module {module_name!r} has no {qualname!r}")
+        obj = getattr(obj, part)
+    return _checked(obj, f"strategy {name!r}")
 
 
-def lineup(names: list[str] | tuple[str, ...] | None, n_firms: int) -> list[str]:
-    """Bot names for n seats: the given names, or the default line-up, repeated to fill every seat."""
+def _checked(obj: Any, what: str) -> type[Strategy]:
+    if not (isinstance(obj, type) and issubclass(obj, Strategy)):
+        raise ValueError(f"{what}: must be a subclass of crmsim.agents.bots.Strategy; got {obj!r}")
+    return obj
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"name(key=value, ...)"`` into the name and its keyword arguments (Python literals).
+
+    Raises:
+        ValueError: naming the spec and what is wrong with it.
+    """
+    text = spec.strip()
+    head, paren, rest = text.partition("(")
+    head = head.strip()
+    if not _SPEC_HEAD.match(head):
+        raise ValueError(f"strategy {spec!r}: expected a bot name or module:Class, optionally with (key=value, ...)")
+    if not paren:
+        return head, {}
+    try:
+        call = ast.parse("f(" + rest, mode="eval").body
+        if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
+            raise ValueError("only key=value arguments")
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"strategy {spec!r}: arguments must be key=value with Python literal values ({exc})") from None
+    return head, kwargs
+
+
+def make_bot(spec: StrategySpec) -> Strategy:
+    """A fresh bot from a spec (a Strategy instance is returned as it is).
+
+    A spec is a registry name (``"premium"``), a plug-in's entry-point name, or ``"module:Class"``, each
+    optionally with dataclass fields: ``"premium(price_premium=1.25)"``.
+
+    Raises:
+        ValueError: naming the spec and the known names, or the field that does not fit.
+    """
+    if isinstance(spec, Strategy):
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(f"strategy: expected a bot spec (str) or a Strategy instance; got {spec!r}")
+    if spec in BOTS:
+        return BOTS[spec]()
+    name, kwargs = parse_spec(spec)
+    cls = strategy_class(name)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        fields = ", ".join(f.name for f in dataclasses.fields(cls) if f.init) if dataclasses.is_dataclass(cls) else "see its __init__"
+        raise ValueError(f"strategy {spec!r}: {exc} (fields of {cls.__name__}: {fields or 'none'})") from None
+
+
+def registered_name(cls: type[Strategy]) -> str | None:
+    """The registry or entry-point name under which `cls` is known, if any (matched by module and class name,
+    so a reloaded module's class keeps its name)."""
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    for name, known in BOTS.items():
+        if f"{known.__module__}:{known.__qualname__}" == path:
+            return name
+    return next((name for name, ep in sorted(plugin_strategies().items()) if ep.value.strip() == path), None)
+
+
+def strategy_label(spec: StrategySpec) -> str:
+    """A stable name for a seat's strategy: the one in tables, line-ups and run ids.
+
+    A registered class is named by its registry name, any other by ``module:Class``; dataclass fields that
+    differ from their defaults follow in brackets (``"premium(price_premium=1.25)"``), so equal strategies
+    get equal labels in every process. A strategy whose state is not a Python literal (a trained policy)
+    names itself with a string attribute ``label``.
+
+    Raises:
+        ValueError: when a field value is not a literal and the strategy has no ``label``.
+    """
+    if isinstance(spec, str) and spec in BOTS:
+        return spec
+    bot = make_bot(spec)
+    own = getattr(bot, "label", None)
+    if isinstance(own, str):
+        return own
+    cls = type(bot)
+    head = registered_name(cls) or f"{cls.__module__}:{cls.__qualname__}"
+    args = [f"{k}={v!r}" for k, v in _changed_fields(bot)]
+    return f"{head}({', '.join(args)})" if args else head
+
+
+def _changed_fields(bot: Strategy) -> list[tuple[str, Any]]:
+    """(name, value) of each init field whose value differs from its default, as Python literals."""
+    if not dataclasses.is_dataclass(bot):
+        return []
+    out = []
+    for f in dataclasses.fields(bot):
+        if not f.init:
+            continue
+        value = getattr(bot, f.name)
+        value = value.item() if isinstance(value, np.generic) else value
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        if default is not dataclasses.MISSING and value == default:
+            continue
+        try:
+            literal = ast.literal_eval(repr(value)) == value
+        except (ValueError, SyntaxError):
+            literal = False
+        if not literal:
+            raise ValueError(f"strategy {type(bot).__qualname__}: field {f.name} = {value!r} is not a Python literal, so "
+                             "it has no stable label; give the strategy a string attribute `label` that names it")
+        out.append((f.name, value))
+    return out
+
+
+def lineup(names: Sequence[StrategySpec] | None, n_firms: int) -> list[StrategySpec]:
+    """Strategies for n seats: the given specs (or instances), or the default line-up, repeated to fill every seat.
+
+    Raises:
+        ValueError: for a spec that names no strategy.
+    """
     names = list(names) if names else list(DEFAULT_LINEUP)
     for n in names:
         make_bot(n)

@@ -15,6 +15,11 @@ then measures what makes a scenario good to teach with:
   first) and mean rank with 95% confidence intervals, and whether one bot
   dominates the others.
 
+Seats in one game are not independent draws (they share its seed, market and
+rivals), so every interval over seats resamples whole games (a clustered
+bootstrap, research.stats); shares of games use Wilson intervals and means
+over games the normal approximation, games being independent.
+
 The verdict names every problem found, with the numbers and the thresholds
 (the ``*_THRESHOLD`` / ``DOMINANCE_*`` constants below), or says "balanced".
 
@@ -42,6 +47,8 @@ import pandas as pd
 from crmsim import InputError
 from crmsim.research.runner import execute, specs_from, spawn_seeds, summarize
 from crmsim.research.markdown import md_table as _md_table
+from crmsim.research.stats import cluster_mean
+from crmsim.sim.export import provenance, write_json
 from crmsim.sim.streams import BALANCE_STREAM
 
 # --- thresholds of the verdict (the verdict quotes them) -------------------
@@ -115,12 +122,13 @@ class BalanceReport:
     Attributes:
         scenario: the scenario name or path.
         summary: one row per scenario-level metric: ``metric``, ``value``, ``ci_low``/``ci_high`` (95% bounds:
-            Wilson for shares of firms or games, normal approximation for means over games), ``kind``
+            clustered bootstrap for shares of firms, Wilson for shares of games, normal approximation for
+            means over games), ``kind``
             ("rate" in [0, 1], "points" on the 0-100 score scale, "count"),
             ``threshold`` (where the verdict uses one), ``flag`` and ``description``.
-        strategies: one row per strategy: games, seats, wins, win rate with its normal (``win_rate_ci``)
-            and Wilson (``win_rate_lo``/``win_rate_hi``) 95% intervals, mean rank and score with 95%
-            half-widths, bankruptcy rate with Wilson bounds, mean final cash, ``dominant``.
+        strategies: one row per strategy: games, seats, wins, win rate with its 95% interval resampling
+            whole games (``win_rate_lo``/``win_rate_hi``, half-width ``win_rate_ci``), mean rank and score
+            likewise (``_ci``, ``_low``, ``_high``), bankruptcy rate with its bounds, mean final cash, ``dominant``.
         verdict: plain English, one line per finding, each with its numbers and thresholds.
         labels: the findings: any of "too harsh", "dominated", "trivial", "failed tenders everywhere";
             or just "balanced".
@@ -141,6 +149,7 @@ class BalanceReport:
     overrides: dict[str, Any] = field(default_factory=dict)
     plots: list[Path] = field(default_factory=list)
     out_dir: Path | None = None
+    provenance: dict[str, Any] | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -151,7 +160,8 @@ class BalanceReport:
         return self.verdict
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write the plots, ``report.md``, ``summary.csv``, ``strategies.csv`` and ``rows.csv`` to out_dir."""
+        """Write the plots, ``report.md``, ``summary.csv``, ``strategies.csv``, ``rows.csv`` and ``balance.json``
+        (verdict, labels, line-ups and the provenance) to out_dir."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.out_dir = out
@@ -160,6 +170,9 @@ class BalanceReport:
         self.strategies.to_csv(out / "strategies.csv", index=False)
         self.rows.to_csv(out / "rows.csv", index=False)
         (out / "report.md").write_text(self.to_markdown(), encoding="utf-8")
+        meta = {"scenario": self.scenario, "seeds": self.seeds, "lineups": [list(lu) for lu in self.lineups],
+                "overrides": self.overrides, "labels": self.labels, "verdict": self.verdict}
+        write_json(meta, out / "balance.json", self.provenance)
         return self.plots
 
     def to_markdown(self) -> str:
@@ -184,8 +197,8 @@ class BalanceReport:
         ))
         lines += ["", "## Strategies", "",
                   "Win rate: share of the seats a strategy played that finished first (fair share "
-                  f"1/{self.n_firms} = {1 / self.n_firms:.0%}); 95% Wilson intervals. Mean rank and score: "
-                  "± 95% normal-approximation half-widths.", ""]
+                  f"1/{self.n_firms} = {1 / self.n_firms:.0%}); 95% intervals that resample whole games. "
+                  "Mean rank and score: ± half the width of that interval.", ""]
         lines.append(_md_table(
             ["strategy", "games", "seats", "win rate", "95% CI", "mean rank", "mean score", "bankrupt", "mean cash",
              "dominant"],
@@ -267,11 +280,16 @@ def _rate(k: int, n: int) -> tuple[float, float, float]:
     return k / n, float(lo), float(hi)
 
 
-def scenario_metrics(rows: pd.DataFrame) -> pd.DataFrame:
+def _clustered_rate(values: pd.Series, games: pd.Series, seed: int) -> tuple[float, float, float]:
+    """A share over seats and its 95% bounds, resampling whole games."""
+    iv = cluster_mean(values.astype(float), games, seed=seed)
+    return iv.estimate, iv.low, iv.high
+
+
+def scenario_metrics(rows: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """The scenario-level metrics of a set of games (the ``summary`` table, flags not yet set)."""
     games = _games(rows)
     n_games, n_firms = len(games), int(games["firms"].sum())
-    bk_firms = int(games["bankrupt_firms"].sum())
     bk_games = int((games["bankrupt_firms"] > 0).sum())
     all_bk = int((games["live_firms"] == 0).sum())
     contested = games[games["live_firms"] >= 2]
@@ -279,7 +297,8 @@ def scenario_metrics(rows: pd.DataFrame) -> pd.DataFrame:
     recs = [
         ("games", n_games, nan, nan, "count", "games played"),
         ("firms", n_firms, nan, nan, "count", "firm-seats over all games"),
-        ("bankruptcy_rate_firms", *_rate(bk_firms, n_firms), "rate", "share of firms bankrupt at the end"),
+        ("bankruptcy_rate_firms", *_clustered_rate(rows["bankrupt"].astype(bool), rows["run_id"], seed), "rate",
+         "share of firms bankrupt at the end"),
         ("bankruptcy_rate_games", *_rate(bk_games, n_games), "rate", "share of games with at least one bankruptcy"),
         ("all_bankrupt_rate_games", *_rate(all_bk, n_games), "rate", "share of games where every firm went bankrupt"),
         ("score_std", *_mean_ci(games["score_std"], 0), "points", "mean over games of the std of final scores (0-100)"),
@@ -298,18 +317,18 @@ def scenario_metrics(rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def strategy_table(rows: pd.DataFrame, n_firms: int) -> pd.DataFrame:
-    """Per strategy: :func:`crmsim.research.runner.summarize` plus seats, wins, Wilson bounds, mean cash and dominance."""
-    s = summarize(rows, "strategy").rename(columns={"games": "seats"})
+def strategy_table(rows: pd.DataFrame, n_firms: int, seed: int = 0) -> pd.DataFrame:
+    """Per strategy: :func:`crmsim.research.runner.summarize` (intervals resampling whole games) plus games, wins,
+    bankruptcy bounds, mean cash and dominance."""
+    s = summarize(rows, "strategy", seed=seed).rename(columns={"games": "seats", "win_rate_low": "win_rate_lo",
+                                                                  "win_rate_high": "win_rate_hi"})
     g = rows.assign(win=rows["rank"] == 1, bk=rows["bankrupt"].astype(bool)).groupby("strategy")
     s = s.set_index("strategy")
     s.insert(0, "games", g["run_id"].nunique())
     s.insert(2, "wins", g["win"].sum().astype(int))
-    lo, hi = wilson(s["wins"].to_numpy(), s["seats"].to_numpy())
-    s.insert(s.columns.get_loc("win_rate_ci") + 1, "win_rate_lo", lo)
-    s.insert(s.columns.get_loc("win_rate_lo") + 1, "win_rate_hi", hi)
-    blo, bhi = wilson(g["bk"].sum().to_numpy(), s["seats"].to_numpy())
-    s["bankruptcy_lo"], s["bankruptcy_hi"] = blo, bhi
+    bounds = {name: _clustered_rate(grp["bk"], grp["run_id"], seed)[1:] for name, grp in g}
+    s["bankruptcy_lo"] = [bounds[name][0] for name in s.index]
+    s["bankruptcy_hi"] = [bounds[name][1] for name in s.index]
     s["mean_cash"] = g["cash"].mean()
     s["dominant"] = False
     s["dominance_reason"] = ""
@@ -390,12 +409,13 @@ def judge(summary: pd.DataFrame, strategies: pd.DataFrame, n_firms: int) -> tupl
     return summary, labels, "\n".join(lines)
 
 
-def assess(rows: pd.DataFrame, n_firms: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str]:
-    """Judge any set of games' rows (as from :func:`crmsim.research.runner.execute`): summary, strategies, labels, verdict."""
+def assess(rows: pd.DataFrame, n_firms: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str]:
+    """Judge any set of games' rows (as from :func:`crmsim.research.runner.execute`): summary, strategies, labels,
+    verdict; `seed` seeds the bootstrap of the intervals."""
     if rows.empty:
         raise ValueError("no games to judge")
-    strategies = strategy_table(rows, n_firms)
-    summary, labels, verdict = judge(scenario_metrics(rows), strategies, n_firms)
+    strategies = strategy_table(rows, n_firms, seed)
+    summary, labels, verdict = judge(scenario_metrics(rows, seed), strategies, n_firms)
     return summary, strategies, labels, verdict
 
 
@@ -444,7 +464,7 @@ def write_plots(report: BalanceReport, out_dir: str | Path) -> list[Path]:
     ax.axhline(DOMINANCE_WIN_RATE, color="red", ls=":", lw=1, label=f"dominance {DOMINANCE_WIN_RATE:.0%}")
     ax.set_xticks(x, order, rotation=20)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("share of seats (95% Wilson CI)")
+    ax.set_ylabel("share of seats (95% CI, games resampled)")
     ax.set_title(f"{title}: win and bankruptcy rates by strategy")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
@@ -480,6 +500,7 @@ def balance_report(
     progress: bool = True,
     overrides: Mapping[str, Any] | None = None,
     master_seed: int = 0,
+    stale: str = "refuse",
 ) -> BalanceReport:
     """Play a scenario over many seeds and bot line-ups and judge its balance.
 
@@ -491,17 +512,19 @@ def balance_report(
             :func:`default_lineups` (the default line-up, it rotated, and seeded random mixes).
         out_dir: if given, finished games are kept under ``out_dir/runs`` (a rerun resumes) and the
             plots, ``report.md`` and CSV tables are written there.
-        executor, workers, progress: passed to :func:`crmsim.research.runner.execute`.
+        executor, workers, progress, stale: passed to :func:`crmsim.research.runner.execute`.
         overrides: dotted scenario keys to set, e.g. ``{"market.customers": 2000}``.
         master_seed: seeds both the game seeds and the random mixes.
     """
     from crmsim.agents.bots import lineup as fill
+    from crmsim.agents.bots import strategy_label
     from crmsim.scenarios import load_scenario
 
     if seeds < 1:
         raise InputError(f"seeds must be >= 1; got {seeds}")
     overrides = dict(overrides or {})
-    n_firms = load_scenario(scenario, overrides=overrides).firms.count
+    base = load_scenario(scenario, overrides=overrides)
+    n_firms = base.firms.count
     if lineups is None:
         lineups = default_lineups(n_firms, master_seed)
     else:
@@ -517,12 +540,14 @@ def balance_report(
     specs = []
     for lu in lineups:
         specs += specs_from(scenario, lu, game_seeds, overrides)
-    rows = execute(specs, executor=executor, workers=workers, out_dir=out_dir, progress=progress)
+    rows = execute(specs, executor=executor, workers=workers, out_dir=out_dir, progress=progress, stale=stale)
 
-    summary, strategies, labels, verdict = assess(rows, n_firms)
+    summary, strategies, labels, verdict = assess(rows, n_firms, master_seed)
+    record = provenance(base, game_seeds, [[strategy_label(s) for s in lu] for lu in lineups], scenario_ref=str(scenario),
+                        overrides=overrides, extra={"kind": "balance"})
     report = BalanceReport(
         scenario=str(scenario), summary=summary, strategies=strategies, verdict=verdict, labels=labels, rows=rows,
-        lineups=list(lineups), seeds=game_seeds, n_firms=n_firms, overrides=overrides,
+        lineups=list(lineups), seeds=game_seeds, n_firms=n_firms, overrides=overrides, provenance=record,
     )
     if out_dir is not None:
         report.write(out_dir)
