@@ -129,7 +129,7 @@ def test_every_batch_command_plays_a_strategy_named_by_module_class(plugin_modul
     firms = pd.read_parquet(tmp_path / "run" / "firms.parquet")
     assert firms[firms["firm"] == 0]["strategy"].iloc[0] == "loyalty_first"  # the engine's frames name the class
     lineup_run = json.loads((tmp_path / "run" / "decisions.json").read_text())["provenance"]["lineup"]
-    assert lineup_run == [label, "balanced", "price_cutter", "premium", "relationship", "adaptive"]
+    assert lineup_run == [label, "balanced", "price_cutter", "premium", "relationship", "researcher"]
     assert main(["sweep", "classroom-v1", "--param", "market.reference_price=100", "--seeds", "1", "--workers", "1",
                  "--firms", "premium", "--strategy", spec, "--out", str(tmp_path / "sweep"), "--quiet", *SMALL]) == 0
     assert set(pd.read_parquet(tmp_path / "sweep" / "results.parquet")["strategy"]) == {"premium", label}
