@@ -1,7 +1,8 @@
 """The optional parts of crmsim and the modules each installs, so that a command can name the extra it is missing.
 
 The base install is the engine and the classroom server. ``pip install 'crmsim[research]'`` adds the
-research batches, environments and validation; ``[postgres]`` the PostgreSQL driver; ``[redis]`` the
+research batches, environments and validation; ``[rl]`` stable-baselines3 for training agents on the environments
+(not part of ``[test]``); ``[postgres]`` the PostgreSQL driver; ``[redis]`` the
 rate limiter's shared store. pyproject.toml lists the same packages (tests/test_extras.py checks it).
 """
 
@@ -12,6 +13,7 @@ import importlib.util
 # extra -> the top-level modules its packages install
 EXTRAS: dict[str, tuple[str, ...]] = {
     "research": ("scipy", "dask", "distributed", "SALib", "pettingzoo", "gymnasium"),
+    "rl": ("stable_baselines3",),
     "postgres": ("psycopg",),
     "redis": ("redis",),
 }

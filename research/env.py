@@ -120,6 +120,12 @@ Episode end:
     leaves ``env.agents`` after that step. After the scenario's last period every
     remaining agent is terminated too: the game is over (a real end, not a time
     limit, so ``truncations`` stay False).
+Info:
+    ``info`` (per agent in the ``ParallelEnv``) holds the next turn's ``action_mask``,
+    ``baseline`` (the Decision the zero action stands for) and ``tender_slots``, the
+    firm, its name and the next ``period``; after a step also the period ``resolved``,
+    the firm's ``score``, ``rank``, ``bankrupt`` and ``operating_profit``, the
+    ``decision`` it played (a Decision) and the ``repairs`` its action needed.
 Version history:
     v2: residual actions in [-1, 1] around a baseline (standing or a bot), action
     masks, classroom-v2's levers and observations, the bankruptcy-penalty reward

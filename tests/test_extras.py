@@ -15,9 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _requirement(spec: str) -> tuple[str, set[str]]:
-    """'dask[distributed]>=2024.1' -> ('dask', {'distributed'})."""
+    """'dask[distributed]>=2024.1' -> ('dask', {'distributed'}); a dash in a name reads as the module's underscore
+    ('stable-baselines3' -> 'stable_baselines3')."""
     m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*(?:\[([^\]]*)\])?", spec)
-    return m.group(1), {e.strip() for e in (m.group(2) or "").split(",") if e.strip()}
+    return m.group(1).replace("-", "_"), {e.strip() for e in (m.group(2) or "").split(",") if e.strip()}
 
 
 def test_each_extra_lists_the_modules_of_the_packages_pyproject_installs_for_it():

@@ -1,0 +1,256 @@
+"""How many steps per second the single-firm learning env runs, this code against an older commit, side by side.
+
+Measures, in one run, for each case (a scenario and a market size):
+
+* this checkout's ``CRMSingleFirmEnv`` (the crmsim this Python imports) and the env of an older commit
+  (default: the ``main`` branch's), each in fresh subprocesses, alternating old and new for ``--rounds``
+  rounds so both meet the same machine load; the old commit is checked out into a temporary git worktree
+  and imported from there;
+* both play the same games: seat 0 keeps its standing decision and bids nothing (the old env's action for
+  the standing decision; the new env's zero action around ``baseline="standing"``) against the env's
+  default bots, so the engine does the same work and the ratio measures the env; the runs' final scores
+  must agree, or the figures are not comparable and the script says so;
+* where the new env's time goes (cProfile of a few episodes): the engine's ``resolve_period``, the opponent
+  bots (``bot_decisions``), the learner's turn (its view, baseline, action mask and observation vector) and
+  decoding its action.
+
+The target (issue 12): 2,000 steps/s.
+
+Run from the repository root::
+
+    python benchmarks/env.py
+    python benchmarks/env.py --old-ref effc94b --rounds 5 --episodes 6 --json out/env.json
+    python benchmarks/env.py --no-old --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+TARGET_STEPS_PER_S = 2000.0
+ROOT = Path(__file__).resolve().parent.parent
+#: (scenario, market.customers or None for the scenario's own)
+CASES = (("classroom-v1", None), ("classroom-v2", None), ("classroom-v2", 1000))
+
+
+# ---------------------------------------------------------------------------
+# the measurement, run in a subprocess against either version of the env
+
+
+def standing_action(env: Any) -> Any:
+    """The action that keeps the standing decision and bids nothing, in whichever env API is imported."""
+    import numpy as np
+
+    if hasattr(env, "turn"):  # residual actions (v2): the zero action around baseline="standing"
+        return np.zeros(env.action_space.shape, dtype=np.float32)
+    return env.decision_to_action(None)  # absolute actions (v1)
+
+
+def play(scenario: str, customers: int | None, episodes: int, seed: int) -> dict[str, Any]:
+    """Time `episodes` episodes (after one untimed warm-up) of seat 0 keeping its standing decision."""
+    import crmsim
+    from crmsim.research import env as env_module
+
+    overrides = {"market.customers": customers} if customers else None
+    env = env_module.CRMSingleFirmEnv(scenario, overrides=overrides)
+    scores, steps, seconds = [], 0, 0.0
+    for k in range(episodes + 1):
+        env.reset(seed=seed + k)
+        action, done, n = standing_action(env), False, 0
+        start = time.perf_counter()
+        while not done:
+            _, _, terminated, truncated, _ = env.step(action)
+            done, n = terminated or truncated, n + 1
+        elapsed = time.perf_counter() - start
+        if k:  # the first episode warms up imports and caches
+            steps, seconds = steps + n, seconds + elapsed
+        scores.append(float(env.results[-1].firm_rows[0]["score"]))
+    return {"steps": steps, "seconds": seconds, "steps_per_s": steps / seconds, "scores": scores,
+            "crmsim": str(Path(crmsim.__file__).parent)}
+
+
+# ---------------------------------------------------------------------------
+# the old commit, checked out beside this one
+
+
+def package_dirs(checkout: Path) -> dict[str, str]:
+    """The crmsim sub-packages and the folders they install from (pyproject's package-dir mapping)."""
+    config = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
+    mapping = config["tool"]["setuptools"]["package-dir"]
+    return {name.split(".", 1)[1]: folder for name, folder in mapping.items() if name.startswith("crmsim.")}
+
+
+def check_out(ref: str, into: Path) -> tuple[str, Path]:
+    """Check `ref` out into a detached worktree under `into` and lay out its packages as an importable crmsim;
+    returns (the commit, the folder to put on PYTHONPATH)."""
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    source = into / "source"
+    subprocess.run(["git", "worktree", "add", "--detach", str(source), sha], cwd=ROOT, check=True, capture_output=True)
+    site = into / "site"
+    package = site / "crmsim"
+    package.mkdir(parents=True)
+    for item in (source / "crmsim").iterdir():
+        (package / item.name).symlink_to(item)
+    for name, folder in package_dirs(source).items():
+        (package / name).symlink_to(source / folder)
+    return sha, site
+
+
+def remove_checkout(into: Path) -> None:
+    subprocess.run(["git", "worktree", "remove", "--force", str(into / "source")], cwd=ROOT, capture_output=True)
+    shutil.rmtree(into, ignore_errors=True)
+
+
+def run_worker(site: Path | None, scenario: str, customers: int | None, episodes: int, seed: int) -> dict[str, Any]:
+    """One measurement in a fresh process: the old commit's crmsim (from `site`) or, for None, this Python's."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--scenario", scenario, "--episodes", str(episodes),
+           "--seed", str(seed)] + (["--customers", str(customers)] if customers else [])
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        raise RuntimeError(f"worker failed ({'old' if site else 'new'} {scenario}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------
+# where the new env's time goes
+
+
+PARTS = (
+    ("engine (resolve_period)", "engine.py", "resolve_period"),
+    ("opponent bots (bot_decisions)", "engine.py", "bot_decisions"),
+    ("learner's turn (view, baseline, mask, observation)", "env.py", "take_turn"),
+    ("decoding the action", "codec.py", "to_decision"),
+)
+
+
+def breakdown(scenario: str, customers: int | None, episodes: int, seed: int, top: int = 0) -> tuple[list[dict[str, Any]], str]:
+    """Shares of the new env's step time (cProfile, cumulative), and optionally the top functions."""
+    from crmsim.research.env import CRMSingleFirmEnv
+
+    env = CRMSingleFirmEnv(scenario, overrides={"market.customers": customers} if customers else None)
+    action = standing_action(env)
+    prof = cProfile.Profile()
+    for k in range(episodes):
+        env.reset(seed=seed + k)
+        done = False
+        prof.enable()
+        while not done:
+            _, _, terminated, truncated, _ = env.step(action)
+            done = terminated or truncated
+        prof.disable()
+    stats = pstats.Stats(prof)
+    cumulative = {(Path(f).name, name): ct for (f, _, name), (_, _, _, ct, _) in stats.stats.items()}
+    total = cumulative[("env.py", "step")]
+    rows = [{"part": label, "seconds": cumulative.get((f, n), 0.0), "share": cumulative.get((f, n), 0.0) / total}
+            for label, f, n in PARTS]
+    rows.append({"part": "the rest of step()", "seconds": total - sum(r["seconds"] for r in rows),
+                 "share": 1 - sum(r["share"] for r in rows)})
+    text = ""
+    if top:
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(top)
+        text = buf.getvalue()
+    return rows, text
+
+
+# ---------------------------------------------------------------------------
+
+
+def case_name(scenario: str, customers: int | None) -> str:
+    return f"{scenario}" + (f", {customers:,} customers" if customers else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--old-ref", default="main", help="the commit (or branch) to compare with (default: main)")
+    p.add_argument("--no-old", action="store_true", help="measure this code only")
+    p.add_argument("--rounds", type=int, default=3, help="old/new pairs per case (medians are reported)")
+    p.add_argument("--episodes", type=int, default=4, help="timed episodes per measurement (12 steps each)")
+    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--profile", action="store_true", help="also print the new env's top functions")
+    p.add_argument("--json", help="write the figures to this file")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--scenario", default="classroom-v2", help=argparse.SUPPRESS)
+    p.add_argument("--customers", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(play(args.scenario, args.customers, args.episodes, args.seed)))
+        return 0
+
+    figures: dict[str, Any] = {
+        "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.platform(),
+        "command": shlex.join([sys.executable, "benchmarks/env.py", *(argv if argv is not None else sys.argv[1:])]),
+        "load_average_before": os.getloadavg(), "cases": [],
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="crmsim-env-bench-"))
+    site = None
+    try:
+        if not args.no_old:
+            figures["old_commit"], site = check_out(args.old_ref, tmp)
+            print(f"old: {args.old_ref} = {figures['old_commit'][:12]}, checked out in {tmp / 'source'}")
+        print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}; {args.rounds} rounds of {args.episodes} episodes a case")
+        for scenario, customers in CASES:
+            case: dict[str, Any] = {"scenario": scenario, "customers": customers, "new": [], "old": []}
+            for r in range(args.rounds):
+                order = ("old", "new") if r % 2 == 0 else ("new", "old")
+                for which in order:
+                    if which == "old" and site is None:
+                        continue
+                    case[which].append(run_worker(site if which == "old" else None, scenario, customers, args.episodes, args.seed))
+            new = statistics.median(m["steps_per_s"] for m in case["new"])
+            case["new_steps_per_s"] = new
+            line = f"{case_name(scenario, customers)}: new {new:,.0f} steps/s"
+            if case["old"]:
+                old = statistics.median(m["steps_per_s"] for m in case["old"])
+                pairs = [n["steps_per_s"] / o["steps_per_s"] for n, o in zip(case["new"], case["old"])]
+                same = all(m["scores"] == case["new"][0]["scores"] for m in case["old"] + case["new"])
+                case.update(old_steps_per_s=old, ratio=new / old, ratio_per_round=statistics.median(pairs), same_games=same)
+                line += (f", old {old:,.0f} steps/s: x{new / old:.2f} (median of the rounds' ratios x{statistics.median(pairs):.2f})"
+                         + ("" if same else "  [the versions played DIFFERENT games: not comparable]"))
+            case["target_met"] = new >= TARGET_STEPS_PER_S
+            line += f"; target {TARGET_STEPS_PER_S:,.0f} steps/s {'met' if case['target_met'] else 'MISSED'}"
+            print(line)
+            rows, text = breakdown(scenario, customers, 2, args.seed, top=25 if args.profile else 0)
+            case["breakdown"] = rows
+            print("  where a step's time goes (cProfile): " + "; ".join(f"{r['part']} {r['share']:.0%}" for r in rows))
+            if text:
+                print(text)
+            figures["cases"].append(case)
+    finally:
+        if site is not None:
+            remove_checkout(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+    figures["load_average_after"] = os.getloadavg()
+    before, after = (" ".join(f"{x:.2f}" for x in figures[k]) for k in ("load_average_before", "load_average_after"))
+    print(f"load average (1, 5, 15 min) before: {before}; after: {after}\nreproduce: {figures['command']}")
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    comparable = all(c.get("same_games", True) for c in figures["cases"])
+    return 0 if comparable else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
