@@ -25,7 +25,8 @@ import pytest
 
 PG_DEFAULT_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
 INSTRUCTOR_PASSWORD = "secret-pass"
-ENV_VARS = ("DATABASE_URL", "CRMSIM_SECRET_KEY", "CRMSIM_INSTRUCTOR_PASSWORD", "CRMSIM_RATELIMIT_AUTH", "RATELIMIT_STORAGE_URI")
+ENV_VARS = ("DATABASE_URL", "CRMSIM_SECRET_KEY", "CRMSIM_INSTRUCTOR_PASSWORD", "CRMSIM_RATELIMIT_AUTH", "RATELIMIT_STORAGE_URI",
+            "CRMSIM_TOKEN_HOURS", "CRMSIM_TRUSTED_PROXIES", "CRMSIM_MAX_REQUEST_BYTES")
 
 
 def in_ci() -> bool:
@@ -182,11 +183,13 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
-    """Stop the service's clock (crmsim.web.service.utcnow) at 2026-03-02 09:00 UTC; ``clock.advance(s)`` moves it."""
-    from crmsim.web import service
+    """Stop the server's clocks (the game service's and the sign-in grants': crmsim.web.service.utcnow and
+    crmsim.web.grants.utcnow) at 2026-03-02 09:00 UTC; ``clock.advance(s)`` moves them."""
+    from crmsim.web import grants, service
 
     stopped = Clock(datetime(2026, 3, 2, 9, 0, 0))
     monkeypatch.setattr(service, "utcnow", stopped)
+    monkeypatch.setattr(grants, "utcnow", stopped)
     return stopped
 
 
