@@ -42,6 +42,7 @@ FAULT_RULES = {
 SQLITE_FAULTS = {13: FULL, 8: READ_ONLY, 5: UNAVAILABLE, 6: UNAVAILABLE, 10: UNAVAILABLE, 14: UNAVAILABLE}  # FULL, READONLY, BUSY, LOCKED, IOERR, CANTOPEN
 POSTGRES_FAULTS = {"53100": FULL, "53000": FULL, "25006": READ_ONLY, "57P01": UNAVAILABLE, "57P02": UNAVAILABLE,
                    "57P03": UNAVAILABLE, "53300": UNAVAILABLE, "40P01": UNAVAILABLE}  # disk full, read-only transaction, shutdown...
+SUSPECT = "db_suspect"  # app.extensions: a storage fault was seen and no transaction has committed since
 OS_FAULTS = {errno.ENOSPC: FULL, errno.EDQUOT: FULL, errno.EROFS: READ_ONLY, errno.EACCES: READ_ONLY}
 
 
@@ -130,13 +131,22 @@ def init_app(app: Flask) -> None:
     games = GameCache()
     app.extensions["db_engine"] = engine
     app.extensions[GAME_CACHE] = games
-    app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False, info={GAME_CACHE: games})
+    sessions = sessionmaker(engine, expire_on_commit=False, info={GAME_CACHE: games})
+    app.extensions["db_sessions"] = sessions
+    app.extensions[SUSPECT] = False
+
+    @event.listens_for(sessions, "after_commit")
+    def _writable_again(_session):
+        app.extensions[SUSPECT] = False
+
     app.teardown_appcontext(_close)
 
 
 def recover_from(fault: str) -> None:
-    """After a storage fault: end the request's transaction, and for a database that turned read-only or went
-    away, drop the pooled connections so the next request connects afresh and sees the database as it is then."""
+    """After a storage fault: end the request's transaction. A database that turned read-only or went away
+    keeps its settings in the connections made meanwhile (PostgreSQL's default_transaction_read_only), so until
+    a transaction commits again, no connection is pooled: each request connects afresh and sees the database
+    as it is then, and the server recovers by itself once the fault is mended."""
     db = g.get("db")
     if db is not None:
         try:
@@ -144,6 +154,7 @@ def recover_from(fault: str) -> None:
         except DBAPIError:
             pass
     if fault in (READ_ONLY, UNAVAILABLE):
+        current_app.extensions[SUSPECT] = True
         current_app.extensions["db_engine"].dispose()
 
 
@@ -157,3 +168,5 @@ def _close(_exc: BaseException | None = None) -> None:
     db = g.pop("db", None)
     if db is not None:
         db.close()
+        if current_app.extensions.get(SUSPECT):  # no connection made while the database was read-only or away is kept
+            current_app.extensions["db_engine"].dispose()

@@ -49,7 +49,9 @@ def index():
 def new_game_form() -> NewGameBody:
     """The new-game form as the API's body: team names one per line, bots from the seat selects (bot_0, bot_1...)."""
     f = request.form
-    body = {k: f[k] for k in ("scenario", "scenario_toml", "seed", "name", "period_minutes") if f.get(k, "").strip()}
+    body = {k: f[k] for k in ("scenario_toml", "seed", "name", "period_minutes") if f.get(k, "").strip()}
+    if "scenario" in f:  # blank: the pasted scenario file (or nothing chosen)
+        body["scenario"] = f["scenario"]
     names = [n.strip() for n in f.get("teams", "").splitlines() if n.strip()]
     if names:
         body["teams"] = names

@@ -263,3 +263,39 @@ def helpers():
         bearer=bearer, instructor_token=instructor_token, api_create_game=api_create_game, api_join=api_join,
         csrf_token=csrf_token, form_join=form_join, decision_to_form=decision_to_form, password=INSTRUCTOR_PASSWORD,
     )
+
+
+# ---------------------------------------------------------------------------
+# the security suite's figure (README): requests tried, 5xx answers, wrong accepts, leaks
+
+
+def _tally():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from probe import TALLY
+
+    return TALLY
+
+
+def pytest_sessionfinish(session) -> None:
+    """An xdist worker hands its tally to the controller."""
+    if hasattr(session.config, "workeroutput"):
+        from dataclasses import asdict
+
+        session.config.workeroutput["security_tally"] = asdict(_tally())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """The controller adds up its workers' tallies."""
+    _tally().add(getattr(node, "workeroutput", {}).get("security_tally"))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    tally = _tally()
+    if tally.requests:
+        terminalreporter.write_line(tally.line())
+        for problem in tally.problems[:20]:
+            terminalreporter.write_line(f"  {problem}")

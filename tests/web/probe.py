@@ -40,6 +40,11 @@ class Tally:
     cells: int = 0
     problems: list[str] = field(default_factory=list)
 
+    def add(self, other: dict[str, Any] | None) -> None:
+        """Add another process's tally (an xdist worker's, as a dict)."""
+        for key, value in (other or {}).items():
+            setattr(self, key, getattr(self, key) + value)
+
     def line(self) -> str:
         return (f"security suite: {self.requests} requests tried, {self.server_errors} responses >= 500, "
                 f"{self.wrong_accepts} wrong accepts, {self.leaks} leaks in {self.cells} access-matrix cells")
