@@ -16,42 +16,22 @@ from crmsim.agents.bots import BOTS
 from crmsim.scenarios import ScenarioError, list_scenarios
 from crmsim.sim.decisions import DecisionError
 from crmsim.web import grants
+from crmsim.web.actions import GAME_ACTIONS, GameAction
 from crmsim.web.db import get_db
 from crmsim.web.guesses import JOIN_CODE, PASSWORD, guesses
 from crmsim.web.models import Game
-from crmsim.web.schemas import (
-    AdjustBody,
-    BotsBody,
-    DeadlineBody,
-    DecisionBody,
-    DraftBody,
-    ExtendBody,
-    JoinBody,
-    LoginBody,
-    NewGameBody,
-    NoBody,
-    ResolveBody,
-    accepts,
-)
+from crmsim.web.schemas import DecisionBody, DraftBody, JoinBody, LoginBody, NewGameBody, NoBody, accepts
 from crmsim.web.service import (
     ServiceError,
-    add_adjustment,
     chosen_scenario,
     create_game,
-    extend_deadline,
-    fill_with_bots,
     jsonable,
     latest_decisions,
-    only_absent_seats,
-    pause,
     preview,
     problem_json,
     rebuild,
-    resolve,
-    resume,
     save_draft,
     seconds_left,
-    set_deadline,
     snapshots,
     submission_status,
     submit_decision,
@@ -221,74 +201,20 @@ def rebuild_check(game_id: int):
     return jsonify(ok=not bad, differing_periods=bad)
 
 
-@bp.post("/games/<int:game_id>/resolve", endpoint="resolve")
-@instructor_required
-@accepts(ResolveBody)
-def resolve_period(game_id: int, body: ResolveBody):
-    """Close the open period and resolve it (with period: only if that period is still open)."""
-    g = game_or_404(game_id)
-    r = resolve(get_db(), g, expected_period=body.period)
-    return jsonify(period=r.period, seconds=r.seconds, finished=r.finished, game=game_json(g))
+def game_action_view(action: GameAction):
+    """The API's view of one of the instructor's actions: ``POST /api/games/<id>/<action>`` with its body."""
+
+    def view(game_id: int, body: Any):
+        g = game_or_404(game_id)
+        done = action.run(get_db(), g, body)
+        return jsonify(**done, game=game_json(g))
+
+    view.__name__, view.__doc__ = action.name, action.summary
+    return instructor_required(accepts(action.body)(view))
 
 
-@bp.post("/games/<int:game_id>/pause", endpoint="pause")
-@instructor_required
-@accepts(NoBody)
-def pause_clock(game_id: int, body: NoBody):
-    """Freeze the clock."""
-    g = game_or_404(game_id)
-    pause(get_db(), g)
-    return jsonify(game=game_json(g))
-
-
-@bp.post("/games/<int:game_id>/resume", endpoint="resume")
-@instructor_required
-@accepts(NoBody)
-def resume_clock(game_id: int, body: NoBody):
-    """Restart the clock."""
-    g = game_or_404(game_id)
-    resume(get_db(), g)
-    return jsonify(game=game_json(g))
-
-
-@bp.post("/games/<int:game_id>/deadline")
-@instructor_required
-@accepts(DeadlineBody)
-def deadline(game_id: int, body: DeadlineBody):
-    """Set the deadline that many minutes from now."""
-    g = game_or_404(game_id)
-    set_deadline(get_db(), g, body.minutes)
-    return jsonify(game=game_json(g))
-
-
-@bp.post("/games/<int:game_id>/extend")
-@instructor_required
-@accepts(ExtendBody)
-def extend(game_id: int, body: ExtendBody):
-    """Extend the deadline."""
-    g = game_or_404(game_id)
-    extend_deadline(get_db(), g, body.minutes)
-    return jsonify(game=game_json(g))
-
-
-@bp.post("/games/<int:game_id>/bots")
-@instructor_required
-@accepts(BotsBody)
-def bots(game_id: int, body: BotsBody):
-    """Give seats no team joined (or every team seat) to a bot."""
-    g = game_or_404(game_id)
-    filled = fill_with_bots(get_db(), g, body.bot, only_absent=only_absent_seats(body.scope))
-    return jsonify(filled=filled, game=game_json(g))
-
-
-@bp.post("/games/<int:game_id>/adjust")
-@instructor_required
-@accepts(AdjustBody)
-def adjust(game_id: int, body: AdjustBody):
-    """A logged bonus (+) or penalty (-), booked when the period resolves."""
-    g = game_or_404(game_id)
-    add_adjustment(get_db(), g, body.firm, body.amount, body.reason)
-    return jsonify(game=game_json(g))
+for _action in GAME_ACTIONS.values():
+    bp.add_url_rule(f"/games/<int:game_id>/{_action.name}", endpoint=_action.name, view_func=game_action_view(_action), methods=["POST"])
 
 
 # -- team endpoints ------------------------------------------------------------------

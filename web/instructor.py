@@ -10,25 +10,11 @@ from flask_babel import gettext as _
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import list_scenarios, load_scenario
 from crmsim.web import export
+from crmsim.web.actions import GAME_ACTIONS
 from crmsim.web.db import get_db
 from crmsim.web.guard import InputRefused
-from crmsim.web.schemas import AdjustBody, BotsBody, DeadlineBody, ExtendBody, NewGameBody, NoBody, ResolveBody, read_form, validated
-from crmsim.web.service import (
-    ServiceError,
-    add_adjustment,
-    chosen_scenario,
-    create_game,
-    extend_deadline,
-    fill_with_bots,
-    only_absent_seats,
-    pause,
-    resolve,
-    resume,
-    seconds_left,
-    set_deadline,
-    snapshots,
-    submission_status,
-)
+from crmsim.web.schemas import NewGameBody, read_form, validated
+from crmsim.web.service import ServiceError, chosen_scenario, create_game, seconds_left, snapshots, submission_status
 from crmsim.web.views import game_or_404, instructor_required, list_games
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -94,54 +80,17 @@ def console(game_id: int):
     return console_page(game_or_404(game_id))
 
 
-def _resolve(db, g) -> str:
-    r = resolve(db, g, expected_period=read_form(ResolveBody).period)
-    return _("Period %(p)d resolved in %(s).2f s.", p=r.period, s=r.seconds)
-
-
-def _pause(db, g) -> None:
-    read_form(NoBody)
-    pause(db, g)
-
-
-def _resume(db, g) -> None:
-    read_form(NoBody)
-    resume(db, g)
-
-
-def _deadline(db, g) -> None:
-    set_deadline(db, g, read_form(DeadlineBody).minutes)
-
-
-def _extend(db, g) -> None:
-    extend_deadline(db, g, read_form(ExtendBody).minutes)
-
-
-def _bots(db, g) -> None:
-    b = read_form(BotsBody)
-    fill_with_bots(db, g, b.bot, only_absent=only_absent_seats(b.scope))
-
-
-def _adjust(db, g) -> None:
-    b = read_form(AdjustBody)
-    add_adjustment(db, g, b.firm, b.amount, b.reason)
-
-
-# each console button: its form, read by the API body's model, and one service call (a message, or None: "Done.")
-ACTIONS = {"resolve": _resolve, "pause": _pause, "resume": _resume, "deadline": _deadline, "extend": _extend, "bots": _bots,
-           "adjust": _adjust}
-
-
 @bp.route("/games/<int:game_id>/<action>", methods=["POST"])
 @instructor_required
 def act(game_id: int, action: str):
+    """A console button: the form read by the action's model (web/actions.py), one service call."""
     db = get_db()
     game = game_or_404(game_id)
-    if action not in ACTIONS:
+    if action not in GAME_ACTIONS:
         flash(_("Unknown action: %(a)s", a=action), "error")
         return console_page(game, 404)
     try:
-        done = ACTIONS[action](db, game)
+        done = GAME_ACTIONS[action].run(db, game, read_form(GAME_ACTIONS[action].body))
     except InputRefused as exc:
         flash(str(exc), "error")
         return console_page(game, 400)
@@ -149,7 +98,10 @@ def act(game_id: int, action: str):
         flash(f"{exc.problem.field}: {_(exc.problem.rule)}", "error")
         db.rollback()
         return console_page(game, exc.status)
-    flash(done if isinstance(done, str) else _("Done."))
+    if "seconds" in done:
+        flash(_("Period %(p)d resolved in %(s).2f s.", p=done["period"], s=done["seconds"]))
+    else:
+        flash(_("Done."))
     return redirect(url_for("instructor.console", game_id=game.id))
 
 

@@ -154,7 +154,7 @@ def rule_violations(app: Flask) -> list[str]:
     from crmsim.agents.bots import BOTS
     from crmsim.sim.decisions import DECISION_FIELDS
     from crmsim.web.db import get_db
-    from crmsim.web.models import Adjustment, DecisionRecord, Draft, Game, Team
+    from crmsim.web.models import Adjustment, DecisionRecord, Draft, Game
 
     found = []
     with app.app_context():

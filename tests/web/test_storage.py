@@ -18,6 +18,16 @@ from crmsim.web.db import FULL, READ_ONLY, sqlite_file
 from crmsim.web.models import DecisionRecord
 
 
+def first_decision(app, helpers):
+    """A game, team 0's token, and the team's first acknowledged decision (price 101): (client, game id, headers)."""
+    c = app.test_client()
+    inst = helpers.bearer(helpers.instructor_token(c))
+    game = helpers.api_create_game(c, inst["Authorization"][7:], seed=3)
+    token = helpers.bearer(helpers.api_join(c, game["join_codes"]["0"])["token"])
+    assert c.post(f"/api/games/{game['id']}/decision", json={"price": 101}, headers=token).status_code == 200
+    return c, game["id"], token
+
+
 def acknowledged(app) -> list[float]:
     from crmsim.web.db import get_db
 
@@ -36,11 +46,7 @@ def test_a_full_disk_is_a_503_with_a_json_reason_and_nothing_is_lost(make_app, h
     if not database_url.startswith("sqlite"):
         pytest.skip("a full disk is simulated with SQLite's max_page_count; PostgreSQL's code is mapped in the test below")
     app = make_app()
-    c = app.test_client()
-    inst = helpers.bearer(helpers.instructor_token(c))
-    game = helpers.api_create_game(c, inst["Authorization"][7:], seed=3)
-    token = helpers.bearer(helpers.api_join(c, game["join_codes"]["0"])["token"])
-    assert c.post(f"/api/games/{game['id']}/decision", json={"price": 101}, headers=token).status_code == 200
+    c, gid, token = first_decision(app, helpers)
     engine = app.extensions["db_engine"]
 
     def no_room(conn, _record):
@@ -50,7 +56,7 @@ def test_a_full_disk_is_a_503_with_a_json_reason_and_nothing_is_lost(make_app, h
     engine.dispose()
     big = {"note": "x" * 40_000}
     assert_fault(c.put("/api/team/draft", json=big, headers=token), FULL)
-    r = c.post(f"/api/games/{game['id']}/decision", json={"price": 102}, headers=token)
+    r = c.post(f"/api/games/{gid}/decision", json={"price": 102}, headers=token)
     assert r.status_code in (200, 503)  # a small row may still fit in a page
     if r.status_code == 503:
         assert_fault(r, FULL)
@@ -65,24 +71,20 @@ def test_a_sqlite_file_made_read_only_while_running_is_noticed_at_once(make_app,
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite file permissions")
     app = make_app()
-    c = app.test_client()
-    inst = helpers.bearer(helpers.instructor_token(c))
-    game = helpers.api_create_game(c, inst["Authorization"][7:], seed=3)
-    token = helpers.bearer(helpers.api_join(c, game["join_codes"]["0"])["token"])
-    assert c.post(f"/api/games/{game['id']}/decision", json={"price": 101}, headers=token).status_code == 200
+    c, gid, token = first_decision(app, helpers)
     path = sqlite_file(app.config["DATABASE_URL"])
     mode = path.stat().st_mode
     path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     try:
-        assert_fault(c.post(f"/api/games/{game['id']}/decision", json={"price": 102}, headers=token), READ_ONLY)
+        assert_fault(c.post(f"/api/games/{gid}/decision", json={"price": 102}, headers=token), READ_ONLY)
         assert_fault(c.put("/api/team/draft", json={"price": "103"}, headers=token), READ_ONLY)
-        assert c.get(f"/api/games/{game['id']}").status_code == 200  # reading still works
+        assert c.get(f"/api/games/{gid}").status_code == 200  # reading still works
         page = app.test_client()
         r = page.post("/login", data={"password": helpers.password})  # a sign-in writes its session row
         assert r.status_code == 503 and "read-only" in r.get_data(as_text=True)
     finally:
         path.chmod(mode)
-    assert c.post(f"/api/games/{game['id']}/decision", json={"price": 104}, headers=token).status_code == 200
+    assert c.post(f"/api/games/{gid}/decision", json={"price": 104}, headers=token).status_code == 200
     assert acknowledged(app) == [101.0, 104.0]
 
 
@@ -94,11 +96,7 @@ def test_a_postgresql_database_turned_read_only_is_a_503_and_recovers_without_a_
     from crmsim.web.db import make_engine
 
     app = make_app()
-    c = app.test_client()
-    inst = helpers.bearer(helpers.instructor_token(c))
-    game = helpers.api_create_game(c, inst["Authorization"][7:], seed=3)
-    token = helpers.bearer(helpers.api_join(c, game["join_codes"]["0"])["token"])
-    assert c.post(f"/api/games/{game['id']}/decision", json={"price": 101}, headers=token).status_code == 200
+    c, gid, token = first_decision(app, helpers)
     dbname = make_engine(database_url).url.database
     admin = psycopg.connect(database_url.rsplit("/", 1)[0] + "/test", autocommit=True)
 
@@ -108,12 +106,12 @@ def test_a_postgresql_database_turned_read_only_is_a_503_and_recovers_without_a_
     try:
         admin.execute(f'ALTER DATABASE "{dbname}" SET default_transaction_read_only = on')
         drop_connections()  # as a fail-over or a restart of the database server would
-        assert_fault(c.post(f"/api/games/{game['id']}/decision", json={"price": 102}, headers=token), READ_ONLY)
-        assert c.get(f"/api/games/{game['id']}").status_code == 200
+        assert_fault(c.post(f"/api/games/{gid}/decision", json={"price": 102}, headers=token), READ_ONLY)
+        assert c.get(f"/api/games/{gid}").status_code == 200
     finally:
         admin.execute(f'ALTER DATABASE "{dbname}" RESET default_transaction_read_only')
         admin.close()
-    assert c.post(f"/api/games/{game['id']}/decision", json={"price": 104}, headers=token).status_code == 200  # no restart
+    assert c.post(f"/api/games/{gid}/decision", json={"price": 104}, headers=token).status_code == 200  # no restart
     assert acknowledged(app) == [101.0, 104.0]
 
 
@@ -125,10 +123,7 @@ def test_postgresql_storage_faults_are_503_with_a_json_reason(app, helpers, monk
 
     from crmsim.web import service
 
-    c = app.test_client()
-    inst = helpers.bearer(helpers.instructor_token(c))
-    game = helpers.api_create_game(c, inst["Authorization"][7:], seed=3)
-    token = helpers.bearer(helpers.api_join(c, game["join_codes"]["0"])["token"])
+    c, _, token = first_decision(app, helpers)
     error = getattr(psycopg.errors, sqlstate)("could not extend file" if fault == FULL else "cannot execute INSERT in a read-only transaction")
     wrapper = OperationalError if fault == FULL else InternalError
 
@@ -146,10 +141,7 @@ def test_an_unknown_database_error_is_still_a_server_error(app, helpers, monkeyp
     """Only storage faults become 503: a database error that means a bug is not dressed up as one."""
     from sqlalchemy.exc import ProgrammingError
 
-    c = app.test_client()
-    inst = helpers.bearer(helpers.instructor_token(c))
-    game = helpers.api_create_game(c, inst["Authorization"][7:], seed=3)
-    token = helpers.bearer(helpers.api_join(c, game["join_codes"]["0"])["token"])
+    c, gid, token = first_decision(app, helpers)
 
     def failing(*args, **kwargs):
         raise ProgrammingError("SELECT nonsense", {}, Exception("syntax error"))
