@@ -12,21 +12,36 @@ Bots:
 - balanced: middle of the road on every lever; staffs to keep utilisation near 75%.
 - adaptive: best-responder; copies the price of last period's most profitable rival,
   bids just under last winning prices and watches its nearest rival.
+- researcher: buys market research before it cultivates; cultivates only clients no rival holds strongly.
+- retention: acts on the churn warning with a retention budget, aims care at A-tier customers.
+- reckless: bids at its own cost and undercuts hard (a price-cutter taken too far).
 - random: random valid decisions (a fuzzing play-tester).
+
+Every bot plays both ways of cultivating key clients: a ¥ budget per client
+(``cultivation``) or, with lifecycle cultivation, the sales activities that
+count at each client's stage (:func:`cultivate`).
 - standing: submits nothing, so keeps the starting decision (a passive seat).
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import functools
+import importlib
+import importlib.metadata
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from crmsim.scenarios.schema import STAGES
 from crmsim.sim.observation import Observation
 from crmsim.sim.state import Tender
-from crmsim.sim.tenders import unit_delivery_cost
+from crmsim.sim.tenders import bid_bond, unit_delivery_cost, unqualified
 
 RawDecision = dict[str, Any]
 
@@ -65,8 +80,14 @@ def contract_load(obs: Observation) -> float:
     return sum(t.volume * t.load_per_unit for t in obs.tenders)
 
 
+def stage_index(obs: Observation, client: str) -> int | None:
+    """The firm's lifecycle stage with `client` as an index into STAGES (None when cultivating by spend)."""
+    return STAGES.index(obs.stage[client]) if obs.stage else None
+
+
 def qualified(obs: Observation, t: Tender, promised: float) -> bool:
-    return promised >= t.required_service and (not t.closed or obs.relationship[t.client] >= t.min_relationship)
+    """Whether a bid promising `promised` qualifies for tender `t` (the tender office's rule)."""
+    return unqualified(t, promised, obs.relationship[t.client], stage_index(obs, t.client)) is None
 
 
 def delivery_cost(obs: Observation, promised: float) -> float:
@@ -74,7 +95,8 @@ def delivery_cost(obs: Observation, promised: float) -> float:
 
 
 def bid_limit(obs: Observation, hires: int = 0) -> int:
-    return (obs.firm.sales_staff + hires) * obs.scenario.costs.bids_per_sales_staff
+    """Tenders the firm's sales staff, with `hires` more, can bid this period (the validation's limit)."""
+    return obs.limits.bid_limit(obs.firm.sales_staff + hires)
 
 
 def affordable(obs: Observation, bids: dict[str, dict], tenders: dict[str, Tender]) -> dict[str, dict]:
@@ -83,7 +105,7 @@ def affordable(obs: Observation, bids: dict[str, dict], tenders: dict[str, Tende
     rate = obs.scenario.tenders.bond_rate
     out = {}
     for tid, b in sorted(bids.items(), key=lambda kv: -tenders[kv[0]].volume):
-        bond = rate * b["price"] * tenders[tid].volume
+        bond = bid_bond(rate, b["price"], tenders[tid].volume)
         if bond <= cash:
             out[tid] = b
             cash -= bond
@@ -103,7 +125,58 @@ def mean_rival_price(obs: Observation) -> float:
 def invited_clients(obs: Observation) -> list[str]:
     """Clients that issue invited (closed) tenders, nearest to the invitation threshold first."""
     closed = [c for c in obs.scenario.clients if c.closed]
+    if obs.stage:
+        return [c.id for c in sorted(closed, key=lambda c: (-STAGES.index(obs.stage[c.id]), c.id))]
     return [c.id for c in sorted(closed, key=lambda c: (c.min_relationship - obs.relationship[c.id], c.id))]
+
+
+#: What a bot does with a client at each lifecycle stage: a light play and a heavy one (more progress, more ¥ and hours).
+LIFECYCLE_PLAYS = {
+    "potential": (("investigate",), ("investigate",)),
+    "target": (("call",), ("call",)),
+    "evaluation": (("visit",), ("visit", "demo")),
+    "formation": (("maintain",), ("visit", "demo")),
+    "stable": (("maintain",), ("maintain",)),
+}
+#: a cultivation budget (classroom ¥ per client and period) from which a bot runs the heavy play
+HEAVY_PLAY_FROM = 8_000
+
+
+def cultivate(obs: Observation, wants: dict[str, float], hires: int = 0) -> RawDecision:
+    """The decision part that cultivates `wants` (client -> a classroom-sized ¥ budget, in priority order).
+
+    Cultivating by spend, the budgets scaled to the scenario; with lifecycle cultivation, the activities that
+    count at each client's stage (the heavy play for a budget of HEAVY_PLAY_FROM or more), within the sales
+    hours the firm's sales staff (with `hires`) have.
+    """
+    if obs.limits.cultivation_mode != "lifecycle":
+        return {"cultivation": {c: cultivation_spend(obs, a) for c, a in wants.items()}}
+    hours_left = obs.limits.hours_limit(obs.firm.sales_staff + hires)
+    plan: dict[str, list[str]] = {}
+    for client, amount in wants.items():
+        light, heavy = LIFECYCLE_PLAYS[obs.stage.get(client, "potential")]
+        for acts in ((heavy, light) if amount >= HEAVY_PLAY_FROM else (light,)):
+            need = sum(obs.limits.activity_hours[a] for a in acts)
+            if need <= hours_left:
+                plan[client] = list(acts)
+                hours_left -= need
+                break
+    return {"activities": plan}
+
+
+def client_value(obs: Observation, client: str) -> float:
+    """A key client's contract value per period: volume x price cap / periods between its tenders."""
+    c = obs.scenario.client(client)
+    return c.volume * c.price_cap / c.every
+
+
+def rival_strength(obs: Observation, client: str) -> float:
+    """The firm's best estimate of the strongest rival's relationship with `client`: the band last period's
+    research reported (weak 0.2, medium 0.5, strong 0.9), else what the observation shows."""
+    bands = (obs.research or {}).get("rivals", {}).get(client)
+    if bands is not None:
+        return max([{"weak": 0.2, "medium": 0.5, "strong": 0.9}[b["band"]] for b in bands], default=0.0)
+    return obs.rivals_relationship_max.get(client, 0.0)
 
 
 def cultivation_spend(obs: Observation, amount: float) -> float:
@@ -129,10 +202,14 @@ class PriceCutter(Strategy):
     name: ClassVar[str] = "price_cutter"
     description: ClassVar[str] = "Undercuts the market and bids just above its own cost."
     undercut: float = 0.93
-    markup: float = 1.02
+    markup: float = 1.08
+    floor: float = 1.1  # lowest mass-market price, as a multiple of unit cost
+    service: float = 0.55
+    advertising: float = 15_000
+    care: float = 6.0  # ¥ per customer
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
-        floor = obs.firm.unit_cost * 1.1
+        floor = obs.firm.unit_cost * self.floor
         price = clamp(mean_rival_price(obs) * self.undercut, floor, obs.scenario.market.price_cap)
         promised = 0.0
         tenders = {t.id: t for t in obs.tenders}
@@ -144,11 +221,11 @@ class PriceCutter(Strategy):
                 bids[t.id] = {"price": round(p, 2), "promised_service": promised}
         return {
             "price": round(price, 2),
-            "service_level": 0.45,
-            "care_budget": 2 * max(obs.customers, 100),
-            "advertising_budget": advertising_spend(obs, 15_000),
+            "service_level": self.service,
+            "care_budget": self.care * max(obs.customers, 100),
+            "advertising_budget": advertising_spend(obs, self.advertising),
             **staffing(obs, 0.95, contract_load(obs)),
-            "cultivation": {},
+            **cultivate(obs, {}),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -159,6 +236,7 @@ class Premium(Strategy):
     description: ClassVar[str] = "High service and price, generous care; bids on service-weighted tenders."
     price_premium: float = 1.1
     service: float = 0.85
+    markup: float = 1.25  # on its own delivery cost, at most 97% of the cap
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         ref = obs.scenario.market.reference_price
@@ -169,7 +247,7 @@ class Premium(Strategy):
             promised = max(self.service, t.required_service)
             cost = delivery_cost(obs, promised)
             if qualified(obs, t, promised) and cost * 1.1 <= t.price_cap:
-                bids[t.id] = {"price": round(max(cost * 1.1, t.price_cap * 0.97), 2), "promised_service": promised}
+                bids[t.id] = {"price": round(min(t.price_cap * 0.97, cost * self.markup), 2), "promised_service": promised}
         care = 15 * max(obs.customers, 100)
         top = list(dict.fromkeys(invited_clients(obs) + sorted(obs.relationship, key=lambda c: (-obs.client_satisfaction[c], c))))[:2]
         return {
@@ -178,7 +256,7 @@ class Premium(Strategy):
             "care_budget": round(care),
             "advertising_budget": advertising_spend(obs, 8_000),
             **staffing(obs, 0.7, contract_load(obs)),
-            "cultivation": {c: cultivation_spend(obs, 5_000) for c in top},
+            **cultivate(obs, {c: 5_000 for c in top}),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -193,7 +271,7 @@ class RelationshipBuilder(Strategy):
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         costs = obs.scenario.costs
         # pick the clients where a rival's hold is weakest (an investment elsewhere "goes for nothing")
-        ranked = sorted(obs.relationship, key=lambda c: (obs.rivals_relationship_max[c] - obs.relationship[c], c))
+        ranked = sorted(obs.relationship, key=lambda c: (rival_strength(obs, c) - obs.relationship[c], c))
         invited = invited_clients(obs)
         focus = (invited + [c for c in ranked if c not in invited])[: self.focus]
         need_sales = math.ceil(len(focus) / costs.clients_per_sales_staff)
@@ -215,7 +293,7 @@ class RelationshipBuilder(Strategy):
             "advertising_budget": advertising_spend(obs, 5_000),
             "hire_sales": hire_sales,
             **staffing(obs, 0.8, contract_load(obs)),
-            "cultivation": {c: cultivation_spend(obs, self.spend if cash_ok else self.spend / 4) for c in focus},
+            **cultivate(obs, {c: self.spend if cash_ok else self.spend / 4 for c in focus}, hire_sales),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -236,13 +314,19 @@ class Balanced(Strategy):
                 bids[t.id] = {"price": round(min(t.price_cap * 0.98, cost * 1.22), 2), "promised_service": promised}
         invited = invited_clients(obs)
         best = invited[0] if invited else (max(obs.relationship, key=lambda c: (obs.relationship[c], c)) if obs.relationship else None)
+        wants = {best: 6_000} if best else {}
+        if obs.stage:  # lifecycle cultivation: also the open client it is furthest along with
+            open_ = [c.id for c in obs.scenario.clients if not c.closed]
+            second = max(open_, key=lambda c: (STAGES.index(obs.stage[c]), client_value(obs, c), c), default=None)
+            if second:
+                wants[second] = 8_000
         return {
             "price": round(ref, 2),
             "service_level": 0.65,
             "care_budget": 10 * max(obs.customers, 100),
             "advertising_budget": advertising_spend(obs, 10_000),
             **staffing(obs, 0.75, contract_load(obs)),
-            "cultivation": {best: cultivation_spend(obs, 6_000)} if best else {},
+            **cultivate(obs, wants),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -252,6 +336,8 @@ class Adaptive(Strategy):
     name: ClassVar[str] = "adaptive"
     description: ClassVar[str] = "Best-responder: follows the most profitable rival's price, bids just under last winning prices."
     step: float = 0.5
+    clients: int = 2  # cultivates the clients where rivals look weakest
+    spend: float = 8_000
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         mkt = obs.scenario.market
@@ -278,14 +364,14 @@ class Adaptive(Strategy):
             p = max(p, cost * 1.04)
             if qualified(obs, t, promised) and p <= t.price_cap:
                 bids[t.id] = {"price": round(p, 2), "promised_service": round(promised, 3)}
-        weakest = sorted(obs.relationship, key=lambda c: obs.rivals_relationship_max[c])[:1]
+        weakest = sorted(obs.relationship, key=lambda c: (rival_strength(obs, c), -client_value(obs, c), c))[: self.clients]
         return {
             "price": round(price, 2),
             "service_level": round(service, 3),
             "care_budget": 12 * max(obs.customers, 100),
             "advertising_budget": advertising_spend(obs, 10_000),
             **staffing(obs, 0.78, contract_load(obs)),
-            "cultivation": {c: cultivation_spend(obs, 6_000) for c in weakest},
+            **cultivate(obs, {c: self.spend for c in weakest}),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -302,10 +388,10 @@ class RandomValid(Strategy):
         fire_service = 0 if hire_service else int(rng.integers(0, max(1, min(3, f.service_staff) + 1)))
         sales_after = f.sales_staff + hire_sales
         clients = list(sc.client_ids)
-        n_cult = int(rng.integers(0, min(len(clients), sales_after * sc.costs.clients_per_sales_staff) + 1)) if clients else 0
-        cult = {str(c): cultivation_spend(obs, float(rng.uniform(0, 20_000))) for c in rng.choice(clients, n_cult, replace=False)} if n_cult else {}
+        n_cult = int(rng.integers(0, min(len(clients), obs.limits.client_limit(sales_after)) + 1)) if clients else 0
+        cult = {str(c): float(rng.uniform(0, 20_000)) for c in rng.choice(clients, n_cult, replace=False)} if n_cult else {}
         tenders = list(obs.tenders)
-        n_bids = int(rng.integers(0, min(len(tenders), sales_after * sc.costs.bids_per_sales_staff) + 1)) if tenders else 0
+        n_bids = int(rng.integers(0, min(len(tenders), obs.limits.bid_limit(sales_after)) + 1)) if tenders else 0
         bids = {}
         for k in (rng.choice(len(tenders), n_bids, replace=False) if n_bids else []):
             t = tenders[int(k)]
@@ -321,9 +407,117 @@ class RandomValid(Strategy):
             "hire_sales": hire_sales,
             "hire_service": hire_service,
             "fire_service": fire_service,
-            "cultivation": cult,
+            **cultivate(obs, cult, hire_sales),
             "bids": affordable(obs, bids, {t.id: t for t in tenders}),
         }
+
+
+@dataclass
+class Reckless(PriceCutter):
+    """The price-cutter taken too far: it bids at its own cost and undercuts hard, so it wins volume with no
+    margin to absorb a rising cost (成本上涨) or a delivery penalty."""
+
+    name: ClassVar[str] = "reckless"
+    description: ClassVar[str] = "Bids at its own cost on every tender and undercuts the market hard (贴本抢标): no margin for rising costs."
+    undercut: float = 0.7
+    markup: float = 1.0
+    floor: float = 1.02
+    service: float = 0.35
+    advertising: float = 30_000
+    care: float = 1.0
+
+
+@dataclass
+class Researcher(Strategy):
+    """Looks before it leaps: buys market research on the clients worth most, cultivates only those no rival
+    holds strongly, and bids mainly on their tenders (the seed report's lesson about Motorola)."""
+
+    name: ClassVar[str] = "researcher"
+    description: ClassVar[str] = "Buys market research (市场调研) before it cultivates; cultivates only clients no rival holds strongly."
+    focus: int = 3
+    ask: int = 1  # clients researched per period besides those it cultivates
+    spend: float = 10_000
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        ref = obs.scenario.market.reference_price
+        by_value = sorted(obs.scenario.client_ids, key=lambda c: (-client_value(obs, c), c))
+        known = (obs.research or {}).get("rivals", {})
+        strong = {c for c, bands in known.items() if any(b["band"] == "strong" for b in bands)}
+        started = [c for c in by_value if (obs.stage.get(c, "potential") != "potential" if obs.stage else obs.relationship[c] > obs.scenario.firms.relationship)]
+        held = [c for c in started if obs.stage and STAGES.index(obs.stage[c]) >= STAGES.index("formation")]  # its own strongholds
+        cleared = [c for c in by_value if c in known and c not in strong]
+        focus = list(dict.fromkeys(held + [c for c in started if c not in strong] + cleared))[: self.focus]
+        if obs.limits.research_offered:  # re-check its own clients every other period, and look at one more
+            unknown = [c for c in by_value if c not in known and c not in focus][: self.ask]
+            recheck = focus if obs.period % 2 == 1 else []
+            research = {"rivals": recheck + unknown, "forecast": obs.period == 1}
+        else:  # no research on offer: judge by what the observation shows
+            focus = [c for c in by_value if rival_strength(obs, c) < 0.6][: self.focus]
+            research = {}
+        tenders = {t.id: t for t in obs.tenders}
+        bids = {}
+        mine = sorted(obs.tenders, key=lambda t: (t.client not in focus, -t.volume))
+        for t in mine[: bid_limit(obs)]:
+            promised = max(0.65, t.required_service)
+            cost = delivery_cost(obs, promised)
+            markup = 1.18 if t.client in focus else 1.1
+            if qualified(obs, t, promised) and cost * markup <= t.price_cap:
+                bids[t.id] = {"price": round(cost * markup, 2), "promised_service": promised}
+        out = {
+            "price": round(ref, 2),
+            "service_level": 0.68,
+            "care_budget": 10 * max(obs.customers, 100),
+            "advertising_budget": advertising_spend(obs, 8_000),
+            **staffing(obs, 0.78, contract_load(obs)),
+            **cultivate(obs, {c: self.spend for c in focus}),
+            "bids": affordable(obs, bids, tenders),
+        }
+        if research:
+            out["research"] = research
+        return out
+
+
+@dataclass
+class Retention(Strategy):
+    """The CRM textbook made a bot: acts on the churn warning (流失预警) with a retention budget aimed at the
+    customers at risk, gives most of its care to its A-tier customers (ABC 分类), surveys its customers now and
+    then, and bids on open tenders at a fair margin."""
+
+    name: ClassVar[str] = "retention"
+    description: ClassVar[str] = "CRM-minded: a retention budget on the churn warning, care aimed at A-tier customers, fair-margin bids."
+    per_at_risk: float = 40.0  # ¥ of retention budget per customer the warning flags
+    care_split: tuple[float, float, float] = (0.55, 0.3, 0.15)
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        ref = obs.scenario.market.reference_price
+        tenders = {t.id: t for t in obs.tenders}
+        bids = {}
+        for t in sorted(obs.tenders, key=lambda t: (t.closed, -t.volume))[: bid_limit(obs)]:
+            promised = max(0.7, t.required_service)
+            cost = delivery_cost(obs, promised)
+            if qualified(obs, t, promised) and cost * 1.15 <= t.price_cap:
+                bids[t.id] = {"price": round(min(t.price_cap * 0.98, cost * 1.2), 2), "promised_service": promised}
+        # keep the clients it has won: they are its customers too
+        won = [c for c in obs.scenario.client_ids if any(b["client"] == c and b["won"] and b["firm"] == obs.firm.index for b in obs.last_bids)]
+        keep = list(dict.fromkeys(won + sorted(obs.scenario.client_ids, key=lambda c: (-obs.relationship[c], c))))[:2]
+        out = {
+            "price": round(ref * 1.03, 2),
+            "service_level": 0.72,
+            "care_budget": 12 * max(obs.customers, 100),
+            "advertising_budget": advertising_spend(obs, 8_000),
+            **staffing(obs, 0.72, contract_load(obs)),
+            **cultivate(obs, {c: 6_000 for c in keep}),
+            "bids": affordable(obs, bids, tenders),
+        }
+        if obs.limits.tier_care:
+            out["care_split"] = dict(zip(("A", "B", "C"), self.care_split))
+        if obs.limits.retention_offered:
+            last = obs.own_last or {}
+            at_risk = sum(last.get(f"at_risk_{t}", 0.0) for t in "abc")
+            out["retention_budget"] = round(self.per_at_risk * at_risk, 2)
+        if obs.limits.research_offered and obs.period % 4 == 1:
+            out["research"] = {"survey": 200}
+        return out
 
 
 @dataclass
@@ -335,22 +529,182 @@ class Standing(Strategy):
         return None
 
 
+# ---------------------------------------------------------------------------
+# the registry: built-in bots, plug-ins (entry points) and "module:Class" specs
+
 BOTS: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (PriceCutter, Premium, RelationshipBuilder, Balanced, Adaptive, RandomValid, Standing)
+    cls.name: cls
+    for cls in (PriceCutter, Premium, RelationshipBuilder, Balanced, Adaptive, Researcher, Retention, Reckless, RandomValid, Standing)
 }
-DEFAULT_LINEUP = ("balanced", "price_cutter", "premium", "relationship", "adaptive", "random")
+#: the names shipped with crmsim; any other name in BOTS was registered by a researcher's module
+BUILT_IN = frozenset(BOTS)
+DEFAULT_LINEUP = ("balanced", "price_cutter", "premium", "relationship", "researcher", "retention")
+#: the entry-point group through which an installed package offers strategies (name = "module:Class")
+ENTRY_POINT_GROUP = "crmsim.strategies"
+
+#: a seat's strategy: a spec such as "premium", "premium(price_premium=1.25)", "my_bots:LoyaltyFirst", or an instance
+StrategySpec = str | Strategy
+
+_SPEC_HEAD = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
 
 
-def make_bot(name: str) -> Strategy:
-    """A bot by registry name; raises ValueError listing the known names."""
+@functools.lru_cache(maxsize=1)
+def plugin_strategies() -> dict[str, importlib.metadata.EntryPoint]:
+    """The strategies installed packages offer through the ``crmsim.strategies`` entry-point group, by name."""
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _plugin(name: str) -> importlib.metadata.EntryPoint | None:
+    if name not in plugin_strategies():
+        plugin_strategies.cache_clear()  # a package installed since the last look
+    return plugin_strategies().get(name)
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The Strategy class a name stands for: a built-in or registered bot, an entry point, or ``module:Class``.
+
+    Raises:
+        ValueError: naming the name and what is known, or why the module or class cannot be used.
+    """
+    if name in BOTS:
+        return BOTS[name]
+    plugin = _plugin(name)
+    if plugin is not None:
+        return _checked(plugin.load(), f"entry point {name} = {plugin.value}")
+    if ":" not in name:
+        plugins = ", ".join(sorted(plugin_strategies())) or "none installed"
+        raise ValueError(f"unknown bot {name!r}; known bots: {', '.join(BOTS)}; plug-ins ({ENTRY_POINT_GROUP}): "
+                         f"{plugins}; or give module:Class")
+    module_name, _, qualname = name.partition(":")
     try:
-        return BOTS[name]()
-    except KeyError:
-        raise ValueError(f"unknown bot {name!r}; known bots: {', '.join(BOTS)}") from None
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"strategy {name!r}: cannot import module {module_name!r} ({exc}); install it, put its "
+                         "folder on PYTHONPATH, or run from the folder that holds it") from None
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"strategy {name!r}: module {module_name!r} has no {qualname!r}")
+        obj = getattr(obj, part)
+    return _checked(obj, f"strategy {name!r}")
 
 
-def lineup(names: list[str] | tuple[str, ...] | None, n_firms: int) -> list[str]:
-    """Bot names for n seats: the given names, or the default line-up, repeated to fill every seat."""
+def _checked(obj: Any, what: str) -> type[Strategy]:
+    if not (isinstance(obj, type) and issubclass(obj, Strategy)):
+        raise ValueError(f"{what}: must be a subclass of crmsim.agents.bots.Strategy; got {obj!r}")
+    return obj
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"name(key=value, ...)"`` into the name and its keyword arguments (Python literals).
+
+    Raises:
+        ValueError: naming the spec and what is wrong with it.
+    """
+    text = spec.strip()
+    head, paren, rest = text.partition("(")
+    head = head.strip()
+    if not _SPEC_HEAD.match(head):
+        raise ValueError(f"strategy {spec!r}: expected a bot name or module:Class, optionally with (key=value, ...)")
+    if not paren:
+        return head, {}
+    try:
+        call = ast.parse("f(" + rest, mode="eval").body
+        if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
+            raise ValueError("only key=value arguments")
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"strategy {spec!r}: arguments must be key=value with Python literal values ({exc})") from None
+    return head, kwargs
+
+
+def make_bot(spec: StrategySpec) -> Strategy:
+    """A fresh bot from a spec (a Strategy instance is returned as it is).
+
+    A spec is a registry name (``"premium"``), a plug-in's entry-point name, or ``"module:Class"``, each
+    optionally with dataclass fields: ``"premium(price_premium=1.25)"``.
+
+    Raises:
+        ValueError: naming the spec and the known names, or the field that does not fit.
+    """
+    if isinstance(spec, Strategy):
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(f"strategy: expected a bot spec (str) or a Strategy instance; got {spec!r}")
+    if spec in BOTS:
+        return BOTS[spec]()
+    name, kwargs = parse_spec(spec)
+    cls = strategy_class(name)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        fields = ", ".join(f.name for f in dataclasses.fields(cls) if f.init) if dataclasses.is_dataclass(cls) else "see its __init__"
+        raise ValueError(f"strategy {spec!r}: {exc} (fields of {cls.__name__}: {fields or 'none'})") from None
+
+
+def registered_name(cls: type[Strategy]) -> str | None:
+    """The registry or entry-point name under which `cls` is known, if any (matched by module and class name,
+    so a reloaded module's class keeps its name)."""
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    for name, known in BOTS.items():
+        if f"{known.__module__}:{known.__qualname__}" == path:
+            return name
+    return next((name for name, ep in sorted(plugin_strategies().items()) if ep.value.strip() == path), None)
+
+
+def strategy_label(spec: StrategySpec) -> str:
+    """A stable name for a seat's strategy: the one in tables, line-ups and run ids.
+
+    A registered class is named by its registry name, any other by ``module:Class``; dataclass fields that
+    differ from their defaults follow in brackets (``"premium(price_premium=1.25)"``), so equal strategies
+    get equal labels in every process. A strategy whose state is not a Python literal (a trained policy)
+    names itself with a string attribute ``label``.
+
+    Raises:
+        ValueError: when a field value is not a literal and the strategy has no ``label``.
+    """
+    if isinstance(spec, str) and spec in BOTS:
+        return spec
+    bot = make_bot(spec)
+    own = getattr(bot, "label", None)
+    if isinstance(own, str):
+        return own
+    cls = type(bot)
+    head = registered_name(cls) or f"{cls.__module__}:{cls.__qualname__}"
+    args = [f"{k}={v!r}" for k, v in _changed_fields(bot)]
+    return f"{head}({', '.join(args)})" if args else head
+
+
+def _changed_fields(bot: Strategy) -> list[tuple[str, Any]]:
+    """(name, value) of each init field whose value differs from its default, as Python literals."""
+    if not dataclasses.is_dataclass(bot):
+        return []
+    out = []
+    for f in dataclasses.fields(bot):
+        if not f.init:
+            continue
+        value = getattr(bot, f.name)
+        value = value.item() if isinstance(value, np.generic) else value
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        if default is not dataclasses.MISSING and value == default:
+            continue
+        try:
+            literal = ast.literal_eval(repr(value)) == value
+        except (ValueError, SyntaxError):
+            literal = False
+        if not literal:
+            raise ValueError(f"strategy {type(bot).__qualname__}: field {f.name} = {value!r} is not a Python literal, so "
+                             "it has no stable label; give the strategy a string attribute `label` that names it")
+        out.append((f.name, value))
+    return out
+
+
+def lineup(names: Sequence[StrategySpec] | None, n_firms: int) -> list[StrategySpec]:
+    """Strategies for n seats: the given specs (or instances), or the default line-up, repeated to fill every seat.
+
+    Raises:
+        ValueError: for a spec that names no strategy.
+    """
     names = list(names) if names else list(DEFAULT_LINEUP)
     for n in names:
         make_bot(n)

@@ -5,11 +5,13 @@ namespace ``xp`` (numpy by default; CuPy has the same calls), so the same
 rules can run on a GPU. No rule loops over customers in Python. A step is
 pure: it returns a new :class:`Population` and leaves the old one untouched.
 
-Rules, in order (design section 5): perceive quality, transaction
+Rules, in order (docs/rules.md section 5.2): perceive quality, transaction
 satisfaction by expectation-disconfirmation, cumulative satisfaction,
-expectations, complaints and their handling, defection hazard, choice by
-multinomial logit (defectors and Bass adopters), purchases, word of mouth,
-loyalty and reference price.
+expectations, complaints and their handling, defection hazard, supplier
+choice by multinomial logit (defectors and Bass adopters), purchases, word of
+mouth, loyalty and reference price; then the per-firm totals, customer equity
+among them. Every number that shapes customers is a ``[market]`` setting of
+the scenario (scenarios/schema.py); the constants here are codes and dtypes.
 
 Per-customer numbers are kept narrow (float32 reals, int8 codes, int16
 tenure) so that a million customers fit in about 50 MiB and a step moves
@@ -37,15 +39,8 @@ TENURE = "int16"  # periods with the current supplier
 # complaint outcome codes (TARP ordering: quick > resolved > unresolved > silent)
 NO_COMPLAINT, RESOLVED_QUICKLY, RESOLVED, UNRESOLVED, SILENT = 0, 1, 2, 3, 4
 COMPLAINT_OUTCOMES = ("none", "resolved_quickly", "resolved", "unresolved", "silent")
-# satisfaction points added after a complaint, by outcome code
-COMPLAINT_SATISFACTION = (0.0, 1.0, 0.3, -0.3, 0.0)
-# defection hazard multiplier this period, by outcome code
-COMPLAINT_HAZARD = (1.0, 0.35, 0.65, 0.9, 2.2)
 
 TIERS = ("A", "B", "C")
-TIER_SHARES = (0.2, 0.3, 0.5)
-NEW_CUSTOMER_LOYALTY = 0.5
-
 
 @dataclass(frozen=True)
 class Population:
@@ -68,6 +63,8 @@ class Population:
     tenure: Array  # periods with the current supplier
     advocacy: Array  # +1 promoter, 0 passive, -1 detractor
     complaint: Array  # last complaint outcome code
+    recent_spend: Array  # units bought per period, smoothed (tiers follow it when crm.tiers_follow_spend)
+    at_risk: Array  # bool: flagged by the churn early warning (defection hazard above crm.churn_threshold)
 
     @property
     def size(self) -> int:
@@ -105,6 +102,11 @@ class MarketInputs:
     purchase_factor: float = 1.0  # recession / boom
     outside_boost: float = 0.0  # new entrant
     market_price: float = 0.0  # mean live price, for prospects' reference prices
+    # the CRM levers (crm settings); None or 0 leaves the first version's rules exactly as they were
+    care_tier: Array | None = None  # (n_firms, 3) care intensity by ABC tier, when a firm splits its care budget
+    retention: Array | None = None  # per firm, the share of an at-risk customer's hazard its retention budget removes
+    churn_threshold: float = 1.0  # a customer whose hazard exceeds this is flagged at risk for next period
+    tier_memory: float | None = None  # tiers follow recent spend with this smoothing weight (None: tiers fixed)
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,10 @@ class PopulationOutcome:
     loyalty_sum: Array
     customer_equity: Array
     tier_counts: Array  # (n_firms, 3)
+    revenue_tiers: Array  # (n_firms, 3) revenue by the buyer's tier at the start of the period
+    units_tiers: Array  # (n_firms, 3)
+    at_risk_tiers: Array  # (n_firms, 3) the firm's customers flagged at risk at the end, by tier
+    tier_moves: int  # customers whose tier changed this period
     prospects_end: int
     adopters: int
     panel: dict[str, Array]
@@ -141,7 +147,7 @@ class PopulationOutcome:
 
 
 def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: Any = np) -> Population:
-    """Draw a heterogeneous customer base; a share starts with a firm, the rest are prospects."""
+    """Draw a heterogeneous customer base; a share starts with a firm, the rest are prospects (docs/rules.md 5.1)."""
     n = market.customers
     p_buy = rng.beta(market.purchase_alpha, market.purchase_beta, n)
     p_drop = rng.beta(market.dropout_alpha, market.dropout_beta, n)
@@ -152,12 +158,12 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
     m, c = market.switching_cost_mean, market.switching_cost_concentration
     switch_cost = rng.beta(m * c, (1 - m) * c, n)
     expectation = np.clip(rng.normal(market.expectation_mean, market.expectation_sd, n), 0.0, 1.0)
-    satisfaction = np.clip(rng.normal(market.satisfaction_start, 0.8, n), 0.0, 10.0)
-    loyalty = np.clip(rng.normal(market.loyalty_neutral, 0.1, n), 0.0, 1.0)
-    ref_price = market.reference_price * np.exp(rng.normal(0.0, 0.05, n))
+    satisfaction = np.clip(rng.normal(market.satisfaction_start, market.satisfaction_start_sd, n), 0.0, 10.0)
+    loyalty = np.clip(rng.normal(market.loyalty_neutral, market.loyalty_start_sd, n), 0.0, 1.0)
+    ref_price = market.reference_price * np.exp(rng.normal(0.0, market.reference_price_sd, n))
     served = rng.random(n) < market.initial_served_share
     supplier = np.where(served, rng.integers(0, n_firms, n), PROSPECT)
-    tenure = np.where(served, rng.integers(1, 25, n), 0)
+    tenure = np.where(served, rng.integers(market.tenure_start_min, market.tenure_start_max + 1, n), 0)
 
     def real(a: np.ndarray) -> Array:
         return xp.asarray(a.astype(REAL))
@@ -169,7 +175,7 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
         price_sens=real(price_sens),
         quality_sens=real(quality_sens),
         switch_cost=real(switch_cost),
-        tier=value_tiers(xp.asarray(units * p_buy), xp),
+        tier=value_tiers(xp.asarray(units * p_buy), market, xp),
         supplier=xp.asarray(supplier.astype(CODE)),
         expectation=real(expectation),
         satisfaction=real(satisfaction),
@@ -178,15 +184,17 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
         tenure=xp.asarray(tenure.astype(TENURE)),
         advocacy=xp.zeros(n, dtype=CODE),
         complaint=xp.zeros(n, dtype=CODE),
+        recent_spend=real(units * p_buy),
+        at_risk=xp.zeros(n, dtype=bool),
     )
 
 
-def value_tiers(expected_spend: Array, xp: Any = np) -> Array:
-    """ABC tiers: top 20% of expected spend is A, next 30% B, the rest C (exact counts; a tie at a
-    boundary is split deterministically)."""
+def value_tiers(expected_spend: Array, m: Market, xp: Any = np) -> Array:
+    """ABC tiers: the top ``tier_a_share`` of expected spend is A, the next ``tier_b_share`` B, the rest C
+    (exact counts; a tie at a boundary is split deterministically)."""
     n = expected_spend.shape[0]
-    a_from = n - int(round(TIER_SHARES[0] * n))
-    b_from = n - int(round((TIER_SHARES[0] + TIER_SHARES[1]) * n))
+    a_from = n - int(round(m.tier_a_share * n))
+    b_from = n - int(round((m.tier_a_share + m.tier_b_share) * n))
     tier = xp.full(n, 2, dtype=CODE)
     if n == 0:
         return tier
@@ -194,6 +202,23 @@ def value_tiers(expected_spend: Array, xp: Any = np) -> Array:
     tier[order[b_from:]] = 1
     tier[order[a_from:]] = 0
     return tier
+
+
+def join_firm(pop: Population, firm: int, m: Market, xp: Any = np, who: Array | None = None) -> Population:
+    """Customers `who` (every customer by default) join `firm` as newcomers: each starts fresh (:func:`fresh_start`)."""
+    who = xp.arange(pop.size) if who is None else who
+    supplier, tenure, satisfaction, loyalty = pop.supplier.copy(), pop.tenure.copy(), pop.satisfaction.copy(), pop.loyalty.copy()
+    supplier[who] = firm
+    fresh_start(who, tenure, satisfaction, loyalty, m)
+    return replace(pop, supplier=supplier, tenure=tenure, satisfaction=satisfaction, loyalty=loyalty)
+
+
+def fresh_start(who: Array, tenure: Array, satisfaction: Array, loyalty: Array, m: Market) -> None:
+    """A customer who moves (joins a firm, or leaves the market) starts fresh: tenure 0, cumulative
+    satisfaction ``satisfaction_start`` and loyalty ``new_customer_loyalty``. Writes the three arrays at `who`."""
+    tenure[who] = 0
+    satisfaction[who] = m.satisfaction_start
+    loyalty[who] = m.new_customer_loyalty
 
 
 # ---------------------------------------------------------------------------
@@ -273,6 +298,35 @@ def complaint_outcome(complains: Array, u_handle: Array, p_quick: Array, p_resol
     return code
 
 
+def complaint_handling(complaints: Array, capacity: Array, care: Array, xp: Any = np) -> tuple[Array, Array]:
+    """Per firm: the chance a complaint is resolved quickly and the chance it is resolved at all.
+
+    A firm resolves ``min(1, capacity / complaints)`` of its complaints (its
+    service staff handle a fixed number each); care makes a share of those
+    quick. Returned as firm tables (see :func:`firm_table`): (p_quick, p_resolve).
+    """
+    p_resolve = firm_table(xp.minimum(1.0, capacity / xp.maximum(complaints, 1.0)), 0.0, xp)
+    return p_resolve * firm_table(care, 0.0, xp), p_resolve
+
+
+def complaint_effects(m: Market) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The scenario's complaint tables, indexed by outcome code (NO_COMPLAINT .. SILENT): the cumulative-satisfaction
+    points each outcome adds (no complaint: 0) and this period's defection-hazard multiplier (no complaint: 1)."""
+    satisfaction = (0.0, m.quick_resolution_satisfaction, m.resolution_satisfaction, m.unresolved_satisfaction, m.silent_satisfaction)
+    hazard = (1.0, m.quick_resolution_hazard, m.resolution_hazard, m.unresolved_hazard, m.silent_hazard)
+    return satisfaction, hazard
+
+
+def complaint_satisfaction(code: Array, m: Market, xp: Any = np) -> Array:
+    """Cumulative-satisfaction points each customer's complaint outcome adds (:func:`complaint_effects`)."""
+    return xp.asarray(complaint_effects(m)[0], dtype=REAL)[code]
+
+
+def complaint_hazard(code: Array, m: Market, xp: Any = np) -> Array:
+    """Each customer's defection-hazard multiplier this period from its complaint outcome (:func:`complaint_effects`)."""
+    return xp.asarray(complaint_effects(m)[1], dtype=REAL)[code]
+
+
 def defection_hazard(
     p_drop: Array, satisfaction: Array, loyalty: Array, switch_cost: Array, care: Array, complaint_mult: Array, m: Market, xp: Any = np
 ) -> Array:
@@ -296,6 +350,30 @@ def defection_hazard(
         - m.care_hazard * care
     )
     return xp.minimum(p_drop * xp.exp(log_mult) * complaint_mult, m.max_hazard)
+
+
+def care_of(inputs: MarketInputs, bins: Array, tiers: Array, xp: Any = np) -> Array | float:
+    """Each customer's care intensity: the firm's, or the firm's for the customer's ABC tier when the firm
+    splits its care budget by tier (``inputs.care_tier``); 0.0 (no array) when no firm spends on care."""
+    if inputs.care_tier is None:
+        return per_customer(firm_table(inputs.care, 0.0, xp), bins, xp)
+    table = xp.concatenate([xp.zeros((1, 3), dtype=REAL), xp.asarray(inputs.care_tier, dtype=REAL)]).reshape(-1)
+    return table[bins * 3 + tiers]
+
+
+def retention_relief(hazard: Array, at_risk: Array, relief: Array | float, xp: Any = np) -> Array:
+    """The churn warning acted on: an at-risk customer's hazard falls by its firm's retention relief."""
+    return hazard * (1.0 - relief * at_risk)
+
+
+def flag_at_risk(hazard: Array, threshold: float) -> Array:
+    """The churn early warning (流失预警): customers whose defection hazard is above the threshold."""
+    return hazard > threshold
+
+
+def update_recent_spend(recent: Array, spent: Array, memory: float) -> Array:
+    """Recent spend: the smoothed units a customer bought per period (ABC tiers follow it)."""
+    return memory * recent + (1.0 - memory) * spent
 
 
 def purchase_probability(p_buy: Array, log_price_ratio: Array, price_sens: Array, factor: float, m: Market, xp: Any = np) -> Array:
@@ -384,14 +462,237 @@ def per_firm(bins: Array, n_firms: int, xp: Any = np, weights: Array | None = No
     return xp.bincount(bins, weights=weights, minlength=n_firms + 1)[1 : n_firms + 1].astype(xp.float64)
 
 
-def per_firm_and_kind(bins: Array, kind: Array, n_kinds: int, n_firms: int, xp: Any = np) -> Array:
-    """Counts per firm and kind (0 <= kind < n_kinds) in one pass: (n_firms, n_kinds) float64, prospects left out."""
-    counts = xp.bincount(bins * n_kinds + kind, minlength=(n_firms + 1) * n_kinds)[: (n_firms + 1) * n_kinds]
+def per_firm_and_kind(bins: Array, kind: Array, n_kinds: int, n_firms: int, xp: Any = np, weights: Array | None = None) -> Array:
+    """Counts (or sums of `weights`) per firm and kind (0 <= kind < n_kinds) in one pass: (n_firms, n_kinds)
+    float64, prospects left out."""
+    if weights is not None:
+        weights = weights.astype(xp.float64)
+    counts = xp.bincount(bins * n_kinds + kind, weights=weights, minlength=(n_firms + 1) * n_kinds)[: (n_firms + 1) * n_kinds]
     return counts.reshape(n_firms + 1, n_kinds)[1:].astype(xp.float64)
 
 
 # ---------------------------------------------------------------------------
-# one period
+# customer equity
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Customers a firm holds at the end of the period, of one kind (those who stayed, or newcomers)."""
+
+    bins: Array  # each one's firm bin (0: not the firm's at the end)
+    expected_units: Array  # p_buy x units: what each buys per period on average
+    multiple: Array  # the margin multiple of each one's lifetime value (:func:`equity_multiple`)
+
+
+def customer_equity(stayers: Cohort, joiners: Cohort, inputs: MarketInputs, n_firms: int, xp: Any = np) -> Array:
+    """Customer equity of each firm: Σ CLV over its customers at the end (Gupta & Lehmann).
+
+    CLV = margin x r / (1 + d - r) with margin = expected units x margin per
+    unit - service cost; summed per firm as two totals, so the margin per unit
+    and the service cost multiply once per firm.
+    """
+    margin_total = per_firm(stayers.bins, n_firms, xp, stayers.expected_units * stayers.multiple) + per_firm(
+        joiners.bins, n_firms, xp, joiners.expected_units * joiners.multiple
+    )
+    multiple_total = per_firm(stayers.bins, n_firms, xp, stayers.multiple) + per_firm(joiners.bins, n_firms, xp, joiners.multiple)
+    return inputs.margin_per_unit * margin_total - inputs.service_cost * multiple_total
+
+
+# ---------------------------------------------------------------------------
+# one period: the steps, each over the customers it concerns (a suffix _s: over the customers served at the start)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom the period's rules concern, fixed at the start of the period."""
+
+    bins: Array  # each customer's bin: 0 for a prospect, firm + 1 (indexes firm tables and per-firm totals)
+    active: Array  # bool: served at the start
+    served: Array  # indices of the served customers (sorted)
+    prospects: Array  # indices of the prospects (sorted)
+    bins_s: Array  # the served customers' bins
+
+
+@dataclass(frozen=True)
+class Experience:
+    """Rules 1-4 over the served customers, and everyone's expectation after rule 4."""
+
+    perceived: Array
+    transaction: Array  # transaction satisfaction S, less any scandal
+    cumulative: Array  # cumulative satisfaction CS, before complaint outcomes
+    expectation: Array  # every customer's E
+
+
+@dataclass(frozen=True)
+class Complaints:
+    """Rule 5 over the dissatisfied among the served."""
+
+    dissatisfied: Array  # positions among the served
+    bins: Array  # their bins
+    code: Array  # their outcome codes (SILENT or a handled complaint)
+    complaints: Array  # complaints per firm
+
+
+@dataclass(frozen=True)
+class Defections:
+    """Rule 6 over the served: each one's hazard, and who leaves which firm."""
+
+    hazard: Array  # over the served
+    quits: Array  # positions among the served
+    left: Array  # the bins of the firms they leave
+
+
+@dataclass(frozen=True)
+class Moves:
+    """Rule 7: who chose, and where everyone is after the choice."""
+
+    choosers: Array  # defectors and adopters (sorted indices)
+    adopters: Array
+    bins: Array  # every customer's bin after the choice
+    supplier: Array  # every customer's supplier after the choice
+    newcomers: Array  # choosers who joined a firm
+    joined: Array  # their bins
+
+
+@dataclass(frozen=True)
+class Purchases:
+    """Rule 8 over the customers with a supplier after the choice."""
+
+    buyers: Array
+    bins: Array  # the buyers' bins
+    units: Array  # units each buyer bought
+
+
+def audience(pop: Population, xp: Any = np) -> Audience:
+    """Served customers and prospects at the start of the period."""
+    bins = firm_bins(pop.supplier, xp)
+    active = pop.supplier >= 0
+    served = xp.flatnonzero(active)
+    return Audience(bins=bins, active=active, served=served, prospects=xp.flatnonzero(~active), bins_s=bins[served])
+
+
+def experience(pop: Population, inputs: MarketInputs, who: Audience, noise: Array, m: Market, xp: Any = np) -> Experience:
+    """Rules 1-4: perceived quality, transaction satisfaction (less any scandal), cumulative satisfaction, expectations."""
+    served, bins_s = who.served, who.bins_s
+    expectation_s = pop.expectation[served]
+    perceived = perceive_quality(firm_table(inputs.quality, 0.0, xp)[bins_s], noise, m, xp)
+    log_price_ratio = firm_table(xp.log(inputs.price), 0.0, xp)[bins_s] - xp.log(pop.ref_price[served])
+    s = transaction_satisfaction(perceived, expectation_s, log_price_ratio, m, xp)
+    if bool(xp.any(inputs.scandal)):
+        s = xp.clip(s - firm_table(inputs.scandal, 0.0, xp)[bins_s], 0.0, 10.0)
+    cs_s = cumulative_satisfaction(pop.satisfaction[served], s, memory_weight(pop.tenure[served], m, xp), xp)
+    wom = per_customer(firm_table(inputs.wom, 0.0, xp), bins_s, xp) if m.wom_expectation else 0.0
+    e = pop.expectation.copy()
+    e[served] = update_expectation(expectation_s, perceived, wom, m, xp)
+    return Experience(perceived=perceived, transaction=s, cumulative=cs_s, expectation=e)
+
+
+def handle_complaints(
+    s: Array, bins_s: Array, inputs: MarketInputs, n_firms: int, rng: np.random.Generator, m: Market, xp: Any = np,
+    tier_s: Array | None = None,
+) -> Complaints:
+    """Rule 5: the dissatisfied may complain (one draw each), complaints are handled up to capacity (one draw each).
+
+    With care split by tier, a complaint's chance of a quick resolution follows the care of the complainer's tier.
+    """
+    dissatisfied = xp.flatnonzero(s < m.dissatisfied_below)
+    bins_d = bins_s[dissatisfied]
+    complains = uniforms(rng, dissatisfied.shape[0], xp) < complaint_probability(s[dissatisfied], m, xp)
+    complainers = bins_d[complains]
+    complaints = per_firm(complainers, n_firms, xp)
+    p_quick, p_resolve = complaint_handling(complaints, inputs.complaint_capacity, inputs.care, xp)
+    u_handle = uniforms(rng, complainers.shape[0], xp)
+    if inputs.care_tier is None:
+        quick = p_quick[complainers]
+    else:
+        quick = p_resolve[complainers] * care_of(inputs, complainers, tier_s[dissatisfied][complains], xp)
+    code = complaint_outcome(complains, u_handle, quick, p_resolve[complainers], xp)
+    return Complaints(dissatisfied=dissatisfied, bins=bins_d, code=code, complaints=complaints)
+
+
+def after_complaints(cs_s: Array, heard: Complaints, m: Market, xp: Any = np) -> Array:
+    """Cumulative satisfaction of the served once each complaint outcome has shifted it, in [0, 10]."""
+    out = cs_s.copy()
+    out[heard.dissatisfied] = xp.clip(cs_s[heard.dissatisfied] + complaint_satisfaction(heard.code, m, xp), 0.0, 10.0)
+    return out
+
+
+def defect(
+    pop: Population, inputs: MarketInputs, who: Audience, cs_s: Array, heard: Complaints, u_defect: Array, m: Market, xp: Any = np
+) -> Defections:
+    """Rule 6: each served customer's defection hazard and draw (a closed firm's customers all leave)."""
+    complaint_mult = xp.ones(who.served.shape[0], dtype=REAL)
+    complaint_mult[heard.dissatisfied] = complaint_hazard(heard.code, m, xp)
+    served = who.served
+    care = care_of(inputs, who.bins_s, pop.tier[served] if inputs.care_tier is not None else None, xp)
+    hazard = defection_hazard(pop.p_drop[served], cs_s, pop.loyalty[served], pop.switch_cost[served], care, complaint_mult, m, xp)
+    if inputs.retention is not None and bool(xp.any(inputs.retention)):
+        hazard = retention_relief(hazard, pop.at_risk[served], firm_table(inputs.retention, 0.0, xp)[who.bins_s], xp)
+    if not bool(xp.all(inputs.alive)):
+        hazard = xp.maximum(hazard, firm_table(~xp.asarray(inputs.alive), 0.0, xp)[who.bins_s])
+    quits = xp.flatnonzero(u_defect < hazard)
+    return Defections(hazard=hazard, quits=quits, left=who.bins_s[quits])
+
+
+def supplier_choice(
+    pop: Population, choosers: Array, is_defector: Array, left: Array, inputs: MarketInputs, rng: np.random.Generator,
+    m: Market, xp: Any = np,
+) -> Array:
+    """Each chooser's new bin by multinomial logit (one draw each); 0 is the outside option (a prospect again).
+
+    A defector cannot pick the firm it leaves (`left`, in chooser order), pays
+    its switching cost on every firm, and may leave the market; an adopter
+    always picks a live firm.
+    """
+    n_firms = int(inputs.price.shape[0])
+    utility = choice_utility(inputs, pop.quality_sens[choosers], pop.price_sens[choosers], xp.log(pop.ref_price[choosers]), m, xp)
+    utility = xp.where(inputs.alive[:, None], utility, -xp.inf)
+    utility[left - 1, xp.flatnonzero(is_defector)] = -xp.inf
+    utility = utility - (m.switching_hazard * pop.switch_cost[choosers] * is_defector)[None, :]
+    outside = xp.where(is_defector, m.outside_utility + inputs.outside_boost, -xp.inf)
+    pick = sample_choice(xp.concatenate([utility, outside[None, :]], axis=0), rng, xp)
+    return xp.where(pick >= n_firms, 0, pick + 1)
+
+
+def choose(
+    pop: Population, inputs: MarketInputs, who: Audience, gone: Defections, u_adopt: Array, rng: np.random.Generator,
+    m: Market, xp: Any = np,
+) -> Moves:
+    """Rule 7: defectors and Bass adopters among the prospects choose a supplier (or, defectors, none)."""
+    defectors = who.served[gone.quits]
+    adopt_p = adoption_hazard(who.served.shape[0] / pop.size, float(xp.mean(inputs.awareness)), m)
+    adopters = who.prospects[u_adopt < adopt_p] if bool(xp.any(inputs.alive)) else who.prospects[:0]
+    choosers = xp.sort(xp.concatenate([defectors, adopters]))
+    new_bin = supplier_choice(pop, choosers, who.active[choosers], gone.left, inputs, rng, m, xp)
+    supplier = pop.supplier.copy()
+    supplier[choosers] = new_bin - 1
+    bins = who.bins.copy()
+    bins[choosers] = new_bin
+    return Moves(choosers=choosers, adopters=adopters, bins=bins, supplier=supplier,
+                 newcomers=choosers[new_bin > 0], joined=new_bin[new_bin > 0])
+
+
+def purchase(
+    pop: Population, inputs: MarketInputs, moved: Moves, rng: np.random.Generator, m: Market, xp: Any = np
+) -> Purchases:
+    """Rule 8: every customer with a supplier after the choice buys or not (one draw each), at the supplier's price."""
+    customers = xp.flatnonzero(moved.supplier >= 0)
+    bins_c = moved.bins[customers]
+    log_ratio = firm_table(xp.log(inputs.price), 0.0, xp)[bins_c] - xp.log(pop.ref_price[customers])
+    p_buy = purchase_probability(pop.p_buy[customers], log_ratio, pop.price_sens[customers], inputs.purchase_factor, m, xp)
+    buys = uniforms(rng, customers.shape[0], xp) < p_buy
+    buyers = customers[buys]
+    return Purchases(buyers=buyers, bins=bins_c[buys], units=pop.units[buyers])
+
+
+def price_anchor(pop: Population, inputs: MarketInputs, bins: Array, m: Market, xp: Any = np) -> Array:
+    """Each customer's reference-price anchor: the price paid blended with the market's mean price
+    (Kalyanaram & Winer 1995); with no live price, each customer's own reference stands in for the market's."""
+    x = m.external_reference
+    if inputs.market_price > 0:
+        return firm_table((1 - x) * inputs.price + x * inputs.market_price, inputs.market_price, xp)[bins]
+    price_paid = firm_table(inputs.price, 0.0, xp)[bins]
+    return xp.where(bins > 0, (1 - x) * price_paid + x * pop.ref_price, pop.ref_price)
 
 
 def step_population(
@@ -422,169 +723,113 @@ def step_population(
         xp: array namespace (numpy or cupy).
         track: record the panel for customers 0..track-1.
     """
-    n = pop.size
     n_firms = int(inputs.price.shape[0])
-
-    # whom the rules concern, and the random draws for each of them (a suffix _s: over the served customers)
-    bins = firm_bins(pop.supplier, xp)  # 0 for prospects, firm + 1: indexes firm tables and per-firm totals
-    active = pop.supplier >= 0
-    served = xp.flatnonzero(active)
-    prospects = xp.flatnonzero(~active)
-    bins_s = bins[served]
-    noise = normals(rng, served.shape[0], xp)
-    u_defect = uniforms(rng, served.shape[0], xp)
-    u_adopt = uniforms(rng, prospects.shape[0], xp)
-    log_price = firm_table(xp.log(inputs.price), 0.0, xp)
-    log_ref = xp.log(pop.ref_price)
-    expectation_s = pop.expectation[served]
-
-    # 1. perceived quality
-    perceived = perceive_quality(firm_table(inputs.quality, 0.0, xp)[bins_s], noise, m, xp)
-    # 2. transaction satisfaction (quality disconfirmation and value for money), less any scandal
-    s = transaction_satisfaction(perceived, expectation_s, log_price[bins_s] - log_ref[served], m, xp)
-    if bool(xp.any(inputs.scandal)):
-        s = xp.clip(s - firm_table(inputs.scandal, 0.0, xp)[bins_s], 0.0, 10.0)
-    # 3. cumulative satisfaction
-    cs_s = cumulative_satisfaction(pop.satisfaction[served], s, memory_weight(pop.tenure[served], m, xp), xp)
-    # 4. expectations move toward experience and word of mouth
-    wom = per_customer(firm_table(inputs.wom, 0.0, xp), bins_s, xp) if m.wom_expectation else 0.0
-    e = pop.expectation.copy()
-    e[served] = update_expectation(expectation_s, perceived, wom, m, xp)
-    # 5. complaints and their handling: the dissatisfied may complain, complaints are handled up to capacity
-    dissatisfied = xp.flatnonzero(s < m.dissatisfied_below)  # positions among the served
-    bins_d = bins_s[dissatisfied]
-    complains = uniforms(rng, dissatisfied.shape[0], xp) < complaint_probability(s[dissatisfied], m, xp)
-    complainers = bins_d[complains]
-    complaints = per_firm(complainers, n_firms, xp)
-    p_resolve = firm_table(xp.minimum(1.0, inputs.complaint_capacity / xp.maximum(complaints, 1.0)), 0.0, xp)
-    p_quick = p_resolve * firm_table(inputs.care, 0.0, xp)
-    u_handle = uniforms(rng, complainers.shape[0], xp)
-    code_d = complaint_outcome(complains, u_handle, p_quick[complainers], p_resolve[complainers], xp)
-    code = xp.zeros(n, dtype=CODE)
-    code[served[dissatisfied]] = code_d
-    cs_s[dissatisfied] = xp.clip(cs_s[dissatisfied] + xp.asarray(COMPLAINT_SATISFACTION, dtype=REAL)[code_d], 0.0, 10.0)
-    complaint_mult = xp.ones(served.shape[0], dtype=REAL)
-    complaint_mult[dissatisfied] = xp.asarray(COMPLAINT_HAZARD, dtype=REAL)[code_d]
-    # 6. defection (a closed firm's customers all leave)
-    care = per_customer(firm_table(inputs.care, 0.0, xp), bins_s, xp)
-    loyalty_s = pop.loyalty[served]
-    hazard = defection_hazard(pop.p_drop[served], cs_s, loyalty_s, pop.switch_cost[served], care, complaint_mult, m, xp)
-    if not bool(xp.all(inputs.alive)):
-        hazard = xp.maximum(hazard, firm_table(~xp.asarray(inputs.alive), 0.0, xp)[bins_s])
-    quits = xp.flatnonzero(u_defect < hazard)  # positions among the served
-    defectors = served[quits]
-    left = bins_s[quits]  # the bins of the firms they leave
-    # 7. choice: defectors (may leave the market) and Bass adopters among prospects
-    adopt_p = adoption_hazard(served.shape[0] / n, float(xp.mean(inputs.awareness)), m)
-    adopters = prospects[u_adopt < adopt_p] if bool(xp.any(inputs.alive)) else prospects[:0]
-    choosers = xp.sort(xp.concatenate([defectors, adopters]))
-    is_defector = active[choosers]
-    log_ref_c = log_ref[choosers]
-    utility = choice_utility(inputs, pop.quality_sens[choosers], pop.price_sens[choosers], log_ref_c, m, xp)
-    utility = xp.where(inputs.alive[:, None], utility, -xp.inf)
-    utility[left - 1, xp.flatnonzero(is_defector)] = -xp.inf  # a defector leaves its supplier
-    utility = utility - (m.switching_hazard * pop.switch_cost[choosers] * is_defector)[None, :]
-    outside = xp.where(is_defector, m.outside_utility + inputs.outside_boost, -xp.inf)
-    utility = xp.concatenate([utility, outside[None, :]], axis=0)
-    pick = sample_choice(utility, rng, xp)
-    new_bin = xp.where(pick >= n_firms, 0, pick + 1)  # the outside option makes a prospect
-    supplier = pop.supplier.copy()
-    supplier[choosers] = new_bin - 1
-    bins_now = bins.copy()
-    bins_now[choosers] = new_bin
-    # a new relationship starts fresh; a newcomer's expectation moves toward the chosen firm's reputation
-    newcomers = choosers[new_bin > 0]
-    joined = new_bin[new_bin > 0]
-    tenure = pop.tenure + active
-    tenure[choosers] = 0
+    # whom the rules concern, and the random draws for each of them
+    who = audience(pop, xp)
+    noise = normals(rng, who.served.shape[0], xp)
+    u_defect = uniforms(rng, who.served.shape[0], xp)
+    u_adopt = uniforms(rng, who.prospects.shape[0], xp)
+    # 1. perceived quality; 2.-4. transaction and cumulative satisfaction, expectations
+    felt = experience(pop, inputs, who, noise, m, xp)
+    # 5. complaints and their handling
+    heard = handle_complaints(felt.transaction, who.bins_s, inputs, n_firms, rng, m, xp,
+                              pop.tier[who.served] if inputs.care_tier is not None else None)
+    cs_s = after_complaints(felt.cumulative, heard, m, xp)
+    # 6. defection
+    gone = defect(pop, inputs, who, cs_s, heard, u_defect, m, xp)
+    # 7. supplier choice: whoever moves starts fresh, a newcomer expecting partly what its firm is known for
+    moved = choose(pop, inputs, who, gone, u_adopt, rng, m, xp)
+    tenure = pop.tenure + who.active
     cs = pop.satisfaction.copy()
-    cs[served] = cs_s
-    cs[choosers] = m.satisfaction_start
-    e[newcomers] = newcomer_expectation(e[newcomers], firm_table(inputs.reputation, 0.0, xp)[joined], m, xp)
-    # 8. purchases
-    now_active = supplier >= 0
-    customers = xp.flatnonzero(now_active)
-    bins_c = bins_now[customers]
-    log_ratio = log_price[bins_c] - log_ref[customers]
-    p_buy = purchase_probability(pop.p_buy[customers], log_ratio, pop.price_sens[customers], inputs.purchase_factor, m, xp)
-    buys = uniforms(rng, customers.shape[0], xp) < p_buy
-    buyers = customers[buys]
-    bins_b = bins_c[buys]
-    units_bought = pop.units[buyers]
-    # 9. word of mouth
-    advocacy = advocacy_of(cs, now_active, m, xp)
-    # 10. loyalty (of those who stay) and reference price
-    loyalty_s = update_loyalty(loyalty_s, cs_s, m, xp)
+    cs[who.served] = cs_s
+    loyalty_s = update_loyalty(pop.loyalty[who.served], cs_s, m, xp)  # 10. loyalty of those who stay
     loyalty = pop.loyalty.copy()
-    loyalty[served] = loyalty_s
-    loyalty[choosers] = NEW_CUSTOMER_LOYALTY
-    # internal reference (price paid) blended with the external one (the market's prices), Kalyanaram & Winer 1995
-    x = m.external_reference
-    if inputs.market_price > 0:
-        anchor = firm_table((1 - x) * inputs.price + x * inputs.market_price, inputs.market_price, xp)[bins_now]
-    else:  # no live price: each customer's own reference price stands in for the market's
-        price_paid = firm_table(inputs.price, 0.0, xp)[bins_now]
-        anchor = xp.where(now_active, (1 - x) * price_paid + x * pop.ref_price, pop.ref_price)
-    ref_price = reference_price(pop.ref_price, anchor, m, xp)
-
+    loyalty[who.served] = loyalty_s
+    fresh_start(moved.choosers, tenure, cs, loyalty, m)
+    e = felt.expectation
+    e[moved.newcomers] = newcomer_expectation(e[moved.newcomers], firm_table(inputs.reputation, 0.0, xp)[moved.joined], m, xp)
+    # 8. purchases
+    bought = purchase(pop, inputs, moved, rng, m, xp)
+    # 9. word of mouth; 10. reference price
+    advocacy = advocacy_of(cs, moved.supplier >= 0, m, xp)
+    ref_price = reference_price(pop.ref_price, price_anchor(pop, inputs, moved.bins, m, xp), m, xp)
+    # 11. the churn early warning for next period; 12. ABC tiers that follow recent spend
+    tier, recent = pop.tier, pop.recent_spend
+    if inputs.tier_memory is not None:
+        spent = xp.zeros(pop.size, dtype=REAL)
+        spent[bought.buyers] = bought.units
+        recent = update_recent_spend(pop.recent_spend, spent, inputs.tier_memory)
+        tier = value_tiers(recent, m, xp)
     new_pop = replace(
         pop,
-        supplier=supplier,
+        tier=tier,
+        supplier=moved.supplier,
         expectation=e,
         satisfaction=cs,
         loyalty=loyalty,
         ref_price=ref_price,
         tenure=tenure,
         advocacy=advocacy,
-        complaint=code,
+        complaint=complaint_codes(pop.size, who, heard, xp),
+        recent_spend=recent,
+        at_risk=at_risk_after(pop.size, who, gone, inputs.churn_threshold, xp),
     )
+    # per-firm totals and the tracked customers' panel
+    outcome = tally(pop, new_pop, inputs, who, felt, heard, gone, moved, bought, cs_s, loyalty_s, m, xp, track)
+    return new_pop, outcome
 
-    # per-firm totals: counts by (tier, advocacy) in one pass over everyone; purchases over the buyers; sums over a
-    # firm's customers at the end as those who stayed (bins `stay` over the served, 0 for defectors) plus newcomers
-    kinds = per_firm_and_kind(bins_now, pop.tier * 3 + (advocacy + 1), 9, n_firms, xp).reshape(n_firms, 3, 3)
-    outcomes = per_firm_and_kind(bins_d, code_d, 5, n_firms, xp)  # by complaint outcome code
+
+def at_risk_after(n: int, who: Audience, gone: Defections, threshold: float, xp: Any = np) -> Array:
+    """Every customer's churn-warning flag for next period: those who stayed whose hazard was above the threshold
+    (a newcomer or a prospect is not flagged)."""
+    flag = xp.zeros(n, dtype=bool)
+    stayed = xp.ones(who.served.shape[0], dtype=bool)
+    stayed[gone.quits] = False
+    flag[who.served] = stayed & flag_at_risk(gone.hazard, threshold)
+    return flag
+
+
+def complaint_codes(n: int, who: Audience, heard: Complaints, xp: Any = np) -> Array:
+    """Every customer's complaint outcome code this period (NO_COMPLAINT unless dissatisfied)."""
+    code = xp.zeros(n, dtype=CODE)
+    code[who.served[heard.dissatisfied]] = heard.code
+    return code
+
+
+def tally(
+    pop: Population, new: Population, inputs: MarketInputs, who: Audience, felt: Experience, heard: Complaints,
+    gone: Defections, moved: Moves, bought: Purchases, cs_s: Array, loyalty_s: Array, m: Market, xp: Any, track: int,
+) -> PopulationOutcome:
+    """Per-firm totals of the period, and the tracked customers' panel.
+
+    Counts by (tier, advocacy) in one pass over everyone; purchases over the
+    buyers; sums over a firm's customers at the end as those who stayed (bins
+    `stay` over the served, 0 for defectors) plus newcomers.
+    """
+    n_firms = int(inputs.price.shape[0])
+    n = pop.size
+    kinds = per_firm_and_kind(moved.bins, new.tier * 3 + (new.advocacy + 1), 9, n_firms, xp).reshape(n_firms, 3, 3)
+    outcomes = per_firm_and_kind(heard.bins, heard.code, 5, n_firms, xp)  # by complaint outcome code
     end = kinds.sum(axis=(1, 2))
-    lost = per_firm(left, n_firms, xp)
-    acquired = per_firm(joined, n_firms, xp)
-    stay = bins_s.copy()
-    stay[quits] = 0
-    # customer equity: margin x r / (1 + d - r) (Gupta & Lehmann), r from this period's hazard (a newcomer's: its
-    # base dropout); margin = expected units x margin per unit - service cost, so summed per firm as two totals
-    expected_units = pop.p_buy[served] * pop.units[served]
-    expected_units_new = pop.p_buy[newcomers] * pop.units[newcomers]
-    multiple = equity_multiple(hazard, m, xp)
-    multiple_new = equity_multiple(pop.p_drop[newcomers], m, xp)
-    units_sold = per_firm(bins_b, n_firms, xp, units_bought)
-    wallet = per_firm(stay, n_firms, xp, expected_units) + per_firm(joined, n_firms, xp, expected_units_new)
-    margin_total = per_firm(stay, n_firms, xp, expected_units * multiple) + per_firm(
-        joined, n_firms, xp, expected_units_new * multiple_new
-    )
-    multiple_total = per_firm(stay, n_firms, xp, multiple) + per_firm(joined, n_firms, xp, multiple_new)
-    t = min(track, n)
-    bought = _marked(buyers, t, xp)
-    panel = {
-        "supplier": supplier[:t].copy(),
-        "satisfaction": cs[:t].copy(),
-        "expectation": e[:t].copy(),
-        "loyalty": loyalty[:t].copy(),
-        "perceived": _served_values(perceived, served, t, xp),
-        "bought": bought,
-        "units": pop.units[:t] * bought,
-        "spend": pop.units[:t] * bought * firm_table(inputs.price, 0.0, xp)[bins_now[:t]],
-        "complaint": code[:t].copy(),
-        "defected": _marked(defectors, t, xp),
-        "tenure": tenure[:t].copy(),
-    }
-    outcome = PopulationOutcome(
+    lost = per_firm(gone.left, n_firms, xp)
+    acquired = per_firm(moved.joined, n_firms, xp)
+    stay = who.bins_s.copy()
+    stay[gone.quits] = 0
+    # r from this period's hazard (a newcomer's: its base dropout)
+    stayers = Cohort(stay, pop.p_buy[who.served] * pop.units[who.served], equity_multiple(gone.hazard, m, xp))
+    joiners = Cohort(moved.joined, pop.p_buy[moved.newcomers] * pop.units[moved.newcomers], equity_multiple(pop.p_drop[moved.newcomers], m, xp))
+    units_sold = per_firm(bought.bins, n_firms, xp, bought.units)
+    wallet = per_firm(stayers.bins, n_firms, xp, stayers.expected_units) + per_firm(joiners.bins, n_firms, xp, joiners.expected_units)
+    return PopulationOutcome(
         customers_start=end + lost - acquired,  # a defector never rejoins its own firm
         customers_end=end,
         acquired=acquired,
         lost=lost,
         revenue=inputs.price * units_sold,
         units_sold=units_sold,
-        buyers=per_firm(bins_b, n_firms, xp),
+        buyers=per_firm(bought.bins, n_firms, xp),
         wallet=inputs.purchase_factor * wallet,
-        complaints=complaints,
+        complaints=heard.complaints,
         resolved_quickly=outcomes[:, RESOLVED_QUICKLY],
         resolved=outcomes[:, RESOLVED],
         unresolved=outcomes[:, UNRESOLVED],
@@ -593,14 +838,39 @@ def step_population(
         promoters=kinds[:, :, 2].sum(axis=1),
         detractors=kinds[:, :, 0].sum(axis=1),
         satisfaction_sum=per_firm(stay, n_firms, xp, cs_s) + m.satisfaction_start * acquired,
-        loyalty_sum=per_firm(stay, n_firms, xp, loyalty_s) + NEW_CUSTOMER_LOYALTY * acquired,
-        customer_equity=inputs.margin_per_unit * margin_total - inputs.service_cost * multiple_total,
+        loyalty_sum=per_firm(stay, n_firms, xp, loyalty_s) + m.new_customer_loyalty * acquired,
+        customer_equity=customer_equity(stayers, joiners, inputs, n_firms, xp),
         tier_counts=kinds.sum(axis=2),
+        revenue_tiers=per_firm_and_kind(bought.bins, pop.tier[bought.buyers], 3, n_firms, xp,
+                                        bought.units * firm_table(inputs.price, 0.0, xp)[bought.bins]),
+        units_tiers=per_firm_and_kind(bought.bins, pop.tier[bought.buyers], 3, n_firms, xp, bought.units),
+        at_risk_tiers=per_firm_and_kind(moved.bins[new.at_risk], new.tier[new.at_risk], 3, n_firms, xp),
+        tier_moves=int((new.tier != pop.tier).sum()) if new.tier is not pop.tier else 0,
         prospects_end=int(n - int(end.sum())),
-        adopters=int(adopters.shape[0]),
-        panel=panel,
+        adopters=int(moved.adopters.shape[0]),
+        panel=panel(pop, new, inputs, who, felt, gone, moved, bought, xp, min(track, n)),
     )
-    return new_pop, outcome
+
+
+def panel(
+    pop: Population, new: Population, inputs: MarketInputs, who: Audience, felt: Experience, gone: Defections,
+    moved: Moves, bought: Purchases, xp: Any, t: int,
+) -> dict[str, Array]:
+    """The period's record of the first t customers (the tracked ones)."""
+    did_buy = _marked(bought.buyers, t, xp)
+    return {
+        "supplier": new.supplier[:t].copy(),
+        "satisfaction": new.satisfaction[:t].copy(),
+        "expectation": new.expectation[:t].copy(),
+        "loyalty": new.loyalty[:t].copy(),
+        "perceived": _served_values(felt.perceived, who.served, t, xp),
+        "bought": did_buy,
+        "units": pop.units[:t] * did_buy,
+        "spend": pop.units[:t] * did_buy * firm_table(inputs.price, 0.0, xp)[moved.bins[:t]],
+        "complaint": new.complaint[:t].copy(),
+        "defected": _marked(who.served[gone.quits], t, xp),
+        "tenure": new.tenure[:t].copy(),
+    }
 
 
 def _served_values(values: Array, served: Array, t: int, xp: Any) -> Array:
@@ -631,4 +901,5 @@ def release_customers(pop: Population, firm: int, xp: Any = np) -> Population:
         supplier=xp.where(mask, PROSPECT, pop.supplier).astype(pop.supplier.dtype),
         tenure=xp.where(mask, 0, pop.tenure).astype(pop.tenure.dtype),
         advocacy=xp.where(mask, 0, pop.advocacy).astype(pop.advocacy.dtype),
+        at_risk=pop.at_risk & ~mask,
     )

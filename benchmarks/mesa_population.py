@@ -39,9 +39,6 @@ import mesa
 import numpy as np
 
 from crmsim.agents.population import (
-    COMPLAINT_HAZARD,
-    COMPLAINT_SATISFACTION,
-    NEW_CUSTOMER_LOYALTY,
     NO_COMPLAINT,
     PROSPECT,
     RESOLVED,
@@ -50,6 +47,7 @@ from crmsim.agents.population import (
     UNRESOLVED,
     MarketInputs,
     Population,
+    complaint_effects,
 )
 from crmsim.scenarios.schema import Market
 
@@ -243,10 +241,11 @@ class Customer(mesa.Agent):
             if code != NO_COMPLAINT:
                 tally = CODE_TALLY[code]
                 setattr(firm, tally, getattr(firm, tally) + 1.0)
-            cs = clip(self.cs + COMPLAINT_SATISFACTION[code], 0.0, 10.0)
+            satisfaction_shift, hazard_mult = complaint_effects(m)
+            cs = clip(self.cs + satisfaction_shift[code], 0.0, 10.0)
             if firm.alive:
                 hazard = defection_hazard(
-                    self.p_drop, cs, self.loyalty, self.switch_cost, firm.care, COMPLAINT_HAZARD[code], m
+                    self.p_drop, cs, self.loyalty, self.switch_cost, firm.care, hazard_mult[code], m
                 )
             else:
                 hazard = 1.0
@@ -268,7 +267,7 @@ class Customer(mesa.Agent):
                 self.expectation = newcomer_expectation(self.expectation, firms[supplier].reputation, m)
             tenure = 0
             cs = m.satisfaction_start
-            loyalty = NEW_CUSTOMER_LOYALTY
+            loyalty = m.new_customer_loyalty
         else:
             tenure = self.tenure + (1 if active else 0)
         # purchases, word of mouth, loyalty, reference price, customer equity

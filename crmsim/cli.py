@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import socket
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +26,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from crmsim import InputError, __version__
-from crmsim.agents.bots import BOTS, DEFAULT_LINEUP, lineup
+from crmsim.agents.bots import BOTS, DEFAULT_LINEUP, lineup, make_bot
 from crmsim.extras import MissingExtra, require_extra
 from crmsim.scenarios import ScenarioError, list_scenarios, load_scenario
 from crmsim.sim.decisions import DecisionError
@@ -120,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(f"[green]replay identical to the recorded results in {source}[/green]")
     else:
         scenario = load_scenario(args.scenario)
-        strategies = lineup(bot_names(args.firms, "--firms"), scenario.firms.count)
+        strategies = lineup(_seats(args, scenario.firms.count), scenario.firms.count)
         model = CRMModel(scenario, seed=args.seed, strategies=strategies)
         bar = tqdm(total=scenario.periods, desc=f"{scenario.name} seed {args.seed}", unit="period", disable=args.quiet)
         t0 = time.perf_counter()
@@ -133,12 +135,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(_standings_table(model.standings(), f"Final standings: {model.scenario.name}, seed {model.seed}"))
     console.print(f"{len(model.results)} periods, {model.scenario.market.customers:,} customers in {elapsed:.2f} s")
     if args.out:
+        from crmsim.sim.export import model_provenance
+
         formats = [f.strip() for f in args.format.split(",")]
         frames["customers"] = model.customer_panel() if args.customers else pd.DataFrame()
         if not args.customers:
             frames.pop("customers")
-        write_frames(frames, args.out, formats)
-        write_log(model.decision_log(), args.out)
+        record = model_provenance(model)
+        write_frames(frames, args.out, formats, record)
+        write_log(model.decision_log(), args.out, record)
         console.print(f"wrote {', '.join(sorted(frames))} ({'/'.join(formats)}) and decisions.json to {args.out}")
     return 0
 
@@ -361,14 +366,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     params = scenario_settings(args.scenario, args.param, "--param", many=True)
     overrides = scenario_settings(args.scenario, args.set, "--set")
-    bounds, strategies = _bounds(args.bounds), bot_names(args.firms, "--firms")
+    bounds, strategies = _bounds(args.bounds), _seats(args, load_scenario(args.scenario, overrides=overrides).firms.count)
     out = Path(args.out or f"results/sweep-{Path(args.scenario).stem}")
     t0 = time.perf_counter()
     try:
-        with open_executor(args.dask, args.workers) as executor:
+        with open_executor(args.dask, args.workers) as executor, _printed_below():
             res = sweep(args.scenario, params, bounds=bounds, design=args.design, samples=args.samples,
                         seeds=args.seeds, strategies=strategies, overrides=overrides, master_seed=args.seed,
-                        sobol=args.sobol, executor=executor, workers=args.workers, out_dir=out, progress=not args.quiet)
+                        sobol=args.sobol, executor=executor, workers=args.workers, out_dir=out, progress=not args.quiet,
+                        stale=_stale(args))
     except ScenarioError as exc:  # each option was checked alone: a design point or the settings together break a rule
         raise UsageError("--param, --set and --bounds together make an invalid scenario: " + "; ".join(exc.problems)) from None
     elapsed = time.perf_counter() - t0
@@ -380,6 +386,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     console.print(_frame_table(by_strategy.rename(columns=lambda c: c.split(":", 1)[-1]), "Mean score of each strategy"))
     if res.indices is not None:
         console.print(_frame_table(res.indices, "Sobol indices (S1 first-order, ST total; 95% intervals)", max_rows=200))
+    _print_warnings(res.warnings)
     games = res.results["run_id"].nunique()
     console.print(f"{games} games in {elapsed:.1f} s; wrote results, runs, points, summary"
                   f"{', sobol' if res.indices is not None else ''} (.parquet) to {out}")
@@ -392,19 +399,25 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     from crmsim.research.tournament import tournament
 
     overrides = scenario_settings(args.scenario, args.set, "--set")
-    strategies = bot_names(args.strategies, "--strategies") or list(BOTS)
+    plugins = _plugin_specs(args)  # first: an imported module may register names in BOTS
+    strategies = (bot_names(args.strategies, "--strategies") or list(BOTS)) + plugins
     out = Path(args.out or f"results/tournament-{Path(args.scenario).stem}")
     t0 = time.perf_counter()
     with open_executor(args.dask, args.workers) as executor:
         res = tournament(args.scenario, strategies, seeds=args.seeds, overrides=overrides, master_seed=args.seed,
                          max_lineups=args.max_lineups or None, executor=executor, workers=args.workers, out_dir=out,
-                         progress=not args.quiet)
+                         progress=not args.quiet, stale=_stale(args))
     elapsed = time.perf_counter() - t0
     if res.sampled:
         console.print(f"[yellow]sampled:[/yellow] {res.note}; --max-lineups 0 plays every lineup", highlight=False)
-    console.print(_frame_table(res.table, f"Tournament on {args.scenario}: {res.note}"))
+    shown = res.table.drop(columns=[c for c in res.table.columns if c.endswith(("_low", "_high"))])
+    console.print(_frame_table(shown, f"Tournament on {args.scenario}: {res.note} (95% intervals resample whole games; "
+                                      "table.parquet has their bounds)"))
     console.print(_frame_table(res.matrix.reset_index(), "Mean score of each strategy (rows) against each opponent (columns)"))
-    console.print(f"{len(res.lineups) * len(res.seeds)} games in {elapsed:.1f} s; wrote table, results, matrix (.parquet) to {out}")
+    console.print(_frame_table(res.pairs, "Paired score differences a - b within the games both played (95% intervals, games resampled)",
+                               max_rows=200))
+    console.print(f"{len(res.lineups) * len(res.seeds)} games in {elapsed:.1f} s; wrote table, results, matrix, pairs (.parquet) "
+                  f"and tournament.json to {out}")
     return 0
 
 
@@ -416,17 +429,134 @@ def cmd_balance(args: argparse.Namespace) -> int:
     extra = {"master_seed": args.seed} if args.seed else {}
     if args.set:
         extra["overrides"] = scenario_settings(args.scenario, args.set, "--set")
+    _plugin_specs(args)
+    if args.firms or args.strategy:
+        seats = load_scenario(args.scenario, overrides=extra.get("overrides")).firms.count
+        extra["lineups"] = [lineup(_seats(args, seats), seats)]
+    if args.rerun_stale:
+        extra["stale"] = "rerun"
+    if args.no_egta:
+        extra["egta"] = False
+    if args.egta_seeds:
+        extra["egta_seeds"] = args.egta_seeds
     out = Path(args.out or f"results/balance-{Path(args.scenario).stem}")
     with open_executor(args.dask, args.workers) as executor:
         report = balance_report(args.scenario, seeds=args.seeds, out_dir=out, executor=executor, workers=args.workers,
                                 progress=not args.quiet, **extra)
     console.print(f"[bold]verdict:[/bold] {report.verdict}", highlight=False)
+    if report.targets is not None:
+        t = report.targets
+        console.print(_frame_table(pd.DataFrame({
+            "target": t["target"], "estimate": t["estimate"].round(3), "95% CI": [f"{a:.2f} - {b:.2f}" for a, b in zip(t["low"], t["high"])],
+            "rule": t["rule"], "result": ["pass" if ok else "FAIL" for ok in t["passed"]], "counted": t["note"],
+        }), f"Game facts of {args.scenario} ({len(report.seeds)} seeds per set)"))
+    if report.egta is not None:
+        console.print(_frame_table(report.egta.frame().round(3), f"Strategies: Nash mixture (regret {report.egta.nash_regret:.3f}), "
+                                   "alpha-Rank, wins against the field"))
     summary = report.summary if isinstance(report.summary.index, pd.RangeIndex) else report.summary.reset_index()
     console.print(_frame_table(summary, f"Balance of {args.scenario}"))
     for path in report.plots:
         console.print(f"plot: {path}", highlight=False)
     console.print(f"wrote the report to {out}")
     return 0
+
+
+# ---------------------------------------------------------------------------
+# plug-in strategies, experiments as files, sweepable parameters
+
+
+def _plugin_specs(args: argparse.Namespace) -> list[str]:
+    """Import the --import modules and check the --strategy specs; returns the specs.
+
+    The current folder goes first on the module path, as ``python -m`` does, so a module next to the
+    user's files can be named.
+    """
+    from crmsim.research.experiment_file import import_strategies
+
+    if (args.strategy or args.import_) and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for target in args.import_ or []:
+        problem = import_strategies(target, Path.cwd())
+        if problem:
+            raise UsageError(f"--import {target}: {problem}")
+    for spec in args.strategy or []:
+        with blame(f"--strategy {spec}"):
+            make_bot(spec)
+    return list(args.strategy or [])
+
+
+def _seats(args: argparse.Namespace, seats: int) -> list[str] | None:
+    """The line-up of --firms and --strategy: --firms, then each --strategy; with --strategy alone,
+    the strategies then the default line-up fill the seats; neither: None (the default line-up)."""
+    firms = bot_names(args.firms, "--firms")
+    plugins = _plugin_specs(args)
+    if firms is None and plugins:
+        return (plugins + list(DEFAULT_LINEUP))[:max(seats, len(plugins))]
+    return (firms or []) + plugins or None
+
+
+def _stale(args: argparse.Namespace) -> str:
+    return "rerun" if args.rerun_stale else "refuse"
+
+
+@contextmanager
+def _printed_below() -> Iterator[None]:
+    """Silence the research warnings (Sobol indices from too few points) that the command prints itself."""
+    from crmsim.research.sweep import SobolWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SobolWarning)
+        yield
+
+
+def _print_warnings(notes: list[str]) -> None:
+    for note in notes:
+        console.print("[yellow]warning:[/yellow] ", end="")
+        console.print(note, markup=False, highlight=False)
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    research_command(args)
+    from crmsim.research.experiment_file import read_experiment, run_experiment
+    from crmsim.research.runner import open_executor
+
+    exp = read_experiment(args.file)
+    out = Path(args.out or f"results/experiment-{Path(args.file).stem}")
+    t0 = time.perf_counter()
+    with open_executor(args.dask, args.workers) as executor, _printed_below():
+        res = run_experiment(exp, out_dir=out, executor=executor, workers=args.workers, progress=not args.quiet,
+                             stale=_stale(args))
+    elapsed = time.perf_counter() - t0
+    title = exp.spec.name or Path(args.file).stem
+    console.print(_frame_table(res.outcomes, f"Experiment {title} on {exp.spec.scenario} ({exp.spec.design.kind} design): "
+                                             "outcomes per line-up and point", max_rows=200))
+    if res.indices is not None:
+        console.print(_frame_table(res.indices, "Sobol indices (S1 first-order, ST total; 95% intervals)", max_rows=200))
+    _print_warnings(res.warnings)
+    games = sum(r.results["run_id"].nunique() for r in res.sweeps)
+    console.print(f"{games} games in {elapsed:.1f} s; wrote outcomes{', sobol' if res.indices is not None else ''} (.parquet), "
+                  f"experiment.json and one folder per line-up to {out}")
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from crmsim.research.parameters import parameter_table
+
+    table = parameter_table(args.scenario)
+    if args.match:
+        table = table[table["key"].str.contains(args.match, regex=False)]
+    shown = table[["key", "type", "value", "default", "bounds", "description"]].astype({"value": str, "default": str})
+    console.print(_frame_table(shown, f"Sweepable settings of {args.scenario} ({len(table)}): --param / --bounds / --set "
+                                      "KEY, or an experiment file's \\[parameters]", max_rows=len(table)))
+    return 0
+
+
+def _strategy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strategy", action="append", metavar="SPEC",
+                   help="a strategy to play (repeatable): a bot, an entry point of the crmsim.strategies group, "
+                        "or module:Class, with optional fields: 'my_bots:LoyaltyFirst(threshold=0.4)'")
+    p.add_argument("--import", dest="import_", action="append", metavar="MODULE",
+                   help="import a module (or a .py file) that registers strategies, before the batch (repeatable)")
 
 
 # ---------------------------------------------------------------------------
@@ -547,6 +677,10 @@ def _batch_options(p: argparse.ArgumentParser, default_seeds: int) -> None:
     p.add_argument("--workers", type=_count(1), help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on Dask: 'local' starts a LocalCluster, tcp://host:8786 joins a cluster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--rerun-stale", action="store_true",
+                   help="play again the kept runs in OUT/runs made with another crmsim version or scenario content "
+                        "(default: refuse them)")
+    _strategy_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -559,7 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=text, description=kw.pop("description", text), formatter_class=HelpFormatter, **kw)
 
     run = command("run", "play a whole game with bots, or replay a decision log")
-    run.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path")
+    run.add_argument("scenario", nargs="?", default="classroom-v2", help="shipped scenario name or TOML path")
     run.add_argument("--seed", type=int, default=1, help="the game's seed: same scenario, seed and decisions give the same game")
     run.add_argument("--firms", help=f"comma-separated bots, repeated to fill the seats ({', '.join(BOTS)}) (default: {','.join(DEFAULT_LINEUP)})")
     run.add_argument("--out", help="folder for the frames (CSV/Parquet) and decisions.json (default: write nothing)")
@@ -567,6 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--customers", action="store_true", help="also write the tracked customers' panel")
     run.add_argument("--replay", metavar="LOG", help="replay a decisions.json (or the folder holding it) and compare with its recorded frames")
     run.add_argument("--quiet", action="store_true", help="no progress bar or per-period table")
+    _strategy_options(run)
     run.set_defaults(func=cmd_run)
     sc = command("scenarios", "list shipped scenarios or check scenario files")
     sc_sub = sc.add_subparsers(dest="action", required=True)
@@ -604,10 +739,25 @@ def build_parser() -> argparse.ArgumentParser:
                     help="play a fixed, seeded sample of at most this many lineups (0: every lineup)")
     tn.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every game (repeatable)")
     tn.set_defaults(func=cmd_tournament)
-    bal = command("balance", "is the scenario balanced? bot line-ups over many seeds, verdict and plots")
-    _batch_options(bal, default_seeds=20)
+    bal = command("balance", "is the scenario balanced? game-fact targets, the bots' Nash mixture, verdict and plots")
+    _batch_options(bal, default_seeds=30)
     bal.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every game (repeatable)")
+    bal.add_argument("--firms", help="comma-separated bots: play this line-up (with any --strategy) instead of the default ones")
+    bal.add_argument("--egta-seeds", type=_count(1), help="games per cell of the strategies' payoff table (default: --seeds)")
+    bal.add_argument("--no-egta", action="store_true", help="skip the empirical game analysis (the payoff table and Nash mixture)")
     bal.set_defaults(func=cmd_balance)
+    ex = command("experiment", "run an experiment file: a design over parameters, line-ups and seeds (TOML)")
+    ex.add_argument("file", help="the experiment file (see docs/examples/experiment.toml)")
+    ex.add_argument("--out", help="output folder (default results/experiment-<file>)")
+    ex.add_argument("--workers", type=_count(1), help="worker processes (default: CPU count, at most 8; 1 runs in this process)")
+    ex.add_argument("--dask", metavar="ADDRESS", help="run on Dask: 'local' starts a LocalCluster, tcp://host:8786 joins a cluster")
+    ex.add_argument("--quiet", action="store_true", help="no progress bar")
+    ex.add_argument("--rerun-stale", action="store_true", help="play again kept runs made with another crmsim version or scenario content")
+    ex.set_defaults(func=cmd_experiment)
+    pa = command("params", "list every sweepable setting of a scenario: key, type, value, default, bounds, description")
+    pa.add_argument("scenario", nargs="?", default="classroom-v2", help="shipped scenario name or TOML path")
+    pa.add_argument("--match", metavar="TEXT", help="only keys containing TEXT (e.g. market.)")
+    pa.set_defaults(func=cmd_params)
     cal = command("calibrate", "fit BG/NBD, BG/BB and Gamma-Gamma to a transaction log; write a scenario [market] section")
     cal.add_argument("transactions", help="CSV (or whitespace-separated .txt) file, one row per transaction")
     cal.add_argument("--id-col", default="customer_id", help="customer id column: a name, or a 0-based position")
@@ -628,7 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.set_defaults(func=cmd_calibrate)
     va = command("validate", "customer stylised facts over many seeds, a +-50%% sensitivity sweep and the CDNOW "
                              "out-of-sample check; writes a Markdown report with plots; exit 1 if a check fails")
-    va.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path")
+    va.add_argument("scenario", nargs="?", default="classroom-v2", help="shipped scenario name or TOML path")
     va.add_argument("--seeds", type=_count(1), default=12, help="seeds for the facts")
     va.add_argument("--out", help="report folder (default results/validate-<scenario>)")
     va.add_argument("--sensitivity-seeds", type=_count(0), default=3, help="seeds per setting of the sweep (0 skips it)")

@@ -15,6 +15,11 @@ then measures what makes a scenario good to teach with:
   first) and mean rank with 95% confidence intervals, and whether one bot
   dominates the others.
 
+Seats in one game are not independent draws (they share its seed, market and
+rivals), so every interval over seats resamples whole games (a clustered
+bootstrap, research.stats); shares of games use Wilson intervals and means
+over games the normal approximation, games being independent.
+
 The verdict names every problem found, with the numbers and the thresholds
 (the ``*_THRESHOLD`` / ``DOMINANCE_*`` constants below), or says "balanced".
 
@@ -41,7 +46,21 @@ import pandas as pd
 
 from crmsim import InputError
 from crmsim.research.runner import execute, specs_from, spawn_seeds, summarize
+from crmsim.research.egta import (
+    MAX_WIN_SHARE,
+    MIN_SUPPORT,
+    SUPPORT_THRESHOLD,
+    EgtaResult,
+    analyse,
+    dpr_lineups,
+    payoff_table,
+    seat_rotation,
+)
 from crmsim.research.markdown import md_table as _md_table
+from crmsim.research.targets import set_lineups, target_table, win_shares
+from crmsim.research.stats import cluster_mean
+from crmsim.sim.export import provenance, write_json
+from crmsim.sim.streams import BALANCE_STREAM
 
 # --- thresholds of the verdict (the verdict quotes them) -------------------
 
@@ -70,6 +89,8 @@ Z = 1.959963984540054
 MIX_BOTS = ("adaptive", "balanced", "premium", "price_cutter", "relationship")
 #: Default line-ups besides the default one: its rotation by half the seats, and this many mixes.
 DEFAULT_MIXES = 2
+#: The strategies of the empirical game analysis: every purposeful bot (random and standing are play-testers).
+EGTA_STRATEGIES = ("adaptive", "balanced", "premium", "price_cutter", "relationship", "researcher", "retention")
 
 PLOT_FILES = ("scores_by_strategy.png", "rates_by_strategy.png", "final_cash.png")
 
@@ -99,7 +120,7 @@ def default_lineups(n_firms: int, master_seed: int = 0, mixes: int = DEFAULT_MIX
     base = tuple(lineup(None, n_firms))
     shift = max(1, n_firms // 2)
     out = [base, base[shift:] + base[:shift]]
-    rng = np.random.default_rng([master_seed, 0xBA1A])
+    rng = np.random.default_rng([master_seed, BALANCE_STREAM])
     while len(out) < 2 + mixes:
         mix = tuple(str(s) for s in rng.choice(MIX_BOTS, size=n_firms, replace=True))
         if len(set(mix)) >= min(2, n_firms) and mix not in out:
@@ -114,12 +135,13 @@ class BalanceReport:
     Attributes:
         scenario: the scenario name or path.
         summary: one row per scenario-level metric: ``metric``, ``value``, ``ci_low``/``ci_high`` (95% bounds:
-            Wilson for shares of firms or games, normal approximation for means over games), ``kind``
+            clustered bootstrap for shares of firms, Wilson for shares of games, normal approximation for
+            means over games), ``kind``
             ("rate" in [0, 1], "points" on the 0-100 score scale, "count"),
             ``threshold`` (where the verdict uses one), ``flag`` and ``description``.
-        strategies: one row per strategy: games, seats, wins, win rate with its normal (``win_rate_ci``)
-            and Wilson (``win_rate_lo``/``win_rate_hi``) 95% intervals, mean rank and score with 95%
-            half-widths, bankruptcy rate with Wilson bounds, mean final cash, ``dominant``.
+        strategies: one row per strategy: games, seats, wins, win rate with its 95% interval resampling
+            whole games (``win_rate_lo``/``win_rate_hi``, half-width ``win_rate_ci``), mean rank and score
+            likewise (``_ci``, ``_low``, ``_high``), bankruptcy rate with its bounds, mean final cash, ``dominant``.
         verdict: plain English, one line per finding, each with its numbers and thresholds.
         labels: the findings: any of "too harsh", "dominated", "trivial", "failed tenders everywhere";
             or just "balanced".
@@ -140,6 +162,9 @@ class BalanceReport:
     overrides: dict[str, Any] = field(default_factory=dict)
     plots: list[Path] = field(default_factory=list)
     out_dir: Path | None = None
+    provenance: dict[str, Any] | None = None
+    targets: pd.DataFrame | None = None  # the game-fact targets (crmsim.research.targets), when the sets were played
+    egta: EgtaResult | None = None  # the strategy analysis (crmsim.research.egta)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -150,7 +175,8 @@ class BalanceReport:
         return self.verdict
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write the plots, ``report.md``, ``summary.csv``, ``strategies.csv`` and ``rows.csv`` to out_dir."""
+        """Write the plots, ``report.md``, ``summary.csv``, ``strategies.csv``, ``rows.csv`` and ``balance.json``
+        (verdict, labels, line-ups and the provenance) to out_dir."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.out_dir = out
@@ -158,7 +184,15 @@ class BalanceReport:
         self.summary.to_csv(out / "summary.csv", index=False)
         self.strategies.to_csv(out / "strategies.csv", index=False)
         self.rows.to_csv(out / "rows.csv", index=False)
+        if self.targets is not None:
+            self.targets.to_csv(out / "targets.csv", index=False)
+        if self.egta is not None:
+            self.egta.table.frame().to_csv(out / "payoff_table.csv")
+            self.egta.frame().to_csv(out / "nash.csv", index=False)
         (out / "report.md").write_text(self.to_markdown(), encoding="utf-8")
+        meta = {"scenario": self.scenario, "seeds": self.seeds, "lineups": [list(lu) for lu in self.lineups],
+                "overrides": self.overrides, "labels": self.labels, "verdict": self.verdict}
+        write_json(meta, out / "balance.json", self.provenance)
         return self.plots
 
     def to_markdown(self) -> str:
@@ -172,7 +206,15 @@ class BalanceReport:
         ]
         if self.overrides:
             lines.append("Overrides: " + ", ".join(f"`{k}={v}`" for k, v in sorted(self.overrides.items())) + ".")
-        lines += ["", "## Verdict", "", *[f"- {v}" for v in self.verdict.splitlines()], "", "## Scenario metrics", ""]
+        lines += ["", "## Verdict", "", *[f"- {v}" for v in self.verdict.splitlines()], ""]
+        if self.targets is not None:
+            lines += ["## Game facts: the targets", "",
+                      "Each over the line-up set named (seats rotated per seed); 95% intervals resample whole games.", ""]
+            lines.append(target_markdown(self.targets))
+            lines.append("")
+        if self.egta is not None:
+            lines += egta_markdown(self.egta)
+        lines += ["## Scenario metrics", ""]
         s = self.summary.copy()
         lines.append(_md_table(
             ["metric", "value", "95% CI", "threshold", "flag", "description"],
@@ -183,8 +225,8 @@ class BalanceReport:
         ))
         lines += ["", "## Strategies", "",
                   "Win rate: share of the seats a strategy played that finished first (fair share "
-                  f"1/{self.n_firms} = {1 / self.n_firms:.0%}); 95% Wilson intervals. Mean rank and score: "
-                  "± 95% normal-approximation half-widths.", ""]
+                  f"1/{self.n_firms} = {1 / self.n_firms:.0%}); 95% intervals that resample whole games. "
+                  "Mean rank and score: ± half the width of that interval.", ""]
         lines.append(_md_table(
             ["strategy", "games", "seats", "win rate", "95% CI", "mean rank", "mean score", "bankrupt", "mean cash",
              "dominant"],
@@ -266,11 +308,16 @@ def _rate(k: int, n: int) -> tuple[float, float, float]:
     return k / n, float(lo), float(hi)
 
 
-def scenario_metrics(rows: pd.DataFrame) -> pd.DataFrame:
+def _clustered_rate(values: pd.Series, games: pd.Series, seed: int) -> tuple[float, float, float]:
+    """A share over seats and its 95% bounds, resampling whole games."""
+    iv = cluster_mean(values.astype(float), games, seed=seed)
+    return iv.estimate, iv.low, iv.high
+
+
+def scenario_metrics(rows: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """The scenario-level metrics of a set of games (the ``summary`` table, flags not yet set)."""
     games = _games(rows)
     n_games, n_firms = len(games), int(games["firms"].sum())
-    bk_firms = int(games["bankrupt_firms"].sum())
     bk_games = int((games["bankrupt_firms"] > 0).sum())
     all_bk = int((games["live_firms"] == 0).sum())
     contested = games[games["live_firms"] >= 2]
@@ -278,7 +325,8 @@ def scenario_metrics(rows: pd.DataFrame) -> pd.DataFrame:
     recs = [
         ("games", n_games, nan, nan, "count", "games played"),
         ("firms", n_firms, nan, nan, "count", "firm-seats over all games"),
-        ("bankruptcy_rate_firms", *_rate(bk_firms, n_firms), "rate", "share of firms bankrupt at the end"),
+        ("bankruptcy_rate_firms", *_clustered_rate(rows["bankrupt"].astype(bool), rows["run_id"], seed), "rate",
+         "share of firms bankrupt at the end"),
         ("bankruptcy_rate_games", *_rate(bk_games, n_games), "rate", "share of games with at least one bankruptcy"),
         ("all_bankrupt_rate_games", *_rate(all_bk, n_games), "rate", "share of games where every firm went bankrupt"),
         ("score_std", *_mean_ci(games["score_std"], 0), "points", "mean over games of the std of final scores (0-100)"),
@@ -297,18 +345,18 @@ def scenario_metrics(rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def strategy_table(rows: pd.DataFrame, n_firms: int) -> pd.DataFrame:
-    """Per strategy: :func:`crmsim.research.runner.summarize` plus seats, wins, Wilson bounds, mean cash and dominance."""
-    s = summarize(rows, "strategy").rename(columns={"games": "seats"})
+def strategy_table(rows: pd.DataFrame, n_firms: int, seed: int = 0) -> pd.DataFrame:
+    """Per strategy: :func:`crmsim.research.runner.summarize` (intervals resampling whole games) plus games, wins,
+    bankruptcy bounds, mean cash and dominance."""
+    s = summarize(rows, "strategy", seed=seed).rename(columns={"games": "seats", "win_rate_low": "win_rate_lo",
+                                                                  "win_rate_high": "win_rate_hi"})
     g = rows.assign(win=rows["rank"] == 1, bk=rows["bankrupt"].astype(bool)).groupby("strategy")
     s = s.set_index("strategy")
     s.insert(0, "games", g["run_id"].nunique())
     s.insert(2, "wins", g["win"].sum().astype(int))
-    lo, hi = wilson(s["wins"].to_numpy(), s["seats"].to_numpy())
-    s.insert(s.columns.get_loc("win_rate_ci") + 1, "win_rate_lo", lo)
-    s.insert(s.columns.get_loc("win_rate_lo") + 1, "win_rate_hi", hi)
-    blo, bhi = wilson(g["bk"].sum().to_numpy(), s["seats"].to_numpy())
-    s["bankruptcy_lo"], s["bankruptcy_hi"] = blo, bhi
+    bounds = {name: _clustered_rate(grp["bk"], grp["run_id"], seed)[1:] for name, grp in g}
+    s["bankruptcy_lo"] = [bounds[name][0] for name in s.index]
+    s["bankruptcy_hi"] = [bounds[name][1] for name in s.index]
     s["mean_cash"] = g["cash"].mean()
     s["dominant"] = False
     s["dominance_reason"] = ""
@@ -389,13 +437,41 @@ def judge(summary: pd.DataFrame, strategies: pd.DataFrame, n_firms: int) -> tupl
     return summary, labels, "\n".join(lines)
 
 
-def assess(rows: pd.DataFrame, n_firms: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str]:
-    """Judge any set of games' rows (as from :func:`crmsim.research.runner.execute`): summary, strategies, labels, verdict."""
+def assess(rows: pd.DataFrame, n_firms: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str]:
+    """Judge any set of games' rows (as from :func:`crmsim.research.runner.execute`): summary, strategies, labels,
+    verdict; `seed` seeds the bootstrap of the intervals."""
     if rows.empty:
         raise ValueError("no games to judge")
-    strategies = strategy_table(rows, n_firms)
-    summary, labels, verdict = judge(scenario_metrics(rows), strategies, n_firms)
+    strategies = strategy_table(rows, n_firms, seed)
+    summary, labels, verdict = judge(scenario_metrics(rows, seed), strategies, n_firms)
     return summary, strategies, labels, verdict
+
+
+def target_markdown(targets: pd.DataFrame) -> str:
+    """The targets as a Markdown table: target, estimate, 95% CI, rule, pass or fail, what it counted."""
+    return _md_table(
+        ["target", "estimate", "95% CI", "rule", "result", "fact", "counted"],
+        [[r.target, f"{r.estimate:.2f}", f"{r.low:.2f} - {r.high:.2f}", r.rule, "pass" if r.passed else "FAIL", r.fact, r.note]
+         for r in targets.itertuples()],
+    )
+
+
+def egta_markdown(result: EgtaResult) -> list[str]:
+    """The strategy analysis as Markdown lines: the payoff table, the Nash mixture and alpha-Rank."""
+    t = result.table
+    lines = ["## Strategies against each other (empirical game analysis)", "",
+             "Payoff table: the mean final score of one seat playing the row strategy when every other seat plays "
+             f"the column strategy (deviation-preserving reduction; {int(t.games.min())} to {int(t.games.max())} games per cell).", ""]
+    lines.append(_md_table(["", *t.strategies], [[a, *(f"{v:.1f}" for v in row)] for a, row in zip(t.strategies, t.payoff)]))
+    lines += ["", f"Symmetric Nash mixture by replicator dynamics (regret {result.nash_regret:.3f} points), alpha-Rank "
+              "as a check, and each strategy's share of the field games it won:", ""]
+    f = result.frame()
+    lines.append(_md_table(["strategy", "Nash", "alpha-Rank", "payoff vs Nash", "wins vs field"],
+                           [[r.strategy, f"{r.nash:.2f}", f"{r.alpha_rank:.2f}", f"{r.payoff_vs_nash:.1f}",
+                             "" if pd.isna(r.win_share_vs_field) else f"{r.win_share_vs_field:.0%}"] for r in f.itertuples()]))
+    lines += ["", f"Verdict rule: balanced when the Nash support (probability >= {SUPPORT_THRESHOLD:g}) holds at least "
+              f"{MIN_SUPPORT} strategies and no strategy wins more than {MAX_WIN_SHARE:.0%} of its games against the field.", ""]
+    return lines
 
 
 # --- plots -------------------------------------------------------------------
@@ -415,6 +491,8 @@ def write_plots(report: BalanceReport, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows, strat = report.rows, report.strategies
+    if "tag:set" in rows:  # the strategy analysis' games are not the scenario's own line-ups
+        rows = rows[rows["tag:set"] != "egta"]
     order = list(strat["strategy"])
     title = Path(report.scenario).stem if str(report.scenario).endswith(".toml") else str(report.scenario)
     paths = []
@@ -443,7 +521,7 @@ def write_plots(report: BalanceReport, out_dir: str | Path) -> list[Path]:
     ax.axhline(DOMINANCE_WIN_RATE, color="red", ls=":", lw=1, label=f"dominance {DOMINANCE_WIN_RATE:.0%}")
     ax.set_xticks(x, order, rotation=20)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("share of seats (95% Wilson CI)")
+    ax.set_ylabel("share of seats (95% CI, games resampled)")
     ax.set_title(f"{title}: win and bankruptcy rates by strategy")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
@@ -479,30 +557,45 @@ def balance_report(
     progress: bool = True,
     overrides: Mapping[str, Any] | None = None,
     master_seed: int = 0,
+    stale: str = "refuse",
+    egta: bool = True,
+    egta_seeds: int | None = None,
+    egta_strategies: Sequence[str] = EGTA_STRATEGIES,
 ) -> BalanceReport:
     """Play a scenario over many seeds and bot line-ups and judge its balance.
+
+    By default it plays the three line-up sets of :mod:`crmsim.research.targets` (field, standing,
+    reckless; seats rotated per seed) and measures the game-fact targets, and, with `egta`, the
+    deviation-preserving line-ups of `egta_strategies` for the empirical game analysis
+    (:mod:`crmsim.research.egta`). The verdict is "balanced" only when the Nash mixture holds at least
+    three strategies and no strategy wins more than 40% of its field games.
 
     Args:
         scenario: a shipped scenario name or a TOML path.
         seeds: games per line-up; the seeds are ``spawn_seeds(master_seed, seeds)``, the same for every
             line-up (common random numbers), so line-ups are compared on the same draws.
-        lineups: bot names per line-up; a shorter one is repeated to fill every seat. Default:
-            :func:`default_lineups` (the default line-up, it rotated, and seeded random mixes).
+        lineups: bot names per line-up; a shorter one is repeated to fill every seat. Given, only these are
+            played (no targets, no strategy analysis).
+        egta_seeds: games per cell of the payoff table (default: `seeds`).
         out_dir: if given, finished games are kept under ``out_dir/runs`` (a rerun resumes) and the
             plots, ``report.md`` and CSV tables are written there.
-        executor, workers, progress: passed to :func:`crmsim.research.runner.execute`.
+        executor, workers, progress, stale: passed to :func:`crmsim.research.runner.execute`.
         overrides: dotted scenario keys to set, e.g. ``{"market.customers": 2000}``.
         master_seed: seeds both the game seeds and the random mixes.
     """
     from crmsim.agents.bots import lineup as fill
+    from crmsim.agents.bots import strategy_label
     from crmsim.scenarios import load_scenario
 
     if seeds < 1:
         raise InputError(f"seeds must be >= 1; got {seeds}")
     overrides = dict(overrides or {})
-    n_firms = load_scenario(scenario, overrides=overrides).firms.count
+    base = load_scenario(scenario, overrides=overrides)
+    n_firms = base.firms.count
+    game_seeds = spawn_seeds(master_seed, seeds)
     if lineups is None:
-        lineups = default_lineups(n_firms, master_seed)
+        return _game_facts_report(scenario, base, game_seeds, overrides, master_seed, out_dir, executor, workers, progress,
+                                  stale, egta, egta_seeds, egta_strategies)
     else:
         for lu in lineups:
             if isinstance(lu, str):
@@ -512,16 +605,60 @@ def balance_report(
         lineups = list(dict.fromkeys(tuple(fill(list(lu), n_firms)) for lu in lineups))  # unique, in order
     if not lineups:
         raise InputError("no line-ups to play")
-    game_seeds = spawn_seeds(master_seed, seeds)
     specs = []
     for lu in lineups:
         specs += specs_from(scenario, lu, game_seeds, overrides)
-    rows = execute(specs, executor=executor, workers=workers, out_dir=out_dir, progress=progress)
+    rows = execute(specs, executor=executor, workers=workers, out_dir=out_dir, progress=progress, stale=stale)
 
-    summary, strategies, labels, verdict = assess(rows, n_firms)
+    summary, strategies, labels, verdict = assess(rows, n_firms, master_seed)
+    record = provenance(base, game_seeds, [[strategy_label(s) for s in lu] for lu in lineups], scenario_ref=str(scenario),
+                        overrides=overrides, extra={"kind": "balance"})
     report = BalanceReport(
         scenario=str(scenario), summary=summary, strategies=strategies, verdict=verdict, labels=labels, rows=rows,
-        lineups=list(lineups), seeds=game_seeds, n_firms=n_firms, overrides=overrides,
+        lineups=list(lineups), seeds=game_seeds, n_firms=n_firms, overrides=overrides, provenance=record,
+    )
+    if out_dir is not None:
+        report.write(out_dir)
+    return report
+
+
+def _game_facts_report(scenario: str, base, game_seeds: list[int], overrides: dict[str, Any], master_seed: int,
+                       out_dir, executor, workers, progress, stale, egta: bool, egta_seeds: int | None,
+                       egta_strategies: Sequence[str]) -> BalanceReport:
+    """The default report: the target sets and the strategy analysis (see :func:`balance_report`)."""
+    from crmsim.agents.bots import strategy_label
+    from crmsim.research.runner import RunSpec
+
+    n_firms = base.firms.count
+    ov = tuple(sorted(overrides.items()))
+    specs, lineups = [], []
+    for name, lu in set_lineups(n_firms).items():
+        lineups.append(lu)
+        specs += [RunSpec(scenario, seat_rotation(lu, r), s, ov, (("set", name),)) for r, s in enumerate(game_seeds)]
+    if egta:
+        cells = dpr_lineups(egta_strategies, n_firms)
+        lineups += cells
+        eseeds = game_seeds[: egta_seeds or len(game_seeds)]
+        specs += [RunSpec(scenario, seat_rotation(lu, r), s, ov, (("set", "egta"),)) for lu in cells for r, s in enumerate(eseeds)]
+    rows = execute(specs, executor=executor, workers=workers, out_dir=out_dir, progress=progress, stale=stale)
+    games = rows[rows["tag:set"] != "egta"]
+    summary, strategies, labels, verdict = assess(games, n_firms, master_seed)
+    targets = target_table(games, seed=master_seed)
+    shares = win_shares(games)
+    result = analyse(payoff_table(rows[rows["tag:set"] == "egta"], game="run_id"), shares, seed=master_seed) if egta else None
+    missed = targets[~targets["passed"]]
+    head = result.verdict() if result is not None else "no strategy analysis (egta off)"
+    lines = [head, f"targets: {int(targets['passed'].sum())} of {len(targets)} pass"
+             + (": missed " + ", ".join(f"{r.target} ({r.estimate:.2f}, rule {r.rule})" for r in missed.itertuples()) if len(missed) else ""),
+             *[v for v in verdict.splitlines() if not v.startswith("balanced:")]]
+    labels = ["balanced" if result is not None and result.balanced else "unbalanced"] + [x for x in labels if x != "balanced"]
+    if len(missed):
+        labels.append("targets missed")
+    record = provenance(base, game_seeds, [[strategy_label(s) for s in lu] for lu in lineups], scenario_ref=str(scenario),
+                        overrides=overrides, extra={"kind": "balance"})
+    report = BalanceReport(
+        scenario=str(scenario), summary=summary, strategies=strategies, verdict="\n".join(lines), labels=labels, rows=rows,
+        lineups=lineups, seeds=game_seeds, n_firms=n_firms, overrides=overrides, provenance=record, targets=targets, egta=result,
     )
     if out_dir is not None:
         report.write(out_dir)

@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from crmsim import InputError
+from crmsim.sim.streams import CALIBRATION_STREAM, stream_rng
 
 #: Days in one time unit of the fitted models.
 DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
@@ -674,7 +675,7 @@ def project_bgnbd(params: Mapping[str, float], unit: str, periods: int = 12, cus
     per buying month. Deterministic for a given seed.
     """
     length = PERIOD_DAYS / _unit_days(unit)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
+    rng = stream_rng(seed, CALIBRATION_STREAM)
     bought, count = simulate_bgnbd_periods(params, length, periods, customers, rng)
     k = np.arange(1, periods + 1)
     x = bought.sum(axis=1)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pandas as pd
 from scipy.optimize import curve_fit
 
 from crmsim.agents.population import RESOLVED, RESOLVED_QUICKLY, SILENT, UNRESOLVED
+from crmsim.research.executors import process_pool
 from crmsim.research.experiments import (DEFAULT_SCENARIO, Overrides, band, firm_series, neutral_scenario, newcomers, panel,
                                          play, warmed_up)
 from crmsim.sim.decisions import Decision
@@ -333,7 +333,7 @@ def run_seed_metrics(tasks: Sequence[tuple[int, str | Path, Overrides | None]], 
             if progress:
                 progress(i + 1, len(tasks))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:  # spawned workers, as every research pool (research.executors)
             futures = [pool.submit(seed_metrics, s, b, dict(e) if e else None) for s, b, e in tasks]
             for i, fut in enumerate(futures):
                 out[i] = fut.result()

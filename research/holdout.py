@@ -21,6 +21,7 @@ import pandas as pd
 
 from crmsim.research.experiments import DEFAULT_SCENARIO
 from crmsim.scenarios import load_scenario
+from crmsim.sim.streams import COHORT_STREAM, PURCHASE_DAY_STREAM, stream_rng
 
 
 @dataclass
@@ -46,19 +47,16 @@ def crmsim_histories(market: Mapping[str, float], customers: int, periods: int, 
     reference, service = mean expectation, no care, advertising or adoption: a
     closed cohort, so a defector is gone for good).
     """
-    from crmsim.agents.population import NEW_CUSTOMER_LOYALTY, MarketInputs, init_population, step_population
+    from crmsim.agents.population import MarketInputs, init_population, join_firm, step_population
 
     overrides = {f"market.{k}": v for k, v in market.items()}
     overrides.update({"market.customers": customers, "market.track_customers": customers, "market.initial_served_share": 1.0,
                       "market.bass_p": 0.0, "market.bass_q": 0.0, "market.advertising_adoption": 0.0})
     m = load_scenario(base, overrides=overrides).market
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
+    rng = stream_rng(seed, COHORT_STREAM)
     pop = init_population(m, 1, rng)
     n = customers
-    pop = replace(pop, supplier=np.zeros(n, dtype=pop.supplier.dtype), tenure=np.zeros(n, dtype=pop.tenure.dtype),
-                  satisfaction=np.full(n, m.satisfaction_start, dtype=pop.satisfaction.dtype),
-                  loyalty=np.full(n, NEW_CUSTOMER_LOYALTY, dtype=pop.loyalty.dtype),
-                  expectation=np.full(n, m.expectation_mean, dtype=pop.expectation.dtype))
+    pop = replace(join_firm(pop, 0, m), expectation=np.full(n, m.expectation_mean, dtype=pop.expectation.dtype))
     one = np.ones(1)
     inputs = MarketInputs(
         price=one * m.reference_price, quality=one * m.expectation_mean, reputation=one * m.expectation_mean,
@@ -86,7 +84,7 @@ def crmsim_cohort(market: Mapping[str, float], first_day: np.ndarray, horizon_da
     periods = int(math.ceil((horizon_days - float(np.min(first_day))) / PERIOD_DAYS))
     bought = crmsim_histories(market, len(first_day), periods, seed, base)
     who, k = np.nonzero(bought)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(8,)))
+    rng = stream_rng(seed, PURCHASE_DAY_STREAM)
     return first_day[who] + (k + rng.random(who.shape[0])) * PERIOD_DAYS
 
 

@@ -1,24 +1,21 @@
 """Running many games reproducibly on any concurrent.futures Executor.
 
-A :class:`RunSpec` names one game completely (scenario, overrides, bots per
-seat, seed); :func:`run_game` plays it with the engine and returns tidy rows.
-:func:`execute` runs many specs on a process pool (default), a Dask cluster
-or any Executor a researcher passes in, shows progress, and, given an output
-folder, keeps one Parquet file per finished run so a rerun skips it.
-Seeds come from ``numpy.random.SeedSequence(master).spawn(n)``, so a run's
-result never depends on the number of workers or on the order runs finish.
+A :class:`RunSpec` names one game completely (scenario, overrides, strategies per seat, seed);
+:func:`run_game` plays it with the engine and returns tidy rows. :func:`execute` runs many specs on a
+process pool (default; spawned workers, see research.executors), a Dask cluster (checked first) or any
+Executor a researcher passes in, shows progress, and, given an output folder, keeps one Parquet file per
+finished run with its provenance, so a rerun skips it (research.provenance refuses to mix in runs made
+with other code or scenario content). Seeds come from ``numpy.random.SeedSequence(master).spawn(n)``,
+so a run's result never depends on the number of workers or on the order runs finish.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+import copy
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,27 +23,66 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from crmsim.agents.bots import StrategySpec, make_bot, strategy_label
+from crmsim.research.executors import (  # noqa: F401 (dask_executor and open_executor are public here too)
+    dask_client_of,
+    dask_executor,
+    default_workers,
+    open_executor,
+    prepare_dask,
+    process_pool,
+)
+from crmsim.research.provenance import check_returned, keep_run, resume
+from crmsim.research.stats import N_BOOT, cluster_mean
+from crmsim.sim.export import provenance
+
 FINAL_COLUMNS = (
     "rank", "score", "score_financial", "score_customer", "score_relationship", "score_growth", "cash", "equity",
     "cum_operating_profit", "customers", "market_share_customers", "avg_satisfaction", "customer_equity", "bankrupt",
     "bankrupt_period", "tenders_won",
 )
+#: where run_game puts the provenance of the rows it returns (``DataFrame.attrs``)
+RECORD = "crmsim"
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One game, fully named: the same spec always gives the same result."""
+    """One game, fully named: the same spec always gives the same result.
+
+    Attributes:
+        scenario: a shipped scenario name or a TOML path.
+        strategies: one per seat: a bot spec (``"premium"``, ``"premium(price_premium=1.25)"``,
+            ``"my_bots:LoyaltyFirst"``, an entry-point name) or a Strategy instance (each game plays a copy).
+        seed: the game seed.
+        overrides: dotted scenario settings, as (key, value) pairs.
+        tags: labels for the output (replicate number, design point) that do not change the game.
+    """
 
     scenario: str
-    strategies: tuple[str, ...]
+    strategies: tuple[StrategySpec, ...]
     seed: int
     overrides: tuple[tuple[str, Any], ...] = ()
     tags: tuple[tuple[str, Any], ...] = field(default=(), compare=False)  # e.g. sweep parameters, replicate number
 
+    @functools.cached_property
+    def labels(self) -> tuple[str, ...]:
+        """The seats' strategy labels (agents.bots.strategy_label): stable across processes."""
+        return tuple(strategy_label(s) for s in self.strategies)
+
+    @functools.cached_property
+    def provenance(self) -> dict[str, Any]:
+        """The game's provenance record as this process sees it (crmsim.sim.export.provenance)."""
+        return game_record(self, scenario_for(self), self.labels)
+
     @property
     def run_id(self) -> str:
-        key = json.dumps([self.scenario, list(self.strategies), self.seed, [list(o) for o in self.overrides]], sort_keys=True, default=str)
-        return hashlib.sha1(key.encode()).hexdigest()[:16]
+        """The hash of the crmsim version, the scenario's content (after overrides), the seed and the line-up."""
+        return self.provenance["run_id"]
+
+
+def game_record(spec: RunSpec, scenario, labels: Sequence[str]) -> dict[str, Any]:
+    """The provenance record of the spec's game, played on `scenario` with these seat labels."""
+    return provenance(scenario, spec.seed, list(labels), scenario_ref=spec.scenario, overrides=dict(spec.overrides))
 
 
 def spawn_seeds(master_seed: int, n: int) -> list[int]:
@@ -54,50 +90,104 @@ def spawn_seeds(master_seed: int, n: int) -> list[int]:
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(master_seed).spawn(n)]
 
 
-@lru_cache(maxsize=64)
-def _cached_scenario(name: str, overrides: tuple[tuple[str, Any], ...]):
+def scenario_files(name: str) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime, size) of the scenario files a scenario may read (its folder's and the shipped ones),
+    so a cached scenario is loaded again after any of them is edited."""
+    from crmsim.scenarios import SCENARIO_DIR
+
+    path = Path(name)
+    folders = {SCENARIO_DIR, path.resolve().parent} if path.suffix == ".toml" or path.exists() else {SCENARIO_DIR}
+    stats = []
+    for folder in sorted(folders):
+        for f in sorted(folder.glob("*.toml")):
+            st = f.stat()
+            stats.append((str(f), st.st_mtime_ns, st.st_size))
+    return tuple(stats)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_scenario(name: str, overrides: tuple[tuple[str, Any], ...], files: tuple[tuple[str, int, int], ...]):
     from crmsim.scenarios import load_scenario
 
     return load_scenario(name, overrides=dict(overrides))
 
 
 def scenario_for(spec: RunSpec):
-    """The spec's validated Scenario; cached per worker process (a Scenario is frozen, so games can share it)."""
+    """The spec's validated Scenario; cached per process until a scenario file changes (a Scenario is frozen,
+    so games can share it)."""
     try:
-        return _cached_scenario(spec.scenario, spec.overrides)
+        return _cached_scenario(spec.scenario, spec.overrides, scenario_files(spec.scenario))
     except TypeError:  # an unhashable override value (a list): load it afresh
         from crmsim.scenarios import load_scenario
 
         return load_scenario(spec.scenario, overrides=dict(spec.overrides))
 
 
+def seat_bots(strategies: Iterable[StrategySpec]) -> list:
+    """A fresh bot per seat: specs are made, instances copied (a game never shares a bot's state with another)."""
+    return [make_bot(s) if isinstance(s, str) else copy.deepcopy(s) for s in strategies]
+
+
 def run_game(spec: RunSpec) -> pd.DataFrame:
-    """Play one game with bots; one row per firm with its final standing, plus game-level texture."""
+    """Play one game with bots; one row per firm with its final standing, plus game-level texture.
+
+    The rows' ``attrs["crmsim"]`` is the game's provenance as the playing process saw it, so the caller
+    can tell when a worker ran other code or read another scenario.
+    """
     from crmsim.sim.model import CRMModel
 
     scenario = scenario_for(spec)
-    model = CRMModel(scenario, seed=spec.seed, strategies=list(spec.strategies), collect=False)  # same game, no tables
+    labels = [strategy_label(s) for s in spec.strategies]
+    model = CRMModel(scenario, seed=spec.seed, strategies=seat_bots(spec.strategies), collect=False)  # same game, no tables
     model.run()
     valid = [b.valid for r in model.results for _, b in r.all_bids()]
     failed = [o.failed for r in model.results for o in r.tenders]
     final = pd.DataFrame(model.results[-1].firm_rows)[["firm", "name", *FINAL_COLUMNS]]
-    final.insert(0, "run_id", spec.run_id)
+    record = game_record(spec, scenario, labels)
+    final.insert(0, "run_id", record["run_id"])
     final.insert(1, "seed", spec.seed)
     final.insert(2, "scenario", spec.scenario)
-    final.insert(4, "strategy", [spec.strategies[i] for i in final["firm"]])
+    final.insert(4, "strategy", [labels[i] for i in final["firm"]])
     final["periods_played"] = len(model.results)
     final["void_bid_rate"] = float(np.mean(np.logical_not(valid))) if valid else 0.0
     final["failed_tender_rate"] = float(np.mean(failed)) if failed else 0.0
-    final["lineup"] = ",".join(spec.strategies)
-    for key, value in spec.overrides:
-        final[f"param:{key}"] = value
-    for key, value in spec.tags:
-        final[f"tag:{key}"] = value
+    final["lineup"] = ",".join(labels)
+    for col, values in game_texture(model).items():
+        final[col] = values
+    final = _tagged(final, spec)
+    final.attrs[RECORD] = record
     return final
 
 
-def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+def game_texture(model) -> dict[str, Any]:
+    """Game facts behind the balance targets (crmsim.research.targets), as columns of the final rows:
+    the game's tenders and how many were awarded, which clients awarded a contract, each firm's rank after
+    half the game, and each firm's lifecycle cultivation split by whether a rival held the client in its
+    stable stage (``held``) or no rival had reached formation (``free``): progress gained, ¥ and hours."""
+    results = model.results
+    n = len(model.state.firms)
+    outcomes = [o for r in results for o in r.tenders]
+    mid = results[max(0, len(results) // 2 - 1)].firm_rows
+    cult = {f"cult_{k}_{h}": np.zeros(n) for k in ("gain", "cost", "hours") for h in ("held", "free")}
+    for r in results:
+        for row in r.relationship_rows:
+            if row.get("activity_cost", 0.0) <= 0:
+                continue
+            hold = "held" if row["rival_hold"] == "stable" else "free" if row["rival_hold"] in ("none", "potential", "target", "evaluation") else None
+            if hold:
+                cult[f"cult_gain_{hold}"][row["firm"]] += row["progress_gained"]
+                cult[f"cult_cost_{hold}"][row["firm"]] += row["activity_cost"]
+                cult[f"cult_hours_{hold}"][row["firm"]] += row["activity_hours"]
+    return {
+        "tenders_total": len(outcomes),
+        "tenders_awarded": sum(o.winner is not None for o in outcomes),
+        "clients": ",".join(model.scenario.client_ids),
+        "clients_awarded": ",".join(sorted({o.tender.client for o in outcomes if o.winner is not None})),
+        "rank_mid": [row["rank"] for row in mid],
+        "revenue_contracts_total": [sum(r.ledgers[i].revenue_contracts for r in results) for i in range(n)],
+        "operating_profit_total": [sum(r.ledgers[i].operating_profit for r in results) for i in range(n)],
+        **cult,
+    }
 
 
 def execute(
@@ -108,41 +198,41 @@ def execute(
     progress: bool = True,
     run: Callable[[RunSpec], pd.DataFrame] = run_game,
     chunksize: int | None = None,
+    stale: str = "refuse",
 ) -> pd.DataFrame:
     """Run every spec and return all rows, sorted by the specs' order (never by finishing order).
 
     Args:
         specs: the games to play.
         executor: any concurrent.futures Executor (a Dask ``client.get_executor()``, Ray, MPI...);
-            default: a ProcessPoolExecutor with `workers` processes (1 worker runs in this process).
-        out_dir: if given, each finished run is kept as ``runs/<run_id>.parquet`` there and skipped on a rerun.
+            default: a pool of `workers` spawned processes (1 worker runs in this process). A Dask executor's
+            workers are checked and given the batch's strategy modules first (research.executors.prepare_dask).
+        out_dir: if given, each finished run is kept as ``runs/<run_id>.parquet`` there, with its provenance,
+            and skipped on a rerun.
         progress: show a progress bar.
         run: the function that plays one spec (module-level, so worker processes can unpickle it).
         chunksize: games per task sent to the executor (fewer, larger tasks cut a scheduler's per-task cost);
             default: up to 10, keeping at least 8 tasks per worker. Results never depend on it.
+        stale: kept runs made with another crmsim version or scenario content: "refuse" (raise
+            research.provenance.StaleRuns) or "rerun" (play them again).
+
+    Raises:
+        StaleRuns: see `stale`.
+        WorkerMismatch: a worker returned rows made with other code or scenario content.
+        ClusterMismatch: Dask workers run another crmsim, numpy or scenario content than this process.
     """
-    runs_dir = Path(out_dir) / "runs" if out_dir else None
-    if runs_dir:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, pd.DataFrame] = {}
-    todo: dict[str, RunSpec] = {}  # each distinct game once, even if several specs (say, equal design points) name it
+    unique: dict[str, RunSpec] = {}  # each distinct game once, even if several specs (say, equal design points) name it
     for spec in specs:
-        path = runs_dir / f"{spec.run_id}.parquet" if runs_dir else None
-        if spec.run_id in results or spec.run_id in todo:
-            continue
-        if path is not None and path.exists():
-            results[spec.run_id] = pd.read_parquet(path)
-        else:
-            todo[spec.run_id] = spec
-    games = len(results) + len(todo)
-    bar = tqdm(total=games, initial=len(results), unit="game", disable=not progress, desc="games")
+        unique.setdefault(spec.run_id, spec)
+    results, todo = resume(out_dir, unique, stale) if out_dir else ({}, dict(unique))
+    bar = tqdm(total=len(unique), initial=len(results), unit="game", disable=not progress, desc="games")
 
     def keep(spec: RunSpec, df: pd.DataFrame) -> None:
+        record = df.attrs.pop(RECORD, None)
+        check_returned(spec, record)
         results[spec.run_id] = df
-        if runs_dir:
-            tmp = runs_dir / f".{spec.run_id}.parquet.tmp"
-            df.to_parquet(tmp, index=False)
-            tmp.replace(runs_dir / f"{spec.run_id}.parquet")  # atomic: a killed run leaves no half file
+        if out_dir:
+            keep_run(out_dir, spec.run_id, df, record or spec.provenance)
         bar.update(1)
 
     workers = workers or default_workers()
@@ -150,9 +240,13 @@ def execute(
         for spec in todo.values():
             keep(spec, run(spec))
     elif todo:
-        own = executor is None
-        pool = executor or ProcessPoolExecutor(max_workers=workers)
         pending = list(todo.values())
+        seats = [s for spec in pending for s in spec.strategies]
+        client = dask_client_of(executor)
+        pool = executor if client is None else prepare_dask(client, seats, {s.scenario for s in pending})
+        own = executor is None
+        if own:
+            pool = process_pool(workers, seats)
         size = chunksize or max(1, min(10, len(pending) // (8 * workers)))
         try:
             futures = {pool.submit(_run_chunk, run, pending[i:i + size]): pending[i:i + size] for i in range(0, len(pending), size)}
@@ -172,48 +266,18 @@ def _run_chunk(run: Callable[[RunSpec], pd.DataFrame], specs: list[RunSpec]) -> 
 
 
 def _tagged(df: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
-    """The run's rows with this spec's tags (tags are not part of a run's identity, so a kept run may carry others)."""
-    return df.assign(**{f"tag:{key}": value for key, value in spec.tags}) if spec.tags else df
+    """The run's rows labelled as this spec names them: its scenario, ``param:`` and ``tag:`` columns.
 
-
-def dask_executor(address: str | None, workers: int | None = None):
-    """A concurrent.futures Executor on Dask: ``"local"`` starts a LocalCluster, else joins ``tcp://host:port``.
-
-    Args:
-        address: ``"local"`` (or None) for a LocalCluster of `workers` single-threaded processes,
-            or a scheduler address such as ``tcp://host:8786``.
-        workers: processes of the LocalCluster (default: :func:`default_workers`); ignored when joining.
-
-    Returns (executor, client); close the client (and its cluster) when done, or use :func:`open_executor`.
+    Labels are not part of a run's identity (two specs naming the same game, say equal design points,
+    share its rows), so a kept run may carry another spec's labels.
     """
-    from distributed import Client, LocalCluster
-
-    if address in (None, "local"):
-        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-    else:
-        client = Client(address)
-    return client.get_executor(), client
-
-
-@contextmanager
-def open_executor(dask: str | None = None, workers: int | None = None) -> Iterator[Executor | None]:
-    """The Executor a batch runs on: None (``execute``'s process pool of `workers`), or Dask when `dask` is given.
-
-    ``with open_executor("local", workers=2) as ex: execute(specs, executor=ex)``; the cluster is closed after.
-    """
-    if not dask:
-        yield None
-        return
-    executor, client = dask_executor(dask, workers)
-    try:
-        yield executor
-    finally:
-        cluster = client.cluster if dask == "local" else None
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    out = df.drop(columns=[c for c in df.columns if c.startswith(("param:", "tag:"))])
+    out["scenario"] = spec.scenario
+    for key, value in spec.overrides:
+        out[f"param:{key}"] = value
+    for key, value in spec.tags:
+        out[f"tag:{key}"] = value
+    return out
 
 
 def lineups(strategies: Iterable[str], seats: int) -> list[tuple[str, ...]]:
@@ -223,24 +287,38 @@ def lineups(strategies: Iterable[str], seats: int) -> list[tuple[str, ...]]:
     return [tuple(c) for c in combinations_with_replacement(sorted(strategies), seats)]
 
 
-def summarize(rows: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
-    """Mean rank, win rate, bankruptcy rate and mean score with 95% normal-approximation intervals."""
-    g = rows.assign(win=rows["rank"] == 1, bankrupt=rows["bankrupt"].astype(bool)).groupby(by)
-    out = pd.DataFrame({
-        "games": g.size(),
-        "mean_rank": g["rank"].mean(),
-        "mean_rank_ci": 1.96 * g["rank"].std(ddof=1) / np.sqrt(g.size()),
-        "win_rate": g["win"].mean(),
-        "win_rate_ci": 1.96 * np.sqrt(g["win"].mean() * (1 - g["win"].mean()) / g.size()),
-        "mean_score": g["score"].mean(),
-        "mean_score_ci": 1.96 * g["score"].std(ddof=1) / np.sqrt(g.size()),
-        "bankruptcy_rate": g["bankrupt"].mean(),
-    })
-    return out.reset_index()
+#: the measures :func:`summarize` gives per group: (column in the rows, name in the table)
+SUMMARY_MEASURES = (("rank", "mean_rank"), ("win", "win_rate"), ("score", "mean_score"))
 
 
-def specs_from(scenario: str, strategies: Sequence[str], seeds: Sequence[int], overrides: Mapping[str, Any] | None = None,
+def summarize(rows: pd.DataFrame, by: str | list[str], *, cluster: str = "run_id", n_boot: int = N_BOOT,
+              seed: int = 0) -> pd.DataFrame:
+    """Mean rank, win rate and mean score per group with 95% intervals that resample whole games, and the
+    bankruptcy rate.
+
+    Seats in one game share its seed, market and rivals, so they are not independent draws: each interval
+    is a clustered bootstrap over the games (research.stats.cluster_mean, games = `cluster`). Columns:
+    ``games`` (the seats in the group), and for each measure its value, ``_ci`` (half the interval's width),
+    ``_low`` and ``_high``.
+    """
+    data = rows.assign(win=(rows["rank"] == 1).astype(float), bankrupt=rows["bankrupt"].astype(bool))
+    records = []
+    for key, g in data.groupby(by, sort=True):
+        rec = dict(zip(by, key)) if isinstance(by, list) else {by: key}
+        rec["games"] = len(g)
+        for column, name in SUMMARY_MEASURES:
+            iv = cluster_mean(g[column].astype(float), g[cluster], n_boot=n_boot, seed=seed)
+            rec.update({name: iv.estimate, f"{name}_ci": (iv.high - iv.low) / 2, f"{name}_low": iv.low, f"{name}_high": iv.high})
+        rec["bankruptcy_rate"] = float(g["bankrupt"].mean())
+        records.append(rec)
+    keys = by if isinstance(by, list) else [by]
+    columns = [*keys, "games", *[f"{n}{x}" for _, n in SUMMARY_MEASURES for x in ("", "_ci", "_low", "_high")], "bankruptcy_rate"]
+    return pd.DataFrame(records, columns=columns)
+
+
+def specs_from(scenario: str, strategies: Sequence[StrategySpec], seeds: Sequence[int], overrides: Mapping[str, Any] | None = None,
                tags: Mapping[str, Any] | None = None) -> list[RunSpec]:
+    """One spec per seed: the same scenario, overrides, seats and tags."""
     ov = tuple(sorted((overrides or {}).items()))
     tg = tuple(sorted((tags or {}).items()))
     return [RunSpec(scenario, tuple(strategies), int(s), ov, tg) for s in seeds]

@@ -5,7 +5,10 @@ Every design point plays the same replicate seeds (common random numbers, from
 parameters. With ``sobol=True`` the design is Saltelli's (``SALib.sample.sobol``)
 and ``SALib.analyze.sobol`` gives first-order and total Sobol indices of each
 outcome: mean score, bankruptcy rate, void-bid and failed-tender rates, and each
-strategy's mean score.
+strategy's mean score. Sobol estimates need many points: when an index or its
+95% interval strays outside [0, 1] by more than :data:`SOBOL_TOLERANCE`, the
+result carries a warning naming the parameter and a larger N
+(:func:`sobol_warnings`).
 
     >>> from crmsim.research.sweep import sweep
     >>> res = sweep("classroom-v1", params={"market.price_sensitivity": [1.0, 2.0]}, seeds=8)
@@ -14,13 +17,12 @@ strategy's mean score.
 
 from __future__ import annotations
 
-import json
 import math
 import tomllib
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -29,15 +31,23 @@ import numpy as np
 import pandas as pd
 
 from crmsim import InputError
+from crmsim.agents.bots import StrategySpec
 from crmsim.research.runner import RunSpec, execute, spawn_seeds, summarize
+from crmsim.sim.export import provenance, write_json, write_tables
+from crmsim.sim.streams import DESIGN_STREAM
 
 ParamValues = Mapping[str, Sequence[Any]]
 Bounds = Mapping[str, tuple[float, float]]
 Point = dict[str, Any]
 
 DESIGNS = ("grid", "sobol", "lhs")
-DESIGN_STREAM = 0x5EED  # spawn key of the design's generator, apart from the game seeds
 RUN_OUTCOMES = ("mean_score", "bankruptcy_rate", "void_bid_rate", "failed_tender_rate")
+#: how far outside [0, 1] a Sobol index or its 95% interval may stray before the sweep warns that N is too small
+SOBOL_TOLERANCE = 0.05
+
+
+class SobolWarning(UserWarning):
+    """Sobol indices too unstable to read: the design's base N is too small."""
 
 
 @dataclass
@@ -51,6 +61,8 @@ class SweepResult:
         summary: one row per design point and strategy: mean rank, win rate, mean score (95% CIs), bankruptcy rate.
         indices: Sobol indices (output, parameter, S1, S1_conf, ST, ST_conf), or None when not asked for.
         design: "grid", "sobol" or "lhs".
+        warnings: what to distrust, in words (Sobol indices from too few points).
+        provenance: the sweep's provenance record (crmsim.sim.export.provenance), in every file it writes.
     """
 
     results: pd.DataFrame
@@ -59,20 +71,15 @@ class SweepResult:
     summary: pd.DataFrame
     indices: pd.DataFrame | None
     design: str
+    warnings: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write results, runs, points, summary (and sobol) Parquet files; returns their paths."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        """Write results, runs, points, summary (and sobol) Parquet files with the provenance; returns their paths."""
         frames = {"results": self.results, "runs": self.runs, "points": self.points, "summary": self.summary}
         if self.indices is not None:
             frames["sobol"] = self.indices
-        paths = []
-        for name, df in frames.items():
-            path = out / f"{name}.parquet"
-            df.to_parquet(path, index=False)
-            paths.append(path)
-        return paths
+        return write_tables(frames, out_dir, self.provenance)
 
 
 # ---------------------------------------------------------------------------
@@ -224,6 +231,27 @@ def sobol_indices(points: pd.DataFrame, problem: Mapping[str, Any], seed: int = 
     return pd.DataFrame(rows, columns=["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"])
 
 
+def sobol_warnings(indices: pd.DataFrame, samples: int, tolerance: float = SOBOL_TOLERANCE) -> list[str]:
+    """One warning per parameter whose indices are too unstable to read: an S1 or ST below 0 or above 1, or
+    its 95% interval reaching past them, by more than `tolerance`; each names the outcomes and a larger N."""
+    out = []
+    for name, g in indices.groupby("parameter", sort=False):
+        found = []
+        for r in g.itertuples():
+            for index in ("S1", "ST"):
+                value, conf = getattr(r, index), getattr(r, f"{index}_conf")
+                if not np.isfinite(value):
+                    continue
+                low, high = value - conf, value + conf
+                if low < -tolerance or high > 1 + tolerance:
+                    found.append(f"{r.output} {index} = {value:.2f} ± {conf:.2f}")
+        if found:
+            shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+            out.append(f"Sobol indices of {name} are unstable with N = {samples}: {shown} (an index lies in [0, 1]); "
+                       f"use a larger N, such as --samples {max(64, 4 * samples)}")
+    return out
+
+
 # ---------------------------------------------------------------------------
 # the sweep
 
@@ -236,7 +264,7 @@ def sweep(
     design: str | None = None,
     samples: int = 16,
     seeds: int = 10,
-    strategies: Sequence[str] | None = None,
+    strategies: Sequence[StrategySpec] | None = None,
     overrides: Mapping[str, Any] | None = None,
     master_seed: int = 0,
     sobol: bool = False,
@@ -244,6 +272,7 @@ def sweep(
     workers: int | None = None,
     out_dir: str | Path | None = None,
     progress: bool = True,
+    stale: str = "refuse",
 ) -> SweepResult:
     """Play `scenario` at every design point, `seeds` games each, and return tidy frames.
 
@@ -255,11 +284,16 @@ def sweep(
         design: "grid" (default with params), "sobol" (default with bounds) or "lhs".
         samples: design points drawn within bounds (Saltelli's base N when ``sobol``).
         seeds: replicate games per point; their seeds are ``spawn_seeds(master_seed, seeds)``, the same at every point.
-        strategies: bots, repeated to fill the scenario's seats (default: agents.bots.DEFAULT_LINEUP).
+        strategies: bot specs or Strategy instances, repeated to fill the scenario's seats
+            (default: agents.bots.DEFAULT_LINEUP).
         overrides: scenario settings fixed for every run (e.g. ``{"market.customers": 2000}``).
         master_seed: the seed the replicate seeds and the design derive from.
         sobol: compute Sobol indices (needs bounds; uses Saltelli's design).
-        executor, workers, out_dir, progress: as research.runner.execute (out_dir also receives the Parquet files).
+        executor, workers, out_dir, progress, stale: as research.runner.execute (out_dir also receives the
+            Parquet files and sweep.json, each with the sweep's provenance).
+
+    Warns:
+        SobolWarning: when Sobol indices are too unstable to read (also in ``warnings`` and sweep.json).
 
     Raises:
         InputError / scenarios.ScenarioError: naming the parameter, the rule and the value, before any game runs.
@@ -309,18 +343,26 @@ def sweep(
         for i, point in enumerate(points)
         for r, seed in enumerate(replicate_seeds)
     ]
-    results = execute(specs, executor=executor, workers=workers, out_dir=out_dir, progress=progress)
+    results = execute(specs, executor=executor, workers=workers, out_dir=out_dir, progress=progress, stale=stale)
     runs = run_outcomes(results, swept)
     pts = point_outcomes(runs, swept)
-    summary = summarize(results, ["tag:point", *[f"param:{p}" for p in swept], "strategy"]).rename(columns={"tag:point": "point"})
+    summary = summarize(results, ["tag:point", *[f"param:{p}" for p in swept], "strategy"],
+                        seed=master_seed).rename(columns={"tag:point": "point"})
     indices = sobol_indices(pts, problem, seed=master_seed) if sobol else None
-    res = SweepResult(results=results, runs=runs, points=pts, summary=summary, indices=indices, design=design)
+    notes = sobol_warnings(indices, samples) if indices is not None else []
+    for note in notes:
+        warnings.warn(note, SobolWarning, stacklevel=2)
+    design_meta = {"design": design, "params": params, "bounds": {k: list(v) for k, v in bounds.items()},
+                   "samples": samples, "sobol": sobol}
+    record = provenance(base, replicate_seeds, specs[0].labels if specs else [], scenario_ref=scenario,
+                        overrides=overrides, extra={"kind": "sweep", **design_meta})
+    res = SweepResult(results=results, runs=runs, points=pts, summary=summary, indices=indices, design=design,
+                      warnings=notes, provenance=record)
     if out_dir:
         res.write(out_dir)
-        meta = {"scenario": scenario, "design": design, "params": params, "bounds": {k: list(v) for k, v in bounds.items()},
-                "samples": samples, "seeds": seeds, "master_seed": master_seed, "strategies": seats,
-                "overrides": overrides, "sobol": sobol}
-        (Path(out_dir) / "sweep.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+        meta = {"scenario": scenario, **design_meta, "seeds": seeds, "master_seed": master_seed,
+                "strategies": list(specs[0].labels) if specs else [], "overrides": overrides, "warnings": notes}
+        write_json(meta, Path(out_dir) / "sweep.json", record)
     return res
 
 

@@ -18,7 +18,15 @@ from pydantic import ValidationError
 
 from crmsim.scenarios.schema import Scenario
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "list_scenarios", "scenario_from_dict", "SCENARIO_DIR"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "list_scenarios",
+    "scenario_from_dict",
+    "scenario_with_overrides",
+    "SCENARIO_DIR",
+]
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 
@@ -120,13 +128,31 @@ def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None 
         ScenarioError: naming the file, the key, the rule and the value.
     """
     path = _resolve(name_or_path)
-    data = _read(path)
+    return scenario_from_dict(set_overrides(_read(path), overrides, str(path)), str(path))
+
+
+def scenario_with_overrides(scenario: Scenario | str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """A scenario by name, path or object, with dotted overrides (``{"market.customers": 1500}``) applied and validated.
+
+    Raises:
+        ScenarioError: an override breaks a rule, or sets a key inside a value that is not a table.
+    """
+    if not isinstance(scenario, Scenario):
+        return load_scenario(scenario, overrides=overrides)
+    if not overrides:
+        return scenario
+    source = f"{scenario.name} with overrides"
+    return scenario_from_dict(set_overrides(scenario.model_dump(mode="json"), overrides, source), source)
+
+
+def set_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | None, source: str) -> dict[str, Any]:
+    """Set dotted keys (``"market.customers"``) in parsed scenario data, creating tables on the way (in place)."""
     for dotted, value in (overrides or {}).items():
         node = data
         *parents, leaf = dotted.split(".")
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ScenarioError(str(path), [f"{dotted}: cannot set inside a non-table value"])
+                raise ScenarioError(source, [f"{dotted}: cannot set inside a non-table value"])
         node[leaf] = value
-    return scenario_from_dict(data, str(path))
+    return data

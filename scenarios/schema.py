@@ -49,7 +49,9 @@ class FirmSetup(_Frozen):
     care_budget: float = Field(10_000, ge=0, le=1e12)
     advertising_budget: float = Field(10_000, ge=0, le=1e12)
     reputation: float = Field(0.6, ge=0, le=1)
+    awareness: float = Field(0.5, ge=0, le=1, description="starting awareness (share of the market that knows the firm)")
     relationship: float = Field(0.1, ge=0, le=1, description="starting R[firm, client]")
+    client_satisfaction: float = Field(7.0, ge=0, le=10, description="starting satisfaction of each key client with each firm (0-10)")
 
     @model_validator(mode="after")
     def _names_match_count(self) -> FirmSetup:
@@ -105,7 +107,15 @@ class Market(_Frozen):
     switching_cost_concentration: float = Field(6.0, gt=0, le=1000)
     expectation_mean: float = Field(0.6, ge=0, le=1)
     expectation_sd: float = Field(0.08, ge=0, le=1)
-    satisfaction_start: float = Field(7.0, ge=0, le=10)
+    satisfaction_start: float = Field(7.0, ge=0, le=10, description="centre of starting cumulative satisfaction; a customer who moves restarts at exactly this")
+    satisfaction_start_sd: float = Field(0.8, ge=0, le=10, description="s.d. of starting cumulative satisfaction")
+    loyalty_start_sd: float = Field(0.1, ge=0, le=1, description="s.d. of starting loyalty (centred on loyalty_neutral)")
+    reference_price_sd: float = Field(0.05, ge=0, le=2, description="s.d. of the log of starting reference prices (centred on reference_price)")
+    tenure_start_min: int = Field(1, ge=0, le=1000, description="shortest starting tenure (periods) of a customer served at the start")
+    tenure_start_max: int = Field(24, ge=0, le=1000, description="longest starting tenure (periods); tenures are drawn uniformly in [min, max]")
+    new_customer_loyalty: float = Field(0.5, ge=0, le=1, description="loyalty of a customer who has just moved (joined a firm or left the market)")
+    tier_a_share: float = Field(0.2, ge=0, le=1, description="share of customers in value tier A (highest expected spend)")
+    tier_b_share: float = Field(0.3, ge=0, le=1, description="share of customers in value tier B (next); the rest are C")
     # satisfaction (Oliver 1980; Anderson & Sullivan 1993)
     perception_noise: float = Field(0.03, ge=0, le=1, description="s.d. of a customer's perception of delivered quality")
     satisfaction_neutral: float = Field(7.0, ge=0, le=10)
@@ -123,6 +133,15 @@ class Market(_Frozen):
     complaint_base: float = Field(0.04, ge=0, le=1)
     complaint_slope: float = Field(0.05, ge=0, le=1)
     complaint_max: float = Field(0.30, ge=0, le=1)
+    # complaint outcomes (TARP ordering): satisfaction points added to CS, and the defection hazard's multiplier
+    quick_resolution_satisfaction: float = Field(1.0, ge=-10, le=10, description="CS points after a complaint resolved quickly")
+    resolution_satisfaction: float = Field(0.3, ge=-10, le=10, description="CS points after a complaint resolved")
+    unresolved_satisfaction: float = Field(-0.3, ge=-10, le=10, description="CS points after a complaint left unresolved")
+    silent_satisfaction: float = Field(0.0, ge=-10, le=10, description="CS points of a dissatisfied customer who does not complain")
+    quick_resolution_hazard: float = Field(0.35, ge=0, le=20, description="defection hazard multiplier this period after a complaint resolved quickly")
+    resolution_hazard: float = Field(0.65, ge=0, le=20, description="defection hazard multiplier after a complaint resolved")
+    unresolved_hazard: float = Field(0.9, ge=0, le=20, description="defection hazard multiplier after a complaint left unresolved")
+    silent_hazard: float = Field(2.2, ge=0, le=20, description="defection hazard multiplier of a dissatisfied customer who does not complain")
     # defection (Jones & Sasser 1995)
     satisfaction_hazard: float = Field(0.0, ge=0, le=10, description="log-hazard drop per satisfaction point in the zone of indifference (Jones & Sasser: flat)")
     defection_below: float = Field(6.0, ge=0, le=10, description="satisfaction below which the zone of defection begins (Jones & Sasser 1995)")
@@ -159,7 +178,9 @@ class Market(_Frozen):
     # capacity (queueing)
     utilisation_knee: float = Field(0.8, gt=0, le=1)
     overload_slope: float = Field(2.5, ge=0, le=100)
+    min_quality_factor: float = Field(0.1, ge=0, le=1, description="floor of the capacity effect: the least share of its service level an overloaded firm delivers")
     reputation_smoothing: float = Field(0.8, ge=0, le=1)
+    scandal_reputation_loss: float = Field(0.3, ge=0, le=1, description="share of a firm's reputation a scandal takes in its first period")
     # customer lifetime value
     discount_rate: float = Field(0.01, ge=0, le=1, description="per period, for customer equity")
     track_customers: int = Field(20_000, ge=0, le=50_000_000, description="customers whose history is recorded (first n)")
@@ -168,6 +189,14 @@ class Market(_Frozen):
     def _memory_order(self) -> Market:
         if self.memory_max < self.memory_min:
             raise ValueError(f"memory_max must be >= memory_min={self.memory_min}; got {self.memory_max}")
+        return self
+
+    @model_validator(mode="after")
+    def _start_ranges(self) -> Market:
+        if self.tenure_start_max < self.tenure_start_min:
+            raise ValueError(f"tenure_start_max must be >= tenure_start_min={self.tenure_start_min}; got {self.tenure_start_max}")
+        if self.tier_a_share + self.tier_b_share > 1:
+            raise ValueError(f"tier_a_share + tier_b_share must be <= 1; got {self.tier_a_share + self.tier_b_share:g}")
         return self
 
     @model_validator(mode="after")
@@ -225,6 +254,8 @@ class Tenders(_Frozen):
     attention_rivalry: float = Field(0.8, ge=0, le=1, description="how much a rival's hold on a client blunts a newcomer's spend")
     delivery_gain: float = Field(0.08, ge=0, le=1)
     delivery_loss: float = Field(0.25, ge=0, le=1)
+    client_satisfaction_weight: float = Field(0.3, ge=0, le=1, description="weight of a delivery's outcome (x 10) in the client's satisfaction; the old satisfaction keeps the rest")
+    default_relationship_factor: float = Field(0.5, ge=0, le=1, description="R with a client is multiplied by this when the firm defaults on its contract (bankruptcy)")
     reissue_limit: int = Field(2, ge=0, le=100, description="times a failed tender is re-issued")
     reissue_policy: ReissuePolicy = Field("replace_schedule", description="replace_schedule (v1): a re-issue takes the place of the client's scheduled tender that period; fill_gaps: a scheduled tender supersedes a pending re-issue, so re-issues never starve the schedule")
 
@@ -408,7 +439,7 @@ class Event(_Frozen):
     recession/boom: purchase propensity x magnitude; scandal: the firm's
     customers' transaction satisfaction loses `magnitude` points that period
     (cumulative satisfaction falls by its memory-weighted share) and the
-    firm's reputation drops by 30%;
+    firm's reputation drops by market.scandal_reputation_loss (30%);
     cost_shock: every firm's unit cost x magnitude (permanent);
     new_entrant: an off-stage rival adds `magnitude` to the outside option.
     """

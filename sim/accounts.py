@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from crmsim.scenarios.schema import Costs
+from crmsim.sim.decisions import Decision
+from crmsim.sim.state import FirmState
 
 INFLOWS = ("revenue_market", "revenue_contracts")
 OUTFLOWS = (
@@ -21,11 +23,14 @@ OUTFLOWS = (
     "care",
     "advertising",
     "cultivation",
+    "research",
+    "retention",
     "bonds_kept",
     "penalties",
     "interest",
 )
 OPERATING_COSTS = tuple(o for o in OUTFLOWS if o != "interest")
+MAX_ADJUSTMENT = 1e9  # largest instructor bonus or penalty, in yuan either way
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class Ledger:
     care: float = 0.0
     advertising: float = 0.0
     cultivation: float = 0.0
+    research: float = 0.0  # market research fees (市场调研)
+    retention: float = 0.0  # retention budget aimed at the customers the churn warning flags
     bonds_kept: float = 0.0
     penalties: float = 0.0
     interest: float = 0.0
@@ -113,4 +120,42 @@ def staffing_costs(sales: int, service: int, hires: int, fires: int, costs: Cost
         sales * costs.salary_sales + service * costs.salary_service,
         hires * costs.hire_cost,
         fires * costs.severance,
+    )
+
+
+def decision_ledger(firm: FirmState, decision: Decision, costs: Costs, customers: float, cultivation: float,
+                    research: float = 0.0) -> Ledger:
+    """The ledger lines a decision fixes before any sale: staff, budgets, cultivation, interest and loans.
+
+    The form's cost preview and the period's accounts both start from it.
+
+    Args:
+        firm: the firm at the start of the period.
+        decision: its decision; salaries are paid on the staff after its hires and fires.
+        costs: the scenario's costs.
+        customers: customers served, for the service cost (the preview: now; the accounts: at the end of the period).
+        cultivation: total cultivation spend (¥ budgets, or the sales activities' cost).
+        research: the fees of the research the decision orders.
+    """
+    salaries, hiring, severance = staffing_costs(
+        firm.sales_staff + decision.hire_sales - decision.fire_sales,
+        firm.service_staff + decision.hire_service - decision.fire_service,
+        decision.hire_sales + decision.hire_service,
+        decision.fire_sales + decision.fire_service,
+        costs,
+    )
+    return Ledger(
+        cash_start=firm.cash,
+        salaries=salaries,
+        hiring=hiring,
+        severance=severance,
+        service_cost=customers * costs.service_cost * decision.service_level,
+        care=decision.care_budget,
+        advertising=decision.advertising_budget,
+        cultivation=cultivation,
+        research=research,
+        retention=decision.retention_budget,
+        interest=interest_due(firm.debt, firm.emergency_debt, costs),
+        borrowing=decision.borrow,
+        repayment=decision.repay,
     )

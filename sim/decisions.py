@@ -3,6 +3,13 @@
 Validation checks every field and returns every problem at once; each names
 the field, the rule and the value given. A rejected decision changes nothing:
 validation reads the game state, never writes it.
+
+Bids (docs/rules.md section 3.1): what the form can know is refused here, at
+submit: a bid on an unknown tender, on a tender that is no longer open (LATE),
+a malformed bid, and more bids than the sales staff can prepare
+(:meth:`DecisionContext.bid_limit`, the only bid limit). What depends on the
+other bids or on the period's outcome is voided at the award by the tender
+office (crmsim.sim.tenders).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ TenderId = str
 
 MAX_MONEY = 1e12  # no single spend, loan or price in a classroom game is larger
 MAX_STAFF_CHANGE = 100_000
+TIER_NAMES = ("A", "B", "C")
 
 
 @dataclass(frozen=True)
@@ -31,12 +39,31 @@ class Bid:
 
 
 @dataclass(frozen=True)
+class ResearchOrder:
+    """The market research (市场调研) a firm buys this period (docs/rules.md section 7.3)."""
+
+    rivals: tuple[ClientId, ...] = ()  # clients: every rival's relationship band with each
+    survey: int = 0  # own customers to survey (0: none)
+    forecast: bool = False  # the tender forecast
+
+    @property
+    def empty(self) -> bool:
+        return not (self.rivals or self.survey or self.forecast)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rivals": list(self.rivals), "survey": self.survey, "forecast": self.forecast}
+
+
+NO_RESEARCH = ResearchOrder()
+
+
+@dataclass(frozen=True)
 class Decision:
     """What one firm decides for one period.
 
     Standing fields (kept when a firm submits nothing): price, service_level,
-    care_budget, advertising_budget, cultivation. One-off fields (reset to zero):
-    hires, fires, bids, borrow, repay.
+    care_budget, care_split, advertising_budget, retention_budget, cultivation.
+    One-off fields (reset to zero): hires, fires, bids, borrow, repay, activities, research.
     """
 
     price: float
@@ -52,6 +79,11 @@ class Decision:
     borrow: float = 0.0
     repay: float = 0.0
     late: bool = False  # set by the caller when the decision arrived after the deadline
+    # the second version's levers (docs/rules.md section 7); their defaults change nothing
+    activities: Mapping[ClientId, tuple[str, ...]] = field(default_factory=dict)  # lifecycle cultivation: client -> activities
+    research: ResearchOrder = NO_RESEARCH
+    retention_budget: float = 0.0  # aimed at the customers the churn warning flags
+    care_split: Mapping[str, float] = field(default_factory=dict)  # tier -> share of the care budget (empty: per customer)
 
     def standing(self) -> Decision:
         """The decision a silent firm keeps next period: standing fields only."""
@@ -61,6 +93,8 @@ class Decision:
             care_budget=self.care_budget,
             advertising_budget=self.advertising_budget,
             cultivation=dict(self.cultivation),
+            retention_budget=self.retention_budget,
+            care_split=dict(self.care_split),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,6 +102,9 @@ class Decision:
         d = asdict(self)
         d["cultivation"] = dict(self.cultivation)
         d["bids"] = {t: {"price": b.price, "promised_service": b.promised_service} for t, b in self.bids.items()}
+        d["activities"] = {c: list(a) for c, a in self.activities.items()}
+        d["research"] = self.research.to_dict()
+        d["care_split"] = dict(self.care_split)
         return d
 
 
@@ -108,11 +145,22 @@ class DecisionContext:
     bids_per_sales_staff: int
     client_ids: frozenset[ClientId]
     tender_ids: frozenset[TenderId]  # every tender published in this game so far
+    open_tender_ids: frozenset[TenderId]  # the tenders open this period (their deadline is its end)
     cash: float
     debt: float
     credit_line: float
     previous: Decision  # the standing decision, for fields left out
     emergency_debt: float = 0.0
+    # the second version's levers: what the scenario offers and where the firm stands
+    cultivation_mode: str = "spend"  # "spend" (¥ per client) or "lifecycle" (sales activities)
+    hours_per_sales_staff: float = 0.0
+    activity_hours: Mapping[str, float] = field(default_factory=dict)  # activity -> sales hours
+    activity_stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # activity -> stages where it counts
+    stages: Mapping[ClientId, str] = field(default_factory=dict)  # the firm's stage with each client
+    research_offered: bool = False
+    survey_max: int = 0
+    retention_offered: bool = False
+    tier_care: bool = False
 
     @property
     def borrow_room(self) -> float:
@@ -135,6 +183,10 @@ class DecisionContext:
     def bid_limit(self, sales_after: int) -> int:
         """Tenders `sales_after` sales staff can bid in a period."""
         return sales_after * self.bids_per_sales_staff
+
+    def hours_limit(self, sales_after: int) -> float:
+        """Sales hours (工时) `sales_after` sales staff have for activities in a period."""
+        return sales_after * self.hours_per_sales_staff
 
 
 class _Checker:
@@ -238,6 +290,15 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
                 len(cultivation),
             )
 
+    if ctx.cultivation_mode == "lifecycle" and cultivation:
+        c.fail("cultivation", "this scenario cultivates key clients through sales activities (activities), not a budget", dict(cultivation))
+    activities = _check_activities(c, get("activities", {}), ctx, sales_after)
+    research = _check_research(c, get("research", None), ctx)
+    retention = c.number("retention_budget", get("retention_budget", prev.retention_budget), 0, MAX_MONEY)
+    if retention and not ctx.retention_offered:
+        c.fail("retention_budget", "this scenario offers no retention budget (must be 0)", retention)
+    care_split = _check_care_split(c, get("care_split", prev.care_split), ctx)
+
     bids: dict[TenderId, Bid] = {}
     raw_bids = get("bids", {})
     if not isinstance(raw_bids, Mapping):
@@ -247,6 +308,9 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
             name = f"bids.{tid}"
             if tid not in ctx.tender_ids:
                 c.fail(name, "unknown tender", tid)
+                continue
+            if tid not in ctx.open_tender_ids:
+                c.fail(name, f"the tender is closed (LATE); open now: {', '.join(sorted(ctx.open_tender_ids)) or 'none'}", tid)
                 continue
             if isinstance(bid, Bid):
                 bid = {"price": bid.price, "promised_service": bid.promised_service}
@@ -285,12 +349,116 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
         borrow=borrow,
         repay=repay,
         late=late,
+        activities=activities,
+        research=research,
+        retention_budget=retention or 0.0,
+        care_split=care_split,
     )
+
+
+def _check_activities(c: _Checker, raw: Any, ctx: DecisionContext, sales_after: int) -> dict[ClientId, tuple[str, ...]]:
+    """Sales activities per client (lifecycle cultivation): known clients and activities, each at most once
+    per client, each at a stage where it counts, within the sales staff's hours (docs/rules.md section 7.1)."""
+    if not isinstance(raw, Mapping):
+        c.fail("activities", "must be a mapping of client id to a list of activities", raw)
+        return {}
+    if raw and ctx.cultivation_mode != "lifecycle":
+        c.fail("activities", "this scenario cultivates key clients with a budget per client (cultivation), not sales activities", dict(raw))
+        return {}
+    out: dict[ClientId, tuple[str, ...]] = {}
+    hours = 0.0
+    for cid, acts in raw.items():
+        name = f"activities.{cid}"
+        if cid not in ctx.client_ids:
+            c.fail(name, f"unknown client; clients: {', '.join(sorted(ctx.client_ids))}", cid)
+            continue
+        if isinstance(acts, str):
+            acts = [acts]
+        if not isinstance(acts, (list, tuple)):
+            c.fail(name, "must be a list of activities", acts)
+            continue
+        stage = ctx.stages.get(cid, "potential")
+        kept: list[str] = []
+        for a in acts:
+            if a not in ctx.activity_hours:
+                c.fail(name, f"unknown activity; activities: {', '.join(ctx.activity_hours)}", a)
+            elif a in kept:
+                c.fail(name, "each activity at most once per client and period", a)
+            elif stage not in ctx.activity_stages[a]:
+                c.fail(f"{name}.{a}", f"{a} counts at the {' or '.join(ctx.activity_stages[a])} stage; {cid} is at the {stage} stage", a)
+            else:
+                kept.append(a)
+                hours += ctx.activity_hours[a]
+        if kept:
+            out[cid] = tuple(kept)
+    limit = ctx.hours_limit(sales_after)
+    if hours > limit + 1e-9:
+        c.fail("activities", f"need {hours:g} sales hours; {sales_after} sales staff have {limit:g} ({ctx.hours_per_sales_staff:g} each)", hours)
+    return out
+
+
+def _check_research(c: _Checker, raw: Any, ctx: DecisionContext) -> ResearchOrder:
+    """A research order: known clients, a survey of 0..survey_max customers, the forecast or not."""
+    if raw is None or (isinstance(raw, Mapping) and not raw):
+        return NO_RESEARCH
+    if isinstance(raw, ResearchOrder):
+        raw = raw.to_dict()
+    if not isinstance(raw, Mapping):
+        c.fail("research", "must be {rivals: [client ids], survey: customers, forecast: true/false}", raw)
+        return NO_RESEARCH
+    extra = set(raw) - {"rivals", "survey", "forecast"}
+    if extra:
+        c.fail("research", "allowed keys are rivals, survey and forecast", sorted(map(str, extra)))
+    rivals_raw = raw.get("rivals") or []
+    rivals: list[ClientId] = []
+    if not isinstance(rivals_raw, (list, tuple)):
+        c.fail("research.rivals", "must be a list of client ids", rivals_raw)
+    else:
+        for cid in rivals_raw:
+            if cid not in ctx.client_ids:
+                c.fail("research.rivals", f"unknown client; clients: {', '.join(sorted(ctx.client_ids))}", cid)
+            elif cid not in rivals:
+                rivals.append(cid)
+    survey = c.integer("research.survey", raw.get("survey") or 0, 0, max(ctx.survey_max, 0))
+    forecast = raw.get("forecast", False)
+    if not isinstance(forecast, bool):
+        c.fail("research.forecast", "must be true or false", forecast)
+        forecast = False
+    order = ResearchOrder(tuple(rivals), survey or 0, forecast)
+    if not order.empty and not ctx.research_offered:
+        c.fail("research", "this scenario offers no market research", order.to_dict())
+        return NO_RESEARCH
+    return order
+
+
+def _check_care_split(c: _Checker, raw: Any, ctx: DecisionContext) -> dict[str, float]:
+    """Shares of the care budget by ABC tier, adding up to 1 (empty: care spread per customer)."""
+    if not raw:
+        return {}
+    if not isinstance(raw, Mapping):
+        c.fail("care_split", "must be a mapping of tier (A, B, C) to a share of the care budget", raw)
+        return {}
+    if not ctx.tier_care:
+        c.fail("care_split", "this scenario does not split care by tier", dict(raw))
+        return {}
+    out: dict[str, float] = {}
+    for tier, share in raw.items():
+        if tier not in TIER_NAMES:
+            c.fail(f"care_split.{tier}", "unknown tier; tiers: A, B, C", tier)
+            continue
+        x = c.number(f"care_split.{tier}", share, 0, 1)
+        if x is not None:
+            out[tier] = x
+    if out and abs(sum(out.values()) - 1.0) > 1e-6:
+        c.fail("care_split", "shares must add up to 1", round(sum(out.values()), 6))
+    return {t: out[t] for t in TIER_NAMES if out.get(t)}
 
 
 def _as_raw(d: Decision) -> dict[str, Any]:
     """A Decision built in code, as a raw mapping for validation (wrongly typed parts are kept for the checker)."""
     raw = {f.name: getattr(d, f.name) for f in fields(Decision)}
+    if isinstance(d.research, ResearchOrder):
+        raw["research"] = d.research.to_dict()
     if isinstance(d.bids, Mapping):
         raw["bids"] = {
             t: {"price": b.price, "promised_service": b.promised_service} if isinstance(b, Bid) else b for t, b in d.bids.items()
@@ -303,4 +471,8 @@ def decision_from_dict(d: Mapping[str, Any]) -> Decision:
     kw = {k: v for k, v in d.items() if k in DECISION_FIELDS}
     kw["bids"] = {t: Bid(float(b["price"]), float(b["promised_service"])) for t, b in d.get("bids", {}).items()}
     kw["cultivation"] = dict(d.get("cultivation", {}))
+    kw["activities"] = {c: tuple(a) for c, a in (d.get("activities") or {}).items()}
+    r = d.get("research") or {}
+    kw["research"] = ResearchOrder(tuple(r.get("rivals", ())), int(r.get("survey", 0)), bool(r.get("forecast", False)))
+    kw["care_split"] = dict(d.get("care_split") or {})
     return Decision(**kw)

@@ -1,10 +1,12 @@
 """The period pipeline: ``resolve_period(state, decisions, rng) -> (state, result)``.
 
-A pure function. Order (design section 2): apply staffing and financing ->
-events -> resolve this period's tenders -> deliver last period's contracts ->
-step the customer population -> relationships -> book accounts, emergency
-loans, bankruptcy -> metrics and scorecard -> publish next period's tenders.
-The same state, decisions and rng always give identical results.
+A pure function that reads as its table of contents (docs/rules.md section 2):
+the decisions in force, then staffing and finance -> event effects -> this
+period's tenders -> deliveries of last period's contracts -> market inputs and
+the customer population -> relationships -> accounts -> bankruptcies ->
+metrics and scorecard -> publishing next period's tenders. Each step is a
+function below, in that order. The same state, decisions and rng always give
+identical results.
 """
 
 from __future__ import annotations
@@ -12,41 +14,62 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from crmsim.agents.population import (
+    TIERS,
     MarketInputs,
+    Population,
     PopulationOutcome,
     customer_counts,
+    firm_bins,
     init_population,
+    per_firm,
+    per_firm_and_kind,
     release_customers,
     step_population,
 )
-from crmsim.scenarios.schema import Scenario
-from crmsim.sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
-from crmsim.sim.decisions import Bid, Decision, DecisionContext, DecisionError, Problem, validate_decision
-from crmsim.sim.scoring import rank_firms, scorecard
+from crmsim.scenarios.schema import STAGES, Market, Scenario
+from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, emergency_loan, is_insolvent
+from crmsim.sim.decisions import Bid, Decision, DecisionError, Problem, decision_from_dict, validate_decision
+from crmsim.sim.events import event_effects, starting_events
+from crmsim.sim.metrics import FirmOutcomes, metrics
+from crmsim.sim.observation import Observation, decision_context, observe, public_report
 from crmsim.sim.state import Contract, FirmState, GameState, Tender
+from crmsim.sim.lifecycle import (
+    Relationships,
+    band,
+    effort,
+    end_relationships,
+    plan_cost,
+    relationship_score,
+    rival_hold,
+    step_relationships,
+)
+from crmsim.sim.market_research import research_fee, rival_bands, score_band, survey, tender_forecast
+from crmsim.sim.streams import BOT_STREAM, ENGINE_STREAM, RESEARCH_STREAM, stream_rng
 from crmsim.sim.tenders import (
-    VOID_REASONS,
+    BANKRUPT,
+    LATE,
+    MALFORMED,
     Bidder,
     BidRecord,
     Delivery,
     TenderOutcome,
     award_contract,
+    bid_bond,
     deliver,
     make_tender,
     resolve_tender,
     scheduled_clients,
+    update_client_satisfaction,
     update_relationships,
 )
 
 Decisions = Mapping[int, Decision]
-SCANDAL_REPUTATION_LOSS = 0.3
-MIN_QUALITY_FACTOR = 0.1
-ENGINE_STREAM, BOT_STREAM = 0, 1
+LogEntry = dict[str, Any]  # one entry of the period's event log
 
 
 def period_rng(seed: int, period: int) -> np.random.Generator:
@@ -55,7 +78,7 @@ def period_rng(seed: int, period: int) -> np.random.Generator:
     Derived from the game seed alone, so a period can be resolved again after a
     restart with nothing but the stored state and seed.
     """
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ENGINE_STREAM, period)))
+    return stream_rng(seed, ENGINE_STREAM, period)
 
 
 def bot_rng(seed: int, firm: int, period: int) -> np.random.Generator:
@@ -63,7 +86,7 @@ def bot_rng(seed: int, firm: int, period: int) -> np.random.Generator:
 
     Per period, so a bot decides the same after a server restart as without one.
     """
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(BOT_STREAM, firm, period)))
+    return stream_rng(seed, BOT_STREAM, firm, period)
 
 
 # ---------------------------------------------------------------------------
@@ -91,7 +114,7 @@ def initial_state(scenario: Scenario, seed: int, xp: Any = np) -> GameState:
             service_staff=fs.service_staff,
             unit_cost=float(fs.unit_cost),
             reputation=fs.reputation,
-            awareness=0.5,
+            awareness=fs.awareness,
             wom=0.0,
             standing=standing,
         )
@@ -100,13 +123,15 @@ def initial_state(scenario: Scenario, seed: int, xp: Any = np) -> GameState:
     n_c = len(scenario.clients)
     population = init_population(scenario.market, fs.count, rng, xp)
     tenders = tuple(make_tender(c, scenario, 1, rng) for c in scheduled_clients(scenario, 1)) if scenario.periods > 1 else ()
+    lifecycle = Relationships.start(fs.count, n_c) if scenario.cultivation.mode == "lifecycle" else None
     return GameState(
         scenario=scenario,
         seed=seed,
         period=1,
         firms=firms,
-        relationship=np.full((fs.count, n_c), fs.relationship),
-        client_satisfaction=np.full((fs.count, n_c), 7.0),
+        lifecycle=lifecycle,
+        relationship=relationship_score(lifecycle, scenario.cultivation) if lifecycle else np.full((fs.count, n_c), fs.relationship),
+        client_satisfaction=np.full((fs.count, n_c), fs.client_satisfaction),
         population=population,
         tenders=tenders,
         contracts=(),
@@ -114,25 +139,8 @@ def initial_state(scenario: Scenario, seed: int, xp: Any = np) -> GameState:
     )
 
 
-def decision_context(state: GameState, firm: int) -> DecisionContext:
-    """What validation needs to know about `firm` now."""
-    f = state.firms[firm]
-    sc = state.scenario
-    return DecisionContext(
-        price_cap=sc.market.price_cap,
-        sales_staff=f.sales_staff,
-        service_staff=f.service_staff,
-        max_hire=sc.costs.max_hire_per_period,
-        clients_per_sales_staff=sc.costs.clients_per_sales_staff,
-        bids_per_sales_staff=sc.costs.bids_per_sales_staff,
-        client_ids=frozenset(sc.client_ids),
-        tender_ids=state.tender_ids,
-        cash=f.cash,
-        debt=f.debt,
-        credit_line=sc.costs.credit_line,
-        previous=f.standing,
-        emergency_debt=f.emergency_debt,
-    )
+# ---------------------------------------------------------------------------
+# what comes in: decisions, adjustments, bots, a decision log
 
 
 def check_decision(state: GameState, firm: int, raw: Mapping[str, Any] | Decision) -> Decision:
@@ -147,44 +155,100 @@ def check_decision(state: GameState, firm: int, raw: Mapping[str, Any] | Decisio
         raise DecisionError(exc.problems, state.firms[firm].name) from None
 
 
+def check_adjustment(state: GameState, firm: Any, amount: Any) -> float:
+    """An instructor's bonus (+) or penalty (-) on `firm`'s cash this period, checked (docs/rules.md section 9).
+
+    Returns the amount as a float. Raises ValueError naming the field: `firm`
+    must be a live firm's index, `amount` a finite number of at most
+    MAX_ADJUSTMENT either way.
+    """
+    if isinstance(firm, (bool, np.bool_)) or not isinstance(firm, (int, np.integer)) or not 0 <= firm < len(state.firms) or state.firms[firm].bankrupt:
+        raise ValueError(f"firm: must be a live firm index; got {firm!r}")
+    ok = isinstance(amount, (int, float, np.integer, np.floating)) and not isinstance(amount, (bool, np.bool_))
+    if not ok or not math.isfinite(amount) or abs(amount) > MAX_ADJUSTMENT:
+        raise ValueError(f"amount: must be a finite number with |amount| <= {MAX_ADJUSTMENT:g}; got {amount!r}")
+    return float(amount)
+
+
+class Bot(Protocol):
+    """Anything that decides for a seat from its observation (crmsim.agents.bots.Strategy)."""
+
+    name: str
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> Mapping[str, Any] | None: ...
+
+
+def bot_decisions(state: GameState, bots: Mapping[int, Bot], results: list, seed: int) -> dict[int, Decision]:
+    """Let the bots decide for this period: each live bot seat, in seat order, decides from its own
+    observation with its own ``bot_rng(seed, seat, period)``; its decision is validated like a team's.
+
+    A bot that returns None keeps its standing decision (it is left out).
+
+    Raises:
+        DecisionError: a bot's decision breaks a rule (named "bot <name> (<firm>)").
+    """
+    out: dict[int, Decision] = {}
+    public = None
+    for i in sorted(bots):
+        if state.firms[i].bankrupt:
+            continue
+        public = public or public_report(state, results)  # built once, shared by every bot
+        raw = bots[i].decide(observe(state, i, results, public), bot_rng(seed, i, state.period))
+        if raw is None:
+            continue
+        try:
+            out[i] = check_decision(state, i, raw)
+        except DecisionError as exc:
+            raise DecisionError(exc.problems, f"bot {bots[i].name} ({state.firms[i].name})") from None
+    return out
+
+
+def logged_period(state: GameState, entry: Mapping[str, Any]) -> tuple[dict[int, Decision], dict[int, float]]:
+    """One entry of a decision log (``{"period", "decisions", "adjustments"}``) as the decisions and
+    adjustments to resolve `state`'s period with, replayed as recorded.
+
+    Decisions are not validated again here (they were when stored; ``resolve_period``
+    checks them and voids what the tender office would); adjustments are checked
+    and several for one firm add up.
+
+    Raises:
+        ValueError: the entry is for another period, or an adjustment is not allowed.
+    """
+    if entry["period"] != state.period:
+        raise ValueError(f"periods: expected period {state.period}; got {entry['period']}")
+    decisions = {int(firm): decision_from_dict(d) for firm, d in entry["decisions"].items()}
+    adjustments: dict[int, float] = {}
+    for firm, amount in entry.get("adjustments", {}).items():
+        adjustments[int(firm)] = adjustments.get(int(firm), 0.0) + check_adjustment(state, int(firm), float(amount))
+    return decisions, adjustments
+
+
 def planned_costs(state: GameState, firm: int, decision: Decision) -> dict[str, float]:
     """What a decision will cost this period before any sale: the form's cost preview.
 
-    Known costs (staff, hiring, severance, care, advertising, cultivation,
-    interest), the service cost for the firm's current customers, and the bid
-    bonds its bids pledge (returned unless the firm defaults).
+    The ledger's known lines (:func:`crmsim.sim.accounts.decision_ledger`: staff,
+    hiring, severance, care, advertising, cultivation, interest), the service
+    cost for the firm's current customers, and the bid bonds its bids pledge
+    (returned unless the firm defaults).
     """
     f = state.firms[firm]
     costs = state.scenario.costs
     customers = float(_host(state.population.supplier == firm).sum())
-    sales = f.sales_staff + decision.hire_sales - decision.fire_sales
-    service = f.service_staff + decision.hire_service - decision.fire_service
-    salaries, hiring, severance = staffing_costs(
-        sales, service, decision.hire_sales + decision.hire_service, decision.fire_sales + decision.fire_service, costs
-    )
-    volumes = {t.id: t.volume for t in state.tenders}
-    out = {
-        "salaries": salaries,
-        "hiring": hiring,
-        "severance": severance,
-        "service_cost": customers * costs.service_cost * decision.service_level,
-        "care": decision.care_budget,
-        "advertising": decision.advertising_budget,
-        "cultivation": float(sum(decision.cultivation.values())),
-        "interest": interest_due(f.debt, f.emergency_debt, costs),
-    }
+    ledger = decision_ledger(f, decision, costs, customers, cultivation_total(decision, state.scenario),
+                             research_fee(decision.research, state.scenario.research))
+    lines = ("salaries", "hiring", "severance", "service_cost", "care", "advertising", "cultivation", "research", "retention", "interest")
+    out = {k: getattr(ledger, k) for k in lines}
     out["total"] = sum(out.values())
-    out["bonds_pledged"] = sum(
-        state.scenario.tenders.bond_rate * b.price * volumes.get(t, 0.0) for t, b in decision.bids.items()
-    )
+    volumes = {t.id: t.volume for t in state.tenders}
+    out["bonds_pledged"] = sum(bid_bond(state.scenario.tenders.bond_rate, b.price, volumes.get(t, 0.0)) for t, b in decision.bids.items())
     out["cash_after"] = f.cash + decision.borrow - decision.repay - out["total"]
-    out["capacity"] = service * costs.customers_per_service_staff
+    out["capacity"] = (f.service_staff + decision.hire_service - decision.fire_service) * costs.customers_per_service_staff
     out["customers"] = customers
     return out
 
 
 # ---------------------------------------------------------------------------
-# the period
+# the period's result
 
 
 @dataclass
@@ -203,6 +267,8 @@ class PeriodResult:
     panel: dict[str, Any]
     market: dict[str, Any] = field(default_factory=dict)
     stray_bids: list[BidRecord] = field(default_factory=list)  # bids on tenders not open this period (void)
+    research: dict[int, dict[str, Any]] = field(default_factory=dict)  # firm -> its market research (private)
+    score_references: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (reference, span)
 
     def all_bids(self) -> list[tuple[TenderOutcome | None, BidRecord]]:
         """Every bid with its tender's outcome (None for bids on tenders not open this period)."""
@@ -260,11 +326,16 @@ class PeriodResult:
         ]
 
 
-def capacity_effect(utilisation: float, knee: float, slope: float) -> float:
-    """Delivered-quality factor: 1 up to the knee (~80%), then falling sharply (queueing)."""
-    if utilisation <= knee:
+# ---------------------------------------------------------------------------
+# rules of a firm's operations
+
+
+def capacity_effect(utilisation: float, m: Market) -> float:
+    """Delivered-quality factor: 1 up to the knee (~80%), then falling sharply (queueing), to at least
+    ``market.min_quality_factor``."""
+    if utilisation <= m.utilisation_knee:
         return 1.0
-    return max(MIN_QUALITY_FACTOR, 1.0 - slope * (utilisation - knee))
+    return max(m.min_quality_factor, 1.0 - m.overload_slope * (utilisation - m.utilisation_knee))
 
 
 def care_intensity(care_budget: float, customers: float, scale: float) -> float:
@@ -278,8 +349,69 @@ def next_awareness(awareness: float, advertising: float, decay: float, scale: fl
     return kept + (1.0 - kept) * (1.0 - math.exp(-advertising / scale))
 
 
-def _active_events(scenario: Scenario, period: int) -> list:
-    return [e for e in scenario.events if e.period <= period < e.period + e.duration]
+def next_reputation(reputation: float, quality: float, m: Market) -> float:
+    """Reputation moves toward the quality the firm delivered this period."""
+    return m.reputation_smoothing * reputation + (1 - m.reputation_smoothing) * quality
+
+
+def word_of_mouth(promoters: float, detractors: float, n_firms: int, customers: int, m: Market) -> float:
+    """A firm's net word of mouth per capita, heard next period: promoters' contacts less detractors'."""
+    return (m.promoter_contacts * promoters - m.detractor_contacts * detractors) * n_firms / customers
+
+
+def cultivation_spend(decisions: Mapping[int, Decision], clients: tuple[str, ...], n_firms: int) -> np.ndarray:
+    """Cultivation spend per firm and client (firms x clients, the scenario's client order)."""
+    pos = {c: k for k, c in enumerate(clients)}
+    spend = np.zeros((n_firms, len(clients)))
+    for i, d in decisions.items():
+        for cid, amount in d.cultivation.items():
+            spend[i, pos[cid]] = amount
+    return spend
+
+
+def cultivation_total(decision: Decision, scenario: Scenario) -> float:
+    """A decision's cultivation cost as the ledger books it: the ¥ budgets summed in the scenario's client
+    order, or (lifecycle cultivation) the cost of its sales activities."""
+    if scenario.cultivation.mode == "lifecycle":
+        return plan_cost(decision.activities, scenario.cultivation)[0]
+    return float(cultivation_spend({0: decision}, scenario.client_ids, 1)[0].sum())
+
+
+# ---------------------------------------------------------------------------
+# the period, step by step
+
+
+@dataclass(frozen=True)
+class Period:
+    """The period being resolved: the state before it, the decisions in force and its event log.
+
+    Built by :func:`open_period` and passed to every step; the steps add to the
+    log (:meth:`note`) and return their own records, never change the state.
+    """
+
+    state: GameState
+    decisions: dict[int, Decision]  # every live firm's: validated (bids as given), or its standing decision
+    submitted: dict[int, bool]
+    adjustments: dict[int, float]
+    log: list[LogEntry]
+    xp: Any
+    client_pos: dict[str, int]  # client id -> its index in the scenario's client order
+
+    @property
+    def t(self) -> int:
+        return self.state.period
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.state.scenario
+
+    @property
+    def n_firms(self) -> int:
+        return len(self.state.firms)
+
+    def note(self, kind: str, firm: int | None, detail: str) -> None:
+        """Write an entry to the period's event log."""
+        self.log.append({"period": self.t, "kind": kind, "firm": firm, "detail": detail})
 
 
 def resolve_period(
@@ -297,334 +429,708 @@ def resolve_period(
             firm left out keeps its standing decision and bids nothing.
             Decisions are validated again here (bids that cannot be read are
             voided as MALFORMED rather than rejected).
-        rng: this period's generator, e.g. ``period_rng(seed, state.period)``.
+        rng: this period's generator, e.g. ``period_rng(seed, state.period)``;
+            drawn by the tenders' tie-breaks, the population and the next tenders' volumes, in that order.
         xp: array namespace for the population (numpy or cupy).
         adjustments: firm index -> instructor's bonus (+) or penalty (-) in cash,
             booked this period on the ledger's `adjustment` line.
 
     Raises:
         DecisionError: a decision breaks a rule other than its bids; nothing is resolved.
-        ValueError: the game is over.
+        ValueError: the game is over, or an adjustment is not allowed.
     """
     if state.finished:
         raise ValueError(f"the game is over after period {state.period - 1}")
-    sc, costs, mkt = state.scenario, state.scenario.costs, state.scenario.market
-    t = state.period
-    n_f = len(state.firms)
-    clients = sc.client_ids
-    log: list[dict[str, Any]] = []
+    p = open_period(state, decisions, adjustments or {}, xp)
+    staff = staffing_and_finance(p)
+    shocks = apply_event_effects(p)
+    awards = run_tenders(p, staff, shocks, rng)
+    delivered = deliver_contracts(p, staff, shocks)
+    offer = market_inputs(p, staff, shocks)
+    m = state.scenario.market
+    population, customers = step_population(state.population, offer.inputs, m, rng, xp, track=m.track_customers)
+    customers = _to_numpy(customers, xp)
+    ties = relationships(p, delivered)
+    books = accounts(p, staff, shocks, offer, delivered, customers, population.size)
+    ended = bankruptcies(p, books, population, ties, awards, staff)
+    rows, references = metrics(firm_outcomes(p, staff, offer, customers, ended, awards, shocks), state.scenario)
+    next_tenders = publish_tenders(p, awards, rng)
+    return next_state(p, ended, ties, shocks, next_tenders), PeriodResult(
+        period=p.t,
+        decisions=p.decisions,
+        submitted=p.submitted,
+        firm_rows=rows,
+        tenders=awards.outcomes,
+        deliveries=delivered.deliveries,
+        relationship_rows=relationship_rows(p, ended, ties),
+        ledgers=ended.ledgers,
+        events=p.log,
+        panel=customers.panel,
+        stray_bids=awards.stray,
+        market=market_summary(p, ended.population, customers, offer),
+        research=research_reports(p, ended),
+        score_references=references,
+    )
 
-    # 1. effective decisions (validated; bids kept as given for the tender office)
-    eff: dict[int, Decision] = {}
-    submitted: dict[int, bool] = {}
+
+# -- 0. the decisions in force ----------------------------------------------
+
+
+def open_period(state: GameState, decisions: Decisions, adjustments: Mapping[int, float], xp: Any) -> Period:
+    """Validate the decisions (bids kept as given for the tender office) and the adjustments.
+
+    A live firm that submitted nothing keeps its standing decision and bids nothing.
+    """
+    client_pos = {c: k for k, c in enumerate(state.scenario.client_ids)}
+    p = Period(state=state, decisions={}, submitted={}, adjustments={}, log=[], xp=xp, client_pos=client_pos)
     for f in state.firms:
         if f.bankrupt:
             continue
         d = decisions.get(f.index)
-        submitted[f.index] = d is not None
+        p.submitted[f.index] = d is not None
         if d is None:
-            eff[f.index] = f.standing
-            log.append(_ev(t, "standing_decision", f.index, "no decision submitted: standing decision kept, no bids"))
+            p.decisions[f.index] = f.standing
+            p.note("standing_decision", f.index, "no decision submitted: standing decision kept, no bids")
             continue
         checked = check_decision(state, f.index, replace(d, bids={}))
-        eff[f.index] = replace(checked, bids=readable_bids(d.bids))
-    for i, amount in (adjustments or {}).items():
-        if not (0 <= i < n_f) or state.firms[i].bankrupt or not math.isfinite(amount):
-            raise ValueError(f"adjustments: firm {i} must be a live firm and the amount finite; got {amount!r}")
-        log.append(_ev(t, "adjustment", i, f"instructor {'bonus' if amount >= 0 else 'penalty'} {amount:+.0f}"))
-    unknown = set(decisions) - set(eff)
+        p.decisions[f.index] = replace(checked, bids=readable_bids(d.bids))
+    for i, amount in adjustments.items():
+        p.adjustments[i] = check_adjustment(state, i, amount)
+        p.note("adjustment", i, f"instructor {'bonus' if amount >= 0 else 'penalty'} {amount:+.0f}")
+    unknown = set(decisions) - set(p.decisions)
     if unknown:
         raise DecisionError([Problem("firm", "no live firm with this index", sorted(unknown))])
+    return p
 
-    # 2. staffing and financing at the start of the period
-    cost_factor = state.unit_cost_factor
-    for e in _active_events(sc, t):
-        if e.kind == "cost_shock" and e.period == t:
-            cost_factor *= e.magnitude
-        if e.period == t:
-            log.append(_ev(t, f"event:{e.kind}", e.firm, e.news.en if e.news else f"{e.kind} x{e.magnitude:g}"))
+
+# -- 1. staffing and finance --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Staffing:
+    """Each firm's staff, cash and debts after this period's hires, fires, borrowing and repayment,
+    and the load and capacity they give (arrays over firms)."""
+
+    sales: np.ndarray
+    service: np.ndarray
+    cash: np.ndarray  # cash at the start plus borrowing less repayment: what can back bid bonds
+    debt: np.ndarray
+    emergency: np.ndarray
+    customers_start: np.ndarray
+    capacity: np.ndarray  # customer-equivalents the service staff serve
+    load: np.ndarray  # customers at the start plus contracts due this period
+    utilisation: np.ndarray
+    quality_factor: np.ndarray  # capacity effect on delivered service
+    due: tuple[Contract, ...]  # contracts delivered this period
+    later: tuple[Contract, ...]  # contracts delivered in a later period
+
+
+def staffing_and_finance(p: Period) -> Staffing:
+    """Staff change at once; borrowing adds to ordinary debt and repayment clears the dearer emergency loans first."""
+    state, costs = p.state, p.scenario.costs
     sales = np.array([f.sales_staff for f in state.firms])
     service = np.array([f.service_staff for f in state.firms])
-    cash_open = np.array([f.cash for f in state.firms])
+    cash = np.array([f.cash for f in state.firms])
     debt = np.array([f.debt for f in state.firms])
     emergency = np.array([f.emergency_debt for f in state.firms])
-    for i, d in eff.items():
+    for i, d in p.decisions.items():
         sales[i] += d.hire_sales - d.fire_sales
         service[i] += d.hire_service - d.fire_service
-        cash_open[i] += d.borrow - d.repay
-        # repayment clears the dearer emergency loans first
+        cash[i] += d.borrow - d.repay
         from_emergency = min(d.repay, emergency[i])
         emergency[i] -= from_emergency
         debt[i] += d.borrow - (d.repay - from_emergency)
-    unit_cost = np.array([f.unit_cost * (cost_factor / state.unit_cost_factor) for f in state.firms])
-    alive = np.array([f.live for f in state.firms])
-
-    # load and capacity: customers at the start plus contracts due this period
-    pop = state.population
-    customers_start = _host(customer_counts(pop.supplier, n_f, xp))
-    due = [c for c in state.contracts if c.deliver_period == t]
-    later = [c for c in state.contracts if c.deliver_period > t]
-    contract_load = np.zeros(n_f)
+    customers_start = _host(customer_counts(state.population.supplier, p.n_firms, p.xp))
+    due = tuple(c for c in state.contracts if c.deliver_period == p.t)
+    contract_load = np.zeros(p.n_firms)
     for c in due:
         contract_load[c.firm] += c.load
     capacity = service * costs.customers_per_service_staff
     load = customers_start + contract_load
     utilisation = np.where(capacity > 0, load / np.maximum(capacity, 1e-9), np.inf)
-    quality_factor = np.array([capacity_effect(u, mkt.utilisation_knee, mkt.overload_slope) for u in utilisation])
+    return Staffing(
+        sales=sales,
+        service=service,
+        cash=cash,
+        debt=debt,
+        emergency=emergency,
+        customers_start=customers_start,
+        capacity=capacity,
+        load=load,
+        utilisation=utilisation,
+        quality_factor=np.array([capacity_effect(u, p.scenario.market) for u in utilisation]),
+        due=due,
+        later=tuple(c for c in state.contracts if c.deliver_period > p.t),
+    )
 
-    # 3. tenders open this period
-    bidders = {
-        i: Bidder(
-            firm=i,
-            bankrupt=state.firms[i].bankrupt,
-            late=eff[i].late if i in eff else False,
-            unit_cost=float(unit_cost[i]),
-            capacity=float(capacity[i]),
-            load=float(load[i] + sum(c.load for c in later if c.firm == i)),
-            cash=float(cash_open[i]),
-            max_bids=int(sales[i]) * costs.bids_per_sales_staff,
-        )
-        for i in range(n_f)
-    }
-    bond_left = {i: max(0.0, float(cash_open[i])) for i in range(n_f)}
+
+# -- 2. event effects -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shocks:
+    """What this period's events do to the firms and the market."""
+
+    unit_cost_factor: float  # the game's unit-cost factor after this period's cost shocks
+    unit_cost: np.ndarray
+    reputation: np.ndarray  # after any scandal's loss
+    scandal: np.ndarray  # transaction satisfaction each firm's customers lose this period
+    purchase_factor: float
+    outside_boost: float
+
+
+def apply_event_effects(p: Period) -> Shocks:
+    """Announce the events that start now (log) and apply the active events (docs/rules.md section 8)."""
+    state, m = p.state, p.scenario.market
+    for e in starting_events(p.scenario, p.t):
+        p.note(f"event:{e.kind}", e.firm, e.news.en if e.news else f"{e.kind} x{e.magnitude:g}")
+    effects = event_effects(p.scenario, p.t)
+    factor = effects.unit_cost_factor(state.unit_cost_factor)
+    scandal = np.zeros(p.n_firms)
+    reputation = np.array([f.reputation for f in state.firms])
+    for firm, magnitude in effects.scandals:
+        scandal[firm] += magnitude
+        reputation[firm] *= 1.0 - m.scandal_reputation_loss
+    return Shocks(
+        unit_cost_factor=factor,
+        unit_cost=np.array([f.unit_cost * (factor / state.unit_cost_factor) for f in state.firms]),
+        reputation=reputation,
+        scandal=scandal,
+        purchase_factor=effects.purchase_factor,
+        outside_boost=effects.outside_boost,
+    )
+
+
+# -- 3. tenders -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Awards:
+    """This period's tenders: outcomes in publication order, contracts won, void bids on tenders not open."""
+
+    outcomes: list[TenderOutcome]
+    contracts: tuple[Contract, ...]
+    stray: list[BidRecord]
+
+    @property
+    def bids(self) -> list[BidRecord]:
+        return [b for o in self.outcomes for b in o.bids] + self.stray
+
+
+def run_tenders(p: Period, staff: Staffing, shocks: Shocks, rng: np.random.Generator) -> Awards:
+    """Open each tender in publication order: check, score and award its bids (docs/rules.md section 6).
+
+    A contract won counts against the winner's capacity in the tenders opened after it.
+    """
+    bidders = {i: bidder(p, staff, shocks, i) for i in range(p.n_firms)}
+    bond_left = {i: max(0.0, bidders[i].cash) for i in range(p.n_firms)}
+    entries = bids_by_tender(p, staff)
+    stray = void_stray_bids(p, entries)
     outcomes: list[TenderOutcome] = []
-    new_contracts: list[Contract] = []
-    client_pos = {c: k for k, c in enumerate(clients)}
-    bids_by_tender: dict[str, dict[int, Any]] = {}
-    for i, d in sorted(eff.items()):
-        for k, (tid, bid) in enumerate(sorted(d.bids.items())):
-            bids_by_tender.setdefault(tid, {})[i] = (bid, k >= bidders[i].max_bids)
-    open_ids = {tt.id for tt in state.tenders}
-    stray: list[BidRecord] = []
-    for tid, entries in sorted(bids_by_tender.items()):
-        if tid not in open_ids:
-            for i, (bid, _) in sorted(entries.items()):
-                known = tid in state.tender_ids
-                reason, detail = ("LATE", "the tender is closed") if known else ("MALFORMED", "no such tender")
-                if state.firms[i].bankrupt:
-                    reason, detail = "BANKRUPT", "the firm is bankrupt"
-                rec = BidRecord(tid, tid.rsplit("-", 1)[0] if known else "", i, _float_or_nan(bid.price), _float_or_nan(bid.promised_service))
-                rec.valid, rec.void_reason, rec.void_detail = False, reason, detail
-                stray.append(rec)
-                log.append(_ev(t, "bid_void", i, f"{tid}: {reason} ({detail}: tender not open this period)"))
-    for tender in state.tenders:
-        entries = bids_by_tender.get(tender.id, {})
-        k = client_pos[tender.client]
-        rel = {i: float(state.relationship[i, k]) for i in range(n_f)}
-        bids = {i: b for i, (b, _) in entries.items()}
-        over = {i for i, (_, o) in entries.items() if o}
-        out = resolve_tender(tender, bids, bidders, rel, sc, t, bond_left, rng, over_limit=over)
+    contracts: list[Contract] = []
+    for tender in p.state.tenders:
+        entry = entries.get(tender.id, {})
+        k = p.client_pos[tender.client]
+        rel = {i: float(p.state.relationship[i, k]) for i in range(p.n_firms)}
+        stage = {i: int(p.state.lifecycle.stage[i, k]) for i in range(p.n_firms)} if p.state.lifecycle is not None else None
+        bids = {i: b for i, (b, _) in entry.items()}
+        over = {i for i, (_, o) in entry.items() if o}
+        out = resolve_tender(tender, bids, bidders, rel, p.scenario, p.t, bond_left, rng, over_limit=over, stage=stage)
         outcomes.append(out)
-        for rec in out.bids:
-            if not rec.valid:
-                log.append(_ev(t, "bid_void", rec.firm, f"{tender.id}: {rec.void_reason} ({rec.void_detail})"))
-        if out.failed:
-            log.append(_ev(t, "tender_failed", None, f"{tender.id}: {sum(b.valid for b in out.bids)} valid bids < {tender.min_valid_bids} (流标)"))
-        contract = award_contract(out, sc, t)
+        log_tender(p, out)
+        contract = award_contract(out, p.scenario, p.t)
         if contract is not None:
-            new_contracts.append(contract)
-            # the winner's capacity is taken for the tenders still to be opened this period
+            contracts.append(contract)
             bidders[contract.firm] = replace(bidders[contract.firm], load=bidders[contract.firm].load + contract.load)
-            log.append(_ev(t, "tender_awarded", contract.firm, f"{tender.id} at {contract.price:.2f} x {contract.volume:.0f}"))
+            p.note("tender_awarded", contract.firm, f"{tender.id} at {contract.price:.2f} x {contract.volume:.0f}")
+    return Awards(outcomes=outcomes, contracts=tuple(contracts), stray=stray)
 
-    # 4. deliver contracts due this period
+
+def bidder(p: Period, staff: Staffing, shocks: Shocks, i: int) -> Bidder:
+    """What the tender office knows about firm `i`: its load counts every contract it has still to deliver."""
+    d = p.decisions.get(i)
+    return Bidder(
+        firm=i,
+        bankrupt=p.state.firms[i].bankrupt,
+        late=d.late if d is not None else False,
+        unit_cost=float(shocks.unit_cost[i]),
+        capacity=float(staff.capacity[i]),
+        load=float(staff.load[i] + sum(c.load for c in staff.later if c.firm == i)),
+        cash=float(staff.cash[i]),
+    )
+
+
+def bids_by_tender(p: Period, staff: Staffing) -> dict[str, dict[int, tuple[Bid, bool]]]:
+    """Every bid as tender id -> firm -> (bid, beyond the firm's bid limit), bids in tender-id order per firm."""
+    out: dict[str, dict[int, tuple[Bid, bool]]] = {}
+    for i, d in sorted(p.decisions.items()):
+        limit = decision_context(p.state, i).bid_limit(int(staff.sales[i]))
+        for k, (tid, bid) in enumerate(sorted(d.bids.items())):
+            out.setdefault(tid, {})[i] = (bid, k >= limit)
+    return out
+
+
+def void_stray_bids(p: Period, entries: Mapping[str, Mapping[int, tuple[Bid, bool]]]) -> list[BidRecord]:
+    """Bids on tenders not open this period, voided: LATE for a tender published earlier, MALFORMED for none.
+
+    Validation refuses both at submit; these are bids that reached the engine
+    unchecked (a decision built in code, a log recorded before the refusal).
+    """
+    open_ids = {t.id for t in p.state.tenders}
+    stray: list[BidRecord] = []
+    for tid, entry in sorted(entries.items()):
+        if tid in open_ids:
+            continue
+        known = tid in p.state.tender_ids
+        for i, (bid, _) in sorted(entry.items()):
+            reason, detail = (LATE, "the tender is closed") if known else (MALFORMED, "no such tender")
+            if p.state.firms[i].bankrupt:
+                reason, detail = BANKRUPT, "the firm is bankrupt"
+            rec = BidRecord(tid, tid.rsplit("-", 1)[0] if known else "", i, _float_or_nan(bid.price), _float_or_nan(bid.promised_service))
+            rec.valid, rec.void_reason, rec.void_detail = False, reason, detail
+            stray.append(rec)
+            p.note("bid_void", i, f"{tid}: {reason} ({detail}: tender not open this period)")
+    return stray
+
+
+def log_tender(p: Period, out: TenderOutcome) -> None:
+    """Log a tender's void bids and, if it failed, the failure."""
+    for rec in out.bids:
+        if not rec.valid:
+            p.note("bid_void", rec.firm, f"{out.tender.id}: {rec.void_reason} ({rec.void_detail})")
+    if out.failed:
+        valid = sum(b.valid for b in out.bids)
+        p.note("tender_failed", None, f"{out.tender.id}: {valid} valid bids < {out.tender.min_valid_bids} (流标)")
+
+
+# -- 4. deliveries ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """Contracts delivered this period, and per firm and client the worst delivery outcome."""
+
+    deliveries: list[Delivery]
+    outcome: np.ndarray  # firms x clients; 1 where nothing was delivered
+    delivered: np.ndarray  # firms x clients, bool
+
+
+def deliver_contracts(p: Period, staff: Staffing, shocks: Shocks) -> Deliveries:
+    """Deliver the contracts due this period with each firm's capacity (docs/rules.md section 6.8)."""
+    n_c = len(p.scenario.clients)
     deliveries: list[Delivery] = []
-    delivery_outcome = np.ones((n_f, len(clients)))
-    delivered = np.zeros((n_f, len(clients)), dtype=bool)
-    for c in due:
-        share = 1.0 if utilisation[c.firm] <= 1 else 1.0 / utilisation[c.firm]
-        dv = deliver(c, float(unit_cost[c.firm]), share, float(quality_factor[c.firm]), sc)
+    outcome = np.ones((p.n_firms, n_c))
+    delivered = np.zeros((p.n_firms, n_c), dtype=bool)
+    for c in staff.due:
+        u = staff.utilisation[c.firm]
+        dv = deliver(c, float(shocks.unit_cost[c.firm]), 1.0 if u <= 1 else 1.0 / u, float(staff.quality_factor[c.firm]), p.scenario)
         deliveries.append(dv)
-        k = client_pos[c.client]
-        delivery_outcome[c.firm, k] = min(delivery_outcome[c.firm, k], dv.outcome)
+        k = p.client_pos[c.client]
+        outcome[c.firm, k] = min(outcome[c.firm, k], dv.outcome)
         delivered[c.firm, k] = True
         if dv.penalty > 0:
-            log.append(_ev(t, "delivery_shortfall", c.firm, f"{c.tender_id}: delivered {dv.share:.0%} at service {dv.service:.2f}; penalty {dv.penalty:.0f}"))
+            p.note("delivery_shortfall", c.firm, f"{c.tender_id}: delivered {dv.share:.0%} at service {dv.service:.2f}; penalty {dv.penalty:.0f}")
+    return Deliveries(deliveries=deliveries, outcome=outcome, delivered=delivered)
 
-    # 5. the customer population
+
+# -- 5. market inputs --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What each firm offers the mass market this period (arrays over firms), and the population's inputs."""
+
+    price: np.ndarray
+    service_level: np.ndarray
+    quality: np.ndarray  # delivered quality: service level x capacity effect
+    care: np.ndarray  # care intensity
+    awareness: np.ndarray
+    alive: np.ndarray
+    inputs: MarketInputs
+
+
+def market_inputs(p: Period, staff: Staffing, shocks: Shocks) -> Offer:
+    """Prices, delivered quality, care, awareness and complaint capacity, with the events' market effects."""
+    state, costs, xp = p.state, p.scenario.costs, p.xp
+    eff = p.decisions
+    n_f = p.n_firms
     price = np.array([eff[i].price if i in eff else state.firms[i].standing.price for i in range(n_f)])
     service_level = np.array([eff[i].service_level if i in eff else 0.0 for i in range(n_f)])
     care_budget = np.array([eff[i].care_budget if i in eff else 0.0 for i in range(n_f)])
     ads = np.array([eff[i].advertising_budget if i in eff else 0.0 for i in range(n_f)])
-    quality = service_level * quality_factor
-    care = np.array([care_intensity(care_budget[i], customers_start[i], costs.care_scale) for i in range(n_f)])
-    purchase_factor, outside_boost = 1.0, 0.0
-    scandal = np.zeros(n_f)
-    reputation = np.array([f.reputation for f in state.firms])
-    for e in _active_events(sc, t):
-        if e.kind == "recession" or e.kind == "boom":
-            purchase_factor *= e.magnitude
-        elif e.kind == "new_entrant":
-            outside_boost += e.magnitude
-        elif e.kind == "scandal" and e.period == t:
-            scandal[e.firm] += e.magnitude
-            reputation[e.firm] *= 1.0 - SCANDAL_REPUTATION_LOSS
+    quality = service_level * staff.quality_factor
+    care = np.array([care_intensity(care_budget[i], staff.customers_start[i], costs.care_scale) for i in range(n_f)])
+    alive = np.array([f.live for f in state.firms])
     awareness = np.array([next_awareness(f.awareness, ads[f.index], costs.awareness_decay, costs.advertising_scale) for f in state.firms])
     awareness = np.where(alive, awareness, 0.0)
     live_prices = price[alive]
     inputs = MarketInputs(
         price=xp.asarray(price),
         quality=xp.asarray(quality),
-        reputation=xp.asarray(reputation),
+        reputation=xp.asarray(shocks.reputation),
         awareness=xp.asarray(awareness),
         wom=xp.asarray(np.array([f.wom for f in state.firms])),
         care=xp.asarray(care),
-        complaint_capacity=xp.asarray(service * costs.complaints_per_service_staff),
+        complaint_capacity=xp.asarray(staff.service * costs.complaints_per_service_staff),
         alive=xp.asarray(alive),
-        margin_per_unit=xp.asarray(price - unit_cost),
+        margin_per_unit=xp.asarray(price - shocks.unit_cost),
         service_cost=xp.asarray(costs.service_cost * service_level),
-        scandal=xp.asarray(scandal),
-        purchase_factor=purchase_factor,
-        outside_boost=outside_boost,
+        scandal=xp.asarray(shocks.scandal),
+        purchase_factor=shocks.purchase_factor,
+        outside_boost=shocks.outside_boost,
         market_price=float(live_prices.mean()) if live_prices.size else 0.0,
+        **crm_inputs(p, care_budget),
     )
-    new_pop, po = step_population(pop, inputs, mkt, rng, xp, track=mkt.track_customers)
-    po_np = _to_numpy(po, xp)
+    return Offer(price=price, service_level=service_level, quality=quality, care=care, awareness=awareness, alive=alive, inputs=inputs)
 
-    # 6. relationships: decay, cultivation (share of attention), delivery outcomes
-    spend = np.zeros((n_f, len(clients)))
-    for i, d in eff.items():
-        for cid, amount in d.cultivation.items():
-            spend[i, client_pos[cid]] = amount
-    relationship = update_relationships(state.relationship, spend, delivery_outcome, delivered, sc)
-    client_sat = np.where(delivered, 0.7 * state.client_satisfaction + 0.3 * 10.0 * delivery_outcome, state.client_satisfaction)
 
-    # 7. accounts
+def crm_inputs(p: Period, care_budget: np.ndarray) -> dict[str, Any]:
+    """The CRM levers' inputs to the population (docs/rules.md section 7): care by ABC tier for firms that split
+    their care budget, the relief a retention budget buys for the customers flagged at risk, the churn-warning
+    threshold, and whether tiers follow recent spend. Left at their defaults, the first version's rules hold."""
+    crm, costs, xp = p.scenario.crm, p.scenario.costs, p.xp
+    pop = p.state.population
+    bins = firm_bins(pop.supplier, xp)
+    out: dict[str, Any] = {"churn_threshold": crm.churn_threshold, "tier_memory": crm.tier_memory if crm.tiers_follow_spend else None}
+    splits = {i: d.care_split for i, d in p.decisions.items() if d.care_split}
+    if splits:
+        counts = _host(per_firm_and_kind(bins, pop.tier, 3, p.n_firms, xp))
+        table = np.zeros((p.n_firms, 3))
+        for i in range(p.n_firms):
+            for k, tier in enumerate(TIERS):
+                share = splits[i].get(tier, 0.0) if i in splits else counts[i, k] / max(counts[i].sum(), 1.0)
+                table[i, k] = care_intensity(care_budget[i] * share, counts[i, k], costs.care_scale)
+        out["care_tier"] = xp.asarray(table)
+    budgets = np.array([p.decisions[i].retention_budget if i in p.decisions else 0.0 for i in range(p.n_firms)])
+    if budgets.any():
+        at_risk = _host(per_firm(bins[pop.at_risk], p.n_firms, xp))
+        out["retention"] = xp.asarray(np.array([retention_relief_share(b, n, crm.retention_scale, crm.retention_effect)
+                                                for b, n in zip(budgets, at_risk)]))
+    return out
+
+
+def retention_relief_share(budget: float, at_risk: float, scale: float, effect: float) -> float:
+    """The share of an at-risk customer's defection hazard a retention budget removes: ``effect`` at most,
+    with diminishing returns in ¥ per at-risk customer (``scale`` buys 63% of it)."""
+    return effect * (1.0 - math.exp(-(budget / max(at_risk, 1.0)) / scale))
+
+
+# -- 6. relationships ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ties:
+    """Firm-client relationships and client satisfaction after the period (firms x clients)."""
+
+    spend: np.ndarray  # cultivation spend this period (lifecycle: the activities' cost)
+    relationship: np.ndarray
+    client_satisfaction: np.ndarray
+    lifecycle: Relationships | None = None  # lifecycle cultivation: the stages after the period
+    hours: np.ndarray | None = None  # lifecycle: sales hours spent on each client
+    gained: np.ndarray | None = None  # lifecycle: progress gained (after a rival's resistance)
+    hold: np.ndarray | None = None  # lifecycle: the strongest rival stage at the start of the period
+
+
+def relationships(p: Period, delivered: Deliveries) -> Ties:
+    """Cultivation and deliveries move each firm-client relationship; clients' satisfaction follows deliveries.
+
+    Spend mode: R decays, grows with spend (share of attention) and moves with deliveries (docs/rules.md
+    section 7). Lifecycle mode: sales activities and deliveries advance the stages, which slip without
+    contact, and R follows from them (section 7.1, :mod:`crmsim.sim.lifecycle`).
+    """
+    state, sc = p.state, p.scenario
+    satisfaction = update_client_satisfaction(state.client_satisfaction, delivered.outcome, delivered.delivered, sc)
+    if state.lifecycle is None:
+        spend = cultivation_spend(p.decisions, sc.client_ids, p.n_firms)
+        relationship = update_relationships(state.relationship, spend, delivered.outcome, delivered.delivered, sc)
+        return Ties(spend=spend, relationship=relationship, client_satisfaction=satisfaction)
+    settings = sc.cultivation
+    plans = {i: d.activities for i, d in p.decisions.items()}
+    live = np.array([f.live for f in state.firms])
+    bought, contact = effort(plans, state.lifecycle.stage, sc.client_ids, settings)
+    lifecycle, gained = step_relationships(state.lifecycle, bought, contact, delivered.outcome, delivered.delivered, settings, live)
+    spend = np.zeros(bought.shape)
+    hours = np.zeros(bought.shape)
+    for i, plan in plans.items():
+        for client, acts in plan.items():
+            spend[i, p.client_pos[client]], hours[i, p.client_pos[client]] = plan_cost({client: acts}, settings)
+    relationship = relationship_score(lifecycle, settings)
+    if settings.bankrupt_relationships_end:
+        relationship = np.where(live[:, None], relationship, 0.0)
+    return Ties(spend=spend, relationship=relationship, client_satisfaction=satisfaction,
+                lifecycle=lifecycle, hours=hours, gained=gained, hold=rival_hold(state.lifecycle.stage, live))
+
+
+# -- 7. accounts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Books:
+    """Each firm's ledger and state after the accounts, and the firms that went bankrupt this period."""
+
+    ledgers: dict[int, Ledger]
+    firms: list[FirmState]
+    newly_bankrupt: list[int]
+
+
+def accounts(
+    p: Period, staff: Staffing, shocks: Shocks, offer: Offer, delivered: Deliveries, po: PopulationOutcome, population_size: int
+) -> Books:
+    """Book each live firm's ledger; lend to a firm short of cash; a firm still short is bankrupt (docs/rules.md section 9)."""
     ledgers: dict[int, Ledger] = {}
-    new_firms: list[FirmState] = []
+    firms: list[FirmState] = []
     newly_bankrupt: list[int] = []
-    for f in state.firms:
+    costs, m, t = p.scenario.costs, p.scenario.market, p.t
+    for f in p.state.firms:
         i = f.index
         if f.bankrupt:
             ledgers[i] = Ledger(cash_start=f.cash)
-            new_firms.append(f)
+            firms.append(f)
             continue
-        d = eff[i]
-        dv = [x for x in deliveries if x.contract.firm == i]
-        salaries, hiring, severance = staffing_costs(int(sales[i]), int(service[i]), d.hire_sales + d.hire_service, d.fire_sales + d.fire_service, costs)
-        ledger = Ledger(
-            cash_start=f.cash,
-            revenue_market=float(po_np.revenue[i]),
-            revenue_contracts=sum(x.revenue for x in dv),
-            cost_of_goods=float(po_np.units_sold[i]) * float(unit_cost[i]) + sum(x.cost_of_goods for x in dv),
-            salaries=salaries,
-            hiring=hiring,
-            severance=severance,
-            service_cost=float(po_np.customers_end[i]) * costs.service_cost * d.service_level + sum(x.service_cost for x in dv),
-            care=d.care_budget,
-            advertising=d.advertising_budget,
-            cultivation=float(spend[i].sum()),
-            penalties=sum(x.penalty for x in dv),
-            interest=interest_due(f.debt, f.emergency_debt, costs),
-            adjustment=float((adjustments or {}).get(i, 0.0)),
-            borrowing=d.borrow,
-            repayment=d.repay,
-        )
-        loan = emergency_loan(ledger.cash_before_emergency, float(debt[i]), float(emergency[i]), costs)
-        ledger = replace(ledger, emergency_loan=loan)
-        if loan > 0:
-            log.append(_ev(t, "emergency_loan", i, f"emergency loan {loan:.0f} at {costs.emergency_rate:.0%} per period"))
+        d = p.decisions[i]
+        ledger = firm_ledger(p, f, d, shocks, delivered, po, float(staff.debt[i]), float(staff.emergency[i]))
+        if ledger.emergency_loan > 0:
+            p.note("emergency_loan", i, f"emergency loan {ledger.emergency_loan:.0f} at {costs.emergency_rate:.0%} per period")
         bankrupt = is_insolvent(ledger.cash_end)
         if bankrupt:
             newly_bankrupt.append(i)
-            log.append(_ev(t, "bankruptcy", i, f"cash {ledger.cash_end:.0f} after the credit line is exhausted (破产)"))
+            p.note("bankruptcy", i, f"cash {ledger.cash_end:.0f} after the credit line is exhausted (破产)")
         ledgers[i] = ledger
-        new_firms.append(
+        firms.append(
             replace(
                 f,
                 cash=ledger.cash_end,
-                debt=float(debt[i]),
-                emergency_debt=float(emergency[i]) + loan,
-                sales_staff=int(sales[i]),
-                service_staff=int(service[i]),
-                unit_cost=float(unit_cost[i]),
-                reputation=float(mkt.reputation_smoothing * reputation[i] + (1 - mkt.reputation_smoothing) * quality[i]),
-                awareness=float(awareness[i]),
-                wom=float((mkt.promoter_contacts * po_np.promoters[i] - mkt.detractor_contacts * po_np.detractors[i]) * n_f / new_pop.size),
+                debt=float(staff.debt[i]),
+                emergency_debt=float(staff.emergency[i]) + ledger.emergency_loan,
+                sales_staff=int(staff.sales[i]),
+                service_staff=int(staff.service[i]),
+                unit_cost=float(shocks.unit_cost[i]),
+                reputation=float(next_reputation(shocks.reputation[i], offer.quality[i], m)),
+                awareness=float(offer.awareness[i]),
+                wom=float(word_of_mouth(po.promoters[i], po.detractors[i], p.n_firms, population_size, m)),
                 standing=d.standing(),
                 cum_operating_profit=f.cum_operating_profit + ledger.operating_profit,
                 bankrupt=bankrupt,
                 bankrupt_period=t if bankrupt else None,
             )
         )
-    # bankruptcy: customers freed, open contracts defaulted (bond kept, client relationship drops)
-    contracts = tuple(later) + tuple(new_contracts)
-    released = np.zeros(n_f)
-    for i in newly_bankrupt:
-        released[i] = float(_host(new_pop.supplier == i).sum())
-        new_pop = release_customers(new_pop, i, xp)
+    return Books(ledgers=ledgers, firms=firms, newly_bankrupt=newly_bankrupt)
+
+
+def firm_ledger(
+    p: Period, f: FirmState, d: Decision, shocks: Shocks, delivered: Deliveries, po: PopulationOutcome, debt: float, emergency: float
+) -> Ledger:
+    """One live firm's ledger for the period, with the emergency loan that covers a cash shortfall."""
+    i = f.index
+    costs = p.scenario.costs
+    dv = [x for x in delivered.deliveries if x.contract.firm == i]
+    known = decision_ledger(f, d, costs, float(po.customers_end[i]), cultivation_total(d, p.scenario),
+                            research_fee(d.research, p.scenario.research))
+    ledger = replace(
+        known,
+        revenue_market=float(po.revenue[i]),
+        revenue_contracts=sum(x.revenue for x in dv),
+        cost_of_goods=float(po.units_sold[i]) * float(shocks.unit_cost[i]) + sum(x.cost_of_goods for x in dv),
+        service_cost=known.service_cost + sum(x.service_cost for x in dv),
+        penalties=sum(x.penalty for x in dv),
+        adjustment=float(p.adjustments.get(i, 0.0)),
+    )
+    return replace(ledger, emergency_loan=emergency_loan(ledger.cash_before_emergency, debt, emergency, costs))
+
+
+# -- 8. bankruptcies ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bankruptcies:
+    """The books, customers, relationships and contracts after this period's bankruptcies."""
+
+    ledgers: dict[int, Ledger]
+    firms: tuple[FirmState, ...]
+    population: Population
+    relationship: np.ndarray
+    contracts: tuple[Contract, ...]
+    released: np.ndarray  # customers each firm going bankrupt now lost to the prospects
+    lifecycle: Relationships | None = None
+
+
+def bankruptcies(p: Period, books: Books, population: Population, ties: Ties, awards: Awards, staff: Staffing) -> Bankruptcies:
+    """A firm that went bankrupt now loses its customers and defaults on its open contracts: each bond is
+    booked as kept and R with the client falls (``tenders.default_relationship_factor``)."""
+    ledgers, firms = dict(books.ledgers), list(books.firms)
+    relationship = ties.relationship.copy()
+    lifecycle = ties.lifecycle
+    contracts = staff.later + awards.contracts
+    released = np.zeros(p.n_firms)
+    factor = p.scenario.tenders.default_relationship_factor
+    ends = p.scenario.cultivation.bankrupt_relationships_end
+    for i in books.newly_bankrupt:
+        released[i] = float(_host(population.supplier == i).sum())
+        population = release_customers(population, i, p.xp)
         kept = 0.0
         for c in contracts:
             if c.firm == i:
-                relationship[i, client_pos[c.client]] *= 0.5
+                relationship[i, p.client_pos[c.client]] *= factor
                 kept += c.bond
-                log.append(_ev(t, "contract_default", i, f"{c.tender_id} defaulted on bankruptcy; bond {c.bond:.0f} kept"))
+                p.note("contract_default", i, f"{c.tender_id} defaulted on bankruptcy; bond {c.bond:.0f} kept")
         contracts = tuple(c for c in contracts if c.firm != i)
         if kept:
             ledgers[i] = replace(ledgers[i], bonds_kept=ledgers[i].bonds_kept + kept)
-            f = new_firms[i]
-            new_firms[i] = replace(f, cash=ledgers[i].cash_end, cum_operating_profit=f.cum_operating_profit - kept)
+            firms[i] = replace(firms[i], cash=ledgers[i].cash_end, cum_operating_profit=firms[i].cum_operating_profit - kept)
+        if ends:  # its relationships, and its hold on any client, end with it
+            relationship[i] = 0.0
+            if lifecycle is not None:
+                lifecycle = end_relationships(lifecycle, i)
+            p.note("relationships_end", i, "a bankrupt firm's relationships end: its clients are open to rivals")
+    return Bankruptcies(ledgers=ledgers, firms=tuple(firms), population=population, relationship=relationship, contracts=contracts,
+                        released=released, lifecycle=lifecycle)
 
-    # 8. metrics and scorecard
-    rows = _firm_rows(t, state, new_firms, eff, submitted, ledgers, po_np, relationship, [b for o in outcomes for b in o.bids] + stray, quality, utilisation, care, price, service_level, released)
-    for row, s in zip(rows, scorecard(rows, sc.scoring)):
-        row.update(s)
-    for row, rank in zip(rows, rank_firms(rows)):
-        row["rank"] = rank
-    rel_rows = [
-        {"period": t, "firm": i, "client": cid, "relationship": float(relationship[i, k]), "client_satisfaction": float(client_sat[i, k])}
-        for i in range(n_f)
-        for k, cid in enumerate(clients)
-    ]
 
-    # 9. publish next period's tenders (re-issuing failed ones)
-    next_t = t + 1
-    next_tenders: list[Tender] = []
-    if next_t < sc.periods:  # a tender needs a period after its award to be delivered
-        for o in outcomes:
-            if o.failed and o.tender.reissue < sc.tenders.reissue_limit:
-                next_tenders.append(make_tender(sc.client(o.tender.client), sc, next_t, rng, reissue_of=o.tender))
-        reissued = {tt.client for tt in next_tenders}
-        for c in scheduled_clients(sc, next_t):
-            if c.id not in reissued:
-                next_tenders.append(make_tender(c, sc, next_t, rng))
-        for tt in next_tenders:
-            log.append(_ev(t, "tender_published", None, f"{tt.id} for period {next_t}: {tt.volume:.0f} units, cap {tt.price_cap:g}" + (" (re-issued)" if tt.reissue else "")))
+# -- 9. metrics and scorecard ------------------------------------------------------------
 
-    new_state = replace(
-        state,
-        period=next_t,
-        firms=tuple(new_firms),
-        relationship=relationship,
-        client_satisfaction=client_sat,
-        population=new_pop,
-        tenders=tuple(next_tenders),
-        contracts=contracts,
-        tender_ids=state.tender_ids | {tt.id for tt in next_tenders},
-        unit_cost_factor=cost_factor,
+
+def firm_outcomes(p: Period, staff: Staffing, offer: Offer, po: PopulationOutcome, ended: Bankruptcies, awards: Awards,
+                  shocks: Shocks) -> FirmOutcomes:
+    """Gather the firm table's inputs from the period's steps."""
+    return FirmOutcomes(
+        period=p.t,
+        firms=ended.firms,
+        submitted=p.submitted,
+        ledgers=ended.ledgers,
+        customers=po,
+        relationship=ended.relationship,
+        bids=awards.bids,
+        price=offer.price,
+        service_level=offer.service_level,
+        quality=offer.quality,
+        utilisation=staff.utilisation,
+        care=offer.care,
+        released=ended.released,
+        unit_cost=shocks.unit_cost,
+        care_by_tier=care_spend_by_tier(p, po),
+        service_cost=p.scenario.costs.service_cost * offer.service_level,
     )
-    result = PeriodResult(
-        period=t,
-        decisions=eff,
-        submitted=submitted,
-        firm_rows=rows,
-        tenders=outcomes,
-        deliveries=deliveries,
-        relationship_rows=rel_rows,
-        ledgers=ledgers,
-        events=log,
-        panel=po_np.panel,
-        stray_bids=stray,
-        market={
-            "period": t,
-            "prospects": int(_host(new_pop.supplier < 0).sum()),
-            "adopters": po_np.adopters,
-            "purchase_factor": purchase_factor,
-            "outside_boost": outside_boost,
-            "customers": new_pop.size,
-        },
+
+
+def care_spend_by_tier(p: Period, po: PopulationOutcome) -> np.ndarray:
+    """Each firm's care budget by ABC tier (firms x 3): as split, or per customer (by its customers at the end)."""
+    out = np.zeros((p.n_firms, 3))
+    for i, d in p.decisions.items():
+        if d.care_split:
+            out[i] = [d.care_budget * d.care_split.get(t, 0.0) for t in TIERS]
+        else:
+            counts = po.tier_counts[i]
+            out[i] = d.care_budget * counts / counts.sum() if counts.sum() > 0 else 0.0
+    return out
+
+
+def relationship_rows(p: Period, ended: Bankruptcies, ties: Ties) -> list[dict[str, Any]]:
+    """One row per firm and client: R and the client's satisfaction after the period; with lifecycle cultivation
+    also the stage, the progress toward the next, the periods without contact, this period's activities' cost,
+    sales hours and progress gained, and the strongest rival stage the firm faced."""
+    rows = []
+    lc = ended.lifecycle
+    for i in range(p.n_firms):
+        for k, cid in enumerate(p.scenario.client_ids):
+            row = {"period": p.t, "firm": i, "client": cid, "relationship": float(ended.relationship[i, k]),
+                   "client_satisfaction": float(ties.client_satisfaction[i, k])}
+            if lc is not None:
+                row.update(stage=STAGES[int(lc.stage[i, k])], progress=float(lc.progress[i, k]), idle=int(lc.idle[i, k]),
+                           activity_cost=float(ties.spend[i, k]), activity_hours=float(ties.hours[i, k]),
+                           progress_gained=float(ties.gained[i, k]),
+                           rival_hold=STAGES[int(ties.hold[i, k])] if ties.hold[i, k] >= 0 else "none")
+            rows.append(row)
+    return rows
+
+
+def research_reports(p: Period, ended: Bankruptcies) -> dict[int, dict[str, Any]]:
+    """Each buyer's market research, on the market as the period leaves it (docs/rules.md section 7.3).
+
+    A survey samples the firm's own customers with the firm's own research stream, so buying one changes
+    nothing else in the game.
+    """
+    out: dict[int, dict[str, Any]] = {}
+    sc, settings = p.scenario, p.scenario.research
+    names = [f.name for f in ended.firms]
+    live = [f.live for f in ended.firms]
+    if ended.lifecycle is not None:
+        strength, band_of = ended.lifecycle.stage, band
+    else:
+        strength, band_of = ended.relationship, score_band(settings)
+    pop = ended.population
+    for i, d in sorted(p.decisions.items()):
+        order = d.research
+        if order.empty or not live[i]:
+            continue
+        report: dict[str, Any] = {"fee": research_fee(order, settings)}
+        if order.rivals:
+            report["rivals"] = rival_bands(strength, i, order.rivals, sc.client_ids, names, live, band_of)
+        if order.survey:
+            res = survey(_host(pop.supplier), _host(pop.satisfaction), _host(pop.loyalty), _host(pop.tier), i, order.survey,
+                         stream_rng(p.state.seed, RESEARCH_STREAM, i, p.t))
+            report["survey"] = {"sample": res.sample, "tiers": [t.__dict__ for t in res.tiers]}
+        if order.forecast:
+            report["forecast"] = tender_forecast(sc, p.t, settings.forecast_horizon)
+        out[i] = report
+    return out
+
+
+def market_summary(p: Period, population: Population, po: PopulationOutcome, offer: Offer) -> dict[str, Any]:
+    """The period's market figures: prospects after any bankruptcy release, adopters, the events' market effects."""
+    return {
+        "period": p.t,
+        "prospects": int(_host(population.supplier < 0).sum()),
+        "adopters": po.adopters,
+        "purchase_factor": offer.inputs.purchase_factor,
+        "outside_boost": offer.inputs.outside_boost,
+        "customers": population.size,
+    }
+
+
+# -- 10. publishing ---------------------------------------------------------------------
+
+
+def publish_tenders(p: Period, awards: Awards, rng: np.random.Generator) -> list[Tender]:
+    """Next period's tenders: failed ones re-issued, then the scheduled ones (none for the last period,
+    since a tender needs a period after its award to be delivered)."""
+    sc, next_t = p.scenario, p.t + 1
+    tenders: list[Tender] = []
+    if next_t >= sc.periods:
+        return tenders
+    scheduled = scheduled_clients(sc, next_t)
+    # fill_gaps: a client's scheduled tender supersedes its pending re-issue, so failures never starve the schedule
+    superseded = {c.id for c in scheduled} if sc.tenders.reissue_policy == "fill_gaps" else set()
+    for o in awards.outcomes:
+        if o.failed and o.tender.reissue < sc.tenders.reissue_limit and o.tender.client not in superseded:
+            tenders.append(make_tender(sc.client(o.tender.client), sc, next_t, rng, reissue_of=o.tender))
+    reissued = {tt.client for tt in tenders}
+    for c in scheduled:
+        if c.id not in reissued:
+            tenders.append(make_tender(c, sc, next_t, rng))
+    for tt in tenders:
+        p.note("tender_published", None, f"{tt.id} for period {next_t}: {tt.volume:.0f} units, cap {tt.price_cap:g}" + (" (re-issued)" if tt.reissue else ""))
+    return tenders
+
+
+def next_state(p: Period, ended: Bankruptcies, ties: Ties, shocks: Shocks, tenders: list[Tender]) -> GameState:
+    """The game before the next period."""
+    return replace(
+        p.state,
+        period=p.t + 1,
+        firms=ended.firms,
+        relationship=ended.relationship,
+        client_satisfaction=ties.client_satisfaction,
+        population=ended.population,
+        tenders=tuple(tenders),
+        contracts=ended.contracts,
+        tender_ids=p.state.tender_ids | {tt.id for tt in tenders},
+        unit_cost_factor=shocks.unit_cost_factor,
+        lifecycle=ended.lifecycle,
     )
-    return new_state, result
+
+
+# ---------------------------------------------------------------------------
+# helpers
 
 
 def readable_bids(bids: Any) -> dict[str, Bid]:
@@ -650,10 +1156,6 @@ def _float_or_nan(x: Any) -> float:
         return math.nan
 
 
-def _ev(period: int, kind: str, firm: int | None, detail: str) -> dict[str, Any]:
-    return {"period": period, "kind": kind, "firm": firm, "detail": detail}
-
-
 def _host(a: Any) -> np.ndarray:
     """A numpy copy of an xp array (no copy for numpy)."""
     return a.get() if hasattr(a, "get") else np.asarray(a)
@@ -665,83 +1167,3 @@ def _to_numpy(po: PopulationOutcome, xp: Any) -> PopulationOutcome:
     conv = {k: _host(v) if hasattr(v, "shape") else v for k, v in po.__dict__.items() if k != "panel"}
     panel = {k: _host(v) for k, v in po.panel.items()}
     return PopulationOutcome(**conv, panel=panel)
-
-
-def _firm_rows(t, state, firms, eff, submitted, ledgers, po, relationship, all_bids, quality, utilisation, care, price, service_level, released) -> list[dict[str, Any]]:
-    total_customers = max(float(po.customers_end.sum() - released.sum()), 1.0)
-    total_revenue = max(sum(ledgers[i].revenue for i in ledgers), 1e-9)
-    in_play = max(float(po.acquired.sum()), 1.0)
-    rows = []
-    for f in firms:
-        i = f.index
-        lg = ledgers[i]
-        start = float(po.customers_start[i])
-        end = float(po.customers_end[i]) if f.live else 0.0
-        complaints = float(po.complaints[i])
-        bids = [b for b in all_bids if b.firm == i]
-        row = {
-            "period": t,
-            "firm": i,
-            "name": f.name,
-            "bankrupt": f.bankrupt,
-            "bankrupt_period": f.bankrupt_period,
-            "submitted": submitted.get(i, False),
-            "price": float(price[i]) if f.live or f.bankrupt_period == t else math.nan,
-            "service_level": float(service_level[i]),
-            "delivered_quality": float(quality[i]),
-            "utilisation": float(utilisation[i]) if math.isfinite(utilisation[i]) else math.inf,
-            "sales_staff": f.sales_staff,
-            "service_staff": f.service_staff,
-            "cash": f.cash,
-            "debt": f.debt,
-            "emergency_debt": f.emergency_debt,
-            "equity": f.equity,
-            **{k: v for k, v in lg.to_dict().items() if k not in ("cash_start", "cash_end")},
-            "cash_start": lg.cash_start,
-            "cum_operating_profit": f.cum_operating_profit,
-            "customers_start": start,
-            "customers": end,
-            "customers_released": float(released[i]),
-            "acquired": float(po.acquired[i]),
-            "lost": float(po.lost[i]),
-            "acquisition_rate": float(po.acquired[i]) / in_play,
-            "retention_rate": 1.0 - float(po.lost[i]) / start if start > 0 else math.nan,
-            "churn_rate": float(po.lost[i]) / start if start > 0 else math.nan,
-            "avg_satisfaction": float(po.satisfaction_sum[i]) / end if end > 0 else math.nan,
-            "avg_loyalty": float(po.loyalty_sum[i]) / end if end > 0 else math.nan,
-            "care_intensity": float(care[i]),
-            "complaints": complaints,
-            "resolved_quickly": float(po.resolved_quickly[i]),
-            "resolved": float(po.resolved[i]),
-            "unresolved": float(po.unresolved[i]),
-            "silent_dissatisfied": float(po.silent[i]),
-            "resolution_rate": (float(po.resolved_quickly[i]) + float(po.resolved[i])) / complaints if complaints else math.nan,
-            "units_sold": float(po.units_sold[i]),
-            "buyers": float(po.buyers[i]),
-            "share_of_wallet": min(1.0, float(po.units_sold[i]) / float(po.wallet[i])) if po.wallet[i] > 0 else math.nan,
-            "market_share_customers": end / total_customers,
-            "market_share_revenue": lg.revenue / total_revenue,
-            "customer_equity": float(po.customer_equity[i]) if f.live else 0.0,
-            "tier_a": float(po.tier_counts[i, 0]),
-            "tier_b": float(po.tier_counts[i, 1]),
-            "tier_c": float(po.tier_counts[i, 2]),
-            "promoters": float(po.promoters[i]),
-            "detractors": float(po.detractors[i]),
-            "reputation": f.reputation,
-            "awareness": f.awareness,
-            "relationship_mean": float(relationship[i].mean()) if relationship.shape[1] else 0.0,
-            "tenders_bid": len(bids),
-            "tenders_won": sum(b.won for b in bids),
-            "tenders_voided": sum(not b.valid for b in bids),
-            **{f"void_{r.lower()}": sum(b.void_reason == r for b in bids) for r in VOID_REASONS},
-        }
-        for key in ("retention_rate", "churn_rate", "avg_satisfaction", "avg_loyalty"):
-            if math.isnan(row[key]):
-                row[key] = 0.0 if f.bankrupt else row[key]
-        rows.append(row)
-    # scorecard inputs must be finite for live firms
-    for r in rows:
-        for key in ("avg_satisfaction", "retention_rate"):
-            if math.isnan(r[key]):
-                r[key] = 0.0
-    return rows

@@ -2,7 +2,7 @@
 
 - The **tender calendar** is public: at the start of a period every firm sees next period's scheduled
   tenders (client, approximate volume, open or invited), one period ahead of their opening.
-- **Research** is bought in a decision (:class:`ResearchOrder`) for the fees the scenario sets
+- **Research** is bought in a decision (:class:`crmsim.sim.decisions.ResearchOrder`) for the fees the scenario sets
   (``[research]``) and reported privately to the buyer with the period's results:
 
   - ``rivals``: for each named client, every rival's relationship band with it (weak, medium, strong),
@@ -25,25 +25,10 @@ from typing import Any
 import numpy as np
 
 from crmsim.scenarios.schema import Client, Research, Scenario
+from crmsim.sim.decisions import ResearchOrder
 from crmsim.sim.tenders import scheduled_clients
 
 TIER_NAMES = ("A", "B", "C")
-
-
-@dataclass(frozen=True)
-class ResearchOrder:
-    """The research a firm buys this period."""
-
-    rivals: tuple[str, ...] = ()  # client ids: rivals' relationship band with each
-    survey: int = 0  # customers to survey (0: none)
-    forecast: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not (self.rivals or self.survey or self.forecast)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rivals": list(self.rivals), "survey": self.survey, "forecast": self.forecast}
 
 
 def research_fee(order: ResearchOrder, settings: Research) -> float:

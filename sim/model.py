@@ -14,9 +14,18 @@ from crmsim.agents.bots import Strategy, make_bot
 from crmsim.agents.firms import FirmAgent
 from crmsim.agents.population import COMPLAINT_OUTCOMES
 from crmsim.scenarios import Scenario, load_scenario, scenario_from_dict
-from crmsim.sim.decisions import Decision, DecisionError, decision_from_dict
-from crmsim.sim.engine import PeriodResult, check_decision, initial_state, period_rng, resolve_period
-from crmsim.sim.observation import Observation, PublicReport, observe, public_report
+from crmsim.sim.decisions import Decision
+from crmsim.sim.engine import (
+    PeriodResult,
+    bot_decisions,
+    check_adjustment,
+    check_decision,
+    initial_state,
+    logged_period,
+    period_rng,
+    resolve_period,
+)
+from crmsim.sim.observation import Observation, observe
 
 LOG_FORMAT = "crmsim-decisions-v1"
 
@@ -46,28 +55,44 @@ class CRMModel(mesa.Model):
 
     Args:
         scenario: a Scenario, or the name/path of one.
-        seed: the game seed; the engine's and every bot's generator derive from it.
-        strategies: one entry per firm: a bot name, a Strategy, or None for a
+        seed: the game seed (an alias of `rng`); the engine's and every bot's generator derive from it.
+        strategies: one entry per firm: a bot spec (agents.bots.make_bot), a Strategy, or None for a
             human seat (decisions come through :meth:`submit`). Default: all human.
         xp: array namespace for the customer population (numpy; cupy on a GPU).
-        collect: keep the DataCollector tables (:meth:`frames`) and the decision log
+        collect: keep the DataCollector (:meth:`frames`) and the decision log
             (:meth:`decision_log`). ``collect=False`` plays the identical game faster for
-            batch research that reads only ``model.results``; frames() and decision_log()
-            then raise ValueError.
+            batch research that reads only ``model.results``; ``datacollector`` is then None and
+            frames() and decision_log() raise ValueError.
+        rng: the game seed, as Mesa names it: a whole number >= 0, or a numpy Generator from which
+            the seed is drawn. Default (neither rng nor seed): 0, so a game always replays. Giving
+            both with different values is an error.
+
+    Data collection (``collect=True``): ``datacollector`` is a Mesa DataCollector from construction,
+    and collects at step 0 (the starting state) and after every period. Model reporters: period,
+    prospects, adopters, live_firms, purchase_factor, open_contracts (step 0: period 0, no adopters,
+    purchase factor 1). Agent reporters, one row per firm (``get_agent_vars_dataframe()``, indexed by
+    Step and AgentID): firm, name, strategy, cash, equity, customers, score, rank, bankrupt, price,
+    sales_staff, service_staff (score and rank are NaN at step 0). Tables: firms, bids, tenders,
+    relationships, events, decisions, one row per record of each period. :meth:`frames` gives the tables
+    and the model reporters as ``market``, one row per period: step 0 is only in
+    ``datacollector.get_model_vars_dataframe()``.
     """
 
     def __init__(
         self,
         scenario: Scenario | str | Path,
-        seed: int = 0,
+        seed: int | None = None,
         strategies: Sequence[str | Strategy | None] | None = None,
         xp: Any = np,
         collect: bool = True,
+        *,
+        rng: int | np.random.Generator | None = None,
     ):
-        super().__init__(rng=seed)
+        game = game_seed(seed, rng)
+        super().__init__(rng=game)
         self.collect = bool(collect)
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        self.seed = int(seed)
+        self.seed = game
         self.xp = xp
         self.state = initial_state(self.scenario, self.seed, xp)
         n = self.scenario.firms.count
@@ -82,7 +107,11 @@ class CRMModel(mesa.Model):
         self.pending: dict[int, Decision] = {}
         self.pending_adjustments: dict[int, float] = {}
         self.log_periods: list[dict[str, Any]] = []
+        self.customers_at_start = customers_by_firm(self.state, xp)
         self.datacollector: mesa.DataCollector | None = None
+        if self.collect:
+            self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS, agent_reporters=FIRM_REPORTERS)
+            self.datacollector.collect(self)  # step 0: the starting state
         self.running = True
 
     # -- the clock -------------------------------------------------------
@@ -112,12 +141,13 @@ class CRMModel(mesa.Model):
         return decision
 
     def adjust(self, firm: int, amount: float) -> None:
-        """Book an instructor's bonus (+) or penalty (-) on the firm's cash this period (adds up)."""
-        if not 0 <= firm < len(self.state.firms) or self.state.firms[firm].bankrupt:
-            raise ValueError(f"firm: must be a live firm index; got {firm}")
-        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not np.isfinite(amount):
-            raise ValueError(f"amount: must be a finite number; got {amount!r}")
-        self.pending_adjustments[firm] = self.pending_adjustments.get(firm, 0.0) + float(amount)
+        """Book an instructor's bonus (+) or penalty (-) on the firm's cash this period (adds up).
+
+        Raises:
+            ValueError: naming the field (see :func:`crmsim.sim.engine.check_adjustment`).
+        """
+        amount = check_adjustment(self.state, firm, amount)
+        self.pending_adjustments[firm] = self.pending_adjustments.get(firm, 0.0) + amount
 
     def withdraw(self, firm: int) -> None:
         self.pending.pop(firm, None)
@@ -126,17 +156,8 @@ class CRMModel(mesa.Model):
         """Bots decide, the period resolves, agents and data collection update (result: ``self.results[-1]``)."""
         if self.finished:
             raise ValueError(f"the game is over after period {self.state.period - 1}")
-        public: PublicReport | None = None
-        for agent in self.firm_agents:
-            if agent.index in self.pending or not agent.is_bot or agent.firm.bankrupt:
-                continue
-            public = public or public_report(self.state, self.results)  # built once, shared by every bot
-            raw = agent.decide(observe(self.state, agent.index, self.results, public))
-            if raw is not None:
-                try:
-                    self.submit(agent.index, raw)
-                except DecisionError as exc:
-                    raise DecisionError(exc.problems, f"bot {agent.label} ({agent.name})") from None
+        bots = {a.index: a.strategy for a in self.firm_agents if a.is_bot and a.index not in self.pending}
+        self.pending.update(bot_decisions(self.state, bots, self.results, self.seed))
         decisions = dict(self.pending)
         period = self.state.period
         adjustments = dict(self.pending_adjustments)
@@ -176,18 +197,9 @@ class CRMModel(mesa.Model):
             "events": result.events,
             "decisions": [self._decision_row(result, i) for i in sorted(labels) if i in result.decisions],
         }
-        if self.datacollector is None:
-            self.datacollector = mesa.DataCollector(
-                model_reporters={
-                    "period": lambda m: m.results[-1].period,
-                    "prospects": lambda m: m.results[-1].market["prospects"],
-                    "adopters": lambda m: m.results[-1].market["adopters"],
-                    "live_firms": lambda m: sum(f.live for f in m.state.firms),
-                    "purchase_factor": lambda m: m.results[-1].market["purchase_factor"],
-                    "open_contracts": lambda m: len(m.state.contracts),
-                },
-                tables={name: _columns(name, rows) for name, rows in tables.items()},
-            )
+        for name, rows in tables.items():
+            if name not in self.datacollector.tables:  # declared at the first period, in this order
+                self.datacollector.tables[name] = {column: [] for column in _columns(name, rows)}
         for name, rows in tables.items():
             for row in rows:
                 self.datacollector.add_table_row(name, row, ignore_missing=True)
@@ -223,10 +235,11 @@ class CRMModel(mesa.Model):
     def frames(self) -> dict[str, pd.DataFrame]:
         """Tidy frames: firms (one row per firm-period), bids, tenders, relationships, events, decisions, market."""
         self._require_collect("frames")
-        if self.datacollector is None:
+        if not self.datacollector.tables:  # no period resolved yet
             return {}
         out = {name: self.datacollector.get_table_dataframe(name) for name in self.datacollector.tables}
-        out["market"] = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        market = self.datacollector.get_model_vars_dataframe()
+        out["market"] = market[market["period"] > 0].reset_index(drop=True)  # step 0 stays in the model vars
         return out
 
     def standings(self) -> pd.DataFrame:
@@ -290,14 +303,84 @@ class CRMModel(mesa.Model):
         for agent, label in zip(model.firm_agents, log.get("strategies", [])):
             agent.recorded_label = label
         for entry in log["periods"]:
-            if entry["period"] != model.period:
-                raise ValueError(f"periods: expected period {model.period}; got {entry['period']}")
-            for firm, d in entry["decisions"].items():
-                model.pending[int(firm)] = decision_from_dict(d)
-            for firm, amount in entry.get("adjustments", {}).items():
-                model.adjust(int(firm), float(amount))
-            model.step()
+            model.replay_period(entry)
         return model
+
+    def replay_period(self, entry: Mapping[str, Any]) -> PeriodResult:
+        """Resolve the current period with a decision-log entry's decisions and adjustments, as recorded
+        (see :func:`crmsim.sim.engine.logged_period`); returns the period's result."""
+        decisions, adjustments = logged_period(self.state, entry)
+        self.pending.update(decisions)
+        for firm, amount in adjustments.items():
+            self.adjust(firm, amount)
+        self.step()
+        return self.results[-1]
+
+
+def game_seed(seed: Any = None, rng: Any = None) -> int:
+    """The game seed from Mesa's ``rng=`` or its alias ``seed=``; 0 when neither is given.
+
+    Raises:
+        ValueError: for a value that is not a whole number >= 0 or a numpy Generator, or when both are
+            given and differ.
+    """
+    given = {name: _seed_value(name, v) for name, v in (("rng", rng), ("seed", seed)) if v is not None}
+    if len(set(given.values())) > 1:
+        raise ValueError(f"seed and rng give two different game seeds (seed={seed!r}, rng={rng!r}): rng= is Mesa's "
+                         "name for the game seed and seed= its alias; give one")
+    return next(iter(given.values()), 0)
+
+
+def _seed_value(name: str, value: Any) -> int:
+    if isinstance(value, np.random.Generator):
+        return int(value.integers(2**63))
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    raise ValueError(f"{name}: the game seed must be a whole number >= 0 or a numpy Generator; got {value!r}")
+
+
+def customers_by_firm(state, xp: Any = np) -> list[int]:
+    """Each firm's customers in `state` (the starting state's, for step 0)."""
+    supplier = state.population.supplier
+    counts = xp.bincount(supplier[supplier >= 0].astype(xp.int64), minlength=len(state.firms))
+    return [int(c) for c in counts.tolist()]
+
+
+def _last(m: CRMModel, key: str, start: Any) -> Any:
+    """A market figure of the last period, or its value at step 0."""
+    return m.results[-1].market[key] if m.results else start
+
+
+def _firm_figure(a: FirmAgent, key: str, start: Any) -> Any:
+    """A firm's figure of the last period, or its value at step 0."""
+    return a.last_row[key] if a.last_row is not None else start
+
+
+#: the model reporters: the ``market`` frame (one row per period) and, with step 0, the model vars
+MODEL_REPORTERS = {
+    "period": lambda m: m.results[-1].period if m.results else 0,
+    "prospects": lambda m: _last(m, "prospects", int((m.state.population.supplier < 0).sum())),
+    "adopters": lambda m: _last(m, "adopters", 0),
+    "live_firms": lambda m: sum(f.live for f in m.state.firms),
+    "purchase_factor": lambda m: _last(m, "purchase_factor", 1.0),
+    "open_contracts": lambda m: len(m.state.contracts),
+}
+
+#: the agent reporters, one row per firm per step (``get_agent_vars_dataframe()``)
+FIRM_REPORTERS = {
+    "firm": lambda a: a.index,
+    "name": lambda a: a.name,
+    "strategy": lambda a: a.label,
+    "cash": lambda a: a.firm.cash,
+    "equity": lambda a: a.firm.equity,
+    "customers": lambda a: _firm_figure(a, "customers", a.model.customers_at_start[a.index]),
+    "score": lambda a: _firm_figure(a, "score", None),
+    "rank": lambda a: _firm_figure(a, "rank", None),
+    "bankrupt": lambda a: a.firm.bankrupt,
+    "price": lambda a: a.firm.standing.price,
+    "sales_staff": lambda a: a.firm.sales_staff,
+    "service_staff": lambda a: a.firm.service_staff,
+}
 
 
 def _columns(name: str, rows: list[dict[str, Any]]) -> list[str]:

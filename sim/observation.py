@@ -1,21 +1,32 @@
-"""What one firm sees at the start of a period: its own books, the public market report, open tenders.
+"""What one firm sees at the start of a period: its own books and limits, the public market report, open tenders.
 
 Bots, the web app's team pages and the research environments all read this
 view; none of them sees a rival's private books or bids before an award.
+What is public is declared once here (docs/rules.md section 10.1):
+``PUBLIC_FIRM_FIELDS`` of every firm's row are published after each period;
+``BOOKS_FIELDS`` (cash, debt, equity) are private to the firm until the game
+is over, when the debrief may show everything (:func:`public_fields`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmsim.scenarios.schema import Event, Scenario
+from crmsim.scenarios.schema import STAGES, Event, Scenario
+from crmsim.sim.decisions import DecisionContext
+from crmsim.sim.events import announced_events
+from crmsim.sim.market_research import tender_calendar
 from crmsim.sim.state import FirmState, GameState, Tender
 
+# A firm row's columns that every firm (and the public scoreboard) sees after each period.
 PUBLIC_FIRM_FIELDS = (
+    "period",
     "firm",
     "name",
     "bankrupt",
+    "bankrupt_period",
     "price",
     "service_level",
     "customers",
@@ -26,8 +37,24 @@ PUBLIC_FIRM_FIELDS = (
     "operating_profit",
     "tenders_won",
     "score",
+    "score_financial",
+    "score_customer",
+    "score_relationship",
+    "score_growth",
     "rank",
 )
+# A firm's books: private to the firm during the game, published when the game is over.
+BOOKS_FIELDS = ("cash", "debt", "emergency_debt", "equity")
+
+
+def public_fields(game_over: bool = False) -> tuple[str, ...]:
+    """The columns of a firm row anyone may see: the public fields, and the books once the game is over."""
+    return PUBLIC_FIRM_FIELDS + BOOKS_FIELDS if game_over else PUBLIC_FIRM_FIELDS
+
+
+def public_row(row: Mapping[str, Any], game_over: bool = False) -> dict[str, Any]:
+    """A firm row cut to what anyone may see (:func:`public_fields`); a column the row lacks reads None."""
+    return {k: row.get(k) for k in public_fields(game_over)}
 
 
 @dataclass(frozen=True)
@@ -41,13 +68,20 @@ class Observation:
     tenders: tuple[Tender, ...]
     relationship: dict[str, float]  # own relationship with each client
     client_satisfaction: dict[str, float]
-    rivals_relationship_max: dict[str, float]  # strongest rival hold on each client (public: who won what)
+    rivals_relationship_max: dict[str, float]  # strongest rival hold on each client: exact when cultivating by spend;
+    # with lifecycle cultivation only what rivals' published bid scores showed (buy research for the rest)
     customers: float
     own_last: dict[str, Any] | None  # own full metrics row last period
+    limits: DecisionContext  # what validation allows the firm now (bid limit, borrowing room, ...)
     market: list[dict[str, Any]] = field(default_factory=list)  # public rows of every firm last period
     last_bids: list[dict[str, Any]] = field(default_factory=list)  # every bid of last period, published after the award
     history: list[dict[str, Any]] = field(default_factory=list)  # own rows, all past periods
-    news: tuple[Event, ...] = ()  # scheduled events that start this period, announced before decisions
+    news: tuple[Event, ...] = ()  # scheduled events announced now (ahead of their start, or as they start)
+    calendar: list[dict[str, Any]] = field(default_factory=list)  # next period's scheduled tenders (招标预告), public
+    stage: dict[str, str] = field(default_factory=dict)  # lifecycle cultivation: own stage with each client
+    progress: dict[str, float] = field(default_factory=dict)  # lifecycle: own progress toward each client's next stage
+    idle: dict[str, int] = field(default_factory=dict)  # lifecycle: periods since own last contact with each client
+    research: dict[str, Any] | None = None  # own market research bought last period (private)
 
     @property
     def live_rivals(self) -> int:
@@ -63,11 +97,42 @@ class PublicReport:
     news: tuple[Event, ...]
 
 
+def decision_context(state: GameState, firm: int) -> DecisionContext:
+    """What validation needs to know about `firm` now: its staff, books and standing decision, and the game's tenders."""
+    f = state.firms[firm]
+    sc = state.scenario
+    return DecisionContext(
+        price_cap=sc.market.price_cap,
+        sales_staff=f.sales_staff,
+        service_staff=f.service_staff,
+        max_hire=sc.costs.max_hire_per_period,
+        clients_per_sales_staff=sc.costs.clients_per_sales_staff,
+        bids_per_sales_staff=sc.costs.bids_per_sales_staff,
+        client_ids=frozenset(sc.client_ids),
+        tender_ids=state.tender_ids,
+        open_tender_ids=frozenset(t.id for t in state.tenders),
+        cash=f.cash,
+        debt=f.debt,
+        credit_line=sc.costs.credit_line,
+        previous=f.standing,
+        emergency_debt=f.emergency_debt,
+        cultivation_mode=sc.cultivation.mode,
+        hours_per_sales_staff=sc.cultivation.hours_per_sales_staff,
+        activity_hours={a: spec.hours for a, spec in sc.cultivation.activities.items()},
+        activity_stages={a: tuple(spec.stages) for a, spec in sc.cultivation.activities.items()},
+        stages={c: STAGES[int(state.lifecycle.stage[firm, k])] for k, c in enumerate(sc.client_ids)} if state.lifecycle is not None else {},
+        research_offered=sc.research.offered,
+        survey_max=sc.research.survey_max,
+        retention_offered=sc.crm.retention_offered,
+        tier_care=sc.crm.tier_care,
+    )
+
+
 def public_report(state: GameState, results: list | None = None) -> PublicReport:
     """What is published to every firm at the start of the period (build it once, pass it to each :func:`observe`)."""
     last = results[-1] if results else None
     return PublicReport(
-        market=[{k: r[k] for k in PUBLIC_FIRM_FIELDS} for r in last.firm_rows] if last else [],
+        market=[public_row(r) for r in last.firm_rows] if last else [],
         last_bids=last.bid_rows() if last else [],
         news=news(state),
     )
@@ -89,7 +154,19 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     customers = float((sup == firm).sum())
     own = rel[firm].tolist()
     satisfaction = state.client_satisfaction[firm].tolist()
-    rivals_max = rel[rivals].max(axis=0).tolist() if rivals else [0.0] * len(ids)
+    lc = state.lifecycle
+    if lc is None:
+        rivals_max = rel[rivals].max(axis=0).tolist() if rivals else [0.0] * len(ids)
+    else:  # rivals' standing is private with lifecycle cultivation: what their published bid scores showed
+        shown = shown_relationships(results, firm)
+        rivals_max = [shown.get(c, 0.0) for c in ids]
+    lifecycle = {}
+    if lc is not None:
+        lifecycle = {
+            "stage": {c: STAGES[int(lc.stage[firm, k])] for k, c in enumerate(ids)},
+            "progress": {c: float(lc.progress[firm, k]) for k, c in enumerate(ids)},
+            "idle": {c: int(lc.idle[firm, k]) for k, c in enumerate(ids)},
+        }
     return Observation(
         period=state.period,
         periods=state.scenario.periods,
@@ -101,13 +178,33 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
         rivals_relationship_max=dict(zip(ids, rivals_max)),
         customers=customers,
         own_last=last.firm_rows[firm] if last else None,
+        limits=decision_context(state, firm),
         market=public.market,
         last_bids=public.last_bids,
         history=[r.firm_rows[firm] for r in results],
         news=public.news,
+        calendar=tender_calendar(state.scenario, state.period),
+        research=last.research.get(firm) if last else None,
+        **lifecycle,
     )
 
 
+def shown_relationships(results: list, firm: int) -> dict[str, float]:
+    """Per client, the strongest relationship a rival showed in the client's latest scored award: every valid
+    bid's relationship score (w_relationship x 100 x R) is published, so R can be read back from it."""
+    out: dict[str, float] = {}
+    for r in reversed(results):
+        for o in r.tenders:
+            client = o.tender.client
+            w = o.tender.weights[2]
+            if client in out or w <= 0:
+                continue
+            shown = [b.relationship_score / (100.0 * w) for b in o.bids if b.valid and b.firm != firm]
+            if shown:
+                out[client] = max(shown)
+    return out
+
+
 def news(state: GameState) -> tuple[Event, ...]:
-    """Market news published when a period opens: the scheduled events starting in it."""
-    return tuple(e for e in state.scenario.events if e.period == state.period)
+    """Market news published when a period opens: scheduled events announced ahead, and those starting now."""
+    return announced_events(state.scenario, state.period)

@@ -14,6 +14,7 @@ import numpy as np
 from crmsim.agents.population import Population
 from crmsim.scenarios.schema import Scenario
 from crmsim.sim.decisions import Decision
+from crmsim.sim.lifecycle import Relationships
 
 FirmIndex = int
 ClientId = str
@@ -68,6 +69,13 @@ class Tender:
     min_valid_bids: int
     load_per_unit: float
     reissue: int = 0  # 0 for a first issue, n for the n-th re-issue after a failure
+    award: str = "scoring"  # "scoring" (综合评分法) or "lowest_price" (最低价中标)
+    min_stage: int | None = None  # lifecycle cultivation: an invited tender needs this stage (index into STAGES)
+
+    @property
+    def weights(self) -> tuple[float, float, float]:
+        """The (price, service, relationship) weights bids are scored with: price alone for a lowest-price tender."""
+        return (1.0, 0.0, 0.0) if self.award == "lowest_price" else (self.w_price, self.w_service, self.w_relationship)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -111,6 +119,7 @@ class GameState:
     contracts: tuple[Contract, ...]  # won, not yet delivered
     tender_ids: frozenset[TenderId]  # every tender ever published in this game
     unit_cost_factor: float = 1.0
+    lifecycle: Relationships | None = None  # lifecycle cultivation: every firm-client stage (None: spend mode)
 
     @property
     def finished(self) -> bool:

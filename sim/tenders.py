@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crmsim.scenarios.schema import Client, Scenario
+from crmsim.scenarios.schema import STAGES, Client, Scenario
 from crmsim.sim.decisions import Bid
 from crmsim.sim.state import Contract, FirmIndex, Tender, TenderId
 
@@ -31,6 +31,7 @@ NO_BOND = "NO_BOND"
 ABNORMALLY_LOW = "ABNORMALLY_LOW"
 VOID_REASONS = (BANKRUPT, LATE, MALFORMED, UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY, NO_BOND, ABNORMALLY_LOW)
 TIE_TOLERANCE = 1e-9
+CLIENT_SATISFACTION_MAX = 10.0  # client satisfaction is on a 0-10 scale
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,6 @@ class Bidder:
     capacity: float  # customer-equivalents its service staff can serve
     load: float  # current load: customers plus contracts due
     cash: float  # available for bid bonds
-    max_bids: int  # tenders its sales staff can bid
 
 
 @dataclass
@@ -102,9 +102,18 @@ def make_tender(client: Client, scenario: Scenario, period: int, rng: np.random.
         w_price=client.weights.price,
         w_service=client.weights.service,
         w_relationship=client.weights.relationship,
-        min_valid_bids=scenario.tenders.min_valid_bids,
+        min_valid_bids=client.min_valid_bids or scenario.tenders.min_valid_bids,
         load_per_unit=client.load_per_unit,
+        award=client.award,
+        min_stage=invited_stage(client, scenario),
     )
+
+
+def invited_stage(client: Client, scenario: Scenario) -> int | None:
+    """The lifecycle stage an invited tender of `client` needs (None: not invited, or cultivation by spend)."""
+    if not client.closed or scenario.cultivation.mode != "lifecycle":
+        return None
+    return STAGES.index(client.min_stage or scenario.cultivation.invited_min_stage)
 
 
 def scheduled_clients(scenario: Scenario, period: int) -> list[Client]:
@@ -128,6 +137,35 @@ def unit_delivery_cost(unit_cost: float, promised_service: float, service_cost_p
     return unit_cost + service_cost_per_unit * promised_service
 
 
+def bid_bond(bond_rate: float, price: float, volume: float) -> float:
+    """The bid bond (投标保证金) a bid pledges: ``tenders.bond_rate`` x price x volume."""
+    return bond_rate * price * volume
+
+
+def is_invited(tender: Tender, relationship: float, stage: int | None = None) -> bool:
+    """Whether a firm may bid: any firm on an open tender; on an invited (closed) one only a firm whose
+    lifecycle stage with the client has reached the tender's ``min_stage`` (lifecycle cultivation) or,
+    cultivating by spend, whose R is at least the tender's ``min_relationship``."""
+    if not tender.closed:
+        return True
+    if tender.min_stage is not None:
+        return stage is not None and stage >= tender.min_stage
+    return relationship >= tender.min_relationship
+
+
+def unqualified(tender: Tender, promised_service: float, relationship: float, stage: int | None = None) -> str | None:
+    """Why a bid does not qualify (void UNQUALIFIED), or None: the promised service is below the tender's
+    requirement, or the tender is invited and the firm has not reached its stage (or relationship)."""
+    if promised_service < tender.required_service:
+        return f"promised service {promised_service:.2f} < required {tender.required_service:.2f}"
+    if not is_invited(tender, relationship, stage):
+        if tender.min_stage is not None:
+            have = STAGES[stage] if stage is not None else "none"
+            return f"invited tender: stage {have} < {STAGES[tender.min_stage]}"
+        return f"invited tender: relationship {relationship:.2f} < {tender.min_relationship:.2f}"
+    return None
+
+
 def void_reason(
     tender: Tender,
     bid: Bid,
@@ -135,6 +173,7 @@ def void_reason(
     relationship: float,
     current_period: int,
     service_cost_per_unit: float,
+    stage: int | None = None,
 ) -> tuple[str | None, str]:
     """The first void reason that applies to a bid (before the abnormally-low check), with a detail."""
     if bidder.bankrupt:
@@ -147,10 +186,9 @@ def void_reason(
         return MALFORMED, f"price must be a positive number, got {bid.price!r}"
     if not (is_number(bid.promised_service) and 0 <= bid.promised_service <= 1):
         return MALFORMED, f"promised_service must be in [0, 1], got {bid.promised_service!r}"
-    if bid.promised_service < tender.required_service:
-        return UNQUALIFIED, f"promised service {bid.promised_service:.2f} < required {tender.required_service:.2f}"
-    if tender.closed and relationship < tender.min_relationship:
-        return UNQUALIFIED, f"invited tender: relationship {relationship:.2f} < {tender.min_relationship:.2f}"
+    not_qualified = unqualified(tender, bid.promised_service, relationship, stage)
+    if not_qualified:
+        return UNQUALIFIED, not_qualified
     if bid.price > tender.price_cap:
         return ABOVE_CAP, f"price {bid.price:.2f} > cap {tender.price_cap:.2f}"
     cost = unit_delivery_cost(bidder.unit_cost, bid.promised_service, service_cost_per_unit)
@@ -254,22 +292,25 @@ def resolve_tender(
     bond_left: dict[FirmIndex, float],
     rng: np.random.Generator,
     over_limit: frozenset[FirmIndex] | set[FirmIndex] = frozenset(),
+    stage: Mapping[FirmIndex, int] | None = None,
 ) -> TenderOutcome:
     """Check, score and award one tender.
 
     `bond_left` is each firm's cash not yet pledged as bonds (updated);
-    `over_limit` names firms whose bid here is beyond what their sales staff can prepare.
+    `over_limit` names firms whose bid here is beyond what their sales staff can prepare;
+    `stage` is each firm's lifecycle stage with the client (lifecycle cultivation).
     """
     out = TenderOutcome(tender)
     st = scenario.tenders
     for firm in sorted(bids):
         bid = bids[firm]
         rec = BidRecord(tender.id, tender.client, firm, bid.price, bid.promised_service)
-        reason, detail = void_reason(tender, bid, bidders[firm], relationship[firm], current_period, st.service_cost_per_unit)
+        reason, detail = void_reason(tender, bid, bidders[firm], relationship[firm], current_period, st.service_cost_per_unit,
+                                     stage.get(firm) if stage else None)
         if reason in (None, UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY) and firm in over_limit:
             reason, detail = MALFORMED, "more bids than the firm's sales staff can prepare"
         if reason is None:
-            bond = st.bond_rate * bid.price * tender.volume
+            bond = bid_bond(st.bond_rate, bid.price, tender.volume)
             if bond > bond_left[firm]:
                 reason, detail = NO_BOND, f"bond {bond:.0f} > cash available {bond_left[firm]:.0f}"
             else:
@@ -280,14 +321,14 @@ def resolve_tender(
     for r, threshold in abnormally_low(out.bids, st.abnormally_low_ratio):
         r.valid, r.void_reason = False, ABNORMALLY_LOW
         r.void_detail = f"price {r.price:.2f} < {st.abnormally_low_ratio:.0%} of the others' mean ({threshold:.2f})"
-        bond_left[r.firm] += st.bond_rate * r.price * tender.volume
+        bond_left[r.firm] += bid_bond(st.bond_rate, r.price, tender.volume)
     valid = [r for r in out.bids if r.valid]
     if len(valid) < tender.min_valid_bids:
         out.failed = True
         for r in valid:
-            bond_left[r.firm] += st.bond_rate * r.price * tender.volume
+            bond_left[r.firm] += bid_bond(st.bond_rate, r.price, tender.volume)
         return out
-    weights = (tender.w_price, tender.w_service, tender.w_relationship)
+    weights = tender.weights
     score_bids(out.bids, weights, relationship)
     ranked, out.tie_break = rank_bids(valid, rng)
     for i, r in enumerate(ranked):
@@ -301,7 +342,7 @@ def resolve_tender(
         win, ranked[1:], weights, relationship, tender.price_cap, st.abnormally_low_ratio, tender.min_valid_bids
     )
     for r in ranked[1:]:
-        bond_left[r.firm] += st.bond_rate * r.price * tender.volume
+        bond_left[r.firm] += bid_bond(st.bond_rate, r.price, tender.volume)
     return out
 
 
@@ -319,7 +360,7 @@ def award_contract(out: TenderOutcome, scenario: Scenario, current_period: int) 
         promised_service=win.promised_service,
         deliver_period=current_period + 1,
         load=t.volume * t.load_per_unit,
-        bond=scenario.tenders.bond_rate * win.price * t.volume,
+        bond=bid_bond(scenario.tenders.bond_rate, win.price, t.volume),
     )
 
 
@@ -397,3 +438,14 @@ def update_relationships(
     bad = st.delivery_loss * (1.0 - delivery_outcome)
     r = np.where(delivered, r + good - bad, r)
     return np.clip(r, 0.0, 1.0)
+
+
+def update_client_satisfaction(
+    client_satisfaction: np.ndarray, delivery_outcome: np.ndarray, delivered: np.ndarray, scenario: Scenario
+) -> np.ndarray:
+    """A client's satisfaction with a firm moves toward 10 x the outcome of a delivery, where `delivered` is True:
+    (1 - w) x satisfaction + w x 10 x outcome, w = ``tenders.client_satisfaction_weight``."""
+    w = scenario.tenders.client_satisfaction_weight
+    return np.where(
+        delivered, (1 - w) * client_satisfaction + w * CLIENT_SATISFACTION_MAX * delivery_outcome, client_satisfaction
+    )

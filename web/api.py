@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, jsonify
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import ScenarioError, list_scenarios
 from crmsim.sim.decisions import DecisionError
+from crmsim.sim.observation import public_row
 from crmsim.web import grants
 from crmsim.web.actions import GAME_ACTIONS, GameAction
 from crmsim.web.db import get_db
@@ -52,10 +53,6 @@ from crmsim.web.views import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-PUBLIC_ROW = ("period", "firm", "name", "rank", "score", "score_financial", "score_customer", "score_relationship",
-              "score_growth", "bankrupt", "price", "service_level", "customers", "market_share_customers",
-              "market_share_revenue", "avg_satisfaction", "revenue", "operating_profit", "cash", "tenders_won")
 
 
 @bp.errorhandler(ServiceError)
@@ -171,7 +168,7 @@ def scoreboard(game_id: int):
     """The ranking and every resolved period's public firm rows."""
     g = game_or_404(game_id)
     snaps = snapshots(get_db(), g)
-    rows = [{k: r.get(k) for k in PUBLIC_ROW} for s in snaps for r in s.firm_rows]
+    rows = [public_row(r, game_over=g.status == "finished") for s in snaps for r in s.firm_rows]
     ranking = sorted(rows[-len(g.teams):], key=lambda r: r["rank"]) if rows else []
     return jsonify(jsonable({"game": game_json(g), "ranking": ranking, "periods": rows}))
 

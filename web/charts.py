@@ -33,7 +33,8 @@ plt.rcParams["svg.fonttype"] = "path"  # text as outlines: the browser needs no 
 METRICS = {
     "revenue": ("Revenue", "营业收入"),
     "operating_profit": ("Operating profit", "营业利润"),
-    "cash": ("Cash", "现金"),
+    "customers": ("Customers", "顾客数"),
+    "cash": ("Cash", "现金"),  # a firm's books: charted for anyone only once the game is over (scoreboard.public_metrics)
     "market_share_customers": ("Market share (customers)", "市场份额(顾客)"),
     "avg_satisfaction": ("Average satisfaction (0-10)", "平均满意度(0-10)"),
     "score": ("Scorecard", "综合得分"),

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 VOID_REASONS = {
     "ABOVE_CAP": _l("price above the cap (最高投标限价)"),
     "BELOW_COST": _l("price below own unit cost"),
-    "ABNORMALLY_LOW": _l("abnormally low: below 80 percent of the other valid bids' mean"),
+    "ABNORMALLY_LOW": _l("abnormally low: below %(percent)s percent of the other valid bids' mean"),
     "UNQUALIFIED": _l("unqualified: service or relationship below the requirement"),
     "NO_CAPACITY": _l("not enough service staff for the volume"),
     "NO_BOND": _l("cash cannot cover the bid bond"),
@@ -32,5 +32,9 @@ def client_name(scenario_json: dict[str, Any], client_id: str) -> str:
     return client_id
 
 
-def void_reason_text(code: str | None) -> str:
-    return str(VOID_REASONS.get(code, code or ""))
+def void_reason_text(code: str | None, scenario_json: dict[str, Any]) -> str:
+    """A void reason in words; the abnormally-low threshold is the game scenario's ``tenders.abnormally_low_ratio``."""
+    text = str(VOID_REASONS.get(code, code or ""))
+    if code == "ABNORMALLY_LOW":
+        text = text % {"percent": format(100 * scenario_json["tenders"]["abnormally_low_ratio"], "g")}
+    return text

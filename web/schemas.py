@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from flask import request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
 
+from crmsim.sim.accounts import MAX_ADJUSTMENT
 from crmsim.web.guard import InputRefused, parse_json, preview
 from crmsim.web.service import (
-    AMOUNT_MAX,
     BOT_SCOPES,
     DEADLINE_MINUTES,
     GAME_NAME_MAX,
@@ -100,7 +100,7 @@ class BotsBody(Body):
 
 class AdjustBody(Body):
     firm: Whole = Field(ge=0, le=MAX_FIRMS - 1)
-    amount: Number = Field(ge=-AMOUNT_MAX, le=AMOUNT_MAX, description="¥: a bonus (+) or a penalty (-)")
+    amount: Number = Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT, description="¥: a bonus (+) or a penalty (-)")
     reason: str = Field(max_length=REASON_MAX, description="shown in the debrief")
 
 

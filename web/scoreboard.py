@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
+from crmsim.sim.observation import public_fields, public_row
 from crmsim.web.charts import METRICS, line_chart
 from crmsim.web.db import get_db
 from crmsim.web.i18n import current_lang
@@ -18,19 +19,27 @@ def home():
     return render_template("home.html", games=list_games())
 
 
+def public_metrics(game) -> dict[str, tuple[str, str]]:
+    """The charts anyone may see: metrics among the public fields (a firm's books only once the game is over)."""
+    fields = public_fields(game.status == "finished")
+    return {k: v for k, v in METRICS.items() if k in fields}
+
+
 def _board(game_id: int):
     game = game_or_404(game_id)
     snaps = snapshots(get_db(), game)
     last = snaps[-1] if snaps else None
-    ranking = sorted(last.firm_rows, key=lambda r: r["rank"]) if last else []
+    over = game.status == "finished"
+    rows = [public_row(r, over) for r in last.firm_rows] if last else []
     return dict(
         game=game,
         snaps=snaps,
         last=last,
-        ranking=ranking,
-        metrics=METRICS,
+        ranking=sorted(rows, key=lambda r: r["rank"]),
+        fields=public_fields(over),
+        metrics=public_metrics(game),
         seconds_left=seconds_left(game),
-        bankrupt=[r for r in (last.firm_rows if last else []) if r["bankrupt"]],
+        bankrupt=[r for r in rows if r["bankrupt"]],
     )
 
 
@@ -44,9 +53,9 @@ def board(game_id: int):
 
 @bp.route("/scoreboard/<int:game_id>/chart/<metric>.svg")
 def chart(game_id: int, metric: str):
-    if metric not in METRICS:
-        abort(404)
     game = game_or_404(game_id)
+    if metric not in public_metrics(game):
+        abort(404)
     snaps = snapshots(get_db(), game)
     names = [t.name for t in game.teams]
     svg = line_chart(game_key(get_db(), game), game.version, metric, current_lang(), [s.firm_rows for s in snaps], names)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import SCENARIO_DIR, Scenario, ScenarioError, list_scenarios, load_scenario, scenario_from_dict
 from crmsim.sim.decisions import Decision, DecisionError, Problem, decision_from_dict
-from crmsim.sim.engine import check_decision, planned_costs
+from crmsim.sim.engine import check_adjustment, check_decision, planned_costs
 from crmsim.sim.model import CRMModel
 from crmsim.web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team, utcnow
 
@@ -42,7 +42,6 @@ REASON_MAX = Adjustment.__table__.c.reason.type.length
 SEED_MAX = 2**31 - 1  # Game.seed is an INTEGER
 PERIOD_MINUTES = (0.5, 24 * 60)
 DEADLINE_MINUTES = (0, 24 * 60)
-AMOUNT_MAX = 1e9
 SCENARIO_TEXT_MAX = 64 * 1024
 DEFAULT_SCENARIO = "classroom-v1"
 BOT_SCOPES = ("absent", "all")  # seats no team joined, or every team seat
@@ -144,11 +143,7 @@ def rebuild(db: Session, game: Game) -> CRMModel:
     for team in game.teams:
         model.firm_agents[team.firm_index].recorded_label = team.bot or "team"
     for snap in snaps:
-        for firm, d in snap.engine_decisions.items():
-            model.pending[int(firm)] = decision_from_dict(d)
-        for firm, amount in snap.adjustments.items():
-            model.adjust(int(firm), float(amount))
-        model.step()
+        model.replay_period({"period": snap.period, "decisions": snap.engine_decisions, "adjustments": snap.adjustments})
     cache.put(key, stamp, model)
     return model
 
@@ -469,14 +464,15 @@ def problem_json(p: Problem) -> dict[str, Any]:
 
 def add_adjustment(db: Session, game: Game, firm: int, amount: float, reason: str) -> None:
     _require_running(game)
-    if not (isinstance(amount, (int, float)) and not isinstance(amount, bool) and math.isfinite(amount) and abs(amount) <= AMOUNT_MAX):
-        raise ServiceError("amount", "must be a finite number with |amount| <= 1e9", amount, 400)
+    try:
+        amount = check_adjustment(rebuild(db, game).state, firm, amount)
+    except ValueError as exc:
+        name, _, rule = str(exc).partition(": ")
+        raise ServiceError(name, rule.rsplit("; got ", 1)[0], amount if name == "amount" else firm, 400) from None
     if not isinstance(reason, str) or not reason.strip():
         raise ServiceError("reason", "must say why (it is shown in the debrief)", reason, 400)
     if len(reason.strip()) > REASON_MAX:
         raise ServiceError("reason", f"must have at most {REASON_MAX} characters", len(reason.strip()), 400)
-    if not any(t.firm_index == firm for t in game.teams):
-        raise ServiceError("firm", "no such team in this game", firm, 400)
     db.add(Adjustment(game_id=game.id, firm_index=firm, period=game.period, amount=float(amount), reason=reason.strip()))
     audit(db, game, "adjustment", f"firm {firm}: {amount:+.0f} ({reason.strip()[:120]})")
     game.version += 1

@@ -33,7 +33,9 @@ def test_every_bot_decision_passes_validation_all_game(name, small_classroom):
     """Bots double as play-testers: each period's decision validates (model.step raises otherwise)."""
     model = CRMModel(small_classroom, seed=7, strategies=[name] * 6)
     model.run()
-    assert len(model.results) == small_classroom.periods or model.finished
+    assert len(model.results) == small_classroom.periods or not any(f.live for f in model.state.firms)
+    for r in model.results:  # every live seat's bot decided every period (the standing bot by submitting nothing)
+        assert r.submitted and all(was == (name != "standing") for was in r.submitted.values())
 
 
 def test_bots_behave_distinctly(small_classroom):
@@ -55,7 +57,7 @@ def test_classroom_texture_over_20_seeds():
     winners = collections.Counter()
     voided = failed = bankrupt_games = 0
     for seed in SEEDS:
-        model = CRMModel("classroom-v1", seed=seed, strategies=lineup(None, 6))
+        model = CRMModel("classroom-v1", seed=seed, strategies=lineup(["balanced", "price_cutter", "premium", "relationship", "adaptive", "random"], 6))
         model.run()
         f = model.frames()
         winners[model.standings().strategy.iloc[0]] += 1

@@ -13,8 +13,30 @@ import pytest
 import crmsim.agents.population as popmod
 from crmsim.agents.population import (
     PROSPECT,
+    RESOLVED,
+    RESOLVED_QUICKLY,
+    SILENT,
+    UNRESOLVED,
+    Cohort,
     MarketInputs,
+    adoption_hazard,
+    advocacy_of,
+    choice_utility,
+    complaint_handling,
+    complaint_hazard,
     complaint_probability,
+    complaint_satisfaction,
+    cumulative_satisfaction,
+    customer_equity,
+    equity_multiple,
+    join_firm,
+    memory_weight,
+    newcomer_expectation,
+    perceive_quality,
+    reference_price,
+    sample_choice,
+    update_expectation,
+    update_loyalty,
     defection_hazard,
     init_population,
     purchase_probability,
@@ -123,9 +145,12 @@ def test_defection_hazard_falls_steeply_with_satisfaction():
 
 
 def test_complaint_probability_stays_in_the_tarp_band():
-    s = np.linspace(0, 4.99, 50)
-    p = complaint_probability(s, M)
-    assert p.min() >= 0.04 - 1e-12 and p.max() <= 0.30 + 1e-12
+    """TARP: 4% just below the dissatisfaction threshold (5), 5 points more per satisfaction point below it,
+    capped at 30%: worked by hand for the defaults and for a slope of 10 points, which reaches the cap."""
+    s = np.array([4.99, 4.0, 2.0, 0.0])
+    assert complaint_probability(s, M) == pytest.approx([0.0405, 0.09, 0.19, 0.29], abs=1e-12)
+    steep = M.model_copy(update={"complaint_slope": 0.1})
+    assert complaint_probability(s, steep) == pytest.approx([0.041, 0.14, 0.30, 0.30], abs=1e-12)
 
 
 def test_price_rise_cuts_purchases_more_than_an_equal_cut_adds():
@@ -136,8 +161,106 @@ def test_price_rise_cuts_purchases_more_than_an_equal_cut_adds():
 
 
 def test_abc_tiers_are_20_30_50():
-    t = value_tiers(np.random.default_rng(0).lognormal(size=10_000))
+    t = value_tiers(np.random.default_rng(0).lognormal(size=10_000), M)
     assert [(t == k).mean() for k in range(3)] == pytest.approx([0.2, 0.3, 0.5], abs=1e-4)
+
+
+def test_abc_tiers_follow_the_scenarios_shares():
+    t = value_tiers(np.arange(1000.0), M.model_copy(update={"tier_a_share": 0.1, "tier_b_share": 0.6}))
+    assert [(t == k).sum() for k in range(3)] == [100, 600, 300]
+    assert t[-1] == 0 and t[0] == 2  # the highest expected spend is A, the lowest C
+
+
+def test_complaint_outcomes_shift_satisfaction_and_hazard_as_the_scenario_sets():
+    """Codes none, quick, resolved, unresolved, silent: +0, +1, +0.3, -0.3, +0 points; hazard x1, 0.35, 0.65, 0.9, 2.2."""
+    codes = np.array([0, RESOLVED_QUICKLY, RESOLVED, UNRESOLVED, SILENT])
+    assert complaint_satisfaction(codes, M).tolist() == pytest.approx([0.0, 1.0, 0.3, -0.3, 0.0])
+    assert complaint_hazard(codes, M).tolist() == pytest.approx([1.0, 0.35, 0.65, 0.9, 2.2])
+    harsh = M.model_copy(update={"silent_hazard": 3.0, "unresolved_satisfaction": -1.0})
+    assert complaint_hazard(codes, harsh)[SILENT] == 3.0 and complaint_satisfaction(codes, harsh)[UNRESOLVED] == -1.0
+
+
+def test_complaint_handling_resolves_up_to_capacity_and_care_makes_it_quick():
+    """Capacity 8 for 16 complaints resolves half; care 0.5 makes half of those quick. No complaints: all resolvable."""
+    p_quick, p_resolve = complaint_handling(np.array([16.0, 0.0]), np.array([8.0, 8.0]), np.array([0.5, 0.2]))
+    assert p_resolve.tolist() == pytest.approx([0.0, 0.5, 1.0]) and p_quick.tolist() == pytest.approx([0.0, 0.25, 0.2])
+
+
+def test_customer_equity_worked_by_hand():
+    """One firm: a stayer (2 units, multiple 10) and a newcomer (1 unit, multiple 20); margin 30 per unit,
+    service cost 5: 30 x (2 x 10 + 1 x 20) - 5 x (10 + 20) = 1,050. Bin 0 (not the firm's) counts nothing."""
+    stayers = Cohort(bins=np.array([1, 0]), expected_units=np.array([2.0, 9.0]), multiple=np.array([10.0, 99.0]))
+    joiners = Cohort(bins=np.array([1]), expected_units=np.array([1.0]), multiple=np.array([20.0]))
+    one = np.ones(1)
+    inputs = MarketInputs(price=one * 90, quality=one, reputation=one, awareness=one, wom=one, care=one, complaint_capacity=one,
+                          alive=np.ones(1, bool), margin_per_unit=one * 30, service_cost=one * 5, scandal=one * 0)
+    assert customer_equity(stayers, joiners, inputs, 1).tolist() == pytest.approx([1050.0])
+
+
+def test_a_newcomer_starts_fresh():
+    """join_firm: tenure 0, satisfaction_start, new_customer_loyalty, the firm as supplier; others untouched."""
+    m = M.model_copy(update={"customers": 50, "new_customer_loyalty": 0.4})
+    pop = init_population(m, 3, np.random.default_rng(0))
+    who = np.array([3, 7])
+    new = join_firm(pop, 2, m, who=who)
+    assert new.supplier[who].tolist() == [2, 2] and new.tenure[who].tolist() == [0, 0]
+    assert new.satisfaction[who].tolist() == [7.0, 7.0] and new.loyalty[who].tolist() == pytest.approx([0.4, 0.4])
+    rest = np.setdiff1d(np.arange(50), who)
+    assert np.array_equal(new.supplier[rest], pop.supplier[rest]) and np.array_equal(new.loyalty[rest], pop.loyalty[rest])
+    assert (join_firm(pop, 1, m).supplier == 1).all()
+
+
+def test_perceived_quality_is_delivered_quality_plus_noise_in_0_1():
+    """0.6 + 0.03 x (0, 1, -30, 20) = 0.6, 0.63, clipped 0, clipped 1."""
+    assert perceive_quality(np.full(4, 0.6), np.array([0.0, 1.0, -30.0, 20.0]), M).tolist() == pytest.approx([0.6, 0.63, 0.0, 1.0])
+
+
+def test_memory_grows_with_tenure_and_blends_satisfaction():
+    """w = 0.85 - 0.35 exp(-t / 12): 0.5 for a newcomer, 0.85 - 0.35/e = 0.7212 after a year; CS = w x 8 + (1 - w) x 6."""
+    w = memory_weight(np.array([0, 12]), M)
+    assert w.tolist() == pytest.approx([0.5, 0.85 - 0.35 / np.e])
+    assert cumulative_satisfaction(np.array([8.0, 8.0, 9.5]), np.array([6.0, 6.0, 12.0]), np.array([0.5, 0.75, 0.0])).tolist() == [7.0, 7.5, 10.0]
+
+
+def test_expectations_move_toward_experience_and_a_newcomers_toward_its_firms_reputation():
+    """E 0.6, P 0.8: 0.6 + 0.2 x 0.2 = 0.64; with wom_expectation 0.5 and wom 0.1, 0.69. A newcomer: 0.5 x 0.6 + 0.5 x 0.8 = 0.7."""
+    assert update_expectation(np.array([0.6]), np.array([0.8]), 0.0, M).tolist() == pytest.approx([0.64])
+    talk = M.model_copy(update={"wom_expectation": 0.5})
+    assert update_expectation(np.array([0.6]), np.array([0.8]), np.array([0.1]), talk).tolist() == pytest.approx([0.69])
+    assert newcomer_expectation(np.array([0.6]), np.array([0.8]), M).tolist() == pytest.approx([0.7])
+
+
+def test_adoption_hazard_worked_by_hand():
+    """Bass: 0.003 + 0.04 x 0.6 served + 0.03 x 0.5 awareness = 0.042; capped at 1."""
+    assert adoption_hazard(0.6, 0.5, M) == pytest.approx(0.042)
+    assert adoption_hazard(1.0, 1.0, M.model_copy(update={"bass_q": 0.99})) == 1.0
+
+
+def test_choice_utility_worked_by_hand():
+    """Firm 0: 4 x 0.6 + 1.5 x 0.5 = 3.15; firm 1: 4 x 0.8 - 2.5 ln 1.2 + 2 x 0.1 + 1.5 x 0.2 = 3.7 - 2.5 ln 1.2."""
+    firms = inputs(2, price=np.array([100.0, 120.0]), reputation=np.array([0.6, 0.8]), wom=np.array([0.0, 0.1]),
+                   awareness=np.array([0.5, 0.2]))
+    u = choice_utility(firms, np.ones(1), np.ones(1), np.log(np.array([100.0])), M)
+    assert u.ravel().tolist() == pytest.approx([3.15, 3.7 - 2.5 * np.log(1.2)])
+
+
+def test_sample_choice_follows_logit_probabilities():
+    """A column with one finite option always takes it; utilities 0 and ln 3 are taken 1:3 (20,000 draws, within 0.01)."""
+    rng = np.random.default_rng(0)
+    only = np.array([[0.0, -np.inf], [-np.inf, 0.0]])
+    assert sample_choice(only, rng).tolist() == [0, 1]
+    picks = sample_choice(np.tile(np.array([[0.0], [np.log(3.0)]]), (1, 20_000)), rng)
+    assert abs(picks.mean() - 0.75) < 0.01
+
+
+def test_word_of_mouth_loyalty_reference_price_and_equity_multiple_worked_by_hand():
+    """Promoter from CS 9, detractor below 6, prospects passive; loyalty 0.8 x 0.7 + 0.2 x 0.9 = 0.74;
+    reference 0.8 x 100 + 0.2 x 110 = 102; equity multiple (1 - 0.04) / (0.01 + 0.04) = 19.2."""
+    cs = np.array([9.0, 8.99, 6.0, 5.99, 9.5])
+    assert advocacy_of(cs, np.array([True, True, True, True, False]), M).tolist() == [1, 0, 0, -1, 0]
+    assert update_loyalty(np.array([0.7]), np.array([9.0]), M).tolist() == pytest.approx([0.74])
+    assert reference_price(np.array([100.0]), np.array([110.0]), M).tolist() == pytest.approx([102.0])
+    assert equity_multiple(np.array([0.04]), M).tolist() == pytest.approx([19.2])
 
 
 def test_individual_view_of_one_customer():

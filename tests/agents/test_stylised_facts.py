@@ -1,4 +1,4 @@
-"""Stylised facts about customers (design section 9), checked over many seeds.
+"""Stylised facts about customers (docs/validation.md section 1), checked over many seeds.
 
 Each test plays the engine (``resolve_period``) on a test version of
 classroom-v1 with no key clients and no events, measures one fact per seed

@@ -12,13 +12,8 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 from crmsim.agents.bots import make_bot
-from crmsim.research.env import (
-    BID_THRESHOLD,
-    MIN_PRICE,
-    SINGLE_FIRM_ID,
-    CRMParallelEnv,
-    CRMSingleFirmEnv,
-)
+from crmsim.research.codec import BID_THRESHOLD, MIN_PRICE
+from crmsim.research.env import SINGLE_FIRM_ID, CRMParallelEnv, CRMSingleFirmEnv, reward_of
 from crmsim.scenarios import list_scenarios, load_scenario
 from crmsim.sim.engine import bot_rng, check_decision
 from crmsim.sim.model import CRMModel
@@ -129,6 +124,18 @@ def test_observation_reads_the_firms_own_books_and_the_public_report():
     assert named["client.haier.relationship"] == pytest.approx(rel, rel=1e-6)
 
 
+def test_the_market_block_encodes_only_public_fields():
+    """The environments see of a rival what every firm sees: the market block's entries are public columns."""
+    from crmsim.research.codec import MARKET_ROW
+    from crmsim.sim.observation import PUBLIC_FIRM_FIELDS
+
+    assert MARKET_ROW == ("present", "bankrupt", "price", "service_level", "market_share_customers", "market_share_revenue",
+                          "avg_satisfaction", "operating_profit", "tenders_won", "score", "rank")
+    assert set(MARKET_ROW) - {"present"} <= set(PUBLIC_FIRM_FIELDS)
+    names = small_env().codec.observation_names
+    assert not [n for n in names if n.startswith("market.") and n.rsplit(".", 1)[1] in ("cash", "debt", "equity")]
+
+
 def test_tender_slots_follow_sorted_tender_ids():
     """Slot k is the k-th open tender by id; a bid flag on slot 1 bids on that tender, at its cap's fraction."""
     env = small_env()
@@ -221,32 +228,41 @@ def test_unseeded_reset_follows_the_last_seed():
         env.reset(seed=-1)
 
 
+def test_reward_of_on_hand_worked_rows():
+    """score_delta: this score less the last (62.5 - 50 = 12.5); profit: operating profit / the money scale
+    (45,000 / 300,000 = 0.15); score: the level (62.5)."""
+    row = {"score": 62.5, "operating_profit": 45_000.0}
+    assert reward_of("score_delta", row, 50.0, 300_000.0) == 12.5
+    assert reward_of("profit", row, 50.0, 300_000.0) == 0.15
+    assert reward_of("score", row, 50.0, 300_000.0) == 62.5
+    assert reward_of("score_delta", {"score": 0.0, "operating_profit": -1.0}, 40.0, 300_000.0) == -40.0  # bankrupt: score 0
+
+
 @pytest.mark.parametrize("kind", ["score_delta", "profit", "score"])
-def test_reward_is_computed_from_the_engines_firm_rows(kind):
-    """score_delta: change of the scorecard score (0 before period 1), so the return is the final score;
-    profit: operating profit / starting cash; score: the level."""
+def test_rewards_add_up_to_the_engines_own_totals(kind):
+    """The env's rewards come from the engine's rows: score_delta returns add up to the final score (the score
+    before period 1 counts as 0; 0 for a bankrupt firm); profit returns x the starting cash add up to the firm's
+    cumulative operating profit; a score reward is the firm's score that period."""
     env = small_env(reward=kind)
     env.reset(seed=3)
     rng = np.random.default_rng(3)
-    previous = dict.fromkeys(range(6), 0.0)
     returns = dict.fromkeys(env.possible_agents, 0.0)
+    last_row: dict = {}
     while env.agents:
         actions = {a: (0.8 * env.decision_to_action(a, None) + 0.2 * rng.random(35)).astype(np.float32) for a in env.agents}
         _, rewards, *_ = env.step(actions)
-        rows = env.results[-1].firm_rows
         for a, r in rewards.items():
-            i = env.firm_index(a)
-            expected = {
-                "score_delta": rows[i]["score"] - previous[i],
-                "profit": rows[i]["operating_profit"] / 300_000,
-                "score": rows[i]["score"],
-            }[kind]
-            assert r == pytest.approx(expected, abs=1e-12)
-            previous[i] = rows[i]["score"]
+            row = env.results[-1].firm_rows[env.firm_index(a)]
+            if kind == "score":
+                assert r == row["score"]
             returns[a] += r
-    if kind == "score_delta":
-        final = {f"firm_{i}": 0.0 if f.bankrupt else previous[i] for i, f in enumerate(env.game.firms)}
-        assert returns == pytest.approx(final)
+            last_row[a] = row
+    assert last_row.keys() == set(env.possible_agents)
+    for a, row in last_row.items():
+        if kind == "score_delta":
+            assert returns[a] == pytest.approx(0.0 if row["bankrupt"] else row["score"], abs=1e-9)
+        elif kind == "profit":
+            assert returns[a] * 300_000 == pytest.approx(row["cum_operating_profit"], rel=1e-9, abs=1e-6)
 
 
 def test_an_agent_left_out_keeps_its_standing_decision():

@@ -88,3 +88,31 @@ def test_specs_naming_the_same_game_play_it_once_and_each_keeps_its_own_tags():
     assert rows["tag:point"].tolist() == [0] * 6 + [1] * 6 + [2] * 6
     pd.testing.assert_frame_equal(rows.iloc[6:12].drop(columns="tag:point").reset_index(drop=True),
                                   rows.iloc[:6].drop(columns="tag:point").reset_index(drop=True))
+
+
+def test_summary_intervals_resample_whole_games_not_seats():
+    """Seats of one game share its luck: summarize's interval is the clustered bootstrap's, wider than a seat-level one."""
+    import numpy as np
+
+    from crmsim.research.runner import summarize
+    from crmsim.research.stats import cluster_mean
+
+    rng = np.random.default_rng(0)
+    games, seats = 40, 6
+    luck = rng.normal(0, 10, games)
+    rows = pd.DataFrame({
+        "run_id": np.repeat([f"g{i}" for i in range(games)], seats),
+        "strategy": np.tile(["a", "b"], games * seats // 2),
+        "score": 50 + np.repeat(luck, seats) + rng.normal(0, 1, games * seats),
+        "rank": np.tile(np.arange(1, seats + 1), games),
+        "bankrupt": False,
+    })
+    table = summarize(rows, "strategy", seed=4).set_index("strategy")
+    a = rows[rows["strategy"] == "a"]
+    iv = cluster_mean(a["score"], a["run_id"], seed=4)
+    assert (table.loc["a", "mean_score"], table.loc["a", "mean_score_low"], table.loc["a", "mean_score_high"]) == (iv.estimate, iv.low, iv.high)
+    assert table.loc["a", "mean_score_ci"] == pytest.approx((iv.high - iv.low) / 2)
+    naive = 1.96 * a["score"].std(ddof=1) / np.sqrt(len(a))  # seats as independent draws
+    assert table.loc["a", "mean_score_ci"] > 1.5 * naive
+    # seat 0 of every game is an "a" and ranks first: a wins one of its three seats per game, b never
+    assert table.loc["a", "win_rate"] == pytest.approx(1 / 3) and table.loc["b", "win_rate"] == 0.0 and table.loc["a", "games"] == games * 3

@@ -83,3 +83,29 @@ def test_sobol_design_gives_first_order_and_total_indices_per_outcome():
     varying = [o for o in outputs if np.ptp(res.points[o]) > 0]
     assert varying, "some outcome must vary over the design"
     assert np.isfinite(idx[idx["output"].isin(varying)][["S1", "ST"]].to_numpy()).all()
+
+
+def test_sobol_warnings_name_the_unstable_parameter_and_a_larger_n():
+    from crmsim.research.sweep import sobol_warnings
+
+    indices = pd.DataFrame([
+        {"output": "mean_score", "parameter": "a", "S1": 1.2, "S1_conf": 0.1, "ST": 0.9, "ST_conf": 0.05},
+        {"output": "bankruptcy_rate", "parameter": "a", "S1": 0.3, "S1_conf": 0.1, "ST": -0.2, "ST_conf": 0.1},
+        {"output": "mean_score", "parameter": "b", "S1": 0.01, "S1_conf": 0.03, "ST": 0.02, "ST_conf": 0.04},  # within tolerance
+        {"output": "void_bid_rate", "parameter": "c", "S1": np.nan, "S1_conf": np.nan, "ST": np.nan, "ST_conf": np.nan},
+    ])
+    assert sobol_warnings(indices, 8) == [
+        "Sobol indices of a are unstable with N = 8: mean_score S1 = 1.20 ± 0.10, bankruptcy_rate ST = -0.20 ± 0.10 "
+        "(an index lies in [0, 1]); use a larger N, such as --samples 64"
+    ]
+
+
+def test_a_small_sobol_sweep_warns_and_says_so_in_its_report(tmp_path):
+    import json
+
+    from crmsim.research.sweep import SobolWarning
+
+    with pytest.warns(SobolWarning, match="Sobol indices of market.reference_price are unstable with N = 2"):
+        res = sweep("classroom-v1", bounds={"market.reference_price": (80.0, 120.0), "market.price_cap": (150.0, 200.0)}, sobol=True,
+                    samples=2, seeds=1, strategies=FIRMS, overrides=SMALL, workers=1, progress=False, out_dir=tmp_path)
+    assert res.warnings and json.loads((tmp_path / "sweep.json").read_text())["warnings"] == res.warnings

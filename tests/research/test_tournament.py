@@ -45,3 +45,18 @@ def test_tournament_is_reproducible_and_ranks_every_strategy():
     assert t["games"].sum() == 4 * 6  # every seat of every game
     assert ((t["win_rate"] >= 0) & (t["win_rate"] <= 1)).all() and (t["mean_rank_ci"].fillna(0) >= 0).all()
     assert set(a.results["tag:mix"]) == {",".join(m) for m in a.lineups}
+
+
+def test_tournament_pairs_compare_strategies_within_the_games_both_played():
+    res = tournament("classroom-v1", ["premium", "balanced", "price_cutter"], seeds=2, overrides=SMALL, master_seed=1,
+                     max_lineups=3, workers=1, progress=False)
+    pairs = res.pairs.set_index(["a", "b"])
+    assert list(pairs.index) == [("balanced", "premium"), ("balanced", "price_cutter"), ("premium", "price_cutter")]
+    per_game = res.results.groupby(["run_id", "strategy"])["score"].mean().unstack()
+    for (a, b), row in pairs.iterrows():
+        both = per_game[[a, b]].dropna()
+        assert row["games"] == len(both)
+        if len(both):
+            assert row["diff"] == pytest.approx((both[a] - both[b]).mean())
+            assert row["low"] <= row["diff"] <= row["high"]
+            assert row["clear"] == bool(row["low"] > 0 or row["high"] < 0)

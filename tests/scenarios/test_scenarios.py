@@ -112,6 +112,8 @@ def test_scandal_must_name_a_firm(tmp_path):
         ('[tenders]\nmin_valid_bids = 7\n', "tenders.min_valid_bids must be <= firms.count=6"),
         ('[[events]]\nperiod = 13\nkind = "boom"\nmagnitude = 1.1\n', "events.0.period must be <= periods=12"),
         ('[[events]]\nperiod = 3\nkind = "cost_shock"\nmagnitude = 0\n', "events.0.magnitude must be > 0 for a cost_shock"),
+        ("[market]\ntier_a_share = 0.6\ntier_b_share = 0.5\n", "tier_a_share \\+ tier_b_share must be <= 1"),
+        ("[market]\ntenure_start_min = 5\ntenure_start_max = 4\n", "tenure_start_max must be >= tenure_start_min=5"),
     ],
 )
 def test_cross_field_rules(tmp_path, body, key):
@@ -131,3 +133,32 @@ def test_unknown_parent_is_reported_against_the_child(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_scenario(p)
     assert err.value.source == str(p) and "extends: no such scenario" in str(err.value)
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_behavioural_settings_that_were_code_constants_keep_their_values(name):
+    """The complaint tables, value tiers, newcomer loyalty, starting spreads and tenure (population), starting
+    awareness and client satisfaction, the client-satisfaction weight, the relationship kept on default, the
+    scandal's reputation loss and the quality floor (engine) are scenario settings with the old values."""
+    sc = load_scenario(name)
+    m, f, t = sc.market, sc.firms, sc.tenders
+    assert (m.quick_resolution_satisfaction, m.resolution_satisfaction, m.unresolved_satisfaction, m.silent_satisfaction) == (1.0, 0.3, -0.3, 0.0)
+    assert (m.quick_resolution_hazard, m.resolution_hazard, m.unresolved_hazard, m.silent_hazard) == (0.35, 0.65, 0.9, 2.2)
+    assert (m.tier_a_share, m.tier_b_share, m.new_customer_loyalty) == (0.2, 0.3, 0.5)
+    assert (m.satisfaction_start_sd, m.loyalty_start_sd, m.reference_price_sd, m.tenure_start_min, m.tenure_start_max) == (0.8, 0.1, 0.05, 1, 24)
+    assert (f.awareness, f.client_satisfaction, t.client_satisfaction_weight, t.default_relationship_factor) == (0.5, 7.0, 0.3, 0.5)
+    assert (m.scandal_reputation_loss, m.min_quality_factor) == (0.3, 0.1)
+
+
+@pytest.mark.parametrize(
+    "key, value, rule",
+    [
+        ("market.silent_hazard", -1, "Input should be greater than or equal to 0"),
+        ("market.tenure_start_max", 1001, "Input should be less than or equal to 1000"),
+        ("tenders.client_satisfaction_weight", 1.5, "Input should be less than or equal to 1"),
+        ("firms.client_satisfaction", 11, "Input should be less than or equal to 10"),
+    ],
+)
+def test_behavioural_settings_have_bounds(key, value, rule):
+    with pytest.raises(ScenarioError, match=f"{key}: {rule}; got {value}"):
+        load_scenario("classroom-v1", overrides={key: value})

@@ -1,4 +1,4 @@
-"""Tests for sim/accounts.py and the accounting step of the engine (design section 6).
+"""Tests for sim/accounts.py and the accounting step of the engine (docs/rules.md section 9).
 
 The cash identity must hold exactly for every firm and period; a firm with
 negative cash gets an emergency loan up to its credit line and beyond that
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from crmsim.agents.bots import Strategy, lineup
+from crmsim.agents.bots import Strategy, cultivate, lineup
 from crmsim.scenarios import list_scenarios, load_scenario
 from crmsim.scenarios.schema import Costs
 from crmsim.sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
@@ -29,7 +29,7 @@ SCENARIOS = [s for s in list_scenarios() if s != "large-market-v1"]
 SEEDS = (0, 1, 2)
 CUSTOMERS = 3000
 
-# the outflows of design section 6, spelled out here rather than imported
+# the outflows of docs/rules.md section 9, spelled out here rather than imported
 OUTFLOWS = (
     "cost_of_goods",
     "salaries",
@@ -39,6 +39,8 @@ OUTFLOWS = (
     "care",
     "advertising",
     "cultivation",
+    "research",
+    "retention",
     "bonds_kept",
     "penalties",
     "interest",
@@ -60,11 +62,11 @@ class Spendthrift(Strategy):
         f = obs.firm
         d: dict[str, Any] = {"price": 95.0, "service_level": 0.7, "care_budget": 5_000}
         if obs.period == 1:
-            d.update(borrow=100_000, hire_sales=1, hire_service=2, cultivation={obs.scenario.client_ids[0]: 10_000})
+            d.update(borrow=100_000, hire_sales=1, hire_service=2, **cultivate(obs, {obs.scenario.client_ids[0]: 10_000}, hires=1))
         elif obs.period == 2:
             d.update(repay=min(40_000.0, f.debt, f.cash), fire_service=1)
         else:
-            d.update(advertising_budget=150_000, cultivation={})
+            d.update(advertising_budget=150_000, **cultivate(obs, {}))
         bids = {}
         for t in obs.tenders[:2]:
             promised = max(0.7, t.required_service)
@@ -187,7 +189,10 @@ def test_ledger_lines_follow_the_decisions_and_the_rules(games):
                 lg = res.ledgers[i]
                 f0, f1 = before["firms"][i], after["firms"][i]
                 assert lg.care == d.care_budget and lg.advertising == d.advertising_budget
-                assert lg.cultivation == pytest.approx(sum(d.cultivation.values()))
+                acts = g.model.scenario.cultivation.activities
+                activity_cost = sum(acts[a].cost for plan in d.activities.values() for a in plan)
+                assert lg.cultivation == pytest.approx(sum(d.cultivation.values()) + activity_cost)
+                assert lg.retention == d.retention_budget
                 assert (lg.borrowing, lg.repayment) == (d.borrow, d.repay)
                 assert f1.sales_staff == f0.sales_staff + d.hire_sales - d.fire_sales
                 assert f1.service_staff == f0.service_staff + d.hire_service - d.fire_service

@@ -1,4 +1,4 @@
-"""Tests for sim/decisions.py: validating a firm's decision (design section 3, style principle 12).
+"""Tests for sim/decisions.py: validating a firm's decision (docs/rules.md section 3, style principle 12).
 
 A bad value is rejected with a message naming the field, the allowed range and
 the value given; every problem is reported at once; a rejected submission
@@ -37,6 +37,7 @@ CTX = DecisionContext(
     bids_per_sales_staff=2,
     client_ids=CLIENTS,
     tender_ids=frozenset({"a-01", "b-01", "c-01", "d-01", "e-01", "f-01", "g-01"}),
+    open_tender_ids=frozenset({"a-01", "b-01", "c-01", "d-01", "e-01", "f-01", "g-01"}),
     cash=300_000.0,
     debt=50_000.0,
     credit_line=200_000.0,
@@ -202,6 +203,19 @@ def test_bid_on_unknown_tender_is_rejected():
     """bids.<tender> must name a published tender."""
     (p,) = problems({"bids": {"zz-99": {"price": 90, "promised_service": 0.6}}})
     assert (p.field, p.rule, p.value) == ("bids.zz-99", "unknown tender", "zz-99")
+
+
+def test_bid_on_a_tender_no_longer_open_is_refused_late():
+    """A bid on a tender published earlier in the game but closed now is refused at submit, naming LATE and the open tenders."""
+    ctx = replace(CTX, tender_ids=CTX.tender_ids | {"a-00"})
+    (p,) = problems({"bids": {"a-00": {"price": 90, "promised_service": 0.6}}}, ctx)
+    assert (p.field, p.value) == ("bids.a-00", "a-00")
+    assert p.rule == "the tender is closed (LATE); open now: a-01, b-01, c-01, d-01, e-01, f-01, g-01"
+    past = sorted(MCTX.tender_ids - MCTX.open_tender_ids)
+    assert past, "the model's period 2 should have past tenders"
+    with pytest.raises(DecisionError) as exc:
+        MODEL.submit(0, {"bids": {past[0]: {"price": 90, "promised_service": 0.6}}})
+    assert [(q.field, q.rule.split(";")[0]) for q in exc.value.problems] == [(f"bids.{past[0]}", "the tender is closed (LATE)")]
 
 
 def test_bids_limited_by_sales_staff():
@@ -388,7 +402,7 @@ MODEL = CRMModel(SUBMIT_SC, seed=0)
 MODEL.step()  # period 2: four open tenders, two past ones, a standing decision
 MCTX = decision_context(MODEL.state, 0)
 M_CLIENTS = sorted(MCTX.client_ids)
-M_TENDERS = sorted(MCTX.tender_ids)
+M_TENDERS = sorted(MCTX.open_tender_ids)  # a bid on a tender no longer open is refused (LATE)
 ROOM = MCTX.credit_line - MCTX.debt
 REPAY_MAX = min(MCTX.debt, MCTX.cash)
 assert MCTX.sales_staff == 3 and MCTX.service_staff == 10 and ROOM == 150_000 and REPAY_MAX == 50_000

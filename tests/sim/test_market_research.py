@@ -10,7 +10,8 @@ import pytest
 from crmsim.scenarios import load_scenario
 from crmsim.scenarios.schema import Research
 from crmsim.sim.lifecycle import band
-from crmsim.sim.market_research import ResearchOrder, research_fee, rival_bands, score_band, survey, tender_calendar, tender_forecast
+from crmsim.sim.decisions import ResearchOrder
+from crmsim.sim.market_research import research_fee, rival_bands, score_band, survey, tender_calendar, tender_forecast
 
 
 @pytest.fixture(scope="module")

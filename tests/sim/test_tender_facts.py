@@ -1,4 +1,4 @@
-"""Stylised facts of tenders (design section 9), each over many simulated tenders with its tolerance stated.
+"""Stylised facts of tenders (docs/validation.md section 1), each over many simulated tenders with its tolerance stated.
 
 Bidders draw markups over their own delivery cost from one common distribution
 (a symmetric sealed-bid market); the facts then follow from the scoring rule.
@@ -28,7 +28,7 @@ def tender(**kw) -> Tender:
 
 
 def bidders(n: int) -> dict[int, T.Bidder]:
-    return {i: T.Bidder(i, False, False, 60.0, 1e9, 0.0, 1e12, 10) for i in range(n)}
+    return {i: T.Bidder(i, False, False, 60.0, 1e9, 0.0, 1e12) for i in range(n)}
 
 
 def run(n: int, rng: np.random.Generator, rel: dict[int, float] | None = None, t: Tender | None = None) -> T.TenderOutcome:

@@ -1,7 +1,7 @@
 """Tests for sim/tenders.py: void bids (废标), failed tenders (流标), comprehensive
 scoring (综合评分法), ties, awards, contract delivery and key-client relationships.
 
-Each test names the rule of game-model.md section 4 it checks. Unit tests call
+Each test names the rule of docs/rules.md section 6 it checks. Unit tests call
 ``resolve_tender``/``deliver``/``cultivation_gain`` on hand-worked numbers; the
 whole-path tests run ``resolve_period`` on small custom scenarios.
 """
@@ -74,7 +74,7 @@ def tender(**kw) -> Tender:
 
 
 def bidder(firm: int, **kw) -> T.Bidder:
-    base = dict(firm=firm, bankrupt=False, late=False, unit_cost=UNIT_COST, capacity=1000.0, load=200.0, cash=1e6, max_bids=6)
+    base = dict(firm=firm, bankrupt=False, late=False, unit_cost=UNIT_COST, capacity=1000.0, load=200.0, cash=1e6)
     base.update(kw)
     return T.Bidder(**base)
 
@@ -193,6 +193,30 @@ def test_open_tender_ignores_relationship_threshold():
     """An open tender accepts any qualified firm, whatever its relationship."""
     out = run_tender(tender(closed=False, min_relationship=0.9), {**BASE, 3: Bid(90.0, 0.6)}, rel={3: 0.0})
     assert rec(out, 3).valid
+
+
+def test_qualification_rule_worked_by_hand():
+    """One rule for the tender office, the bots and the environments: service >= required, and on an invited
+    tender R >= min_relationship (the service shortfall is reported first)."""
+    invited = tender(closed=True, min_relationship=0.25)
+    assert T.unqualified(invited, 0.5, 0.25) is None and T.is_invited(invited, 0.25)
+    assert T.unqualified(invited, 0.49, 0.1) == "promised service 0.49 < required 0.50"
+    assert T.unqualified(invited, 0.6, 0.24) == "invited tender: relationship 0.24 < 0.25" and not T.is_invited(invited, 0.24)
+    assert T.is_invited(tender(closed=False, min_relationship=0.9), 0.0)
+
+
+def test_bid_bond_is_rate_times_price_times_volume():
+    """2% x 90 x 1,000 = 1,800; the winner's contract records the same bond."""
+    assert T.bid_bond(0.02, 90.0, 1000.0) == pytest.approx(1800.0)
+    assert T.bid_bond(0.0, 90.0, 1000.0) == 0.0
+
+
+def test_client_satisfaction_moves_toward_ten_times_the_delivery_outcome():
+    """w = 0.3: 7 -> 0.7 x 7 + 0.3 x 10 x 1 = 7.9 (a perfect delivery), 0.7 x 4 + 0.3 x 10 x 0.2 = 3.4; undelivered stays."""
+    sc = scenario([_client("acme"), _client("bolt")])
+    out = T.update_client_satisfaction(np.array([[7.0, 4.0], [5.0, 5.0]]), np.array([[1.0, 0.2], [1.0, 1.0]]),
+                                       np.array([[True, True], [False, False]]), sc)
+    assert out.ravel().tolist() == pytest.approx([7.9, 3.4, 5.0, 5.0])
 
 
 def test_no_capacity_void_when_volume_load_exceeds_capacity():
@@ -540,7 +564,7 @@ def test_capacity_shortfall_gives_penalty_and_lowers_relationship(awarded):
     (d,) = res2.deliveries
     u = res2.firm_rows[0]["utilisation"]
     assert u > 1
-    q = capacity_effect(u, sc.market.utilisation_knee, sc.market.overload_slope)
+    q = capacity_effect(u, sc.market)
     assert d.share == pytest.approx(1 / u)
     assert d.service == pytest.approx(0.6 * q)
     assert d.revenue == pytest.approx(90 * 1000 / u)
@@ -790,11 +814,14 @@ def test_min_valid_bids_is_a_scenario_setting():
 
 
 def test_bid_for_a_closed_past_tender_is_logged_late():
-    """LATE: a bid in period 2 for acme-01 (deadline period 1) is voided LATE in the event log."""
+    """LATE: a bid in period 2 for acme-01 (deadline period 1) is voided LATE in the event log.
+
+    Validation refuses such a bid at submit; one that reaches the engine unchecked
+    (a decision built in code, a log recorded before the refusal) is voided here."""
     sc = scenario([_client("acme")], **{"firms.count": 3, "firms.names": ["A", "B", "C"]})
     st = initial_state(sc, 5)
     st2, _ = resolve_period(st, {}, period_rng(5, 1))
-    dec = {0: check_decision(st2, 0, {"bids": {"acme-01": {"price": 90, "promised_service": 0.6}}})}
+    dec = {0: replace(st2.firms[0].standing, bids={"acme-01": Bid(90.0, 0.6)})}
     _, res = resolve_period(st2, dec, period_rng(5, 2))
     assert any(e["kind"] == "bid_void" and e["firm"] == 0 and "acme-01" in e["detail"] and "LATE" in e["detail"] for e in res.events)
 
@@ -804,7 +831,7 @@ def test_bid_for_a_closed_past_tender_shows_late_in_bid_rows():
     sc = scenario([_client("acme")], **{"firms.count": 3, "firms.names": ["A", "B", "C"]})
     st = initial_state(sc, 5)
     st2, _ = resolve_period(st, {}, period_rng(5, 1))
-    dec = {0: check_decision(st2, 0, {"bids": {"acme-01": {"price": 90, "promised_service": 0.6}}})}
+    dec = {0: replace(st2.firms[0].standing, bids={"acme-01": Bid(90.0, 0.6)})}
     _, res = resolve_period(st2, dec, period_rng(5, 2))
     rows = [r for r in res.bid_rows() if r["tender"] == "acme-01"]
     assert len(rows) == 1 and rows[0]["void_reason"] == T.LATE

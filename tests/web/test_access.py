@@ -59,7 +59,7 @@ MATRIX = [
     Route("team.dashboard", "GET", "/team/", TEAMS),
     Route("team.dashboard", "POST", "/team/", TEAMS, form={"price": "120"}, order=7),
     Route("scoreboard.board", "GET", "/scoreboard/{game}", PUBLIC),
-    Route("scoreboard.chart", "GET", "/scoreboard/{game}/chart/cash.svg", PUBLIC),
+    Route("scoreboard.chart", "GET", "/scoreboard/{game}/chart/score.svg", PUBLIC),
     Route("scoreboard.debrief", "GET", "/debrief/{game}", PUBLIC),
     Route("scoreboard.team_debrief", "GET", "/debrief/{game}/team/0", frozenset({"team_a", "instructor"})),
     Route("api.openapi", "GET", "/api/openapi.json", PUBLIC),

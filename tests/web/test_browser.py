@@ -238,7 +238,7 @@ def test_chinese_chart_titles_are_not_tofu(live):
 
     has_cjk = any(f.name in CJK_FONTS for f in font_manager.fontManager.ttflist)  # the server runs on this machine
     game = _api_game(live)
-    for metric, zh, en in (("score", "综合得分", "Scorecard"), ("cash", "现金", "Cash")):
+    for metric, zh, en in (("score", "综合得分", "Scorecard"), ("revenue", "营业收入", "Revenue")):
         with urllib.request.urlopen(f"{live.url}/scoreboard/{game['id']}/chart/{metric}.svg?lang=zh_CN") as r:
             svg = r.read().decode()
         assert "LastResort" not in svg, f"{metric}: CJK characters drawn with the LastResort (tofu) glyph"

@@ -30,8 +30,8 @@ PG_HOST, PG_PORT = "127.0.0.1", 5432
 SCENARIO, SEED = "classroom-v1", 11
 BOTS = {3: "premium", 4: "balanced", 5: "adaptive"}
 PUBLIC = ("period", "firm", "name", "rank", "score", "score_financial", "score_customer", "score_relationship",
-          "score_growth", "bankrupt", "price", "service_level", "customers", "market_share_customers",
-          "market_share_revenue", "avg_satisfaction", "revenue", "operating_profit", "cash", "tenders_won")
+          "score_growth", "bankrupt", "bankrupt_period", "price", "service_level", "customers", "market_share_customers",
+          "market_share_revenue", "avg_satisfaction", "revenue", "operating_profit", "tenders_won")  # cash: private until the end
 
 
 def _pg_admin():
@@ -168,7 +168,7 @@ def test_sigkill_mid_period_loses_no_decision_and_replays_the_engine(tmp_path, d
     assert len(web_rows) == len(engine_rows) == 12
     for w, e in zip(web_rows, engine_rows):
         key = (w["period"], w["firm"])
-        assert (w["cash"], w["customers"], w["score"]) == (e["cash"], e["customers"], e["score"]), key
+        assert (w["operating_profit"], w["customers"], w["score"]) == (e["operating_profit"], e["customers"], e["score"]), key
         assert w == e, key
 
 

@@ -286,3 +286,17 @@ def test_babel_finds_the_chinese_catalogue(app):
     with app.test_request_context("/?lang=zh_CN"):
         assert str(get_locale()).startswith("zh")
         assert _("Instructor") == "教师"
+
+
+def test_abnormally_low_message_names_the_scenarios_threshold(app):
+    """The ABNORMALLY_LOW text states the game scenario's tenders.abnormally_low_ratio, in both languages."""
+    from crmsim.web.i18n import void_reason_text
+
+    for ratio, percent in ((0.8, "80"), (0.65, "65")):
+        scenario = {"tenders": {"abnormally_low_ratio": ratio}}
+        with app.test_request_context("/?lang=en"):
+            assert void_reason_text("ABNORMALLY_LOW", scenario) == f"abnormally low: below {percent} percent of the other valid bids' mean"
+        with app.test_request_context("/?lang=zh_CN"):
+            assert void_reason_text("ABNORMALLY_LOW", scenario) == f"异常低价：低于其他有效报价平均值的百分之{percent}"
+    with app.test_request_context("/?lang=en"):
+        assert void_reason_text("NO_BOND", {"tenders": {"abnormally_low_ratio": 0.5}}) == "cash cannot cover the bid bond"

@@ -235,6 +235,26 @@ def test_a_team_cannot_see_another_teams_debrief_while_the_game_runs(app, helper
     assert me.get(f"/debrief/{gid}/team/1").status_code == 200  # published when the game is over
 
 
+def test_no_firms_books_are_public_until_the_game_is_over(app, helpers):
+    """Rivals' cash, debt and equity are private during the game: not in the scoreboard API, the scoreboard page
+    or its charts; once the game is over the scoreboard and the cash chart show them."""
+    gid, _ = new_game(app, period_minutes=1)
+    inst, anyone = app.test_client(), app.test_client()
+    token = helpers.instructor_token(inst)
+    assert inst.post(f"/api/games/{gid}/resolve", headers=helpers.bearer(token)).status_code == 200
+    rows = anyone.get(f"/api/games/{gid}/scoreboard").get_json()["periods"]
+    assert rows and not any(k in r for r in rows for k in ("cash", "debt", "emergency_debt", "equity"))
+    assert anyone.get(f"/scoreboard/{gid}/chart/cash.svg").status_code == 404
+    assert anyone.get(f"/scoreboard/{gid}/chart/revenue.svg").status_code == 200
+    assert "<th>Cash</th>" not in anyone.get(f"/scoreboard/{gid}?lang=en").get_data(as_text=True)
+    for _ in range(11):
+        assert inst.post(f"/api/games/{gid}/resolve", headers=helpers.bearer(token)).status_code == 200
+    final = anyone.get(f"/api/games/{gid}/scoreboard").get_json()["ranking"]
+    assert all({"cash", "debt", "emergency_debt", "equity"} <= set(r) for r in final)
+    assert anyone.get(f"/scoreboard/{gid}/chart/cash.svg").status_code == 200
+    assert "<th>Cash</th>" in anyone.get(f"/scoreboard/{gid}?lang=en").get_data(as_text=True)
+
+
 def test_a_team_page_shows_no_rival_decision(app, helpers):
     gid, codes = new_game(app)
     me, rival = app.test_client(), app.test_client()
