@@ -16,8 +16,10 @@ from typing import Annotated, Any, Literal
 from flask import request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
 
+from crmsim.scenarios.schema import FirmSetup
 from crmsim.sim.accounts import MAX_ADJUSTMENT
 from crmsim.web.guard import InputRefused, parse_json, preview
+from crmsim.web.models import Team
 from crmsim.web.service import (
     BOT_SCOPES,
     DEADLINE_MINUTES,
@@ -31,9 +33,9 @@ from crmsim.web.service import (
 )
 
 SECRET_MAX = 1024  # a password or a join code as typed
-BOT_NAME_MAX = 32  # Team.bot
-MAX_FIRMS = 16  # the scenario schema's firms.count
-MAX_PERIOD = 10_000
+BOT_NAME_MAX = Team.__table__.c.bot.type.length
+MAX_FIRMS = next(m.le for m in FirmSetup.model_fields["count"].metadata if getattr(m, "le", None) is not None)  # seats a scenario may have
+MAX_PERIOD = 10_000  # the envelope's bound on a period number; the service compares it with the game's
 
 
 def _not_true_or_false(value: Any) -> Any:
@@ -99,7 +101,7 @@ class BotsBody(Body):
 
 
 class AdjustBody(Body):
-    firm: Whole = Field(ge=0, le=MAX_FIRMS - 1)
+    firm: Whole = Field(ge=0, le=MAX_FIRMS - 1, description="the team's seat (firm index)")
     amount: Number = Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT, description="¥: a bonus (+) or a penalty (-)")
     reason: str = Field(max_length=REASON_MAX, description="shown in the debrief")
 
