@@ -48,6 +48,7 @@ from crmsim.web.views import (
     is_instructor,
     list_games,
     make_token,
+    sign_in_required,
     signed_in,
     team_required,
 )
@@ -111,7 +112,7 @@ def join(body: JoinBody):
 def logout(body: NoBody):
     """Revoke the token this request carries (and any token issued under it)."""
     if not any(signed_in()):
-        return jsonify(error={"field": "auth", "rule": "sign-in required: send the token to revoke", "value": None}), 401
+        return jsonify(error=sign_in_required("sign-in required: send the token to revoke")), 401
     grants.revoke(get_db(), bearer_token())
     return jsonify(ok=True)
 

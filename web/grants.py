@@ -14,12 +14,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session
 
 from crmsim.web.models import Grant, utcnow
 
 DEFAULT_TOKEN_HOURS = 12  # a class, with room to spare; then sign in or join again
+KEEP_EXPIRED = timedelta(days=1)  # an expired grant is kept this long (its 401 says "expired"), then deleted
 INSTRUCTOR, TEAM = "instructor", "team"
 
 
@@ -41,11 +42,15 @@ def token_hash(token: str) -> str:
 
 
 def issue(db: Session, kind: str, hours: float, team_id: int | None = None, parent: str | None = None) -> str:
-    """A new token for `kind` (and team), valid for `hours`; `parent` is the token whose sign-out also revokes this one."""
+    """A new token for `kind` (and team), valid for `hours`, or under `parent`: then it lasts as long as that
+    token, and the parent's sign-out revokes it too. Grants expired for a day are cleared away."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    db.add(Grant(id=token_hash(token), kind=kind, team_id=team_id, parent_id=token_hash(parent) if parent else None,
-                 created_at=now, expires_at=now + timedelta(hours=hours)))
+    parent_grant = db.get(Grant, token_hash(parent)) if parent else None
+    expires = parent_grant.expires_at if parent_grant is not None else now + timedelta(hours=hours)
+    db.execute(delete(Grant).where(Grant.expires_at < now - KEEP_EXPIRED).execution_options(synchronize_session=False))
+    db.add(Grant(id=token_hash(token), kind=kind, team_id=team_id, parent_id=parent_grant.id if parent_grant else None,
+                 created_at=now, expires_at=expires))
     db.commit()
     return token
 

@@ -157,7 +157,8 @@ def page_token() -> str | None:
     return bearer_token() or session.get("page_token")
 
 
-def _sign_in_required(rule: str) -> dict[str, Any]:
+def sign_in_required(rule: str) -> dict[str, Any]:
+    """The API's 401 error: why the token was refused (expired, revoked, unknown), else `rule`."""
     return {"field": "auth", "rule": g.get("token_refused") or rule, "value": None}
 
 
@@ -166,7 +167,7 @@ def instructor_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         if not is_instructor():
             if request.blueprint == "api":
-                return jsonify(error=_sign_in_required("instructor sign-in required")), 401
+                return jsonify(error=sign_in_required("instructor sign-in required")), 401
             return redirect(url_for("auth.login", next=request.path))
         return view(*args, **kwargs)
 
@@ -179,7 +180,7 @@ def team_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         if current_team() is None:
             if request.blueprint == "api":
-                return jsonify(error=_sign_in_required("team sign-in required (join with your code)")), 401
+                return jsonify(error=sign_in_required("team sign-in required (join with your code)")), 401
             return redirect(url_for("auth.join"))
         return view(*args, **kwargs)
 

@@ -377,6 +377,25 @@ def test_api_tokens_expire(app, helpers, clock):
         assert "expired" in r.get_json()["error"]["rule"]
 
 
+def test_expired_sign_ins_are_cleared_away_a_day_later(app, helpers, clock):
+    from crmsim.web.db import get_db
+    from crmsim.web.models import Grant
+
+    c = app.test_client()
+    old = helpers.instructor_token(c)
+    clock.advance(app.config["TOKEN_HOURS"] * 3600 + 1)
+    assert c.get("/api/games", headers=helpers.bearer(old)).status_code == 200  # public: the token is not needed
+    assert "expired" in c.post("/api/logout", headers=helpers.bearer(old)).get_json()["error"]["rule"]
+    helpers.instructor_token(c)
+    with app.app_context():
+        assert get_db().query(Grant).count() == 2  # the expired one is kept a day, to say "expired"
+    clock.advance(24 * 3600)
+    helpers.instructor_token(c)
+    with app.app_context():
+        assert get_db().query(Grant).count() == 2  # the first is gone; the second (expired now too) is kept a day
+    assert "not recognised" in c.post("/api/logout", headers=helpers.bearer(old)).get_json()["error"]["rule"]
+
+
 def test_an_api_token_can_be_revoked(app, helpers):
     gid, codes = new_game(app)
     c = app.test_client()
