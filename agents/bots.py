@@ -267,6 +267,7 @@ class RelationshipBuilder(Strategy):
     description: ClassVar[str] = "Cultivates a few key clients (顾客培养) and bids mainly on their tenders."
     focus: int = 3
     spend: float = 12_000
+    heavy: int = 3  # clients (the first of the focus) it cultivates at the full spend; the rest at half
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         costs = obs.scenario.costs
@@ -293,7 +294,8 @@ class RelationshipBuilder(Strategy):
             "advertising_budget": advertising_spend(obs, 5_000),
             "hire_sales": hire_sales,
             **staffing(obs, 0.8, contract_load(obs)),
-            **cultivate(obs, {c: self.spend if cash_ok else self.spend / 4 for c in focus}, hire_sales),
+            **cultivate(obs, {c: (self.spend if k < self.heavy else self.spend / 2) if cash_ok else self.spend / 4
+                              for k, c in enumerate(focus)}, hire_sales),
             "bids": affordable(obs, bids, tenders),
         }
 
