@@ -285,6 +285,7 @@ JSON_ROUTES = [
     ("team_a", "POST", "/api/games/{game}/decision", DECISION),
     ("team_a", "PUT", "/api/team/draft", DECISION),
     ("team_a", "POST", "/api/team/preview", DECISION),
+    ("anonymous", "POST", "/api/logout", ("token",)),
 ]
 FORM_ROUTES = [
     ("anonymous", "POST", "/login", ("password",)),
@@ -294,6 +295,7 @@ FORM_ROUTES = [
     *[("instructor", "POST", f"/instructor/games/{{game}}/{a}", ACT_FORM) for a in ("resolve", "pause", "resume", "deadline", "extend",
                                                                                    "bots", "adjust")],
     ("team_a", "POST", "/team/", DECISION_FORM),
+    ("anonymous", "POST", "/logout", ("next", "lang")),
 ]
 PAGES = [
     ("anonymous", "/api/games/{x}"), ("anonymous", "/api/games/{x}/version"), ("anonymous", "/api/games/{x}/scoreboard"),
@@ -302,7 +304,8 @@ PAGES = [
     ("anonymous", "/debrief/{x}"), ("team_a", "/debrief/{x}/team/{y}"), ("instructor", "/instructor/games/{x}"),
     ("instructor", "/instructor/games/{x}/export.zip"), ("instructor", "/instructor/games/{x}/export.xlsx"),
     ("anonymous", "/join?code={y}"), ("anonymous", "/?lang={y}"), ("anonymous", "/login?next={y}"), ("anonymous", "/setup?token={y}"),
-    ("team_a", "/team/?lang={y}"), ("instructor", "/instructor/?lang={y}"),
+    ("team_a", "/team/?lang={y}"), ("instructor", "/instructor/?lang={y}"), ("anonymous", "/api/scenarios?lang={y}"),
+    ("anonymous", "/api/games?x={y}"), ("team_a", "/api/team?x={y}"), ("anonymous", "/api/openapi.json?x={y}"),
 ]
 FUZZ = settings(max_examples=8, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -341,3 +344,16 @@ def test_generated_ids_and_query_values_on_every_page(room, parts):
         problems += _judged(room, role, "GET", page.format(x=quote(str(x), safe=""), y=quote(str(y), safe="")))
     assert problems == []
 
+
+
+def test_the_generated_input_reaches_every_route_and_form(app):
+    """The tables above name every route of the app (but the static files): a new route needs its hostile input."""
+    urls = app.url_map.bind("localhost")
+    reached = set()
+    for role, method, path, _ in JSON_ROUTES + FORM_ROUTES:
+        reached.add((urls.match(path.format(game=1).split("?")[0], method)[0], method))
+    for role, page in PAGES:
+        reached.add((urls.match(page.format(x=1, y=1).split("?")[0].replace("/1.svg", "/score.svg"), "GET")[0], "GET"))
+    routes = {(rule.endpoint, m) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+              for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes - reached == set()

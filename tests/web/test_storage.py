@@ -17,6 +17,9 @@ from sqlalchemy import event, select
 from crmsim.web.db import FULL, READ_ONLY, sqlite_file
 from crmsim.web.models import DecisionRecord
 
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
 
 def first_decision(app, helpers):
     """A game, team 0's token, and the team's first acknowledged decision (price 101): (client, game id, headers)."""
@@ -42,9 +45,8 @@ def assert_fault(r, fault: str) -> None:
     assert "nothing was saved" in err["rule"]
 
 
-def test_a_full_disk_is_a_503_with_a_json_reason_and_nothing_is_lost(make_app, helpers, database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("a full disk is simulated with SQLite's max_page_count; PostgreSQL's code is mapped in the test below")
+@SQLITE_ONLY  # a full disk is simulated with SQLite's max_page_count; PostgreSQL's error code is mapped below
+def test_a_full_disk_is_a_503_with_a_json_reason_and_nothing_is_lost(make_app, helpers):
     app = make_app()
     c, gid, token = first_decision(app, helpers)
     engine = app.extensions["db_engine"]
@@ -67,9 +69,8 @@ def test_a_full_disk_is_a_503_with_a_json_reason_and_nothing_is_lost(make_app, h
     assert acknowledged(app) == [101.0] + ([102.0] if r.status_code == 200 else [])
 
 
-def test_a_sqlite_file_made_read_only_while_running_is_noticed_at_once(make_app, helpers, database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite file permissions")
+@SQLITE_ONLY
+def test_a_sqlite_file_made_read_only_while_running_is_noticed_at_once(make_app, helpers):
     app = make_app()
     c, gid, token = first_decision(app, helpers)
     path = sqlite_file(app.config["DATABASE_URL"])
@@ -88,9 +89,8 @@ def test_a_sqlite_file_made_read_only_while_running_is_noticed_at_once(make_app,
     assert acknowledged(app) == [101.0, 104.0]
 
 
+@POSTGRESQL_ONLY
 def test_a_postgresql_database_turned_read_only_is_a_503_and_recovers_without_a_restart(make_app, helpers, database_url):
-    if database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's default_transaction_read_only")
     import psycopg
 
     from crmsim.web.db import make_engine
