@@ -107,7 +107,7 @@ class _Published:
 
 def rescore_tender(
     published: TenderOutcome | Sequence[Mapping[str, Any]],
-    tender: Tender | None,
+    tender: Tender | Mapping[str, Any] | None,
     firm: int,
     price: float,
     promised_service: float,
@@ -132,8 +132,8 @@ def rescore_tender(
 
     Args:
         published: the tender's outcome, or its published bid rows (``PeriodResult.bid_rows()``, the API's
-            tender results; rows of other tenders are ignored).
-        tender: the tender's terms (None: the outcome's).
+            tender results; rows of other tenders, or of other periods, are ignored).
+        tender: the tender's terms, a Tender or its ``to_dict()`` (None: the outcome's).
         firm: the firm whose bid changes.
         price, promised_service: its new bid.
         scenario: the game's scenario (bond rate, abnormally-low ratio, service cost per unit).
@@ -156,6 +156,8 @@ def rescore_tender(
         if not isinstance(published, TenderOutcome):
             raise ValueError("tender: the tender's terms are needed with published bid rows")
         tender = published.tender
+    elif isinstance(tender, Mapping):
+        tender = Tender(**tender)
     bids = _published_bids(published, tender)
     w_rel = tender.weights[2]
     rel: dict[int, float] = {}
@@ -250,8 +252,8 @@ def _changed_bid(
 def _published_bids(published: TenderOutcome | Sequence[Mapping[str, Any]], tender: Tender) -> list[_Published]:
     if isinstance(published, TenderOutcome):
         rows = [b.__dict__ for b in published.bids]
-    else:
-        rows = [r for r in published if r.get("tender") == tender.id]
+    else:  # a late bid on this tender, made in a later period, is published with that period's bids
+        rows = [r for r in published if r.get("tender") == tender.id and r.get("period", tender.period) == tender.period]
     out = [_Published(firm=int(r["firm"]), price=float(r["price"]), promised_service=float(r["promised_service"]),
                       valid=bool(r["valid"]), void_reason=r.get("void_reason") or None, void_detail=r.get("void_detail") or "",
                       relationship_score=float(r.get("relationship_score") or 0.0), won=bool(r.get("won")))

@@ -11,14 +11,15 @@ contracts; bond 2%; abnormally low below 80%. Period 1 opens mengniu-01 (2,711 u
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from crmsim.scenarios import load_scenario
-from crmsim.sim.engine import bot_decisions, initial_state, period_rng, resolve_period
+from crmsim.sim.engine import bot_decisions, check_decision, initial_state, period_rng, resolve_period
 from crmsim.sim.model import CRMModel
-from crmsim.sim.notices import MESSAGES
+from crmsim.sim.notices import MESSAGES, PARAM_KINDS, message
 from crmsim.sim.preview import preview, usable_decision
 
 SMALL = {"market.customers": 3000, "market.track_customers": 100}
@@ -309,8 +310,20 @@ def test_a_bought_forecast_that_reaches_the_end_tells_of_clients_with_no_tender_
 
 
 def _checked(state, firm, extra):
-    from crmsim.sim.engine import check_decision
     return check_decision(state, firm, draft(**extra))
+
+
+def test_cultivating_by_spend_an_invited_client_states_the_relationship_it_needs():
+    """classroom-v1 cultivates by spend: motorola invites firms with R >= 0.25; every firm starts at 0.1."""
+    v1 = load_scenario("classroom-v1", overrides=SMALL)
+    st = resolve_period(initial_state(v1, SEED), {}, period_rng(SEED, 1))[0]
+    moto = next(t for t in st.tenders if t.client == "motorola")
+    pv = preview(st, 0, draft(cultivation={"motorola": 5000}, bids={moto.id: {"price": 100, "promised_service": 0.8}}))
+    r = float(st.relationship[0, v1.client_ids.index("motorola")])
+    n = one(pv.warnings, "CULTIVATE_RELATIONSHIP_NEEDED")
+    assert n.params == {"client": "motorola", "relationship": r, "relationship_needed": 0.25} and n.field == "cultivation.motorola"
+    v = one(bid_of(pv, moto.id).notices, "VOID_NOT_INVITED_RELATIONSHIP")
+    assert v.params["relationship_needed"] == 0.25 and pv.sales_hours == {} and pv.costs["cultivation"] == 5000.0
 
 
 # ---------------------------------------------------------------------------
@@ -348,8 +361,6 @@ def test_the_preview_is_json_ready_and_changes_nothing(start):
 
 
 def test_every_message_renders_and_every_param_has_a_kind():
-    from crmsim.sim.notices import PARAM_KINDS, message
-    import re
     samples = {"money": 1234.5, "percent": 0.8, "level": 0.6, "points": 12.34, "number": 221.0, "count": 3, "text": "mengniu-01",
                "value": "red", "list": ["mengniu-01", "haier-01"]}
     for code, text in MESSAGES.items():
@@ -364,11 +375,14 @@ def test_every_message_renders_and_every_param_has_a_kind():
 # the preview agrees with the engine
 
 
-def test_the_preview_agrees_with_the_tender_office_and_the_ledger_over_a_played_game(v2):
+@pytest.mark.parametrize("name", ["classroom-v2", "classroom-v1"])
+def test_the_preview_agrees_with_the_tender_office_and_the_ledger_over_a_played_game(name):
     """Bots play six periods; each bot decision is previewed before the period resolves. A void reason the preview
     gives is the one the tender office publishes, a qualification, cap, cost or bid-limit void is always foreseen,
     and the projected ledger's decided lines and contract deliveries are the booked ones."""
-    model = CRMModel(v2, seed=SEED, strategies=["balanced", "price_cutter", "premium", "relationship", "reckless", "random"], collect=False)
+    sc = load_scenario(name, overrides=SMALL)
+    lineup = ["balanced", "price_cutter", "premium", "relationship", "reckless" if name == "classroom-v2" else "adaptive", "random"]
+    model = CRMModel(sc, seed=SEED, strategies=lineup, collect=False)
     foreseen = 0
     for _ in range(6):
         bots = {a.index: a.strategy for a in model.firm_agents}
