@@ -46,7 +46,18 @@ import pandas as pd
 
 from crmsim import InputError
 from crmsim.research.runner import execute, specs_from, spawn_seeds, summarize
+from crmsim.research.egta import (
+    MAX_WIN_SHARE,
+    MIN_SUPPORT,
+    SUPPORT_THRESHOLD,
+    EgtaResult,
+    analyse,
+    dpr_lineups,
+    payoff_table,
+    seat_rotation,
+)
 from crmsim.research.markdown import md_table as _md_table
+from crmsim.research.targets import set_lineups, target_table, win_shares
 from crmsim.research.stats import cluster_mean
 from crmsim.sim.export import provenance, write_json
 from crmsim.sim.streams import BALANCE_STREAM
@@ -78,6 +89,8 @@ Z = 1.959963984540054
 MIX_BOTS = ("adaptive", "balanced", "premium", "price_cutter", "relationship")
 #: Default line-ups besides the default one: its rotation by half the seats, and this many mixes.
 DEFAULT_MIXES = 2
+#: The strategies of the empirical game analysis: every purposeful bot (random and standing are play-testers).
+EGTA_STRATEGIES = ("adaptive", "balanced", "premium", "price_cutter", "relationship", "researcher", "retention")
 
 PLOT_FILES = ("scores_by_strategy.png", "rates_by_strategy.png", "final_cash.png")
 
@@ -150,6 +163,8 @@ class BalanceReport:
     plots: list[Path] = field(default_factory=list)
     out_dir: Path | None = None
     provenance: dict[str, Any] | None = None
+    targets: pd.DataFrame | None = None  # the game-fact targets (crmsim.research.targets), when the sets were played
+    egta: EgtaResult | None = None  # the strategy analysis (crmsim.research.egta)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -169,6 +184,11 @@ class BalanceReport:
         self.summary.to_csv(out / "summary.csv", index=False)
         self.strategies.to_csv(out / "strategies.csv", index=False)
         self.rows.to_csv(out / "rows.csv", index=False)
+        if self.targets is not None:
+            self.targets.to_csv(out / "targets.csv", index=False)
+        if self.egta is not None:
+            self.egta.table.frame().to_csv(out / "payoff_table.csv")
+            self.egta.frame().to_csv(out / "nash.csv", index=False)
         (out / "report.md").write_text(self.to_markdown(), encoding="utf-8")
         meta = {"scenario": self.scenario, "seeds": self.seeds, "lineups": [list(lu) for lu in self.lineups],
                 "overrides": self.overrides, "labels": self.labels, "verdict": self.verdict}
@@ -186,7 +206,15 @@ class BalanceReport:
         ]
         if self.overrides:
             lines.append("Overrides: " + ", ".join(f"`{k}={v}`" for k, v in sorted(self.overrides.items())) + ".")
-        lines += ["", "## Verdict", "", *[f"- {v}" for v in self.verdict.splitlines()], "", "## Scenario metrics", ""]
+        lines += ["", "## Verdict", "", *[f"- {v}" for v in self.verdict.splitlines()], ""]
+        if self.targets is not None:
+            lines += ["## Game facts: the targets", "",
+                      "Each over the line-up set named (seats rotated per seed); 95% intervals resample whole games.", ""]
+            lines.append(target_markdown(self.targets))
+            lines.append("")
+        if self.egta is not None:
+            lines += egta_markdown(self.egta)
+        lines += ["## Scenario metrics", ""]
         s = self.summary.copy()
         lines.append(_md_table(
             ["metric", "value", "95% CI", "threshold", "flag", "description"],
@@ -419,6 +447,33 @@ def assess(rows: pd.DataFrame, n_firms: int, seed: int = 0) -> tuple[pd.DataFram
     return summary, strategies, labels, verdict
 
 
+def target_markdown(targets: pd.DataFrame) -> str:
+    """The targets as a Markdown table: target, estimate, 95% CI, rule, pass or fail, what it counted."""
+    return _md_table(
+        ["target", "estimate", "95% CI", "rule", "result", "fact", "counted"],
+        [[r.target, f"{r.estimate:.2f}", f"{r.low:.2f} - {r.high:.2f}", r.rule, "pass" if r.passed else "FAIL", r.fact, r.note]
+         for r in targets.itertuples()],
+    )
+
+
+def egta_markdown(result: EgtaResult) -> list[str]:
+    """The strategy analysis as Markdown lines: the payoff table, the Nash mixture and alpha-Rank."""
+    t = result.table
+    lines = ["## Strategies against each other (empirical game analysis)", "",
+             "Payoff table: the mean final score of one seat playing the row strategy when every other seat plays "
+             f"the column strategy (deviation-preserving reduction; {int(t.games.min())} to {int(t.games.max())} games per cell).", ""]
+    lines.append(_md_table(["", *t.strategies], [[a, *(f"{v:.1f}" for v in row)] for a, row in zip(t.strategies, t.payoff)]))
+    lines += ["", f"Symmetric Nash mixture by replicator dynamics (regret {result.nash_regret:.3f} points), alpha-Rank "
+              "as a check, and each strategy's share of the field games it won:", ""]
+    f = result.frame()
+    lines.append(_md_table(["strategy", "Nash", "alpha-Rank", "payoff vs Nash", "wins vs field"],
+                           [[r.strategy, f"{r.nash:.2f}", f"{r.alpha_rank:.2f}", f"{r.payoff_vs_nash:.1f}",
+                             "" if pd.isna(r.win_share_vs_field) else f"{r.win_share_vs_field:.0%}"] for r in f.itertuples()]))
+    lines += ["", f"Verdict rule: balanced when the Nash support (probability >= {SUPPORT_THRESHOLD:g}) holds at least "
+              f"{MIN_SUPPORT} strategies and no strategy wins more than {MAX_WIN_SHARE:.0%} of its games against the field.", ""]
+    return lines
+
+
 # --- plots -------------------------------------------------------------------
 
 
@@ -436,6 +491,8 @@ def write_plots(report: BalanceReport, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows, strat = report.rows, report.strategies
+    if "tag:set" in rows:  # the strategy analysis' games are not the scenario's own line-ups
+        rows = rows[rows["tag:set"] != "egta"]
     order = list(strat["strategy"])
     title = Path(report.scenario).stem if str(report.scenario).endswith(".toml") else str(report.scenario)
     paths = []
@@ -501,15 +558,25 @@ def balance_report(
     overrides: Mapping[str, Any] | None = None,
     master_seed: int = 0,
     stale: str = "refuse",
+    egta: bool = True,
+    egta_seeds: int | None = None,
+    egta_strategies: Sequence[str] = EGTA_STRATEGIES,
 ) -> BalanceReport:
     """Play a scenario over many seeds and bot line-ups and judge its balance.
+
+    By default it plays the three line-up sets of :mod:`crmsim.research.targets` (field, standing,
+    reckless; seats rotated per seed) and measures the game-fact targets, and, with `egta`, the
+    deviation-preserving line-ups of `egta_strategies` for the empirical game analysis
+    (:mod:`crmsim.research.egta`). The verdict is "balanced" only when the Nash mixture holds at least
+    three strategies and no strategy wins more than 40% of its field games.
 
     Args:
         scenario: a shipped scenario name or a TOML path.
         seeds: games per line-up; the seeds are ``spawn_seeds(master_seed, seeds)``, the same for every
             line-up (common random numbers), so line-ups are compared on the same draws.
-        lineups: bot names per line-up; a shorter one is repeated to fill every seat. Default:
-            :func:`default_lineups` (the default line-up, it rotated, and seeded random mixes).
+        lineups: bot names per line-up; a shorter one is repeated to fill every seat. Given, only these are
+            played (no targets, no strategy analysis).
+        egta_seeds: games per cell of the payoff table (default: `seeds`).
         out_dir: if given, finished games are kept under ``out_dir/runs`` (a rerun resumes) and the
             plots, ``report.md`` and CSV tables are written there.
         executor, workers, progress, stale: passed to :func:`crmsim.research.runner.execute`.
@@ -525,8 +592,10 @@ def balance_report(
     overrides = dict(overrides or {})
     base = load_scenario(scenario, overrides=overrides)
     n_firms = base.firms.count
+    game_seeds = spawn_seeds(master_seed, seeds)
     if lineups is None:
-        lineups = default_lineups(n_firms, master_seed)
+        return _game_facts_report(scenario, base, game_seeds, overrides, master_seed, out_dir, executor, workers, progress,
+                                  stale, egta, egta_seeds, egta_strategies)
     else:
         for lu in lineups:
             if isinstance(lu, str):
@@ -536,7 +605,6 @@ def balance_report(
         lineups = list(dict.fromkeys(tuple(fill(list(lu), n_firms)) for lu in lineups))  # unique, in order
     if not lineups:
         raise InputError("no line-ups to play")
-    game_seeds = spawn_seeds(master_seed, seeds)
     specs = []
     for lu in lineups:
         specs += specs_from(scenario, lu, game_seeds, overrides)
@@ -548,6 +616,49 @@ def balance_report(
     report = BalanceReport(
         scenario=str(scenario), summary=summary, strategies=strategies, verdict=verdict, labels=labels, rows=rows,
         lineups=list(lineups), seeds=game_seeds, n_firms=n_firms, overrides=overrides, provenance=record,
+    )
+    if out_dir is not None:
+        report.write(out_dir)
+    return report
+
+
+def _game_facts_report(scenario: str, base, game_seeds: list[int], overrides: dict[str, Any], master_seed: int,
+                       out_dir, executor, workers, progress, stale, egta: bool, egta_seeds: int | None,
+                       egta_strategies: Sequence[str]) -> BalanceReport:
+    """The default report: the target sets and the strategy analysis (see :func:`balance_report`)."""
+    from crmsim.agents.bots import strategy_label
+    from crmsim.research.runner import RunSpec
+
+    n_firms = base.firms.count
+    ov = tuple(sorted(overrides.items()))
+    specs, lineups = [], []
+    for name, lu in set_lineups(n_firms).items():
+        lineups.append(lu)
+        specs += [RunSpec(scenario, seat_rotation(lu, r), s, ov, (("set", name),)) for r, s in enumerate(game_seeds)]
+    if egta:
+        cells = dpr_lineups(egta_strategies, n_firms)
+        lineups += cells
+        eseeds = game_seeds[: egta_seeds or len(game_seeds)]
+        specs += [RunSpec(scenario, seat_rotation(lu, r), s, ov, (("set", "egta"),)) for lu in cells for r, s in enumerate(eseeds)]
+    rows = execute(specs, executor=executor, workers=workers, out_dir=out_dir, progress=progress, stale=stale)
+    games = rows[rows["tag:set"] != "egta"]
+    summary, strategies, labels, verdict = assess(games, n_firms, master_seed)
+    targets = target_table(games, seed=master_seed)
+    shares = win_shares(games)
+    result = analyse(payoff_table(rows[rows["tag:set"] == "egta"], game="run_id"), shares, seed=master_seed) if egta else None
+    missed = targets[~targets["passed"]]
+    head = result.verdict() if result is not None else "no strategy analysis (egta off)"
+    lines = [head, f"targets: {int(targets['passed'].sum())} of {len(targets)} pass"
+             + (": missed " + ", ".join(f"{r.target} ({r.estimate:.2f}, rule {r.rule})" for r in missed.itertuples()) if len(missed) else ""),
+             *[v for v in verdict.splitlines() if not v.startswith("balanced:")]]
+    labels = ["balanced" if result is not None and result.balanced else "unbalanced"] + [x for x in labels if x != "balanced"]
+    if len(missed):
+        labels.append("targets missed")
+    record = provenance(base, game_seeds, [[strategy_label(s) for s in lu] for lu in lineups], scenario_ref=str(scenario),
+                        overrides=overrides, extra={"kind": "balance"})
+    report = BalanceReport(
+        scenario=str(scenario), summary=summary, strategies=strategies, verdict="\n".join(lines), labels=labels, rows=rows,
+        lineups=lineups, seeds=game_seeds, n_firms=n_firms, overrides=overrides, provenance=record, targets=targets, egta=result,
     )
     if out_dir is not None:
         report.write(out_dir)

@@ -152,9 +152,42 @@ def run_game(spec: RunSpec) -> pd.DataFrame:
     final["void_bid_rate"] = float(np.mean(np.logical_not(valid))) if valid else 0.0
     final["failed_tender_rate"] = float(np.mean(failed)) if failed else 0.0
     final["lineup"] = ",".join(labels)
+    for col, values in game_texture(model).items():
+        final[col] = values
     final = _tagged(final, spec)
     final.attrs[RECORD] = record
     return final
+
+
+def game_texture(model) -> dict[str, Any]:
+    """Game facts behind the balance targets (crmsim.research.targets), as columns of the final rows:
+    the game's tenders and how many were awarded, which clients awarded a contract, each firm's rank after
+    half the game, and each firm's lifecycle cultivation split by whether a rival held the client in its
+    stable stage (``held``) or no rival had reached formation (``free``): progress gained, ¥ and hours."""
+    results = model.results
+    n = len(model.state.firms)
+    outcomes = [o for r in results for o in r.tenders]
+    mid = results[max(0, len(results) // 2 - 1)].firm_rows
+    cult = {f"cult_{k}_{h}": np.zeros(n) for k in ("gain", "cost", "hours") for h in ("held", "free")}
+    for r in results:
+        for row in r.relationship_rows:
+            if row.get("activity_cost", 0.0) <= 0:
+                continue
+            hold = "held" if row["rival_hold"] == "stable" else "free" if row["rival_hold"] in ("none", "potential", "target", "evaluation") else None
+            if hold:
+                cult[f"cult_gain_{hold}"][row["firm"]] += row["progress_gained"]
+                cult[f"cult_cost_{hold}"][row["firm"]] += row["activity_cost"]
+                cult[f"cult_hours_{hold}"][row["firm"]] += row["activity_hours"]
+    return {
+        "tenders_total": len(outcomes),
+        "tenders_awarded": sum(o.winner is not None for o in outcomes),
+        "clients": ",".join(model.scenario.client_ids),
+        "clients_awarded": ",".join(sorted({o.tender.client for o in outcomes if o.winner is not None})),
+        "rank_mid": [row["rank"] for row in mid],
+        "revenue_contracts_total": [sum(r.ledgers[i].revenue_contracts for r in results) for i in range(n)],
+        "operating_profit_total": [sum(r.ledgers[i].operating_profit for r in results) for i in range(n)],
+        **cult,
+    }
 
 
 def execute(
