@@ -202,10 +202,11 @@ class PriceCutter(Strategy):
     name: ClassVar[str] = "price_cutter"
     description: ClassVar[str] = "Undercuts the market and bids just above its own cost."
     undercut: float = 0.93
-    markup: float = 1.02
+    markup: float = 1.08
     floor: float = 1.1  # lowest mass-market price, as a multiple of unit cost
-    service: float = 0.45
+    service: float = 0.55
     advertising: float = 15_000
+    care: float = 6.0  # ¥ per customer
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         floor = obs.firm.unit_cost * self.floor
@@ -221,7 +222,7 @@ class PriceCutter(Strategy):
         return {
             "price": round(price, 2),
             "service_level": self.service,
-            "care_budget": 2 * max(obs.customers, 100),
+            "care_budget": self.care * max(obs.customers, 100),
             "advertising_budget": advertising_spend(obs, self.advertising),
             **staffing(obs, 0.95, contract_load(obs)),
             **cultivate(obs, {}),
@@ -266,6 +267,7 @@ class RelationshipBuilder(Strategy):
     description: ClassVar[str] = "Cultivates a few key clients (顾客培养) and bids mainly on their tenders."
     focus: int = 3
     spend: float = 12_000
+    heavy: int = 3  # clients (the first of the focus) it cultivates at the full spend; the rest at half
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         costs = obs.scenario.costs
@@ -292,7 +294,8 @@ class RelationshipBuilder(Strategy):
             "advertising_budget": advertising_spend(obs, 5_000),
             "hire_sales": hire_sales,
             **staffing(obs, 0.8, contract_load(obs)),
-            **cultivate(obs, {c: self.spend if cash_ok else self.spend / 4 for c in focus}, hire_sales),
+            **cultivate(obs, {c: (self.spend if k < self.heavy else self.spend / 2) if cash_ok else self.spend / 4
+                              for k, c in enumerate(focus)}, hire_sales),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -335,6 +338,8 @@ class Adaptive(Strategy):
     name: ClassVar[str] = "adaptive"
     description: ClassVar[str] = "Best-responder: follows the most profitable rival's price, bids just under last winning prices."
     step: float = 0.5
+    clients: int = 2  # cultivates the clients where rivals look weakest
+    spend: float = 8_000
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         mkt = obs.scenario.market
@@ -361,14 +366,14 @@ class Adaptive(Strategy):
             p = max(p, cost * 1.04)
             if qualified(obs, t, promised) and p <= t.price_cap:
                 bids[t.id] = {"price": round(p, 2), "promised_service": round(promised, 3)}
-        weakest = sorted(obs.relationship, key=lambda c: rival_strength(obs, c))[:1]
+        weakest = sorted(obs.relationship, key=lambda c: (rival_strength(obs, c), -client_value(obs, c), c))[: self.clients]
         return {
             "price": round(price, 2),
             "service_level": round(service, 3),
             "care_budget": 12 * max(obs.customers, 100),
             "advertising_budget": advertising_spend(obs, 10_000),
             **staffing(obs, 0.78, contract_load(obs)),
-            **cultivate(obs, {c: 6_000 for c in weakest}),
+            **cultivate(obs, {c: self.spend for c in weakest}),
             "bids": affordable(obs, bids, tenders),
         }
 
@@ -421,6 +426,7 @@ class Reckless(PriceCutter):
     floor: float = 1.02
     service: float = 0.35
     advertising: float = 30_000
+    care: float = 1.0
 
 
 @dataclass

@@ -435,11 +435,24 @@ def cmd_balance(args: argparse.Namespace) -> int:
         extra["lineups"] = [lineup(_seats(args, seats), seats)]
     if args.rerun_stale:
         extra["stale"] = "rerun"
+    if args.no_egta:
+        extra["egta"] = False
+    if args.egta_seeds:
+        extra["egta_seeds"] = args.egta_seeds
     out = Path(args.out or f"results/balance-{Path(args.scenario).stem}")
     with open_executor(args.dask, args.workers) as executor:
         report = balance_report(args.scenario, seeds=args.seeds, out_dir=out, executor=executor, workers=args.workers,
                                 progress=not args.quiet, **extra)
     console.print(f"[bold]verdict:[/bold] {report.verdict}", highlight=False)
+    if report.targets is not None:
+        t = report.targets
+        console.print(_frame_table(pd.DataFrame({
+            "target": t["target"], "estimate": t["estimate"].round(3), "95% CI": [f"{a:.2f} - {b:.2f}" for a, b in zip(t["low"], t["high"])],
+            "rule": t["rule"], "result": ["pass" if ok else "FAIL" for ok in t["passed"]], "counted": t["note"],
+        }), f"Game facts of {args.scenario} ({len(report.seeds)} seeds per set)"))
+    if report.egta is not None:
+        console.print(_frame_table(report.egta.frame().round(3), f"Strategies: Nash mixture (regret {report.egta.nash_regret:.3f}), "
+                                   "alpha-Rank, wins against the field"))
     summary = report.summary if isinstance(report.summary.index, pd.RangeIndex) else report.summary.reset_index()
     console.print(_frame_table(summary, f"Balance of {args.scenario}"))
     for path in report.plots:
@@ -680,7 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=text, description=kw.pop("description", text), formatter_class=HelpFormatter, **kw)
 
     run = command("run", "play a whole game with bots, or replay a decision log")
-    run.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path")
+    run.add_argument("scenario", nargs="?", default="classroom-v2", help="shipped scenario name or TOML path")
     run.add_argument("--seed", type=int, default=1, help="the game's seed: same scenario, seed and decisions give the same game")
     run.add_argument("--firms", help=f"comma-separated bots, repeated to fill the seats ({', '.join(BOTS)}) (default: {','.join(DEFAULT_LINEUP)})")
     run.add_argument("--out", help="folder for the frames (CSV/Parquet) and decisions.json (default: write nothing)")
@@ -726,10 +739,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="play a fixed, seeded sample of at most this many lineups (0: every lineup)")
     tn.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every game (repeatable)")
     tn.set_defaults(func=cmd_tournament)
-    bal = command("balance", "is the scenario balanced? bot line-ups over many seeds, verdict and plots")
-    _batch_options(bal, default_seeds=20)
+    bal = command("balance", "is the scenario balanced? game-fact targets, the bots' Nash mixture, verdict and plots")
+    _batch_options(bal, default_seeds=30)
     bal.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting fixed for every game (repeatable)")
     bal.add_argument("--firms", help="comma-separated bots: play this line-up (with any --strategy) instead of the default ones")
+    bal.add_argument("--egta-seeds", type=_count(1), help="games per cell of the strategies' payoff table (default: --seeds)")
+    bal.add_argument("--no-egta", action="store_true", help="skip the empirical game analysis (the payoff table and Nash mixture)")
     bal.set_defaults(func=cmd_balance)
     ex = command("experiment", "run an experiment file: a design over parameters, line-ups and seeds (TOML)")
     ex.add_argument("file", help="the experiment file (see docs/examples/experiment.toml)")
@@ -740,7 +755,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--rerun-stale", action="store_true", help="play again kept runs made with another crmsim version or scenario content")
     ex.set_defaults(func=cmd_experiment)
     pa = command("params", "list every sweepable setting of a scenario: key, type, value, default, bounds, description")
-    pa.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path")
+    pa.add_argument("scenario", nargs="?", default="classroom-v2", help="shipped scenario name or TOML path")
     pa.add_argument("--match", metavar="TEXT", help="only keys containing TEXT (e.g. market.)")
     pa.set_defaults(func=cmd_params)
     cal = command("calibrate", "fit BG/NBD, BG/BB and Gamma-Gamma to a transaction log; write a scenario [market] section")
@@ -763,7 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.set_defaults(func=cmd_calibrate)
     va = command("validate", "customer stylised facts over many seeds, a +-50%% sensitivity sweep and the CDNOW "
                              "out-of-sample check; writes a Markdown report with plots; exit 1 if a check fails")
-    va.add_argument("scenario", nargs="?", default="classroom-v1", help="shipped scenario name or TOML path")
+    va.add_argument("scenario", nargs="?", default="classroom-v2", help="shipped scenario name or TOML path")
     va.add_argument("--seeds", type=_count(1), default=12, help="seeds for the facts")
     va.add_argument("--out", help="report folder (default results/validate-<scenario>)")
     va.add_argument("--sensitivity-seeds", type=_count(0), default=3, help="seeds per setting of the sweep (0 skips it)")

@@ -651,7 +651,8 @@ def _game_facts_report(scenario: str, base, game_seeds: list[int], overrides: di
     lines = [head, f"targets: {int(targets['passed'].sum())} of {len(targets)} pass"
              + (": missed " + ", ".join(f"{r.target} ({r.estimate:.2f}, rule {r.rule})" for r in missed.itertuples()) if len(missed) else ""),
              *[v for v in verdict.splitlines() if not v.startswith("balanced:")]]
-    labels = ["balanced" if result is not None and result.balanced else "unbalanced"] + [x for x in labels if x != "balanced"]
+    head_label = [] if result is None else ["balanced" if result.balanced else "unbalanced"]
+    labels = head_label + [x for x in labels if x != "balanced"]
     if len(missed):
         labels.append("targets missed")
     record = provenance(base, game_seeds, [[strategy_label(s) for s in lu] for lu in lineups], scenario_ref=str(scenario),

@@ -19,6 +19,7 @@ from crmsim.research.balance import (
     default_lineups,
     wilson,
 )
+from crmsim.research.targets import TARGETS
 from crmsim.scenarios import list_scenarios, load_scenario
 
 LABELS = {"too harsh", "dominated", "trivial", "failed tenders everywhere", "balanced"}
@@ -34,8 +35,9 @@ def small(scenario: str) -> dict:
 
 @pytest.mark.parametrize("scenario", list_scenarios())
 def test_report_on_every_shipped_scenario(scenario, tmp_path):
-    report = balance_report(scenario, seeds=2, out_dir=tmp_path, workers=1, progress=False, overrides=small(scenario))
     n_firms = load_scenario(scenario, overrides=small(scenario)).firms.count
+    report = balance_report(scenario, seeds=2, out_dir=tmp_path, workers=1, progress=False, overrides=small(scenario),
+                            lineups=default_lineups(n_firms))
 
     assert report.verdict.strip() and set(report.labels) <= LABELS and report.labels
     assert all(label in report.verdict for label in report.labels)
@@ -68,7 +70,7 @@ def test_report_on_every_shipped_scenario(scenario, tmp_path):
 
 def test_harsh_scenario_is_too_harsh():
     ov = {**small("classroom-v1"), "firms.cash": 1000, "costs.credit_line": 0}
-    report = balance_report("classroom-v1", seeds=2, workers=1, progress=False, overrides=ov)
+    report = balance_report("classroom-v1", seeds=2, workers=1, progress=False, overrides=ov, lineups=default_lineups(6))
     assert "too harsh" in report.labels
     assert report.verdict.startswith("too harsh")
     assert report.metrics["bankruptcy_rate_firms"] > HARSH_BANKRUPTCY_THRESHOLD
@@ -151,3 +153,62 @@ def test_wilson_interval():
     assert hi == 1 and 0.65 < lo < 0.8
     lo, hi = wilson(5, 10)
     assert lo < 0.5 < hi and abs((lo + hi) / 2 - 0.5) < 1e-12
+
+
+# ---------------------------------------------------------------------------
+# the game facts and the strategy analysis (the default report)
+
+
+@pytest.mark.parametrize("scenario", list_scenarios())
+def test_game_facts_report_on_every_shipped_scenario(scenario, tmp_path):
+    """Every shipped scenario gets the three line-up sets and all nine targets, each with an ordered interval."""
+    report = balance_report(scenario, seeds=2, out_dir=tmp_path, workers=1, progress=False, overrides=small(scenario), egta=False)
+    n_firms = load_scenario(scenario, overrides=small(scenario)).firms.count
+    assert [lu[:2] for lu in report.lineups] == [("balanced", "price_cutter"), ("standing", "balanced"), ("reckless", "random")]
+    assert sorted(report.rows["tag:set"].unique()) == ["field", "reckless", "standing"]
+    assert len(report.rows) == 3 * 2 * n_firms
+    t = report.targets.set_index("target")
+    assert list(t.index) == [x.key for x in TARGETS]
+    assert t["passed"].map(type).eq(bool).all()
+    finite = t[t["estimate"].notna()]
+    assert (finite["low"] <= finite["estimate"] + 1e-12).all() and (finite["estimate"] <= finite["high"] + 1e-12).all()
+    assert t.loc["tenders_awarded", "estimate"] == pytest.approx(
+        report.rows.query("`tag:set` == 'field'").drop_duplicates("run_id").eval("tenders_awarded.sum() / tenders_total.sum()"))
+    assert (tmp_path / "targets.csv").exists() and "## Game facts: the targets" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "no strategy analysis" in report.verdict
+
+
+def test_strategy_analysis_names_the_support_and_the_field_shares(tmp_path):
+    report = balance_report("classroom-v2", seeds=2, egta_seeds=1, workers=1, progress=False, out_dir=tmp_path,
+                            overrides=small("classroom-v2"), egta_strategies=("premium", "price_cutter"))
+    assert report.egta.table.strategies == ("premium", "price_cutter")
+    assert report.egta.table.games.tolist() == [[1, 1], [1, 1]]
+    assert abs(report.egta.nash.sum() - 1) < 1e-9
+    first = report.verdict.splitlines()[0]
+    assert first == report.egta.verdict() and report.labels[0] in ("balanced", "unbalanced")
+    assert {"premium", "price_cutter"} <= set(report.egta.win_share)
+    assert (tmp_path / "payoff_table.csv").exists() and (tmp_path / "nash.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def classroom_balance():
+    """classroom-v2's balance over 30 seeds per line-up set and 10 per cell of the payoff table (about two minutes
+    on two cores)."""
+    return balance_report("classroom-v2", seeds=30, egta_seeds=10, workers=2, progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", [t.key for t in TARGETS])
+def test_classroom_v2_meets_its_balance_target(classroom_balance, target):
+    row = classroom_balance.targets.set_index("target").loc[target]
+    assert row["games"] >= 30
+    assert row["passed"], f"{target}: {row['estimate']:.3f} (95% CI {row['low']:.3f}-{row['high']:.3f}), rule {row['rule']}: {row['note']}"
+
+
+@pytest.mark.slow
+def test_classroom_v2_is_balanced_by_the_strategy_analysis(classroom_balance):
+    """The Nash mixture holds at least three strategies and no strategy wins more than 40% of its field games."""
+    result = classroom_balance.egta
+    assert len(result.support) >= 3, result.frame()
+    assert max(result.win_share.values()) <= 0.40, result.win_share
+    assert classroom_balance.labels[0] == "balanced" and classroom_balance.verdict.startswith("balanced")

@@ -43,9 +43,9 @@ def test_an_investigation_takes_a_client_to_target_and_costs_its_fee_and_hours(v
     state, res = resolve_period(start, {0: d}, period_rng(3, 1))
     k = v2.client_ids.index("mengniu")
     assert state.lifecycle.stage[0, k] == TARGET and state.lifecycle.idle[0, k] == 0
-    assert res.ledgers[0].cultivation == 2_000  # investigate: ¥2,000 and 8 sales hours
+    assert res.ledgers[0].cultivation == 1_000  # classroom-v2: investigate costs ¥1,000 and 8 sales hours
     row = next(r for r in res.relationship_rows if r["firm"] == 0 and r["client"] == "mengniu")
-    assert (row["stage"], row["activity_cost"], row["activity_hours"], row["progress_gained"], row["rival_hold"]) == ("target", 2000.0, 8.0, 1.0, "potential")
+    assert (row["stage"], row["activity_cost"], row["activity_hours"], row["progress_gained"], row["rival_hold"]) == ("target", 1000.0, 8.0, 1.0, "potential")
     # R = target's 0.15 with no progress and fresh contact; everyone else still potential (0.05), now idle 1 -> 0.045
     assert state.relationship[0, k] == pytest.approx(0.15)
     assert state.relationship[1, k] == pytest.approx(0.05 * 0.9)
