@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
-from dataclasses import field as default
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
@@ -134,7 +134,7 @@ class Notice:
 
     code: str
     severity: Severity
-    params: Mapping[str, Any] = default(default_factory=dict)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     field: str | None = None  # e.g. "price", "bids.mengniu-01", "activities.haier"; None for the whole decision
 
     def __post_init__(self) -> None:
