@@ -277,8 +277,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             console.print(f"game {g.id} ({g.name}, period {g.period}, {g.status}) join codes: {codes}")
     url = f"http://{args.host}:{args.port}/"
     console.print(f"crmsim classroom server on {url} (instructor: {url}instructor/, database: {app.config['DATABASE_URL']})")
+    # waitress cuts off a body over twice the app's limit itself, before spooling it to disk; a body between the
+    # two reaches the app, which answers 413 with its own message (JSON on the API)
     serve(app, host=args.host, port=args.port, threads=args.threads, ident="crmsim",
-          connection_limit=args.connection_limit, channel_timeout=30, **proxy_options(args.trusted_proxy))
+          connection_limit=args.connection_limit, channel_timeout=30, max_request_body_size=2 * app.config["MAX_CONTENT_LENGTH"],
+          **proxy_options(args.trusted_proxy))
     return 0
 
 

@@ -101,12 +101,16 @@ def interest_due(debt: float, emergency_debt: float, costs: Costs) -> float:
     return costs.interest_rate * debt + costs.emergency_rate * emergency_debt
 
 
+def credit_room(debt: float, emergency_debt: float, costs: Costs) -> float:
+    """What is left of the credit line (``costs.credit_line``) after ordinary and emergency debt."""
+    return max(0.0, costs.credit_line - debt - emergency_debt)
+
+
 def emergency_loan(cash_before: float, debt_after: float, emergency_debt: float, costs: Costs) -> float:
     """Loan that covers a cash shortfall, up to what is left of the credit line."""
     if cash_before >= 0:
         return 0.0
-    room = max(0.0, costs.credit_line - debt_after - emergency_debt)
-    return min(-cash_before, room)
+    return min(-cash_before, credit_room(debt_after, emergency_debt, costs))
 
 
 def is_insolvent(cash_end: float) -> bool:

@@ -481,8 +481,7 @@ def open_period(state: GameState, decisions: Decisions, adjustments: Mapping[int
 
     A live firm that submitted nothing keeps its standing decision and bids nothing.
     """
-    client_pos = {c: k for k, c in enumerate(state.scenario.client_ids)}
-    p = Period(state=state, decisions={}, submitted={}, adjustments={}, log=[], xp=xp, client_pos=client_pos)
+    p = blank_period(state, xp)
     for f in state.firms:
         if f.bankrupt:
             continue
@@ -501,6 +500,13 @@ def open_period(state: GameState, decisions: Decisions, adjustments: Mapping[int
     if unknown:
         raise DecisionError([Problem("firm", "no live firm with this index", sorted(unknown))])
     return p
+
+
+def blank_period(state: GameState, xp: Any = np) -> Period:
+    """The period `state` opens, before any decision is in force: :func:`open_period` fills it; the decision
+    preview (:mod:`crmsim.sim.preview`) puts one firm's draft in it to run the steps that need no customers."""
+    client_pos = {c: k for k, c in enumerate(state.scenario.client_ids)}
+    return Period(state=state, decisions={}, submitted={}, adjustments={}, log=[], xp=xp, client_pos=client_pos)
 
 
 # -- 1. staffing and finance --------------------------------------------------
@@ -922,18 +928,54 @@ def firm_ledger(
 ) -> Ledger:
     """One live firm's ledger for the period, with the emergency loan that covers a cash shortfall."""
     i = f.index
-    costs = p.scenario.costs
-    dv = [x for x in delivered.deliveries if x.contract.firm == i]
-    known = decision_ledger(f, d, costs, float(po.customers_end[i]), cultivation_total(d, p.scenario),
-                            research_fee(d.research, p.scenario.research))
+    return period_ledger(
+        p.scenario, f, d,
+        customers=float(po.customers_end[i]),
+        revenue_market=float(po.revenue[i]),
+        units_sold=float(po.units_sold[i]),
+        unit_cost=float(shocks.unit_cost[i]),
+        deliveries=[x for x in delivered.deliveries if x.contract.firm == i],
+        adjustment=float(p.adjustments.get(i, 0.0)),
+        debt=debt,
+        emergency=emergency,
+    )
+
+
+def period_ledger(
+    scenario: Scenario,
+    f: FirmState,
+    d: Decision,
+    *,
+    customers: float,
+    revenue_market: float,
+    units_sold: float,
+    unit_cost: float,
+    deliveries: list[Delivery],
+    adjustment: float,
+    debt: float,
+    emergency: float,
+) -> Ledger:
+    """A firm's ledger for the period from its sales and deliveries, with the emergency loan that covers a
+    cash shortfall (docs/rules.md section 9). The accounts book it from the period's outcome; the decision
+    preview projects it from assumed sales.
+
+    Args:
+        customers: customers served at the end of the period (the service cost).
+        revenue_market, units_sold: mass-market sales; cost of goods is units x `unit_cost`.
+        deliveries: the firm's contract deliveries this period.
+        adjustment: the instructor's bonus (+) or penalty (-).
+        debt, emergency: debts after this period's borrowing and repayment (the credit room for the loan).
+    """
+    costs = scenario.costs
+    known = decision_ledger(f, d, costs, customers, cultivation_total(d, scenario), research_fee(d.research, scenario.research))
     ledger = replace(
         known,
-        revenue_market=float(po.revenue[i]),
-        revenue_contracts=sum(x.revenue for x in dv),
-        cost_of_goods=float(po.units_sold[i]) * float(shocks.unit_cost[i]) + sum(x.cost_of_goods for x in dv),
-        service_cost=known.service_cost + sum(x.service_cost for x in dv),
-        penalties=sum(x.penalty for x in dv),
-        adjustment=float(p.adjustments.get(i, 0.0)),
+        revenue_market=revenue_market,
+        revenue_contracts=sum(x.revenue for x in deliveries),
+        cost_of_goods=units_sold * unit_cost + sum(x.cost_of_goods for x in deliveries),
+        service_cost=known.service_cost + sum(x.service_cost for x in deliveries),
+        penalties=sum(x.penalty for x in deliveries),
+        adjustment=adjustment,
     )
     return replace(ledger, emergency_loan=emergency_loan(ledger.cash_before_emergency, debt, emergency, costs))
 

@@ -66,3 +66,12 @@ def event_effects(scenario: Scenario, period: int) -> EventEffects:
         elif e.kind == "scandal" and e.period == period:
             scandals.append((e.firm, e.magnitude))
     return EventEffects(tuple(shocks), purchase_factor, outside_boost, tuple(scandals))
+
+
+def unit_cost_factor_in(scenario: Scenario, period: int) -> float:
+    """The game's unit-cost factor in `period`, after its cost shocks: every cost shock up to it multiplied in
+    period order, as the engine carries it from period to period (``GameState.unit_cost_factor``)."""
+    factor = 1.0
+    for t in range(1, period + 1):
+        factor = event_effects(scenario, t).unit_cost_factor(factor)
+    return factor

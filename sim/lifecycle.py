@@ -70,6 +70,12 @@ def plan_cost(plan: Plan, settings: Cultivation) -> tuple[float, float]:
     return money, hours
 
 
+def reachable_stage(stage: int, periods: int) -> int:
+    """The highest stage a relationship at `stage` can reach in `periods` periods: at most one stage a
+    period (rule 2: a whole unit of progress advances one stage, the excess is lost)."""
+    return min(STABLE, stage + max(periods, 0))
+
+
 def hours_available(sales_staff: int, settings: Cultivation) -> float:
     """Sales hours (工时) a firm's sales staff have in a period."""
     return sales_staff * settings.hours_per_sales_staff
@@ -181,5 +187,5 @@ def band(stage: int) -> str:
 __all__ = [
     "ACTIVITIES", "ACTIVITY_ZH", "STAGES", "STAGE_INDEX", "STAGE_ZH", "POTENTIAL", "TARGET", "EVALUATION", "FORMATION",
     "STABLE", "Relationships", "band", "counts_at", "effort", "end_relationships", "hours_available", "plan_cost",
-    "relationship_score", "resistance", "rival_hold", "step_relationships",
+    "reachable_stage", "relationship_score", "resistance", "rival_hold", "step_relationships",
 ]

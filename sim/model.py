@@ -28,6 +28,9 @@ from crmsim.sim.engine import (
 from crmsim.sim.observation import Observation, observe
 
 LOG_FORMAT = "crmsim-decisions-v1"
+#: the columns of the standings (:meth:`CRMModel.standings`, the debrief's counterfactual standings)
+STANDINGS_COLUMNS = ("rank", "name", "firm", "score", "score_financial", "score_customer", "score_relationship", "score_growth",
+                     "cash", "equity", "cum_operating_profit", "customers", "market_share_customers", "customer_equity", "bankrupt")
 
 
 class CRMModel(mesa.Model):
@@ -248,9 +251,7 @@ class CRMModel(mesa.Model):
             raise ValueError("no period has been resolved yet")
         rows = self.results[-1].firm_rows
         labels = {a.index: a.label for a in self.firm_agents}
-        cols = ["rank", "name", "firm", "score", "score_financial", "score_customer", "score_relationship", "score_growth",
-                "cash", "equity", "cum_operating_profit", "customers", "market_share_customers", "customer_equity", "bankrupt"]
-        df = pd.DataFrame(rows)[cols]
+        df = pd.DataFrame(rows)[list(STANDINGS_COLUMNS)]
         df.insert(2, "strategy", df["firm"].map(labels))
         return df.sort_values("rank").reset_index(drop=True)
 

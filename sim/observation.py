@@ -19,6 +19,7 @@ from crmsim.sim.decisions import DecisionContext
 from crmsim.sim.events import announced_events
 from crmsim.sim.market_research import tender_calendar
 from crmsim.sim.state import FirmState, GameState, Tender
+from crmsim.sim.tenders import relationship_shown
 
 # A firm row's columns that every firm (and the public scoreboard) sees after each period.
 PUBLIC_FIRM_FIELDS = (
@@ -199,7 +200,7 @@ def shown_relationships(results: list, firm: int) -> dict[str, float]:
             w = o.tender.weights[2]
             if client in out or w <= 0:
                 continue
-            shown = [b.relationship_score / (100.0 * w) for b in o.bids if b.valid and b.firm != firm]
+            shown = [relationship_shown(b.relationship_score, w) for b in o.bids if b.valid and b.firm != firm]
             if shown:
                 out[client] = max(shown)
     return out

@@ -137,6 +137,16 @@ def unit_delivery_cost(unit_cost: float, promised_service: float, service_cost_p
     return unit_cost + service_cost_per_unit * promised_service
 
 
+def contract_load(tender: Tender) -> float:
+    """Service capacity (customer-equivalents) a tender's contract takes when delivered: volume x ``load_per_unit``."""
+    return tender.volume * tender.load_per_unit
+
+
+def relationship_shown(relationship_score: float, w_relationship: float) -> float:
+    """The relationship R a published bid's relationship score shows (score = w_relationship x 100 x R, section 6.5)."""
+    return relationship_score / (100.0 * w_relationship)
+
+
 def bid_bond(bond_rate: float, price: float, volume: float) -> float:
     """The bid bond (投标保证金) a bid pledges: ``tenders.bond_rate`` x price x volume."""
     return bond_rate * price * volume
@@ -153,10 +163,15 @@ def is_invited(tender: Tender, relationship: float, stage: int | None = None) ->
     return relationship >= tender.min_relationship
 
 
+def below_required_service(tender: Tender, promised_service: float) -> bool:
+    """Whether a promised service falls short of the tender's ``required_service`` (void UNQUALIFIED)."""
+    return promised_service < tender.required_service
+
+
 def unqualified(tender: Tender, promised_service: float, relationship: float, stage: int | None = None) -> str | None:
     """Why a bid does not qualify (void UNQUALIFIED), or None: the promised service is below the tender's
     requirement, or the tender is invited and the firm has not reached its stage (or relationship)."""
-    if promised_service < tender.required_service:
+    if below_required_service(tender, promised_service):
         return f"promised service {promised_service:.2f} < required {tender.required_service:.2f}"
     if not is_invited(tender, relationship, stage):
         if tender.min_stage is not None:
@@ -194,7 +209,7 @@ def void_reason(
     cost = unit_delivery_cost(bidder.unit_cost, bid.promised_service, service_cost_per_unit)
     if bid.price < cost:
         return BELOW_COST, f"price {bid.price:.2f} < own unit cost {cost:.2f}"
-    need = tender.volume * tender.load_per_unit
+    need = contract_load(tender)
     if bidder.load + need > bidder.capacity:
         return NO_CAPACITY, f"load {bidder.load:.0f} + {need:.0f} > capacity {bidder.capacity:.0f}"
     return None, ""
@@ -230,6 +245,13 @@ def rank_bids(valid: Sequence[BidRecord], rng: np.random.Generator) -> tuple[lis
         ranked.extend(valid[i] for i in group)
         remaining = [i for i in remaining if i not in group]
     return ranked, tie
+
+
+def abnormally_low_above(price: float, ratio: float) -> float:
+    """The mean of the other valid bids' prices above which a bid at `price` is abnormally low: the
+    threshold of :func:`abnormally_low` (`ratio` x that mean) exceeds the price exactly when the mean
+    exceeds price / ratio (infinite for ratio 0: never abnormally low)."""
+    return price / ratio if ratio > 0 else math.inf
 
 
 def abnormally_low(records: Sequence[BidRecord], ratio: float) -> list[tuple[BidRecord, float]]:
@@ -301,23 +323,62 @@ def resolve_tender(
     `stage` is each firm's lifecycle stage with the client (lifecycle cultivation).
     """
     out = TenderOutcome(tender)
-    st = scenario.tenders
     for firm in sorted(bids):
         bid = bids[firm]
         rec = BidRecord(tender.id, tender.client, firm, bid.price, bid.promised_service)
-        reason, detail = void_reason(tender, bid, bidders[firm], relationship[firm], current_period, st.service_cost_per_unit,
-                                     stage.get(firm) if stage else None)
-        if reason in (None, UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY) and firm in over_limit:
-            reason, detail = MALFORMED, "more bids than the firm's sales staff can prepare"
-        if reason is None:
-            bond = bid_bond(st.bond_rate, bid.price, tender.volume)
-            if bond > bond_left[firm]:
-                reason, detail = NO_BOND, f"bond {bond:.0f} > cash available {bond_left[firm]:.0f}"
-            else:
-                bond_left[firm] -= bond
+        reason, detail = check_bid(tender, bid, bidders[firm], relationship[firm], current_period, scenario, bond_left,
+                                   firm in over_limit, stage.get(firm) if stage else None)
         if reason:
             rec.valid, rec.void_reason, rec.void_detail = False, reason, detail
         out.bids.append(rec)
+    return award_tender(out, relationship, scenario, bond_left, rng)
+
+
+def check_bid(
+    tender: Tender,
+    bid: Bid,
+    bidder: Bidder,
+    relationship: float,
+    current_period: int,
+    scenario: Scenario,
+    bond_left: dict[FirmIndex, float],
+    over_limit: bool = False,
+    stage: int | None = None,
+) -> tuple[str | None, str]:
+    """Checks 1-8 of one bid (docs/rules.md section 6.4): the first void reason with its detail, or (None, "").
+
+    A bid beyond the firm's bid limit (`over_limit`) is MALFORMED ahead of checks 4-7. A bid that passes
+    checks 1-7 pledges its bond: ``bond_left[bidder.firm]`` falls by it, or the bid is void NO_BOND.
+    """
+    st = scenario.tenders
+    reason, detail = void_reason(tender, bid, bidder, relationship, current_period, st.service_cost_per_unit, stage)
+    if reason in (None, UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY) and over_limit:
+        reason, detail = MALFORMED, "more bids than the firm's sales staff can prepare"
+    if reason is None:
+        firm = bidder.firm
+        bond = bid_bond(st.bond_rate, bid.price, tender.volume)
+        if bond > bond_left[firm]:
+            reason, detail = NO_BOND, f"bond {bond:.0f} > cash available {bond_left[firm]:.0f}"
+        else:
+            bond_left[firm] -= bond
+    return reason, detail
+
+
+def award_tender(
+    out: TenderOutcome,
+    relationship: Mapping[FirmIndex, float],
+    scenario: Scenario,
+    bond_left: dict[FirmIndex, float],
+    rng: np.random.Generator,
+) -> TenderOutcome:
+    """The award of a tender whose bids have passed or failed checks 1-8 (in place): check 9 (abnormally low),
+    the minimum of valid bids (流标), scoring, ranking and the published results (sections 6.4-6.7).
+
+    Bonds of bids voided here, of losing bids and of a failed tender's bids go back to ``bond_left``.
+    Draws ``rng`` once per valid bid when the tender is awarded (the tie-break), never when it fails.
+    """
+    tender = out.tender
+    st = scenario.tenders
     for r, threshold in abnormally_low(out.bids, st.abnormally_low_ratio):
         r.valid, r.void_reason = False, ABNORMALLY_LOW
         r.void_detail = f"price {r.price:.2f} < {st.abnormally_low_ratio:.0%} of the others' mean ({threshold:.2f})"
@@ -359,7 +420,7 @@ def award_contract(out: TenderOutcome, scenario: Scenario, current_period: int) 
         price=win.price,
         promised_service=win.promised_service,
         deliver_period=current_period + 1,
-        load=t.volume * t.load_per_unit,
+        load=contract_load(t),
         bond=bid_bond(scenario.tenders.bond_rate, win.price, t.volume),
     )
 

@@ -10,64 +10,50 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import ScenarioError, list_scenarios
 from crmsim.sim.decisions import DecisionError
 from crmsim.sim.observation import public_row
-from crmsim.web import limiter
+from crmsim.web import grants
+from crmsim.web.actions import GAME_ACTIONS, GameAction
 from crmsim.web.db import get_db
+from crmsim.web.guesses import JOIN_CODE, PASSWORD, guesses
 from crmsim.web.models import Game
+from crmsim.web.schemas import DecisionBody, DraftBody, JoinBody, LoginBody, NewGameBody, NoBody, accepts
 from crmsim.web.service import (
     ServiceError,
-    add_adjustment,
+    chosen_scenario,
     create_game,
-    extend_deadline,
-    fill_with_bots,
     jsonable,
     latest_decisions,
-    pause,
     preview,
     problem_json,
     rebuild,
-    resolve,
-    resume,
     save_draft,
     seconds_left,
-    set_deadline,
     snapshots,
     submission_status,
     submit_decision,
     team_by_code,
     verify_rebuild,
 )
-from crmsim.web.views import check_password, current_team, game_or_404, instructor_required, list_games, make_token, team_required
+from crmsim.web.views import (
+    bearer_token,
+    check_password,
+    current_team,
+    game_or_404,
+    instructor_required,
+    is_instructor,
+    list_games,
+    make_token,
+    sign_in_required,
+    signed_in,
+    team_required,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-def _body(optional: bool = False) -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None and optional and not request.get_data():
-        return {}
-    if not isinstance(data, dict):
-        raise ServiceError("body", "must be a JSON object", request.get_data(as_text=True)[:200], 400)
-    return data
-
-
-def _number(body: dict[str, Any], key: str, default: Any, whole: bool = False) -> float | int:
-    """A number from the JSON body, or a 400 naming the field."""
-    value = body.get(key, default)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(value, str):
-        try:
-            value, ok = float(value), True
-        except ValueError:
-            ok = False
-    if not ok or value != value or (whole and float(value) != int(value)):
-        raise ServiceError(key, "must be a whole number" if whole else "must be a number", body.get(key, default), 400)
-    return int(value) if whole else float(value)
 
 
 @bp.errorhandler(ServiceError)
@@ -82,26 +68,53 @@ def _decision_error(exc: DecisionError):
 
 @bp.errorhandler(ScenarioError)
 def _scenario_error(exc: ScenarioError):
-    return jsonify(error={"field": "scenario", "rule": "; ".join(exc.problems), "value": exc.source}), 400
+    return jsonify(error={"field": "scenario", "rule": "; ".join(exc.problems), "value": None}), 400
 
 
-def _auth_limit() -> str:
-    return current_app.config["RATELIMIT_AUTH"]
+@bp.get("/openapi.json")
+def openapi():
+    """This API's OpenAPI document."""
+    from crmsim.web.openapi import openapi_document
+
+    doc = current_app.extensions.get("openapi")
+    if doc is None:
+        doc = current_app.extensions["openapi"] = openapi_document(current_app)
+    return jsonify(doc)
 
 
 @bp.post("/login")
-@limiter.limit(_auth_limit)
-def login():
-    if not check_password(str(_body().get("password", ""))):
+@accepts(LoginBody)
+def login(body: LoginBody):
+    """Sign in as the instructor: a token for the instructor's calls."""
+    guesses().allow(PASSWORD)
+    if not check_password(body.password):
+        guesses().failed(PASSWORD)
         return jsonify(error={"field": "password", "rule": "not correct", "value": None}), 401
-    return jsonify(token=make_token("instructor"))
+    return jsonify(token=make_token(grants.INSTRUCTOR))
 
 
 @bp.post("/join")
-@limiter.limit(_auth_limit)
-def join():
-    team = team_by_code(get_db(), str(_body().get("code", "")))
-    return jsonify(token=make_token("team", team.id), team=team.name, firm=team.firm_index, game=team.game_id)
+@accepts(JoinBody)
+def join(body: JoinBody):
+    """Join as a team with its code: a token for the team's calls."""
+    guesses().allow(JOIN_CODE)
+    try:
+        team = team_by_code(get_db(), body.code)
+    except ServiceError as exc:
+        if exc.status == 404:
+            guesses().failed(JOIN_CODE)
+        raise
+    return jsonify(token=make_token(grants.TEAM, team.id), team=team.name, firm=team.firm_index, game=team.game_id)
+
+
+@bp.post("/logout")
+@accepts(NoBody)
+def logout(body: NoBody):
+    """Revoke the token this request carries (and any token issued under it)."""
+    if not any(signed_in()):
+        return jsonify(error=sign_in_required("sign-in required: send the token to revoke")), 401
+    grants.revoke(get_db(), bearer_token())
+    return jsonify(ok=True)
 
 
 def game_json(game: Game, private: bool = False) -> dict[str, Any]:
@@ -118,48 +131,42 @@ def game_json(game: Game, private: bool = False) -> dict[str, Any]:
 
 @bp.get("/scenarios")
 def scenarios():
+    """The catalogue of scenarios and the bots."""
     return jsonify(scenarios=list_scenarios(), bots={k: v.description for k, v in BOTS.items()})
 
 
 @bp.get("/games")
 def games():
+    """Every game (public fields)."""
     return jsonify(games=[game_json(g) for g in list_games()])
 
 
 @bp.post("/games")
 @instructor_required
-def new_game():
-    b = _body()
-    raw_bots = b.get("bots") or {}
-    if not isinstance(raw_bots, dict) or not all(str(k).isdigit() for k in raw_bots):
-        raise ServiceError("bots", "must map seat numbers to bot names", raw_bots, 400)
-    teams = b.get("teams")
-    if teams is not None and not (isinstance(teams, list) and all(isinstance(t, str) and t.strip() for t in teams)):
-        raise ServiceError("teams", "must be a list of team names", teams, 400)
-    name = b.get("name")
-    if name is not None and not isinstance(name, str):
-        raise ServiceError("name", "must be text", name, 400)
-    game = create_game(get_db(), str(b.get("scenario", "classroom-v1")), seed=_number(b, "seed", 1, whole=True), name=name,
-                       team_names=teams, bots={int(k): v for k, v in raw_bots.items()},
-                       period_minutes=_number(b, "period_minutes", 15))
+@accepts(NewGameBody)
+def new_game(body: NewGameBody):
+    """Create a game from a catalogue scenario or an uploaded one; the answer has the join codes."""
+    game = create_game(get_db(), chosen_scenario(body.scenario, body.scenario_toml), seed=body.seed, name=body.name,
+                       team_names=body.teams, bots={int(k): v for k, v in body.bots.items()}, period_minutes=body.period_minutes)
     return jsonify(game_json(game, private=True)), 201
 
 
 @bp.get("/games/<int:game_id>")
 def game(game_id: int):
-    from crmsim.web.views import is_instructor
-
+    """One game (the instructor also gets the seed and the join codes)."""
     return jsonify(game_json(game_or_404(game_id), private=is_instructor()))
 
 
 @bp.get("/games/<int:game_id>/version")
 def version(game_id: int):
+    """What the scoreboard polls: version, period, status, seconds left."""
     g = game_or_404(game_id)
     return jsonify(version=g.version, period=g.period, status=g.status, seconds_left=seconds_left(g))
 
 
 @bp.get("/games/<int:game_id>/scoreboard")
 def scoreboard(game_id: int):
+    """The ranking and every resolved period's public firm rows."""
     g = game_or_404(game_id)
     snaps = snapshots(get_db(), g)
     rows = [public_row(r, game_over=g.status == "finished") for s in snaps for r in s.firm_rows]
@@ -178,6 +185,7 @@ def tenders(game_id: int):
 @bp.get("/games/<int:game_id>/status")
 @instructor_required
 def status(game_id: int):
+    """Who joined and submitted, how many times, when."""
     g = game_or_404(game_id)
     return jsonify(jsonable({"game": game_json(g, private=True), "teams": submission_status(get_db(), g)}))
 
@@ -185,39 +193,26 @@ def status(game_id: int):
 @bp.get("/games/<int:game_id>/rebuild-check")
 @instructor_required
 def rebuild_check(game_id: int):
+    """Rebuild the game from its log and compare every period with the stored snapshot."""
     g = game_or_404(game_id)
     bad = verify_rebuild(get_db(), g)
     return jsonify(ok=not bad, differing_periods=bad)
 
 
-@bp.post("/games/<int:game_id>/<action>")
-@instructor_required
-def act(game_id: int, action: str):
-    db, g = get_db(), game_or_404(game_id)
-    b = _body(optional=True)
-    if action == "resolve":
-        expected = _number(b, "period", None, whole=True) if b.get("period") is not None else None
-        r = resolve(db, g, expected_period=expected)
-        return jsonify(period=r.period, seconds=r.seconds, finished=r.finished, game=game_json(g))
-    if action == "pause":
-        pause(db, g)
-    elif action == "resume":
-        resume(db, g)
-    elif action == "deadline":
-        set_deadline(db, g, _number(b, "minutes", 0))
-    elif action == "extend":
-        extend_deadline(db, g, _number(b, "minutes", 5))
-    elif action == "bots":
-        filled = fill_with_bots(db, g, str(b.get("bot", "balanced")), only_absent=b.get("scope", "absent") == "absent")
-        return jsonify(filled=filled, game=game_json(g))
-    elif action == "adjust":
-        reason = b.get("reason", "")
-        if not isinstance(reason, str):
-            raise ServiceError("reason", "must be text", reason, 400)
-        add_adjustment(db, g, _number(b, "firm", -1, whole=True), _number(b, "amount", None), reason)
-    else:
-        abort(404)
-    return jsonify(game=game_json(g))
+def game_action_view(action: GameAction):
+    """The API's view of one of the instructor's actions: ``POST /api/games/<id>/<action>`` with its body."""
+
+    def view(game_id: int, body: Any):
+        g = game_or_404(game_id)
+        done = action.run(get_db(), g, body)
+        return jsonify(**done, game=game_json(g))
+
+    view.__name__, view.__doc__ = action.name, action.summary
+    return instructor_required(accepts(action.body)(view))
+
+
+for _action in GAME_ACTIONS.values():
+    bp.add_url_rule(f"/games/<int:game_id>/{_action.name}", endpoint=_action.name, view_func=game_action_view(_action), methods=["POST"])
 
 
 # -- team endpoints ------------------------------------------------------------------
@@ -226,6 +221,7 @@ def act(game_id: int, action: str):
 @bp.get("/team")
 @team_required
 def team_state():
+    """The team's own position, its open tenders and the decision it submitted."""
     db = get_db()
     team = current_team()
     g = team.game
@@ -251,25 +247,31 @@ def team_state():
 
 @bp.post("/games/<int:game_id>/decision")
 @team_required
-def decision(game_id: int):
+@accepts(DecisionBody)
+def decision(game_id: int, body: DecisionBody):
+    """Submit (or replace) the team's decision for the open period."""
     db, g = get_db(), game_or_404(game_id)
     team = current_team()
     if team.game_id != g.id:
         raise ServiceError("game", "your team does not play in this game", game_id, 403)
-    d = submit_decision(db, g, team, _body(), source="api")
+    d = submit_decision(db, g, team, body.root, source="api")
     return jsonify(ok=True, period=g.period, decision=jsonable(d.to_dict()))
 
 
 @bp.put("/team/draft")
 @team_required
-def draft():
+@accepts(DraftBody)
+def draft(body: DraftBody):
+    """Save an unsubmitted draft of the decision form."""
     team = current_team()
-    save_draft(get_db(), team.game, team, _body())
+    save_draft(get_db(), team.game, team, body.root, max_bytes=current_app.config["DRAFT_MAX_BYTES"])
     return jsonify(ok=True)
 
 
 @bp.post("/team/preview")
 @team_required
-def cost_preview():
+@accepts(DecisionBody)
+def cost_preview(body: DecisionBody):
+    """Validate a decision without storing it: its planned costs, or its problems."""
     team = current_team()
-    return jsonify(preview(get_db(), team.game, team, _body()))
+    return jsonify(preview(get_db(), team.game, team, body.root))

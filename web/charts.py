@@ -1,4 +1,8 @@
-"""Per-period charts for the scoreboard and debrief, drawn with matplotlib as SVG (cached per game version)."""
+"""Per-period charts for the scoreboard and debrief, drawn with matplotlib as SVG (cached per database, game and version).
+
+Team names are the students' own text: they are drawn as typed, never parsed
+as mathtext (a name such as ``$\\frac{$`` would otherwise break the chart).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "SimHei")
 _installed = {f.name for f in font_manager.fontManager.ttflist}
@@ -39,31 +44,42 @@ _lock = threading.Lock()
 _MAX = 256
 
 
-def line_chart(game_id: int, version: int, metric: str, lang: str, snaps_rows: list[list[dict]], names: list[str]) -> str:
-    """An SVG line chart of `metric` per period, one line per firm."""
-    key = (game_id, version, metric, lang)
+def legend_label(name: str) -> str:
+    """A team name as a legend entry: matplotlib hides labels that start with an underscore."""
+    return f" {name}" if name.startswith("_") else name
+
+
+def line_chart(game: tuple[str, int], version: int, metric: str, lang: str, snaps_rows: list[list[dict]], names: list[str]) -> str:
+    """An SVG line chart of `metric` per period, one line per firm.
+
+    Args:
+        game: the game's key, (database URL, game id) as web.service.game_key gives it: two databases'
+            games with one id never share a chart.
+    """
+    key = (game, version, metric, lang)
     with _lock:
         if key in _cache:
             return _cache[key]
     zh = lang == "zh" and HAS_CJK  # without a CJK font, Chinese titles would draw as boxes
     title = METRICS[metric][1 if zh else 0]
-    fig, ax = plt.subplots(figsize=(5.2, 2.8), dpi=100)
-    periods = [rows[0]["period"] for rows in snaps_rows]
-    for i, name in enumerate(names):
-        ys = [rows[i].get(metric) for rows in snaps_rows]
-        ys = [float("nan") if y is None else y for y in ys]
-        ax.plot(periods, ys, marker="o", markersize=3, linewidth=1.6, label=name)
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("期" if zh else "period", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
-    if periods:
-        ax.set_xticks(periods)
-    ax.legend(fontsize=6, ncol=3, loc="best", frameon=False)
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    plt.close(fig)
+    with plt.rc_context({"text.parse_math": False}):  # names are text, not mathtext
+        fig = Figure(figsize=(5.2, 2.8), dpi=100)  # not pyplot: no global state shared by the server's threads
+        ax = fig.subplots()
+        periods = [rows[0]["period"] for rows in snaps_rows]
+        for i, name in enumerate(names):
+            ys = [rows[i].get(metric) for rows in snaps_rows]
+            ys = [float("nan") if y is None else y for y in ys]
+            ax.plot(periods, ys, marker="o", markersize=3, linewidth=1.6, label=legend_label(name))
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("期" if zh else "period", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        if periods:
+            ax.set_xticks(periods)
+        ax.legend(fontsize=6, ncol=3, loc="best", frameon=False)
+        fig.tight_layout()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg")
     svg = buf.getvalue()
     with _lock:
         if len(_cache) > _MAX:

@@ -1,9 +1,16 @@
-"""Exports of a game for the instructor: decisions, results, tenders, customers summary, event log (CSV zip, Excel)."""
+"""Exports of a game for the instructor: decisions, results, tenders, customers summary, event log (CSV zip, Excel).
+
+Text typed by students or the instructor (team names, reasons) is neutralised
+for spreadsheets: a cell that starts with = + - @ or a tab or carriage return
+gets a leading apostrophe, so that Excel or LibreOffice shows it as text
+instead of running it as a formula (CSV or formula injection).
+"""
 
 from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -17,7 +24,29 @@ CUSTOMER_COLUMNS = ["period", "firm", "name", "customers", "acquired", "lost", "
                     "customer_equity", "tier_a", "tier_b", "tier_c", "promoters", "detractors"]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text_cell(value: Any) -> Any:
+    """`value`, or for text that a spreadsheet would run as a formula, the same text marked as text."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def neutralised(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell, and every column name, safe to open in a spreadsheet."""
+    out = df.rename(columns=lambda c: as_text_cell(str(c)))
+    text = [c for c in out.columns if out[c].dtype == object or pd.api.types.is_string_dtype(out[c])]
+    for c in text:
+        out[c] = out[c].map(as_text_cell)
+    return out
+
+
 def frames(db: Session, game: Game) -> dict[str, pd.DataFrame]:
+    """The game's tables, each ready for a CSV file or a worksheet (text neutralised)."""
+    return {name: neutralised(df) for name, df in raw_frames(db, game).items()}
+
+
+def raw_frames(db: Session, game: Game) -> dict[str, pd.DataFrame]:
     snaps = snapshots(db, game)
     decisions = db.scalars(select(DecisionRecord).where(DecisionRecord.game_id == game.id).order_by(DecisionRecord.id)).all()
     teams = {t.firm_index: t.name for t in game.teams}

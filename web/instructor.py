@@ -2,67 +2,68 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from crmsim.agents.bots import BOTS
-from crmsim.scenarios import ScenarioError, list_scenarios, load_scenario
+from crmsim.scenarios import list_scenarios, load_scenario
 from crmsim.web import export
+from crmsim.web.actions import GAME_ACTIONS
 from crmsim.web.db import get_db
-from crmsim.web.service import (
-    ServiceError,
-    add_adjustment,
-    create_game,
-    extend_deadline,
-    fill_with_bots,
-    pause,
-    resolve,
-    resume,
-    seconds_left,
-    set_deadline,
-    snapshots,
-    submission_status,
-)
+from crmsim.web.guard import InputRefused
+from crmsim.web.schemas import NewGameBody, read_form, validated
+from crmsim.web.service import ServiceError, chosen_scenario, create_game, seconds_left, snapshots, submission_status
 from crmsim.web.views import game_or_404, instructor_required, list_games
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
+BOT_SEAT = re.compile(r"^bot_([0-9]+)$")
+
+
+def index_page(status: int = 200):
+    scenarios = [load_scenario(n) for n in list_scenarios()]
+    return render_template("instructor/index.html", games=list_games(), scenarios=scenarios, bots=BOTS), status
 
 
 @bp.route("/")
 @instructor_required
 def index():
-    scenarios = [load_scenario(n) for n in list_scenarios()]
-    return render_template("instructor/index.html", games=list_games(), scenarios=scenarios, bots=BOTS)
+    return index_page()
+
+
+def new_game_form() -> NewGameBody:
+    """The new-game form as the API's body: team names one per line, bots from the seat selects (bot_0, bot_1...)."""
+    f = request.form
+    body = {k: f[k] for k in ("scenario_toml", "seed", "name", "period_minutes") if f.get(k, "").strip()}
+    if "scenario" in f:  # blank: the pasted scenario file (or nothing chosen)
+        body["scenario"] = f["scenario"]
+    names = [n.strip() for n in f.get("teams", "").splitlines() if n.strip()]
+    if names:
+        body["teams"] = names
+    body["bots"] = {m.group(1): v for k, v in f.items() if (m := BOT_SEAT.match(k)) and v}
+    return validated(NewGameBody, body)
 
 
 @bp.route("/games", methods=["POST"])
 @instructor_required
 def new_game():
-    f = request.form
     try:
-        sc = load_scenario(f.get("scenario", "classroom-v1"))
-        names = [n.strip() for n in f.get("teams", "").splitlines() if n.strip()] or None
-        bots = {}
-        for i in range(sc.firms.count):
-            b = f.get(f"bot_{i}", "")
-            if b:
-                bots[i] = b
-        game = create_game(
-            get_db(), sc, seed=int(f.get("seed") or 1), name=f.get("name") or None, team_names=names, bots=bots,
-            period_minutes=float(f.get("period_minutes") or 15),
-        )
-    except (ServiceError, ScenarioError, ValueError) as exc:
+        b = new_game_form()
+        game = create_game(get_db(), chosen_scenario(b.scenario, b.scenario_toml), seed=b.seed, name=b.name, team_names=b.teams,
+                           bots={int(k): v for k, v in b.bots.items()}, period_minutes=b.period_minutes)
+    except InputRefused as exc:
         flash(_("Could not create the game: %(err)s", err=str(exc)), "error")
-        return redirect(url_for("instructor.index"))
+        return index_page(400)
+    except ServiceError as exc:
+        flash(_("Could not create the game: %(err)s", err=f"{exc.problem.field}: {_(exc.problem.rule)}"), "error")
+        return index_page(exc.status)
     flash(_("Game created. Give each team its join code."))
     return redirect(url_for("instructor.console", game_id=game.id))
 
 
-@bp.route("/games/<int:game_id>")
-@instructor_required
-def console(game_id: int):
+def console_page(game, status: int = 200):
     db = get_db()
-    game = game_or_404(game_id)
     return render_template(
         "instructor/console.html",
         game=game,
@@ -70,38 +71,37 @@ def console(game_id: int):
         seconds_left=seconds_left(game),
         snaps=snapshots(db, game),
         bots=BOTS,
-    )
+    ), status
 
 
-ACTIONS = {
-    "pause": lambda db, g, f: pause(db, g),
-    "resume": lambda db, g, f: resume(db, g),
-    "deadline": lambda db, g, f: set_deadline(db, g, float(f.get("minutes", "0") or 0)),
-    "extend": lambda db, g, f: extend_deadline(db, g, float(f.get("minutes", "5") or 5)),
-    "bots": lambda db, g, f: fill_with_bots(db, g, f.get("bot", "balanced"), only_absent=f.get("scope", "absent") == "absent"),
-    "adjust": lambda db, g, f: add_adjustment(db, g, int(f.get("firm", "-1")), float(f.get("amount", "nan")), f.get("reason", "")),
-}
+@bp.route("/games/<int:game_id>")
+@instructor_required
+def console(game_id: int):
+    return console_page(game_or_404(game_id))
 
 
 @bp.route("/games/<int:game_id>/<action>", methods=["POST"])
 @instructor_required
 def act(game_id: int, action: str):
+    """A console button: the form read by the action's model (web/actions.py), one service call."""
     db = get_db()
     game = game_or_404(game_id)
+    if action not in GAME_ACTIONS:
+        flash(_("Unknown action: %(a)s", a=action), "error")
+        return console_page(game, 404)
     try:
-        if action == "resolve":
-            period = request.form.get("period", "")
-            r = resolve(db, game, expected_period=int(period) if period.isdigit() else None)
-            flash(_("Period %(p)d resolved in %(s).2f s.", p=r.period, s=r.seconds))
-        elif action in ACTIONS:
-            ACTIONS[action](db, game, request.form)
-            flash(_("Done."))
-        else:
-            flash(_("Unknown action: %(a)s", a=action), "error")
+        done = GAME_ACTIONS[action].run(db, game, read_form(GAME_ACTIONS[action].body))
+    except InputRefused as exc:
+        flash(str(exc), "error")
+        return console_page(game, 400)
     except ServiceError as exc:
         flash(f"{exc.problem.field}: {_(exc.problem.rule)}", "error")
-    except ValueError as exc:
-        flash(str(exc), "error")
+        db.rollback()
+        return console_page(game, exc.status)
+    if "seconds" in done:
+        flash(_("Period %(p)d resolved in %(s).2f s.", p=done["period"], s=done["seconds"]))
+    else:
+        flash(_("Done."))
     return redirect(url_for("instructor.console", game_id=game.id))
 
 

@@ -22,7 +22,7 @@ class Base(DeclarativeBase):
 
 
 class Setting(Base):
-    """Key-value settings, e.g. the instructor's password hash set at first run."""
+    """Key-value settings: the instructor's password hash set at first run, and until then the one-time setup token."""
 
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -129,3 +129,20 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Grant(Base):
+    """One sign-in: a browser session or an API token, valid until it expires or is revoked (sign-out).
+
+    Only a hash of the token is stored. A team page's API token is a child grant
+    of the page's session, revoked with it.
+    """
+
+    __tablename__ = "grants"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token, hex
+    kind: Mapped[str] = mapped_column(String(16))  # instructor | team
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), nullable=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("grants.id"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

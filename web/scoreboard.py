@@ -8,7 +8,7 @@ from crmsim.sim.observation import public_fields, public_row
 from crmsim.web.charts import METRICS, line_chart
 from crmsim.web.db import get_db
 from crmsim.web.i18n import current_lang
-from crmsim.web.service import seconds_left, snapshots
+from crmsim.web.service import game_key, seconds_left, snapshots
 from crmsim.web.views import game_or_404, list_games
 
 bp = Blueprint("scoreboard", __name__)
@@ -58,7 +58,7 @@ def chart(game_id: int, metric: str):
         abort(404)
     snaps = snapshots(get_db(), game)
     names = [t.name for t in game.teams]
-    svg = line_chart(game.id, game.version, metric, current_lang(), [s.firm_rows for s in snaps], names)
+    svg = line_chart(game_key(get_db(), game), game.version, metric, current_lang(), [s.firm_rows for s in snaps], names)
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 
@@ -87,11 +87,19 @@ def client_wins(game, snaps) -> list[dict]:
     return rows
 
 
+def seed_shown(game) -> bool:
+    """The engine is deterministic: while a game runs, its seed would let a student replay the random draws."""
+    from crmsim.web.views import is_instructor
+
+    return game.status == "finished" or is_instructor()
+
+
 @bp.route("/debrief/<int:game_id>")
 def debrief(game_id: int):
     ctx = _board(game_id)
     snaps = ctx["snaps"]
-    return render_template("scoreboard/debrief.html", **ctx, points=turning_points(snaps), wins=client_wins(ctx["game"], snaps))
+    return render_template("scoreboard/debrief.html", **ctx, points=turning_points(snaps), wins=client_wins(ctx["game"], snaps),
+                           show_seed=seed_shown(ctx["game"]))
 
 
 @bp.route("/debrief/<int:game_id>/team/<int:firm>")

@@ -8,10 +8,13 @@ snapshot per resolved period. A game's engine state is rebuilt from that log
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 import threading
 import time
+import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crmsim.agents.bots import BOTS
-from crmsim.scenarios import Scenario, load_scenario, scenario_from_dict
+from crmsim.scenarios import SCENARIO_DIR, Scenario, ScenarioError, list_scenarios, load_scenario, scenario_from_dict
 from crmsim.sim.decisions import Decision, DecisionError, Problem, decision_from_dict
 from crmsim.sim.engine import check_adjustment, check_decision, planned_costs
 from crmsim.sim.model import CRMModel
@@ -30,6 +33,19 @@ from crmsim.web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Gam
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 6
+
+# limits that validation enforces before the database sees a value, the same on SQLite and PostgreSQL
+GAME_NAME_MAX = Game.__table__.c.name.type.length
+TEAM_NAME_MAX = Team.__table__.c.name.type.length
+SCENARIO_NAME_MAX = Game.__table__.c.scenario_name.type.length
+REASON_MAX = Adjustment.__table__.c.reason.type.length
+SEED_MAX = 2**31 - 1  # Game.seed is an INTEGER
+PERIOD_MINUTES = (0.5, 24 * 60)
+DEADLINE_MINUTES = (0, 24 * 60)
+SCENARIO_TEXT_MAX = 64 * 1024
+DEFAULT_SCENARIO = "classroom-v1"
+BOT_SCOPES = ("absent", "all")  # seats no team joined, or every team seat
+SERVER_FIELDS = ("late",)  # decision fields the server sets (a decision after the deadline is refused, never marked late)
 
 
 class ServiceError(ValueError):
@@ -151,6 +167,72 @@ def new_join_code(db: Session) -> str:
             return code
 
 
+def catalogue_scenario(name: str) -> Scenario:
+    """A shipped scenario by its catalogue name; anything else (a path, a file name) is refused unread."""
+    if name not in list_scenarios():
+        raise ServiceError("scenario", f"must be a scenario of the catalogue: {', '.join(list_scenarios())}", name[:SCENARIO_NAME_MAX], 400)
+    return load_scenario(SCENARIO_DIR / f"{name}.toml")
+
+
+def uploaded_scenario(text: str) -> Scenario:
+    """A scenario file's text, pasted or uploaded by the instructor, validated as a scenario.
+
+    It names itself (a new name, not a catalogue one) and may extend a catalogue
+    scenario (``extends = "classroom-v1"``), stating only what differs; it never
+    reads another file.
+    """
+    field = "scenario_toml"
+    if len(text.encode("utf-8")) > SCENARIO_TEXT_MAX:
+        raise ServiceError(field, f"must be at most {SCENARIO_TEXT_MAX} bytes", len(text.encode("utf-8")), 400)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ServiceError(field, f"not valid TOML: {exc}", None, 400) from None
+    name, parent = data.get("name"), data.pop("extends", None)
+    if not isinstance(name, str):
+        raise ServiceError(field, "name: an uploaded scenario needs its own name, e.g. name = \"my-class-v1\"", name, 400)
+    if name in list_scenarios():
+        raise ServiceError(field, f"name: {name} is a catalogue scenario; give the upload a name of its own", name, 400)
+    if len(name) > SCENARIO_NAME_MAX:
+        raise ServiceError(field, f"name: must have at most {SCENARIO_NAME_MAX} characters", len(name), 400)
+    try:
+        if parent is None:
+            return scenario_from_dict(data, source="uploaded scenario")
+        if not isinstance(parent, str) or parent not in list_scenarios():
+            raise ServiceError(field, f"extends: must name a scenario of the catalogue: {', '.join(list_scenarios())}",
+                               str(parent)[:SCENARIO_NAME_MAX], 400)
+        return load_scenario(SCENARIO_DIR / f"{parent}.toml", overrides=dict(_dotted(data)))
+    except ScenarioError as exc:
+        raise ServiceError(field, "; ".join(exc.problems), None, 400) from None
+
+
+def _dotted(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """A TOML table as dotted keys: laid over a parent scenario, its tables merge key by key and its lists replace."""
+    for key, value in table.items():
+        if isinstance(value, Mapping) and value:
+            yield from _dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def chosen_scenario(name: str | None, text: str | None) -> Scenario:
+    """The scenario of a new game: a catalogue name, or an uploaded scenario's text (not both)."""
+    if text is not None and text.strip():
+        if name:
+            raise ServiceError("scenario", "give a catalogue name or an uploaded scenario, not both", name[:SCENARIO_NAME_MAX], 400)
+        return uploaded_scenario(text)
+    return catalogue_scenario(DEFAULT_SCENARIO if name is None else name)
+
+
+def check_name(field: str, name: str, limit: int) -> str:
+    """A game or team name as stored: trimmed, not blank, at most `limit` characters."""
+    if not isinstance(name, str) or not name.strip():
+        raise ServiceError(field, "must not be blank", name, 400)
+    if len(name.strip()) > limit:
+        raise ServiceError(field, f"must have at most {limit} characters", len(name.strip()), 400)
+    return name.strip()
+
+
 def create_game(
     db: Session,
     scenario: str | Scenario,
@@ -160,20 +242,25 @@ def create_game(
     bots: dict[int, str] | None = None,
     period_minutes: float = 15.0,
 ) -> Game:
-    """A new game from a scenario: one team (and join code) per firm seat; bot seats named in `bots`."""
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    names = team_names or list(sc.firms.firm_names())
+    """A new game from a scenario (a catalogue name or a validated Scenario): one team (and join code) per firm
+    seat; bot seats named in `bots`."""
+    sc = scenario if isinstance(scenario, Scenario) else catalogue_scenario(scenario)
+    if len(sc.name) > SCENARIO_NAME_MAX:
+        raise ServiceError("scenario", f"name: must have at most {SCENARIO_NAME_MAX} characters", len(sc.name), 400)
+    names = [check_name("team_names", n, TEAM_NAME_MAX) for n in team_names] if team_names else list(sc.firms.firm_names())
     if len(names) != sc.firms.count:
         raise ServiceError("team_names", f"the scenario seats {sc.firms.count} teams", len(names), 400)
     for i, b in (bots or {}).items():
+        if not 0 <= i < sc.firms.count:
+            raise ServiceError(f"bots.{i}", f"no such seat: the scenario seats {sc.firms.count} teams (0 to {sc.firms.count - 1})", i, 400)
         if b not in BOTS:
             raise ServiceError(f"bots.{i}", f"unknown bot; known: {', '.join(BOTS)}", b, 400)
-    if not (0 <= int(seed) < 2**31):
+    if not (0 <= int(seed) <= SEED_MAX):
         raise ServiceError("seed", "must be in [0, 2147483647]", seed, 400)
-    if not (0.5 <= float(period_minutes) <= 24 * 60):
+    if not (PERIOD_MINUTES[0] <= float(period_minutes) <= PERIOD_MINUTES[1]):
         raise ServiceError("period_minutes", "must be >= 0.5 and <= 1440", period_minutes, 400)
     game = Game(
-        name=name or f"{sc.title.en} #{seed}",
+        name=check_name("name", name, GAME_NAME_MAX) if name is not None else sc.title.en[:GAME_NAME_MAX],
         scenario_name=sc.name,
         scenario_json=sc.model_dump(mode="json"),
         seed=int(seed),
@@ -184,6 +271,8 @@ def create_game(
     )
     db.add(game)
     db.flush()
+    if name is None:
+        game.name = f"{sc.title.en[:GAME_NAME_MAX - 12]} #{game.id}"  # never the seed: it stays secret while the game runs
     for i, n in enumerate(names):
         db.add(Team(game_id=game.id, firm_index=i, name=n, join_code=new_join_code(db), bot=(bots or {}).get(i)))
     audit(db, game, "create", f"{sc.name}, seed {seed}")
@@ -226,7 +315,7 @@ def is_past_deadline(game: Game, now: datetime | None = None) -> bool:
 
 def set_deadline(db: Session, game: Game, minutes_from_now: float) -> None:
     _require_running(game)
-    if not (0 <= minutes_from_now <= 24 * 60):
+    if not (DEADLINE_MINUTES[0] <= minutes_from_now <= DEADLINE_MINUTES[1]):
         raise ServiceError("minutes", "must be >= 0 and <= 1440", minutes_from_now, 400)
     if game.status == "paused":
         game.paused_seconds_left = minutes_from_now * 60
@@ -283,6 +372,23 @@ def latest_decisions(db: Session, game: Game, period: int | None = None) -> dict
     return {r.firm_index: r for r in recs}
 
 
+def check_team_decision(state: Any, firm: int, raw: Mapping[str, Any]) -> Decision:
+    """The engine's validation of a team's decision, and one rule of the server's: a team never sets
+    SERVER_FIELDS. Every problem is reported at once.
+
+    Raises:
+        DecisionError: listing every problem; nothing is stored.
+    """
+    refused = [Problem(f, "is set by the server, never by a team", raw[f]) for f in SERVER_FIELDS if f in raw]
+    try:
+        decision = check_decision(state, firm, {k: v for k, v in raw.items() if k not in SERVER_FIELDS})
+    except DecisionError as exc:
+        raise DecisionError(refused + exc.problems, exc.firm) from None
+    if refused:
+        raise DecisionError(refused)
+    return decision
+
+
 def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], source: str = "form") -> Decision:
     """Validate and append a team's decision for the open period (a later one replaces it).
 
@@ -301,7 +407,7 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
         raise ServiceError("deadline", "the deadline for this period has passed", game.deadline.isoformat() + "Z")
     period = game.period
     model = rebuild(db, game)
-    decision = check_decision(model.state, team.firm_index, raw)
+    decision = check_team_decision(model.state, team.firm_index, raw)
     # atomic: only while this period is still open (a resolution holds the game row until it commits)
     bumped = db.execute(
         update(Game)
@@ -323,13 +429,18 @@ def preview(db: Session, game: Game, team: Team, raw: dict[str, Any]) -> dict[st
     """Validate without storing and return the decision's planned costs, or its problems."""
     model = rebuild(db, game)
     try:
-        d = check_decision(model.state, team.firm_index, raw)
+        d = check_team_decision(model.state, team.firm_index, raw)
     except DecisionError as exc:
         return {"ok": False, "problems": [problem_json(p) for p in exc.problems]}
     return {"ok": True, "costs": jsonable(planned_costs(model.state, team.firm_index, d))}
 
 
-def save_draft(db: Session, game: Game, team: Team, raw: dict[str, Any]) -> None:
+def save_draft(db: Session, game: Game, team: Team, raw: dict[str, Any], max_bytes: int | None = None) -> None:
+    """Keep a team's unsubmitted form (any JSON object, at most `max_bytes` as JSON); it is not validated."""
+    if max_bytes is not None:
+        size = len(json.dumps(raw).encode("utf-8"))
+        if size > max_bytes:
+            raise ServiceError("draft", f"a draft must be at most {max_bytes} bytes of JSON", size, 413)
     draft = db.scalar(select(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=game.period))
     if draft is None:
         db.add(Draft(game_id=game.id, firm_index=team.firm_index, period=game.period, payload=jsonable(raw)))
@@ -358,17 +469,26 @@ def add_adjustment(db: Session, game: Game, firm: int, amount: float, reason: st
     except ValueError as exc:
         name, _, rule = str(exc).partition(": ")
         raise ServiceError(name, rule.rsplit("; got ", 1)[0], amount if name == "amount" else firm, 400) from None
-    if not reason.strip():
+    if not isinstance(reason, str) or not reason.strip():
         raise ServiceError("reason", "must say why (it is shown in the debrief)", reason, 400)
-    db.add(Adjustment(game_id=game.id, firm_index=firm, period=game.period, amount=float(amount), reason=reason.strip()[:200]))
+    if len(reason.strip()) > REASON_MAX:
+        raise ServiceError("reason", f"must have at most {REASON_MAX} characters", len(reason.strip()), 400)
+    db.add(Adjustment(game_id=game.id, firm_index=firm, period=game.period, amount=float(amount), reason=reason.strip()))
     audit(db, game, "adjustment", f"firm {firm}: {amount:+.0f} ({reason.strip()[:120]})")
     game.version += 1
     db.commit()
 
 
+def only_absent_seats(scope: str) -> bool:
+    """A bots request's scope: "absent" (seats no team joined) or "all" (every team seat); anything else is refused."""
+    if scope not in BOT_SCOPES:
+        raise ServiceError("scope", "must be absent (seats no team joined) or all (every team seat)", scope, 400)
+    return scope == "absent"
+
+
 def fill_with_bots(db: Session, game: Game, bot: str = "balanced", only_absent: bool = True) -> list[int]:
     """Give every seat no team has joined (or every human seat) to a bot; returns the firms filled."""
-    if bot not in BOTS:
+    if not isinstance(bot, str) or bot not in BOTS:
         raise ServiceError("bot", f"unknown bot; known: {', '.join(BOTS)}", bot, 400)
     filled = []
     for t in game.teams:

@@ -17,7 +17,7 @@ from crmsim.web.service import (
     snapshots,
     submit_decision,
 )
-from crmsim.web.views import current_team, form_to_raw, make_token, team_required
+from crmsim.web.views import current_team, form_to_raw, page_token, team_required
 
 bp = Blueprint("team", __name__, url_prefix="/team")
 
@@ -50,7 +50,7 @@ def team_view(game, team, errors=None, form_values=None):
         values=flat_values(values),
         errors=errors or {},
         seconds_left=seconds_left(game),
-        api_token=make_token("team", team.id),
+        api_token=page_token(),
         news=news(model.state),
     )
 
@@ -79,19 +79,28 @@ def dashboard():
 
 
 def flat_values(values: dict) -> dict[str, str]:
-    """Form field name -> value as text, from a stored decision or the typed form."""
+    """Form field name -> value as text, from a stored decision, a saved draft or the typed form.
+
+    A draft is whatever the team's browser saved, so any JSON shape is shown as text, never trusted."""
     if "_form" in values:
-        return values["_form"]
-    out = {k: ("" if v is None else str(v)) for k, v in values.items() if k not in ("cultivation", "bids", "late")}
-    for c, amount in (values.get("cultivation") or {}).items():
-        out[f"cultivation.{c}"] = str(amount)
-    for t, b in (values.get("bids") or {}).items():
-        out[f"bids.{t}.price"] = str(b.get("price", ""))
-        out[f"bids.{t}.promised_service"] = str(b.get("promised_service", ""))
+        typed = values["_form"]
+        return {str(k): _text(v) for k, v in typed.items()} if isinstance(typed, dict) else {}
+    out = {str(k): _text(v) for k, v in values.items() if k not in ("cultivation", "bids", "late")}
+    cultivation, bids = values.get("cultivation"), values.get("bids")
+    for c, amount in (cultivation.items() if isinstance(cultivation, dict) else ()):
+        out[f"cultivation.{c}"] = _text(amount)
+    for t, b in (bids.items() if isinstance(bids, dict) else ()):
+        bid = b if isinstance(b, dict) else {}
+        out[f"bids.{t}.price"] = _text(bid.get("price", ""))
+        out[f"bids.{t}.promised_service"] = _text(bid.get("promised_service", ""))
     for k in ("hire_sales", "fire_sales", "hire_service", "fire_service", "borrow", "repay"):
         if out.get(k) in ("0", "0.0"):
             out[k] = ""
     return out
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
 
 
 def _echo(form) -> dict:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import functools
 import hmac
 import math
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from crmsim.web import grants
 from crmsim.web.db import get_db
 from crmsim.web.models import Game, Setting, Team
 
 PASSWORD_KEY = "instructor_password_hash"
+SETUP_TOKEN_KEY = "setup_token"  # until the first password is set: the one-time token printed in the server's terminal
 STANDING_FIELDS = ("price", "service_level", "care_budget", "advertising_budget")
 ONE_OFF_FIELDS = ("hire_sales", "fire_sales", "hire_service", "fire_service", "borrow", "repay")
 MIN_PASSWORD = 8
@@ -31,10 +34,12 @@ def password_is_set() -> bool:
 
 
 def set_password(password: str) -> None:
+    """Set the first password; the setup token is used up with it."""
     if len(password) < MIN_PASSWORD:
         raise ValueError(_("password: must have at least %(n)d characters", n=MIN_PASSWORD))
     db = get_db()
     db.merge(Setting(key=PASSWORD_KEY, value=generate_password_hash(password)))
+    db.execute(delete(Setting).where(Setting.key == SETUP_TOKEN_KEY))
     db.commit()
 
 
@@ -46,46 +51,115 @@ def check_password(password: str) -> bool:
     return row is not None and check_password_hash(row.value, password)
 
 
-# -- tokens for the JSON API ----------------------------------------------------
+def setup_token() -> str:
+    """The one-time token that first-run setup asks for: made once and kept in the database, so that every
+    server process on it prints, and accepts, the same one."""
+    db = get_db()
+    row = db.get(Setting, SETUP_TOKEN_KEY)
+    if row is None:
+        db.add(Setting(key=SETUP_TOKEN_KEY, value=secrets.token_urlsafe(24)))
+        try:
+            db.commit()
+        except IntegrityError:  # another process made it first
+            db.rollback()
+        row = db.get(Setting, SETUP_TOKEN_KEY)
+    return row.value
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="crmsim-api")
+def setup_token_matches(given: str) -> bool:
+    row = get_db().get(Setting, SETUP_TOKEN_KEY)
+    return row is not None and bool(given) and hmac.compare_digest(given.encode(), row.value.encode())
 
 
-def make_token(kind: str, ident: int = 0) -> str:
-    return _serializer().dumps({"k": kind, "i": ident})
+# -- sign-in: browser sessions and API tokens (web/grants.py) -------------------------------
 
 
-def read_token() -> dict[str, Any] | None:
+def token_hours() -> float:
+    return float(current_app.config["TOKEN_HOURS"])
+
+
+def sign_in(kind: str, team_id: int | None = None) -> None:
+    """Start a fresh browser session for the instructor or a team (no fixation), keeping the language choice.
+
+    A team's session also carries the API token its pages use (drafts, cost preview),
+    issued under the session so that signing out revokes both."""
+    db = get_db()
+    fresh_session()
+    session["grant"] = grants.issue(db, kind, token_hours(), team_id)
+    if kind == grants.TEAM:
+        session["page_token"] = grants.issue(db, kind, token_hours(), team_id, parent=session["grant"])
+
+
+def sign_out() -> None:
+    """End the browser session everywhere: its token (and a copy of the cookie) stops working."""
+    if isinstance(session.get("grant"), str):
+        grants.revoke(get_db(), session["grant"])
+    fresh_session()
+
+
+def fresh_session() -> None:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def make_token(kind: str, team_id: int | None = None) -> str:
+    """A new API token (``POST /api/login``, ``/api/join``)."""
+    return grants.issue(get_db(), kind, token_hours(), team_id)
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header, if the request has one."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
+    return header.removeprefix("Bearer ").strip() or None
+
+
+def _holder(token: str | None) -> grants.Holder | None:
+    """Who `token` signs in, or None; the reason a token was refused is kept for the API's 401."""
+    if not token or not isinstance(token, str):
+        return None
     try:
-        return _serializer().loads(header.removeprefix("Bearer ").strip())
-    except BadSignature:
+        return grants.holder(get_db(), token)
+    except grants.TokenRefused as exc:
+        g.token_refused = str(exc)
         return None
 
 
-# -- who is signed in -----------------------------------------------------------
+def signed_in() -> tuple[grants.Holder | None, grants.Holder | None]:
+    """(who the browser session signs in, who the bearer token signs in), once per request.
+
+    The CSRF-exempt API takes tokens only, never the session cookie."""
+    if "signed_in" not in g:
+        from_session = _holder(session.get("grant")) if request.blueprint != "api" else None
+        g.signed_in = (from_session, _holder(bearer_token()))
+    return g.signed_in
 
 
 def is_instructor() -> bool:
-    if session.get("instructor") and request.blueprint != "api":  # the CSRF-exempt API takes tokens only
-        return True
-    tok = read_token()
-    return bool(tok and tok.get("k") == "instructor")
+    return any(h is not None and h.kind == grants.INSTRUCTOR for h in signed_in())
 
 
 def current_team() -> Team | None:
+    """The team signed in by the bearer token, else by the browser session."""
     if "team" in g:
         return g.team
-    team_id = session.get("team_id") if request.blueprint != "api" else None  # the API takes tokens only
-    tok = read_token()
-    if tok and tok.get("k") == "team":
-        team_id = tok["i"]
-    g.team = get_db().get(Team, team_id) if team_id else None
+    from_session, from_token = signed_in()
+    holder = next((h for h in (from_token, from_session) if h is not None and h.kind == grants.TEAM), None)
+    g.team = get_db().get(Team, holder.team_id) if holder else None
     return g.team
+
+
+def page_token() -> str | None:
+    """The API token a team's page uses: the bearer token it came with, else its session's page token."""
+    return bearer_token() or session.get("page_token")
+
+
+def sign_in_required(rule: str) -> dict[str, Any]:
+    """The API's 401 error: why the token was refused (expired, revoked, unknown), else `rule`."""
+    return {"field": "auth", "rule": g.get("token_refused") or rule, "value": None}
 
 
 def instructor_required(view: Callable) -> Callable:
@@ -93,10 +167,11 @@ def instructor_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         if not is_instructor():
             if request.blueprint == "api":
-                return jsonify(error={"field": "auth", "rule": "instructor sign-in required", "value": None}), 401
+                return jsonify(error=sign_in_required("instructor sign-in required")), 401
             return redirect(url_for("auth.login", next=request.path))
         return view(*args, **kwargs)
 
+    wrapped.caller = "instructor"
     return wrapped
 
 
@@ -105,10 +180,11 @@ def team_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         if current_team() is None:
             if request.blueprint == "api":
-                return jsonify(error={"field": "auth", "rule": "team sign-in required (join with your code)", "value": None}), 401
+                return jsonify(error=sign_in_required("team sign-in required (join with your code)")), 401
             return redirect(url_for("auth.join"))
         return view(*args, **kwargs)
 
+    wrapped.caller = "team"
     return wrapped
 
 
@@ -174,6 +250,7 @@ def num(v: Any, digits: int = 1) -> str:
 
 
 def register_template_helpers(app: Flask) -> None:
+    """Template filters and globals, and the error pages."""
     from crmsim.web import LANGUAGES
     from crmsim.web.i18n import client_name, current_lang, void_reason_text
 
@@ -186,21 +263,75 @@ def register_template_helpers(app: Flask) -> None:
         client_name=client_name,
         void_reason_text=void_reason_text,
     )
+    register_error_pages(app)
+
+
+def api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def refusal(status: int, field: str, rule: str, value: Any = None, page: str | None = None):
+    """The answer to a refused request: JSON for the API, the error page (in the visitor's language) otherwise."""
+    if api_request():
+        return jsonify(error={"field": field, "rule": rule, "value": value}), status
+    return render_template("error.html", code=status, message=page or f"{field}: {rule}"), status
+
+
+def register_error_pages(app: Flask) -> None:
+    """Every refusal is a clear 4xx (or 503 for a storage fault), as JSON on the API and as a page elsewhere."""
+    from werkzeug.exceptions import HTTPException
+
+    from crmsim.web.db import FAULT_RULES, recover_from, storage_fault
+    from crmsim.web.guard import InputRefused
+    from crmsim.web.service import ServiceError
 
     @app.errorhandler(404)
     def not_found(_e):
-        if request.path.startswith("/api/"):
-            return jsonify(error={"field": "path", "rule": "not found", "value": request.path}), 404
-        return render_template("error.html", code=404, message=_("Not found")), 404
+        return refusal(404, "path", "not found", request.path, page=_("Not found"))
 
     @app.errorhandler(403)
     def forbidden(_e):
-        if request.path.startswith("/api/"):
-            return jsonify(error={"field": "auth", "rule": "not allowed", "value": request.path}), 403
-        return render_template("error.html", code=403, message=_("Not allowed: this page is not yours to see yet.")), 403
+        return refusal(403, "auth", "not allowed", request.path, page=_("Not allowed: this page is not yours to see yet."))
+
+    @app.errorhandler(413)
+    def too_large(_e):
+        limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+        return refusal(413, "body", f"too large: the request body must be at most {limit} bytes", None,
+                       page=_("Request too large: at most %(n)d bytes.", n=limit))
 
     @app.errorhandler(429)
     def too_many(e):
-        if request.path.startswith("/api/"):
-            return jsonify(error={"field": "rate", "rule": f"too many requests: {e.description}", "value": None}), 429
-        return render_template("error.html", code=429, message=_("Too many attempts; wait a minute and try again.")), 429
+        return refusal(429, "rate", f"too many requests: {e.description}", None, page=_("Too many attempts; wait a minute and try again."))
+
+    @app.errorhandler(InputRefused)
+    def input_refused(exc: InputRefused):
+        return refusal(400, exc.field, exc.rule, exc.value)
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        from crmsim.web.service import problem_json
+
+        if api_request():
+            return jsonify(error=problem_json(exc.problem)), exc.status
+        return refusal(exc.status, exc.problem.field, _(exc.problem.rule))
+
+    @app.errorhandler(HTTPException)
+    def other_http_error(e: HTTPException):
+        if api_request():
+            return refusal(e.code or 400, "request", e.description or e.name)
+        return e
+
+    def storage_error(exc: Exception):
+        fault = storage_fault(exc)
+        if fault is None:
+            raise exc
+        recover_from(fault)
+        g.signed_in, g.team = (None, None), None  # the error page asks the database nothing
+        app.logger.error("storage fault (%s) on %s %s: %s", fault, request.method, request.path, exc)
+        answer, status = refusal(503, "database", FAULT_RULES[fault], fault, page=_(FAULT_RULES[fault]))
+        return answer, status, {"Retry-After": "30"}
+
+    from sqlalchemy.exc import DBAPIError
+
+    app.register_error_handler(DBAPIError, storage_error)
+    app.register_error_handler(OSError, storage_error)

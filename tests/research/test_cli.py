@@ -55,14 +55,17 @@ def test_balance_command_plays_the_report_with_its_options_and_prints_verdict_su
     shows no progress bar; the printed verdict, summary and plots are the ones written to --out."""
     out = tmp_path / "bal"
     assert main(["balance", "classroom-v1", "--seeds", "2", "--seed", "9", "--set", "market.customers=500",
-                 "--out", str(out), "--workers", "1", "--quiet"]) == 0
+                 "--egta-seeds", "1", "--out", str(out), "--workers", "1", "--quiet"]) == 0
     printed = capsys.readouterr()
     text = " ".join(printed.out.split())
     rows = pd.read_csv(out / "rows.csv")
     assert sorted(set(rows["seed"])) == sorted(spawn_seeds(9, 2))
     assert set(rows["param:market.customers"]) == {500}
     summary = pd.read_csv(out / "summary.csv").set_index("metric")
-    assert summary.loc["games", "value"] == 2 * rows["lineup"].nunique() == rows["run_id"].nunique()
+    sets = rows[rows["tag:set"] != "egta"]  # the field, standing and reckless sets, seats rotated per seed
+    assert summary.loc["games", "value"] == 3 * 2 == sets["run_id"].nunique()
+    assert rows[rows["tag:set"] == "egta"]["run_id"].nunique() == 7 * 7  # one game per cell of the payoff table
+    assert "Game facts of classroom-v1" in text and "Nash mixture" in text
     report = (out / "report.md").read_text(encoding="utf-8")
     verdict = [line.removeprefix("- ") for line in report.split("## Verdict")[1].split("##")[0].strip().splitlines()]
     assert verdict and all(line in text for line in verdict)

@@ -25,7 +25,8 @@ import pytest
 
 PG_DEFAULT_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
 INSTRUCTOR_PASSWORD = "secret-pass"
-ENV_VARS = ("DATABASE_URL", "CRMSIM_SECRET_KEY", "CRMSIM_INSTRUCTOR_PASSWORD", "CRMSIM_RATELIMIT_AUTH", "RATELIMIT_STORAGE_URI")
+ENV_VARS = ("DATABASE_URL", "CRMSIM_SECRET_KEY", "CRMSIM_INSTRUCTOR_PASSWORD", "CRMSIM_RATELIMIT_AUTH", "RATELIMIT_STORAGE_URI",
+            "CRMSIM_TOKEN_HOURS", "CRMSIM_TRUSTED_PROXIES", "CRMSIM_MAX_REQUEST_BYTES")
 
 
 def in_ci() -> bool:
@@ -182,11 +183,13 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
-    """Stop the service's clock (crmsim.web.service.utcnow) at 2026-03-02 09:00 UTC; ``clock.advance(s)`` moves it."""
-    from crmsim.web import service
+    """Stop the server's clocks (the game service's and the sign-in grants': crmsim.web.service.utcnow and
+    crmsim.web.grants.utcnow) at 2026-03-02 09:00 UTC; ``clock.advance(s)`` moves them."""
+    from crmsim.web import grants, service
 
     stopped = Clock(datetime(2026, 3, 2, 9, 0, 0))
     monkeypatch.setattr(service, "utcnow", stopped)
+    monkeypatch.setattr(grants, "utcnow", stopped)
     return stopped
 
 
@@ -260,3 +263,39 @@ def helpers():
         bearer=bearer, instructor_token=instructor_token, api_create_game=api_create_game, api_join=api_join,
         csrf_token=csrf_token, form_join=form_join, decision_to_form=decision_to_form, password=INSTRUCTOR_PASSWORD,
     )
+
+
+# ---------------------------------------------------------------------------
+# the security suite's figure (README): requests tried, 5xx answers, wrong accepts, leaks
+
+
+def _tally():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from probe import TALLY
+
+    return TALLY
+
+
+def pytest_sessionfinish(session) -> None:
+    """An xdist worker hands its tally to the controller."""
+    if hasattr(session.config, "workeroutput"):
+        from dataclasses import asdict
+
+        session.config.workeroutput["security_tally"] = asdict(_tally())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """The controller adds up its workers' tallies."""
+    _tally().add(getattr(node, "workeroutput", {}).get("security_tally"))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    tally = _tally()
+    if tally.requests:
+        terminalreporter.write_line(tally.line())
+        for problem in tally.problems[:20]:
+            terminalreporter.write_line(f"  {problem}")

@@ -129,9 +129,60 @@ def test_sign_in_attempts_are_counted_in_redis_when_it_is_the_store(server_env):
     try:
         assert [client.post("/api/join", json={"code": "WRONG1"}).status_code for _ in range(4)] == [404, 404, 404, 429]
         keys = [k.decode() for k in store.keys(f"*{prefix}*")]
-        assert keys == [f"LIMITS:LIMITER/{prefix}/127.0.0.1/api.join/3/1/minute"]
-        assert int(store.get(keys[0])) == 4  # every attempt, the refused fourth too (a fixed window counts each hit)
+        assert keys == [f"LIMITS:LIMITER/{prefix}/127.0.0.1/join-code/3/1/minute"]  # one count for the page and the API
+        assert int(store.get(keys[0])) == 3  # the failed guesses; the refused fourth was not checked, so not a guess
     finally:
         for key in store.keys(f"*{prefix}*"):
             store.delete(key)
         app.extensions["db_engine"].dispose()
+
+
+def test_serve_without_a_password_prints_a_one_time_setup_link_and_limits_bodies(tmp_path):
+    """As Jupyter does: the terminal shows /setup?token=...; without it, nobody becomes the instructor. A body over
+    the limit is refused by the served app (413, JSON on the API) however it is sent."""
+    import http.client
+    import http.cookiejar
+    import json
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from server import LiveServer
+
+    with LiveServer(tmp_path / "instance", env={"CRMSIM_INSTRUCTOR_PASSWORD": ""}) as srv:
+        found = re.findall(r"/setup\?token=([A-Za-z0-9_-]+)", srv.log())
+        assert len(found) == 1, srv.log()
+        token = found[0]
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+        def post_setup(form: dict[str, str], page: str) -> int:
+            with browser.open(srv.url + page, timeout=30) as r:  # the page's hidden fields, as a browser sends them
+                hidden = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', r.read().decode()))
+            data = urllib.parse.urlencode({**hidden, **form}).encode()
+            try:
+                with browser.open(urllib.request.Request(srv.url + "/setup", data=data), timeout=30) as r:
+                    return r.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        password = {"password": "chosen at first run", "again": "chosen at first run"}
+        assert post_setup(password, "/setup") == 403  # no token
+        assert post_setup({**password, "token": "guess"}, "/setup") == 403
+        assert post_setup(password, f"/setup?token={token}") == 200  # set; redirected to the console
+        with browser.open(srv.url + "/instructor/", timeout=30) as r:
+            assert r.geturl().endswith("/instructor/")
+
+        host, port = "127.0.0.1", srv.port
+        big = b'{"password": "' + b"x" * (2**20 + 1) + b'"}'
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.request("POST", "/api/login", body=big, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        assert r.status == 413 and json.loads(r.read())["error"]["field"] == "body"
+        conn.close()
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.request("POST", "/api/login", body=iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),
+                     headers={"Content-Type": "application/json"}, encode_chunked=True)
+        r = conn.getresponse()
+        assert r.status == 413 and json.loads(r.read())["error"]["field"] == "body"
+        conn.close()

@@ -4,7 +4,8 @@
 Never imported. The templates call ``_(game.status)``, and auth.py shows
 ``_(exc.problem.rule)`` for a ServiceError raised in web/service.py; pybabel cannot
 see strings passed through a variable. Keep these in step with web/models.py
-(Game.status) and the literal rule strings in web/service.py. Rules built with
+(Game.status), the literal rule strings in web/service.py and the storage
+faults' messages in web/db.py (FAULT_RULES). Rules built with
 f-strings (e.g. "the scenario seats {n} teams") cannot be matched and stay English.
 """
 
@@ -31,4 +32,14 @@ SERVICE_RULES = (
     _l("must say why (it is shown in the debrief)"),
     _l("no such team in this game"),
     _l("was resolved by another request"),
+    _l("must be absent (seats no team joined) or all (every team seat)"),
+    _l("give a catalogue name or an uploaded scenario, not both"),
+    _l("must not be blank"),
+    _l("was already resolved"),
+)
+
+STORAGE_FAULTS = (
+    _l("the database's disk is full: nothing was saved; free some space and try again"),
+    _l("the database is read-only: nothing was saved; make it writable again (no restart needed)"),
+    _l("the database cannot be reached or is busy: nothing was saved; try again in a moment"),
 )
