@@ -27,7 +27,7 @@ from crmsim.sim.decisions import TIER_NAMES, Decision, DecisionError, validate_d
 from crmsim.sim.events import event_effects
 from crmsim.sim.observation import PUBLIC_FIRM_FIELDS, Observation
 from crmsim.sim.state import Tender
-from crmsim.sim.tenders import is_invited, unit_delivery_cost
+from crmsim.sim.tenders import contract_load, is_invited, unit_delivery_cost
 
 Bounds = tuple[float, float]
 Layout = list[tuple[str, float, float]]  # (name, low, high) per entry
@@ -808,7 +808,7 @@ class FirmCodec:
                 "eligible": float(is_invited(t, rel, stage)),
                 "biddable": float(self.biddable(ob, t, reach)),
                 "cost_ratio": unit_delivery_cost(f.unit_cost, t.required_service, sc.tenders.service_cost_per_unit) / t.price_cap,
-                "load_ratio": _ratio(t.volume * t.load_per_unit, capacity),
+                "load_ratio": _ratio(contract_load(t), capacity),
                 "lowest_price": float(t.award == "lowest_price"),
                 "min_valid_bids": t.min_valid_bids / self.n_firms,
                 "baseline_bid": 1.0 if mine is not None else 0.0,

@@ -27,19 +27,19 @@ Actions (residual control):
     ==============================  ===========================================================
     entry                           meaning (b: the baseline's value)
     ==============================  ===========================================================
-    price                           b x (1 + 0.2 a), cents, at most market.price_cap
+    price                           b x (1 + 0.1 a), cents, at most market.price_cap
     service_level                   b + 0.1 a, in [0, 1]
-    care_budget                     b + a x care step (costs.care_scale x an even share / 2)
-    advertising_budget              b + a x costs.advertising_scale / 4
-    sales_staff_change              b's net hires + round(2 a) heads (0.5 -> 1, -0.5 -> -1)
-    service_staff_change            b's net hires + round(4 a) heads
+    care_budget                     b + a x costs.care_scale x an even share of the market / 5
+    advertising_budget              b + a x costs.advertising_scale / 8
+    sales_staff_change              b's net hires + round(a) heads (half away from zero: 0.5 -> 1, -0.5 -> -1)
+    service_staff_change            b's net hires + round(2 a) heads
     finance                         b's net borrowing + a x credit_line / 4 (borrow if > 0, repay if < 0)
-    retention_budget                b + a x step (scenarios with crm.retention_offered)
+    retention_budget                b + a x crm.retention_scale x an even share / 50 (crm.retention_offered)
     care_split.A/B/C                each tier's share x 2^a, renormalised (crm.tier_care)
     research.survey                 b + round(200 a) customers (research.offered)
     research.forecast               a flag: >= 0.5 buys, <= -0.5 does not, between: as b
     research.rivals.<client>        a flag per client
-    cultivation.<client>            b + a x tenders.cultivation_scale / 2 (cultivating by spend)
+    cultivation.<client>            b + a x tenders.cultivation_scale / 4 (cultivating by spend)
     activities.<client>             b's plan moved a x (rungs - 1) rungs up or down the client's stage
                                     ladder (lifecycle cultivation; see below)
     slot<k>.bid                     a flag: bid on the slot's tender (>= 0.5), withdraw b's bid (<= -0.5)
@@ -48,14 +48,13 @@ Actions (residual control):
     slot<k>.promised_service        b's promise (or the required service) + 0.2 a, in [required, 1]
     ==============================  ===========================================================
 
-    Lifecycle **ladders**: at each stage, the plans a client can get, least first:
-    none, then the activities that count at that stage added one at a time
-    (fewest hours first). At 考察期 evaluation: none, visit, visit + demo. The
-    decoder only ever produces activities that count at the client's stage.
-    A plan off the ladder (a bot's) sits on the rung nearest in hours.
+    Lifecycle **ladders**: at each stage, the plans a client can get: every set
+    of the activities that count at that stage, fewest sales hours first. At
+    考察期 evaluation: none, visit, demo, visit + demo. The decoder only ever
+    produces activities that count at the client's stage.
     Slot k is the k-th open tender in sorted tender-id order (``info["tender_slots"]``);
-    a new bid starts from the **reference bid**: the required service at the
-    middle of the range between own delivery cost and the cap.
+    a new bid starts from the **reference bid**: the required service, priced at
+    the middle of the range between own delivery cost and the cap.
 
     **Action mask.** ``info["action_mask"]`` (and ``env.action_masks()``, the
     method MaskablePPO-style code calls) is a boolean vector over the action
