@@ -586,8 +586,9 @@ class FirmCodec:
 
         `raw` is validated first (DecisionError if the engine rejects it); None stands for
         the standing decision with no one-off fields. Lossy where the space is narrower than the
-        rules: a move larger than one step of :class:`ActionScales`, a plan off the stage's ladder,
-        bids on tenders beyond the slots. Prices and budgets decode to the cent and service
+        rules: a move larger than one step of :class:`ActionScales`, bids on tenders beyond the
+        slots or masked, borrowing and repaying in one period (the net is kept), the order in
+        which a research order names clients. Prices and budgets decode to the cent and service
         levels to 1e-4.
         """
         d = validate_decision(raw if raw is not None else {}, ob.limits)
