@@ -7,7 +7,7 @@ cash_end = cash_start + inflows - outflows + adjustment + borrowing - repayment 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from crmsim.scenarios.schema import Costs
 from crmsim.sim.decisions import Decision
@@ -85,7 +85,7 @@ class Ledger:
         return self.cash_before_emergency + self.emergency_loan
 
     def to_dict(self) -> dict[str, float]:
-        d = asdict(self)
+        d = {k: getattr(self, k) for k in LEDGER_FIELDS}
         d.update(
             revenue=self.revenue,
             operating_costs=self.operating_costs,
@@ -94,6 +94,10 @@ class Ledger:
             cash_end=self.cash_end,
         )
         return d
+
+
+#: the ledger's lines, in order (the firm table's columns)
+LEDGER_FIELDS = tuple(f.name for f in fields(Ledger))
 
 
 def interest_due(debt: float, emergency_debt: float, costs: Costs) -> float:
