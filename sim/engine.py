@@ -12,7 +12,7 @@ identical results.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -420,6 +420,7 @@ def resolve_period(
     rng: np.random.Generator,
     xp: Any = np,
     adjustments: Mapping[int, float] | None = None,
+    checked: Collection[int] = (),
 ) -> tuple[GameState, PeriodResult]:
     """Resolve one period. Pure: `state` is not changed.
 
@@ -434,6 +435,9 @@ def resolve_period(
         xp: array namespace for the population (numpy or cupy).
         adjustments: firm index -> instructor's bonus (+) or penalty (-) in cash,
             booked this period on the ledger's `adjustment` line.
+        checked: firms whose decision is the very one :func:`check_decision` returned for `state` (a team's
+            submission, a bot's decision): taken as it is rather than checked a second time, which would
+            give the same decision (validation is idempotent).
 
     Raises:
         DecisionError: a decision breaks a rule other than its bids; nothing is resolved.
@@ -441,7 +445,7 @@ def resolve_period(
     """
     if state.finished:
         raise ValueError(f"the game is over after period {state.period - 1}")
-    p = open_period(state, decisions, adjustments or {}, xp)
+    p = open_period(state, decisions, adjustments or {}, xp, checked)
     staff = staffing_and_finance(p)
     shocks = apply_event_effects(p)
     awards = run_tenders(p, staff, shocks, rng)
@@ -476,10 +480,12 @@ def resolve_period(
 # -- 0. the decisions in force ----------------------------------------------
 
 
-def open_period(state: GameState, decisions: Decisions, adjustments: Mapping[int, float], xp: Any) -> Period:
+def open_period(state: GameState, decisions: Decisions, adjustments: Mapping[int, float], xp: Any,
+                checked: Collection[int] = ()) -> Period:
     """Validate the decisions (bids kept as given for the tender office) and the adjustments.
 
-    A live firm that submitted nothing keeps its standing decision and bids nothing.
+    A live firm that submitted nothing keeps its standing decision and bids nothing. The decisions of the
+    `checked` firms already passed :func:`check_decision` against this state and are taken as they are.
     """
     p = blank_period(state, xp)
     for f in state.firms:
@@ -491,8 +497,11 @@ def open_period(state: GameState, decisions: Decisions, adjustments: Mapping[int
             p.decisions[f.index] = f.standing
             p.note("standing_decision", f.index, "no decision submitted: standing decision kept, no bids")
             continue
-        checked = check_decision(state, f.index, replace(d, bids={}))
-        p.decisions[f.index] = replace(checked, bids=readable_bids(d.bids))
+        if f.index in checked:
+            p.decisions[f.index] = d
+            continue
+        valid = check_decision(state, f.index, replace(d, bids={}))
+        p.decisions[f.index] = replace(valid, bids=readable_bids(d.bids))
     for i, amount in adjustments.items():
         p.adjustments[i] = check_adjustment(state, i, amount)
         p.note("adjustment", i, f"instructor {'bonus' if amount >= 0 else 'penalty'} {amount:+.0f}")

@@ -108,6 +108,7 @@ class CRMModel(mesa.Model):
         self.firm_agents: list[FirmAgent] = sorted(self.agents_by_type[FirmAgent], key=lambda a: a.index)
         self.results: list[PeriodResult] = []
         self.pending: dict[int, Decision] = {}
+        self.checked: dict[int, Decision] = {}  # the decisions check_decision returned this period (not checked again)
         self.pending_adjustments: dict[int, float] = {}
         self.log_periods: list[dict[str, Any]] = []
         self.customers_at_start = customers_by_firm(self.state, xp)
@@ -140,7 +141,7 @@ class CRMModel(mesa.Model):
             DecisionError: naming every problem; nothing is stored.
         """
         decision = check_decision(self.state, firm, raw)
-        self.pending[firm] = decision
+        self.pending[firm] = self.checked[firm] = decision
         return decision
 
     def adjust(self, firm: int, amount: float) -> None:
@@ -160,12 +161,15 @@ class CRMModel(mesa.Model):
         if self.finished:
             raise ValueError(f"the game is over after period {self.state.period - 1}")
         bots = {a.index: a.strategy for a in self.firm_agents if a.is_bot and a.index not in self.pending}
-        self.pending.update(bot_decisions(self.state, bots, self.results, self.seed))
+        decided = bot_decisions(self.state, bots, self.results, self.seed)
+        self.pending.update(decided)
+        self.checked.update(decided)
         decisions = dict(self.pending)
+        checked = {i for i, d in decisions.items() if self.checked.get(i) is d}
         period = self.state.period
         adjustments = dict(self.pending_adjustments)
-        self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp, adjustments)
-        self.pending, self.pending_adjustments = {}, {}
+        self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp, adjustments, checked)
+        self.pending, self.pending_adjustments, self.checked = {}, {}, {}
         self.results.append(result)
         if self.collect:
             entry = {"period": period, "decisions": {str(i): d.to_dict() for i, d in sorted(decisions.items())}}
