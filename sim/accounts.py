@@ -86,11 +86,12 @@ class Ledger:
 
     def to_dict(self) -> dict[str, float]:
         d = {k: getattr(self, k) for k in LEDGER_FIELDS}
+        revenue, costs = self.revenue, self.operating_costs  # the properties' values, each summed once
         d.update(
-            revenue=self.revenue,
-            operating_costs=self.operating_costs,
-            operating_profit=self.operating_profit,
-            net_profit=self.net_profit,
+            revenue=revenue,
+            operating_costs=costs,
+            operating_profit=revenue - costs,
+            net_profit=(revenue - costs) - self.interest,
             cash_end=self.cash_end,
         )
         return d
