@@ -36,6 +36,8 @@ def test_whole_game_frames_are_identical_to_the_recorded_ones(game):
     for name, was in recorded.items():
         now = recorder.frame_digest(frames[name])
         assert now["rows"] == was["rows"], f"{name}: {now['rows']} rows now, {was['rows']} recorded"
+        kept = [c for c in now["order"] if c in was["columns"]]
+        assert kept == was["order"], f"{name}: the recorded columns are in another order"
         for column, digest in was["columns"].items():
             assert column in now["columns"], f"{name}.{column}: column gone"
             assert now["columns"][column]["values"] == digest["values"], f"{name}.{column}: values differ"
