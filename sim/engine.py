@@ -421,6 +421,7 @@ def resolve_period(
     xp: Any = np,
     adjustments: Mapping[int, float] | None = None,
     checked: Collection[int] = (),
+    track: int | None = None,
 ) -> tuple[GameState, PeriodResult]:
     """Resolve one period. Pure: `state` is not changed.
 
@@ -438,6 +439,8 @@ def resolve_period(
         checked: firms whose decision is the very one :func:`check_decision` returned for `state` (a team's
             submission, a bot's decision): taken as it is rather than checked a second time, which would
             give the same decision (validation is idempotent).
+        track: customers whose period record (``PeriodResult.panel``) to keep: the first `track`; default the
+            scenario's ``market.track_customers``. Keeping none (0) plays the same game faster.
 
     Raises:
         DecisionError: a decision breaks a rule other than its bids; nothing is resolved.
@@ -452,7 +455,8 @@ def resolve_period(
     delivered = deliver_contracts(p, staff, shocks)
     offer = market_inputs(p, staff, shocks)
     m = state.scenario.market
-    population, customers = step_population(state.population, offer.inputs, m, rng, xp, track=m.track_customers)
+    track = m.track_customers if track is None else track
+    population, customers = step_population(state.population, offer.inputs, m, rng, xp, track=track)
     customers = _to_numpy(customers, xp)
     ties = relationships(p, delivered)
     books = accounts(p, staff, shocks, offer, delivered, customers, population.size)

@@ -62,10 +62,11 @@ class CRMModel(mesa.Model):
         strategies: one entry per firm: a bot spec (agents.bots.make_bot), a Strategy, or None for a
             human seat (decisions come through :meth:`submit`). Default: all human.
         xp: array namespace for the customer population (numpy; cupy on a GPU).
-        collect: keep the DataCollector (:meth:`frames`) and the decision log
-            (:meth:`decision_log`). ``collect=False`` plays the identical game faster for
-            batch research that reads only ``model.results``; ``datacollector`` is then None and
-            frames() and decision_log() raise ValueError.
+        collect: keep the DataCollector (:meth:`frames`), the decision log (:meth:`decision_log`) and the
+            tracked customers' records (:meth:`customer_history`, :meth:`customer_panel`).
+            ``collect=False`` plays the identical game faster for batch research that reads only
+            ``model.results`` (their ``panel`` then empty); ``datacollector`` is then None and those
+            methods raise ValueError.
         rng: the game seed, as Mesa names it: a whole number >= 0, or a numpy Generator from which
             the seed is drawn. Default (neither rng nor seed): 0, so a game always replays. Giving
             both with different values is an error.
@@ -168,7 +169,8 @@ class CRMModel(mesa.Model):
         checked = {i for i, d in decisions.items() if self.checked.get(i) is d}
         period = self.state.period
         adjustments = dict(self.pending_adjustments)
-        self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp, adjustments, checked)
+        self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp, adjustments, checked,
+                                            track=None if self.collect else 0)
         self.pending, self.pending_adjustments, self.checked = {}, {}, {}
         self.results.append(result)
         if self.collect:
@@ -236,7 +238,7 @@ class CRMModel(mesa.Model):
 
     def _require_collect(self, what: str) -> None:
         if not self.collect:
-            raise ValueError(f"{what}: this model was built with collect=False (no tables or decision log kept); "
+            raise ValueError(f"{what}: this model was built with collect=False (no tables, decision log or customer records kept); "
                              "build it with collect=True, or read model.results")
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -261,6 +263,7 @@ class CRMModel(mesa.Model):
 
     def customer_history(self, customer: int) -> pd.DataFrame:
         """One customer's history, period by period (tracked customers: the first `market.track_customers`)."""
+        self._require_collect("customer_history")
         tracked = min(self.scenario.market.track_customers, self.scenario.market.customers)
         if not 0 <= customer < self.scenario.market.customers:
             raise IndexError(f"customer must be in [0, {self.scenario.market.customers - 1}]; got {customer}")
@@ -275,6 +278,7 @@ class CRMModel(mesa.Model):
 
     def customer_panel(self) -> pd.DataFrame:
         """Every tracked customer's history in one long frame (customer, period, ...)."""
+        self._require_collect("customer_panel")
         parts = []
         for r in self.results:
             df = pd.DataFrame({k: np.asarray(v) for k, v in r.panel.items()})
