@@ -910,15 +910,16 @@ def accounts(
         ledger = firm_ledger(p, f, d, shocks, delivered, po, float(staff.debt[i]), float(staff.emergency[i]))
         if ledger.emergency_loan > 0:
             p.note("emergency_loan", i, f"emergency loan {ledger.emergency_loan:.0f} at {costs.emergency_rate:.0%} per period")
-        bankrupt = is_insolvent(ledger.cash_end)
+        cash_end = ledger.cash_end
+        bankrupt = is_insolvent(cash_end)
         if bankrupt:
             newly_bankrupt.append(i)
-            p.note("bankruptcy", i, f"cash {ledger.cash_end:.0f} after the credit line is exhausted (破产)")
+            p.note("bankruptcy", i, f"cash {cash_end:.0f} after the credit line is exhausted (破产)")
         ledgers[i] = ledger
         firms.append(
             replace(
                 f,
-                cash=ledger.cash_end,
+                cash=cash_end,
                 debt=float(staff.debt[i]),
                 emergency_debt=float(staff.emergency[i]) + ledger.emergency_loan,
                 sales_staff=int(staff.sales[i]),
