@@ -114,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         found = read_frame(source, "firms")
         if found is not None:
             recorded, fmt = found
-            difference = replay_difference(roundtrip(model.frames()["firms"], fmt), recorded)
+            difference = replay_difference(roundtrip(model.frames()["firms"], fmt, "firms"), recorded)
             if difference:
                 console.print(f"[red]replay differs from the recorded results in {source}:[/red] ", end="")
                 console.print(difference, markup=False, highlight=False)

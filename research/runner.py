@@ -35,6 +35,7 @@ from crmsim.research.executors import (  # noqa: F401 (dask_executor and open_ex
 from crmsim.research.provenance import check_returned, keep_run, resume
 from crmsim.research.stats import N_BOOT, cluster_mean
 from crmsim.sim.export import provenance
+from crmsim.sim.frames import typed
 
 FINAL_COLUMNS = (
     "rank", "score", "score_financial", "score_customer", "score_relationship", "score_growth", "cash", "equity",
@@ -158,7 +159,7 @@ def run_game(spec: RunSpec) -> pd.DataFrame:
         **game_texture(model),
         **_tag_columns(spec),
     }
-    final = pd.DataFrame(columns, index=firms.index)
+    final = typed("runs", pd.DataFrame(columns, index=firms.index))
     final.attrs[RECORD] = record
     return final
 

@@ -15,6 +15,7 @@ from crmsim.agents.firms import FirmAgent
 from crmsim.agents.population import COMPLAINT_OUTCOMES
 from crmsim.scenarios import Scenario, load_scenario, scenario_from_dict
 from crmsim.sim.decisions import Decision
+from crmsim.sim.frames import typed
 from crmsim.sim.engine import (
     PeriodResult,
     bot_decisions,
@@ -246,10 +247,18 @@ class CRMModel(mesa.Model):
         self._require_collect("frames")
         if not self.datacollector.tables:  # no period resolved yet
             return {}
-        out = {name: self.datacollector.get_table_dataframe(name) for name in self.datacollector.tables}
+        run_id = self.run_id
+        out = {name: typed(name, self.datacollector.get_table_dataframe(name), run_id, self.seed) for name in self.datacollector.tables}
         market = self.datacollector.get_model_vars_dataframe()
-        out["market"] = market[market["period"] > 0].reset_index(drop=True)  # step 0 stays in the model vars
+        out["market"] = typed("market", market[market["period"] > 0].reset_index(drop=True), run_id, self.seed)  # step 0 stays in the model vars
         return out
+
+    @property
+    def run_id(self) -> str:
+        """The game's provenance hash (crmsim.sim.export.model_provenance): the run_id column of its frames."""
+        from crmsim.sim.export import model_provenance
+
+        return model_provenance(self)["run_id"]
 
     def standings(self) -> pd.DataFrame:
         """Final (or current) ranking with the scorecard breakdown."""
@@ -285,7 +294,7 @@ class CRMModel(mesa.Model):
             df.insert(0, "customer", np.arange(len(df)))
             df.insert(0, "period", r.period)
             parts.append(df)
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return typed("customers", pd.concat(parts, ignore_index=True), self.run_id, self.seed) if parts else pd.DataFrame()
 
     # -- the decision log and replay ------------------------------------
 
