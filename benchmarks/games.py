@@ -90,6 +90,8 @@ def play_batch(scenario: str, games: int, seed: int, workers: int) -> dict[str, 
     """`games` games on a process pool of `workers` (pool start-up included): seconds, and a digest of the rows."""
     import hashlib
 
+    import pandas as pd
+
     from crmsim.research.runner import execute
 
     todo = specs(scenario, games, seed)
@@ -97,6 +99,8 @@ def play_batch(scenario: str, games: int, seed: int, workers: int) -> dict[str, 
     rows = execute(todo, workers=workers, progress=False)
     seconds = time.perf_counter() - start
     kept = rows.drop(columns=["run_id"]).sort_values(["seed", "firm"]).reset_index(drop=True)
+    numbers = [c for c in kept.columns if pd.api.types.is_numeric_dtype(kept[c]) and not pd.api.types.is_bool_dtype(kept[c])]
+    kept = kept.astype({c: "float64" for c in numbers})  # values compared, not dtypes (counts became integers)
     digest = hashlib.sha256(kept.to_csv(index=False).encode()).hexdigest()
     return {"seconds": seconds, "rows": len(rows), "digest": digest}
 
