@@ -1086,15 +1086,19 @@ def relationship_rows(p: Period, ended: Bankruptcies, ties: Ties) -> list[dict[s
     sales hours and progress gained, and the strongest rival stage the firm faced."""
     rows = []
     lc = ended.lifecycle
+    relationship, satisfaction = ended.relationship.tolist(), ties.client_satisfaction.tolist()  # values exactly, cheaper to read
+    if lc is not None:
+        stage, progress, idle = lc.stage.tolist(), lc.progress.tolist(), lc.idle.tolist()
+        spend, hours, gained, hold = ties.spend.tolist(), ties.hours.tolist(), ties.gained.tolist(), ties.hold.tolist()
     for i in range(p.n_firms):
         for k, cid in enumerate(p.scenario.client_ids):
-            row = {"period": p.t, "firm": i, "client": cid, "relationship": float(ended.relationship[i, k]),
-                   "client_satisfaction": float(ties.client_satisfaction[i, k])}
+            row = {"period": p.t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
+                   "client_satisfaction": float(satisfaction[i][k])}
             if lc is not None:
-                row.update(stage=STAGES[int(lc.stage[i, k])], progress=float(lc.progress[i, k]), idle=int(lc.idle[i, k]),
-                           activity_cost=float(ties.spend[i, k]), activity_hours=float(ties.hours[i, k]),
-                           progress_gained=float(ties.gained[i, k]),
-                           rival_hold=STAGES[int(ties.hold[i, k])] if ties.hold[i, k] >= 0 else "none")
+                row.update(stage=STAGES[int(stage[i][k])], progress=float(progress[i][k]), idle=int(idle[i][k]),
+                           activity_cost=float(spend[i][k]), activity_hours=float(hours[i][k]),
+                           progress_gained=float(gained[i][k]),
+                           rival_hold=STAGES[int(hold[i][k])] if hold[i][k] >= 0 else "none")
             rows.append(row)
     return rows
 

@@ -325,9 +325,12 @@ def max_winning_price(
             valid = [True]
         if not valid[0] or sum(valid) < min_valid:
             return False
-        low = min(x for x, ok in zip(prices, valid) if ok)
-        totals = [price_points(w_p, low, x) + fixed[k] + ties[k] if valid[k] else None for k, x in enumerate(prices)]
-        return all(outscores(totals[0], p, totals[k], prices[k]) for k in range(1, n) if valid[k])
+        low = min([x for x, ok in zip(prices, valid) if ok])
+        mine = price_points(w_p, low, p) + fixed[0] + ties[0]
+        for k in range(1, n):  # the winner must outscore every valid rival
+            if valid[k] and not outscores(mine, p, price_points(w_p, low, prices[k]) + fixed[k] + ties[k], prices[k]):
+                return False
+        return True
 
     if wins(cap):
         return cap
