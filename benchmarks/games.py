@@ -95,14 +95,22 @@ def play_batch(scenario: str, games: int, seed: int, workers: int) -> dict[str, 
     from crmsim.research.runner import execute
 
     todo = specs(scenario, games, seed)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu_seconds()
     rows = execute(todo, workers=workers, progress=False)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
     kept = rows.drop(columns=["run_id"]).sort_values(["seed", "firm"]).reset_index(drop=True)
     numbers = [c for c in kept.columns if pd.api.types.is_numeric_dtype(kept[c]) and not pd.api.types.is_bool_dtype(kept[c])]
     kept = kept.astype({c: "float64" for c in numbers})  # values compared, not dtypes (counts became integers)
     digest = hashlib.sha256(kept.to_csv(index=False).encode()).hexdigest()
-    return {"seconds": seconds, "rows": len(rows), "digest": digest}
+    return {"seconds": seconds, "cpu_s": cpu, "rows": len(rows), "digest": digest}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the pool's workers, once it has shut down)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run_worker(site: Path | None, *args: str) -> dict[str, Any]:
@@ -243,12 +251,13 @@ def main(argv: list[str] | None = None) -> int:
                                           str(args.seed), str(args.workers))
             line = f"{args.games} {args.batch_scenario} games on {args.workers} workers:"
             for which in versions:
-                line += f" {which} {batch[which]['seconds']:.1f} s;"
+                line += f" {which} {batch[which]['seconds']:.1f} s ({batch[which]['cpu_s']:.1f} CPU-s);"
             if site is not None:
                 batch["ratio"] = batch["old"]["seconds"] / batch["new"]["seconds"]
+                batch["ratio_cpu"] = batch["old"]["cpu_s"] / batch["new"]["cpu_s"]
                 batch["same_rows"] = batch["old"]["digest"] == batch["new"]["digest"]
                 comparable &= batch["same_rows"]
-                line += (f" new is x{batch['ratio']:.2f} as fast"
+                line += (f" new is x{batch['ratio']:.2f} as fast by wall time, x{batch['ratio_cpu']:.2f} by CPU time"
                          + (", identical rows" if batch["same_rows"] else "  [the versions gave DIFFERENT rows]"))
             projected = batch["new"]["seconds"] / args.games * TARGET_GAMES
             batch["target_met"] = projected <= TARGET_BATCH_S

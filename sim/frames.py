@@ -14,12 +14,14 @@ Counts are whole numbers even where the engine sums them in floating point. Ever
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pandas as pd
 
 from crmsim.sim.accounts import LEDGER_FIELDS
@@ -49,11 +51,13 @@ class Frame:
     doc: str = ""
     prefixes: tuple[Column, ...] = ()  # columns whose name starts with Column.name; dtype as given
 
+    @functools.cached_property
+    def by_name(self) -> dict[str, Column]:
+        return {c.name: c for c in self.columns}
+
     def column(self, name: str) -> Column | None:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        return next((c for c in self.prefixes if name.startswith(c.name)), None)
+        found = self.by_name.get(name)
+        return found if found is not None else next((c for c in self.prefixes if name.startswith(c.name)), None)
 
 
 def _c(name: str, dtype: str, doc: str, missing: str = "", unit: str = "") -> Column:
@@ -371,13 +375,18 @@ def typed(name: str, df: pd.DataFrame, run_id: str | None = None, seed: int | No
     undeclared = [c for c in df.columns if frame.column(str(c)) is None]
     if undeclared:
         raise ValueError(f"frame {name}: columns not declared in crmsim.sim.frames: {', '.join(map(str, undeclared))}")
-    casts = {c: t for c in df.columns if (t := frame.column(c).dtype) != "object" and str(df[c].dtype) != t}
+    casts = {c: t for c, now in df.dtypes.items() if (t := frame.column(c).dtype) != "object" and now != t}
+    if not casts:
+        return df
+    out = df.copy(deep=False)
     for c, t in casts.items():
-        if t.lower().startswith("int") and pd.api.types.is_float_dtype(df[c]):
-            values = df[c].dropna() if t == "Int64" else df[c]
-            if not (values == values.round()).all():  # NaN in a never-missing count fails here too
+        if t.lower().startswith("int") and df[c].dtype.kind == "f":
+            values = df[c].to_numpy()
+            whole = values == np.round(values)  # NaN is not: a never-missing count fails here
+            if not (whole | np.isnan(values) if t == "Int64" else whole).all():
                 raise ValueError(f"frame {name}: column {c} is declared {t}; it holds a value that is not a whole number")
-    return df.astype(casts)
+        out[c] = df[c].astype(t)
+    return out
 
 
 def read_csv(path: str | Path | IO, name: str) -> pd.DataFrame:
