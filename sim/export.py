@@ -123,10 +123,19 @@ def provenance(
 
 def model_provenance(model: CRMModel) -> dict[str, Any]:
     """The provenance of a played (or replayed) game: its scenario, seed and the seats' strategy labels."""
+    return provenance(model.scenario, model.seed, model_lineup(model))
+
+
+def model_lineup(model: CRMModel) -> list[str]:
+    """The seats' strategy labels of a played (or replayed) game ("human" for a seat with no bot)."""
     from crmsim.agents.bots import strategy_label
 
-    seats = [a.recorded_label or (strategy_label(a.strategy) if a.strategy else "human") for a in model.firm_agents]
-    return provenance(model.scenario, model.seed, seats)
+    return [a.recorded_label or (strategy_label(a.strategy) if a.strategy else "human") for a in model.firm_agents]
+
+
+def model_run_id(model: CRMModel) -> str:
+    """The run_id of :func:`model_provenance`, without asking git for the commit (which the hash leaves out)."""
+    return run_id(crmsim.__version__, scenario_hash(model.scenario), int(model.seed), model_lineup(model))
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path, record: Mapping[str, Any] | None = None) -> Path:

@@ -414,7 +414,7 @@ def markdown(frames: Iterable[Frame] = FRAMES.values()) -> str:
     lines = [
         "# The data crmsim writes",
         "",
-        "<!-- Generated from crmsim/sim/frames.py by `python -m crmsim.sim.frames docs/data.md`; do not edit by hand. -->",
+        "<!-- Generated from sim/frames.py (crmsim.sim.frames) by `python -m crmsim.sim.frames docs/data.md`; do not edit by hand. -->",
         "",
         "`crmsim run --out DIR` writes a game's frames (`firms`, `bids`, `tenders`, `relationships`, `events`,",
         "`decisions`, `market`, and with `--customers` the tracked `customers`) as CSV and Parquet; "

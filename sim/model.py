@@ -256,9 +256,9 @@ class CRMModel(mesa.Model):
     @property
     def run_id(self) -> str:
         """The game's provenance hash (crmsim.sim.export.model_provenance): the run_id column of its frames."""
-        from crmsim.sim.export import model_provenance
+        from crmsim.sim.export import model_run_id
 
-        return model_provenance(self)["run_id"]
+        return model_run_id(self)
 
     def standings(self) -> pd.DataFrame:
         """Final (or current) ranking with the scorecard breakdown."""

@@ -87,6 +87,7 @@ def test_counts_are_integers_and_missing_ones_nullable(games, runs):
 def test_every_game_frame_carries_the_run_id_and_seed(games, scenario):
     model, frames = games[scenario]
     run_id = model_provenance(model)["run_id"]
+    assert model.run_id == run_id
     for name, df in frames.items():
         assert list(df.columns[:2]) == ["run_id", "seed"], name
         assert (df["run_id"] == run_id).all() and (df["seed"] == 4).all(), name
