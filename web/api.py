@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import ScenarioError, list_scenarios
@@ -19,12 +19,14 @@ from crmsim.sim.observation import public_row
 from crmsim.web import grants
 from crmsim.web.actions import GAME_ACTIONS, GameAction
 from crmsim.web.db import get_db
+from crmsim.web.i18n import localise_preview
 from crmsim.web.guesses import JOIN_CODE, PASSWORD, guesses
 from crmsim.web.models import Game
 from crmsim.web.schemas import DecisionBody, DraftBody, JoinBody, LoginBody, NewGameBody, NoBody, accepts
 from crmsim.web.service import (
     ServiceError,
     chosen_scenario,
+    closed_period_rule,
     create_game,
     jsonable,
     latest_decisions,
@@ -254,8 +256,26 @@ def decision(game_id: int, body: DecisionBody):
     team = current_team()
     if team.game_id != g.id:
         raise ServiceError("game", "your team does not play in this game", game_id, 403)
-    d = submit_decision(db, g, team, body.root, source="api")
+    d = submit_decision(db, g, team, body.root, source="api", period=asked_period())
     return jsonify(ok=True, period=g.period, decision=jsonable(d.to_dict()))
+
+
+def asked_period() -> int | None:
+    """The period a team's request is for (``?period=N``: what its form was made for), or None when not said."""
+    period = request.args.get("period")
+    if period is None:
+        return None
+    if not period.isdigit():
+        raise ServiceError("period", "must be a whole number (the period the decision is for)", period[:20], 400)
+    return int(period)
+
+
+def require_open_period(game: Game) -> None:
+    """Refuse a team's request made for a period that is no longer open (a form left open across a resolution)."""
+    period = asked_period()
+    if period is not None and period != game.period:
+        raise ServiceError("period", closed_period_rule(period) if period < game.period else f"must be the open period {game.period}",
+                           period, 409)
 
 
 @bp.put("/team/draft")
@@ -264,6 +284,7 @@ def decision(game_id: int, body: DecisionBody):
 def draft(body: DraftBody):
     """Save an unsubmitted draft of the decision form."""
     team = current_team()
+    require_open_period(team.game)
     save_draft(get_db(), team.game, team, body.root, max_bytes=current_app.config["DRAFT_MAX_BYTES"])
     return jsonify(ok=True)
 
@@ -272,6 +293,9 @@ def draft(body: DraftBody):
 @team_required
 @accepts(DecisionBody)
 def cost_preview(body: DecisionBody):
-    """Validate a decision without storing it: its planned costs, or its problems."""
+    """Decision support, stored nowhere: the engine's preview of the draft (bid checks with their limits, the
+    rules that depend on the other teams' bids, unit cost, projected profit and cash, break-even price,
+    warnings), every notice and problem with a ``text`` in the user's language."""
     team = current_team()
-    return jsonify(preview(get_db(), team.game, team, body.root))
+    require_open_period(team.game)
+    return jsonify(localise_preview(preview(get_db(), team.game, team, body.root), team.game.scenario_json))

@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import SCENARIO_DIR, Scenario, ScenarioError, list_scenarios, load_scenario, scenario_from_dict
 from crmsim.sim.decisions import Decision, DecisionError, Problem, decision_from_dict
-from crmsim.sim.engine import check_adjustment, check_decision, planned_costs
+from crmsim.sim.engine import check_adjustment, check_decision
 from crmsim.sim.model import CRMModel
+from crmsim.sim.preview import preview as engine_preview
 from crmsim.web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team, utcnow
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -389,23 +390,37 @@ def check_team_decision(state: Any, firm: int, raw: Mapping[str, Any]) -> Decisi
     return decision
 
 
-def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], source: str = "form") -> Decision:
+def closed_period_rule(period: int) -> str:
+    """The refusal of a decision made for a period that has since been resolved (a stale form)."""
+    return f"period {period} is closed: reload"
+
+
+def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], source: str = "form",
+                    period: int | None = None) -> Decision:
     """Validate and append a team's decision for the open period (a later one replaces it).
+
+    Args:
+        period: the period the team decided for (the form carries it); a decision for any other period
+            than the open one is refused, so a form left open across a resolution never lands in the next
+            period (its hires applied twice, its bids late).
 
     Raises:
         DecisionError: every problem with the values; nothing is stored.
-        ServiceError: the game is not open or the deadline has passed.
+        ServiceError: the game is not open, the deadline has passed or `period` is not the open period.
     """
     if team.game_id != game.id:
         raise ServiceError("team", "belongs to another game", team.name, 403)
     if team.bot:
         raise ServiceError("team", "this seat is played by a bot", team.name, 409)
+    if period is not None and period != game.period:
+        raise ServiceError("period", closed_period_rule(period) if period < game.period else
+                           f"must be the open period {game.period}", period, 409)
     _require_running(game)
     if game.status == "paused":
         raise ServiceError("status", "the game is paused; submit when the instructor resumes", game.status)
     if is_past_deadline(game):
         raise ServiceError("deadline", "the deadline for this period has passed", game.deadline.isoformat() + "Z")
-    period = game.period
+    period = game.period if period is None else period
     model = rebuild(db, game)
     decision = check_team_decision(model.state, team.firm_index, raw)
     # atomic: only while this period is still open (a resolution holds the game row until it commits)
@@ -417,6 +432,9 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
     ).rowcount
     if bumped != 1:
         db.rollback()
+        db.refresh(game)
+        if game.period != period:
+            raise ServiceError("period", closed_period_rule(period), period)
         raise ServiceError("period", "was just resolved or paused; submit for the period that is open now", period)
     db.add(DecisionRecord(game_id=game.id, firm_index=team.firm_index, period=period, payload=jsonable(decision.to_dict()), source=source))
     db.query(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=period).delete()
@@ -426,13 +444,23 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
 
 
 def preview(db: Session, game: Game, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
-    """Validate without storing and return the decision's planned costs, or its problems."""
+    """Decision support for a team's draft, stored nowhere: the engine's :func:`crmsim.sim.preview.preview`
+    (bid checks with their limits, the rules that depend on the other bids, costs, the projection, warnings)
+    as JSON, with ``ok`` (the draft would be accepted), its ``problems`` as the submit reports them and its
+    planned ``costs``. A finished game or a bankrupt firm has nothing to preview (``ok`` false, a problem)."""
     model = rebuild(db, game)
+    server = [Problem(f, "is set by the server, never by a team", raw[f]) for f in SERVER_FIELDS if f in raw]
+    draft = {k: v for k, v in raw.items() if k not in SERVER_FIELDS}
+    firm = team.firm_index
     try:
-        d = check_team_decision(model.state, team.firm_index, raw)
-    except DecisionError as exc:
-        return {"ok": False, "problems": [problem_json(p) for p in exc.problems]}
-    return {"ok": True, "costs": jsonable(planned_costs(model.state, team.firm_index, d))}
+        p = engine_preview(model.state, firm, draft, own_last=model.results[-1].firm_rows[firm] if model.results else None,
+                           research=model.results[-1].research.get(firm) if model.results else None)
+    except ValueError as exc:
+        return {"ok": False, "period": game.period, "problems": [problem_json(Problem("status", str(exc), game.status))]}
+    out = p.to_dict()
+    problems = server + [Problem(n.params["field"], n.params["rule"], n.params["value"]) for n in p.problems]
+    out.update(ok=not problems, problems=[problem_json(x) for x in problems], costs=out["costs"])
+    return jsonable(out)
 
 
 def save_draft(db: Session, game: Game, team: Team, raw: dict[str, Any], max_bytes: int | None = None) -> None:
