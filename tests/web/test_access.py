@@ -58,6 +58,8 @@ MATRIX = [
     Route("instructor.export_xlsx", "GET", "/instructor/games/{game}/export.xlsx", INSTRUCTOR),
     Route("team.dashboard", "GET", "/team/", TEAMS),
     Route("team.dashboard", "POST", "/team/", TEAMS, form={"price": "120"}, order=7),
+    Route("team.reports", "GET", "/team/reports", TEAMS),
+    Route("team.rules", "GET", "/team/rules", TEAMS),
     Route("scoreboard.board", "GET", "/scoreboard/{game}", PUBLIC),
     Route("scoreboard.chart", "GET", "/scoreboard/{game}/chart/score.svg", PUBLIC),
     Route("scoreboard.debrief", "GET", "/debrief/{game}", PUBLIC),
