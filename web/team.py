@@ -117,6 +117,7 @@ def team_view(game, team, errors=None, form_values=None, status: int = 200):
         news=news(model.state),
         hours_available=firm.sales_staff * scenario.cultivation.hours_per_sales_staff,
         labels=preview_labels(),
+        team_names={t.firm_index: t.name for t in game.teams},
     )
     return page, status
 

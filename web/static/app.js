@@ -98,12 +98,11 @@
   }
 
   function showPreview(form, p, L) {
+    const colon = form.dataset.lang === "zh" ? "：" : ": ";
     const box = document.getElementById("preview");
     // errors beside fields: drop every one shown so far (the server's and the last preview's), then show the current ones once
     form.querySelectorAll(".field-error").forEach((e) => e.remove());
     form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
-    const other = document.getElementById("other-errors");
-    if (other) other.remove();
     const unplaced = [];
     const seen = new Set();
     for (const q of p.problems || []) {
@@ -128,7 +127,7 @@
       if (!el || b.refused) continue;
       const head = b.void_reason ? `<p class="error bid-void"><strong>${esc(L.bid_void)}</strong></p>` : `<p class="ok">${esc(L.bid_ok)}</p>`;
       const figs = b.delivery_cost === null || b.delivery_cost === undefined ? "" :
-        `<p class="figures">${esc(L.delivery_cost)}: ${money(b.delivery_cost, 2)} · ${esc(L.margin)}: ${money(b.margin_per_unit, 2)} · ${esc(L.profit_if_won)}: ${money(b.profit_if_won)} · ${esc(L.bond)}: ${money(b.bond)}</p>`;
+        `<p class="figures">${esc(L.delivery_cost)}${colon}${money(b.delivery_cost, 2)} · ${esc(L.margin)}${colon}${money(b.margin_per_unit, 2)} · ${esc(L.profit_if_won)}${colon}${money(b.profit_if_won)} · ${esc(L.bond)}${colon}${money(b.bond)}</p>`;
       const warn = b.notices.filter((n) => n.severity !== "info"), info = b.notices.filter((n) => n.severity === "info");
       el.innerHTML = head + noteList(warn, "warnings") + figs + noteList(info, "rules");
     }
