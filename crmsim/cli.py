@@ -40,6 +40,7 @@ class UsageError(Exception):
 
 # what `main` reports as the user's mistake (exit 2, no traceback); anything else is a bug
 USER_ERRORS = (UsageError, ScenarioError, DecisionError, InputError, MissingExtra)
+DEMO_SCENARIO = "classroom-v2"  # `crmsim serve --demo`: the second version, with every lever of the team cockpit
 
 
 @contextmanager
@@ -270,7 +271,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with app.app_context():
         if args.demo and not list_games():
             bots = {i: b for i, b in enumerate(["", "", "premium", "price_cutter", "relationship", "adaptive"]) if b}
-            game = create_game(get_db(), "classroom-v1", seed=1, name="Demo game · 演示", bots=bots, period_minutes=20)
+            game = create_game(get_db(), DEMO_SCENARIO, seed=1, name="Demo game · 演示", bots=bots, period_minutes=20)
             console.print(f"demo game {game.id}: teams join with " + ", ".join(f"{t.name}={t.join_code}" for t in game.teams if not t.bot))
         for g in list_games():
             codes = ", ".join(f"{t.name}: {t.join_code}" for t in g.teams if not t.bot)

@@ -16,6 +16,7 @@ from crmsim.agents.bots import BOTS
 from crmsim.scenarios import ScenarioError, list_scenarios
 from crmsim.sim.decisions import DecisionError
 from crmsim.sim.observation import public_row
+from crmsim.sim.statements import statements_history
 from crmsim.web import grants
 from crmsim.web.actions import GAME_ACTIONS, GameAction
 from crmsim.web.db import get_db
@@ -245,6 +246,25 @@ def team_state():
         "last": snaps[-1].firm_rows[team.firm_index] if snaps else None,
         "submitted": sub.payload if sub else None,
     }))
+
+
+@bp.get("/team/statements")
+@team_required
+def team_statements():
+    """The team's income statement, cash flow statement, balance sheet and changes in equity for each resolved
+    period; once the game is over, ``?firm=N`` gives another firm's (books are private while it runs)."""
+    team = current_team()
+    g = team.game
+    firm = team.firm_index
+    asked = request.args.get("firm")
+    if asked is not None:
+        if not asked.isdigit() or int(asked) >= len(g.teams):
+            raise ServiceError("firm", f"must be a firm index 0 to {len(g.teams) - 1}", asked[:20], 400)
+        if int(asked) != firm and g.status != "finished":
+            raise ServiceError("firm", "another firm's books are private until the game is over", int(asked), 403)
+        firm = int(asked)
+    model = rebuild(get_db(), g)
+    return jsonify(statements=[s.to_dict() for s in statements_history(model.results, firm, model.scenario)])
 
 
 @bp.post("/games/<int:game_id>/decision")

@@ -79,6 +79,7 @@ MATRIX = [
     Route("api.rebuild_check", "GET", "/api/games/{game}/rebuild-check", INSTRUCTOR),
     *[Route(f"api.{a}", "POST", f"/api/games/{{game}}/{a}", INSTRUCTOR, json=body, order=ACT_ORDER[a]) for a, body in ACT.items()],
     Route("api.team_state", "GET", "/api/team", TEAMS),
+    Route("api.team_statements", "GET", "/api/team/statements", TEAMS),
     Route("api.decision", "POST", "/api/games/{game}/decision", GAME_TEAMS, json={"price": 118}, order=7),
     Route("api.draft", "PUT", "/api/team/draft", TEAMS, json={"price": "117"}, order=7),
     Route("api.cost_preview", "POST", "/api/team/preview", TEAMS, json={"price": 116}, order=7),

@@ -306,7 +306,7 @@ PAGES = [
     ("anonymous", "/join?code={y}"), ("anonymous", "/?lang={y}"), ("anonymous", "/login?next={y}"), ("anonymous", "/setup?token={y}"),
     ("team_a", "/team/?lang={y}"), ("instructor", "/instructor/?lang={y}"), ("anonymous", "/api/scenarios?lang={y}"),
     ("anonymous", "/api/games?x={y}"), ("team_a", "/api/team?x={y}"), ("anonymous", "/api/openapi.json?x={y}"),
-    ("team_a", "/team/reports?period={y}"), ("team_a", "/team/rules?x={y}"),
+    ("team_a", "/team/reports?period={y}"), ("team_a", "/team/rules?x={y}"), ("team_a", "/api/team/statements?firm={y}"),
 ]
 FUZZ = settings(max_examples=8, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])

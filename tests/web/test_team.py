@@ -300,3 +300,20 @@ def test_a_chinese_team_page_shows_no_raw_codes(app, client, inst, helpers):
         text = text_of(team.get(path).get_data(as_text=True))
         for code in ("UNQUALIFIED", "ABOVE_CAP", "ABNORMALLY_LOW", "classroom-v2", "mengniu", "potential", "balanced"):
             assert code not in text, (path, code)
+
+
+def test_the_api_gives_a_team_its_own_statements_and_no_one_elses_while_the_game_runs(client, inst, helpers):
+    g = new_game(client, inst, helpers, scenario="classroom-v2")
+    api = team_token(client, helpers, g)
+    assert client.get("/api/team/statements", headers=api).get_json() == {"statements": []}
+    client.post(f"/api/games/{g['id']}/resolve", json={}, headers=inst)
+    (s,) = client.get("/api/team/statements", headers=api).get_json()["statements"]
+    row = client.get(f"/api/games/{g['id']}/scoreboard").get_json()["periods"][0]
+    assert (s["period"], s["firm"]) == (1, 0)
+    income = {x["key"]: x["amount"] for x in s["income"]}
+    assert income["operating_profit"] == pytest.approx(row["operating_profit"])
+    balance = {x["key"]: x["amount"] for x in s["balance"]}
+    assert balance["cash"] == pytest.approx(client.get("/api/team", headers=api).get_json()["cash"])
+    r = client.get("/api/team/statements?firm=1", headers=api)
+    assert r.status_code == 403 and r.get_json()["error"]["field"] == "firm"
+    assert client.get("/api/team/statements?firm=x", headers=api).status_code == 400
