@@ -224,7 +224,7 @@ def preview_labels() -> dict[str, str]:
         "profit_if_won": _("Profit if won"), "bond": _("Bid bond"), "hours": _("Sales hours"),
         "saved": _("draft saved"), "closed": _("Period %(p)s is closed: this form is locked and what you typed is kept. Reload for period %(n)s."),
         "reload": _("Open the new period"), "none": _("No warnings."), "ok": _("This decision would be accepted."),
-        "utilisation": _("Utilisation of service staff"),
+        "utilisation": _("Utilisation of service staff"), "beside": _("%(n)s problem(s) marked beside their fields."),
     }
 
 

@@ -146,6 +146,32 @@ def test_a_bid_above_the_cap_is_flagged_before_submit_with_the_cap_shown(browser
     assert not errors, errors
 
 
+def test_an_error_is_shown_once_beside_its_field_and_goes_when_the_field_is_fixed(browser, live):
+    from playwright.sync_api import expect
+
+    _, game = new_game(live, seed=15)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.fill("#f-price", "-5")
+        page.evaluate("document.getElementById('decision').submit()")  # past the browser's own min check
+        page.wait_for_load_state()
+        expect(page.locator(".flash.error").first).to_contain_text("Your decision was not saved: 1 problem(s)")
+        price_errors = page.locator("#form-col .field-error")
+        expect(price_errors).to_have_count(1)
+        expect(price_errors).to_have_text("Price: must be > 0 and <= 200; got -5")
+        expect(page.locator("#f-price")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#problems-beside")).to_have_text("1 problem(s) marked beside their fields.")  # the preview ran
+        expect(page.locator("#preview .problems li")).to_have_count(0)  # ... and repeats the error nowhere
+        expect(price_errors).to_have_count(1)
+        page.fill("#f-price", "99")
+        expect(page.locator("#form-col .field-error")).to_have_count(0)
+        expect(page.locator("#f-price")).not_to_have_attribute("aria-invalid", "true")
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
 def test_a_chinese_team_page_shows_no_english_words_and_passes_axe(browser, live):
     from playwright.sync_api import expect
 

@@ -103,6 +103,9 @@
     // errors beside fields: drop every one shown so far (the server's and the last preview's), then show the current ones once
     form.querySelectorAll(".field-error").forEach((e) => e.remove());
     form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+    form.querySelectorAll("[data-field][aria-describedby]").forEach((e) => {
+      e.setAttribute("aria-describedby", e.getAttribute("aria-describedby").split(" ").filter((x) => !x.endsWith("-err")).join(" "));
+    });
     const unplaced = [];
     const seen = new Set();
     for (const q of p.problems || []) {
@@ -114,9 +117,10 @@
       if (!input) { unplaced.push(q); continue; }
       const span = document.createElement("span");
       span.className = "error field-error live-error";
-      span.id = "err-" + Math.random().toString(36).slice(2);
+      span.id = (input.id || "f") + "-" + Math.random().toString(36).slice(2) + "-err";
       span.textContent = q.text;
       input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + span.id).trim());
       const label = input.closest("label") || input.parentElement;
       label.appendChild(span);
     }
@@ -142,8 +146,11 @@
     const cap = p.capacity || {};
     const row = (label, value, id) => `<tr><td>${esc(label)}</td><td class="num"${id ? ` id="${id}"` : ""}>${value}</td></tr>`;
     let html = "";
-    if (unplaced.length || (p.problems || []).length) html += `<h3>${esc(L.problems)}</h3>` + noteList((p.problems || []), "error problems");
-    else html += `<p class="ok">${esc(L.ok)}</p>`;
+    const placed = seen.size - unplaced.length;
+    if (seen.size) {  // each problem once: beside its field, or here when the form has no field for it
+      html += `<h3>${esc(L.problems)}</h3>` + (placed ? `<p class="error" id="problems-beside">${esc(L.beside.replace("%(n)s", placed))}</p>` : "") +
+        noteList(unplaced, "error problems");
+    } else html += `<p class="ok">${esc(L.ok)}</p>`;
     if (c.total !== undefined) {
       html += `<table class="grid small"><caption>${esc(L.costs)}</caption><tbody>` +
         row(L.unit_cost, money(p.unit_cost, 2), "preview-unit-cost") +
