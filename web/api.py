@@ -258,7 +258,7 @@ def team_statements():
     firm = team.firm_index
     asked = request.args.get("firm")
     if asked is not None:
-        if not asked.isdigit() or int(asked) >= len(g.teams):
+        if not (asked.isascii() and asked.isdigit()) or int(asked) >= len(g.teams):
             raise ServiceError("firm", f"must be a firm index 0 to {len(g.teams) - 1}", asked[:20], 400)
         if int(asked) != firm and g.status != "finished":
             raise ServiceError("firm", "another firm's books are private until the game is over", int(asked), 403)
@@ -285,7 +285,7 @@ def asked_period() -> int | None:
     period = request.args.get("period")
     if period is None:
         return None
-    if not period.isdigit():
+    if not (period.isascii() and period.isdigit()):
         raise ServiceError("period", "must be a whole number (the period the decision is for)", period[:20], 400)
     return int(period)
 

@@ -131,7 +131,7 @@ def dashboard():
         return team_view(game, team)
     raw = form_to_raw(request.form)
     period = (request.form.get("period") or "").strip()
-    if period and not period.isdigit():
+    if period and not (period.isascii() and period.isdigit()):
         flash(f"{field_label('period', game.scenario_json)}: {_('must be a whole number')}", "error")
         return team_view(game, team, form_values=_echo(request.form), status=400)
     try:

@@ -317,3 +317,15 @@ def test_the_api_gives_a_team_its_own_statements_and_no_one_elses_while_the_game
     r = client.get("/api/team/statements?firm=1", headers=api)
     assert r.status_code == 403 and r.get_json()["error"]["field"] == "firm"
     assert client.get("/api/team/statements?firm=x", headers=api).status_code == 400
+
+
+def test_a_period_that_is_not_a_plain_number_is_refused_naming_the_field(app, client, inst, helpers):
+    g = new_game(client, inst, helpers)
+    api = team_token(client, helpers, g)
+    for bad in ("x", "²", "-1", "1.0"):
+        r = client.post(f"/api/games/{g['id']}/decision?period={bad}", json={"price": 99}, headers=api)
+        assert r.status_code == 400 and r.get_json()["error"]["field"] == "period", bad
+    team = team_client(app, helpers, g)
+    r = team.post("/team/", data={"period": "²", "price": "99"})
+    assert r.status_code == 400 and "Period: must be a whole number" in text_of(r.get_data(as_text=True))
+    assert client.get("/api/team", headers=api).get_json()["submitted"] is None
