@@ -63,7 +63,9 @@ def on_form(field: str, fields: set[str]) -> str | None:
     return None
 
 
-def team_view(game, team, errors=None, form_values=None, status: int = 200):
+def team_view(game, team, errors=None, form_values=None, status: int = 200, carry: dict[str, str] | None = None):
+    """The cockpit. `form_values`: the form as typed (else the submitted decision, the draft or the standing
+    decision); `carry`: typed fields laid over that (a closed period's standing fields)."""
     db = get_db()
     model = rebuild(db, game)
     scenario = model.scenario
@@ -108,7 +110,7 @@ def team_view(game, team, errors=None, form_values=None, status: int = 200):
         own_rows=own_rows,
         own_bids=[b for b in (last.bid_rows if last else []) if b["firm"] == team.firm_index],
         submitted=submitted,
-        values=flat_values(values),
+        values={**flat_values(values), **(carry or {})},
         errors=placed,
         other_errors=elsewhere,
         adjustments=adjustments,
@@ -148,6 +150,9 @@ def dashboard():
         p = exc.problem
         if p.field == "period" and isinstance(p.value, int) and p.value < game.period:
             flash(_("period %(p)d is closed: reload", p=p.value), "error")
+            # the open period's form, keeping only the standing fields typed (as the live page carries them over):
+            # the closed period's hires, loans and bids are never offered again
+            return team_view(game, team, carry=_standing_only(_echo(request.form)), status=exc.status)
         else:
             flash(f"{field_label(p.field, game.scenario_json)}: {_(rule_text(p.rule))}", "error")
         return team_view(game, team, form_values=_echo(request.form), status=exc.status)
@@ -223,7 +228,8 @@ def preview_labels() -> dict[str, str]:
         "delivery_cost": _("Your cost per unit at the promised service"), "margin": _("Margin per unit"),
         "profit_if_won": _("Profit if won"), "bond": _("Bid bond"), "hours": _("Sales hours"),
         "saved": _("draft saved"), "closed": _("Period %(p)s is closed: this form is locked and what you typed is kept. Reload for period %(n)s."),
-        "reload": _("Open the new period"), "none": _("No warnings."), "ok": _("This decision would be accepted."),
+        "reload": _("Open the new period"),
+        "carried": _("Your price, service level and budgets typed for the closed period are carried over as a draft: check them and submit. Hires, loans, bids, activities and research start afresh."), "none": _("No warnings."), "ok": _("This decision would be accepted."),
         "utilisation": _("Utilisation of service staff"), "beside": _("%(n)s problem(s) marked beside their fields."),
     }
 
@@ -264,6 +270,14 @@ def flat_values(values: dict) -> dict[str, str]:
         if out.get(k) in ("0", "0.0"):
             out[k] = ""
     return out
+
+
+STANDING_FORM_FIELDS = ("price", "service_level", "care_budget", "advertising_budget", "retention_budget", "care_split.", "cultivation.")
+
+
+def _standing_only(echo: dict) -> dict[str, str]:
+    """The standing fields of a typed form (the decision's standing part, crmsim.sim.decisions.Decision.standing)."""
+    return {k: v for k, v in echo["_form"].items() if k.startswith(STANDING_FORM_FIELDS) and v}
 
 
 def _text(value) -> str:

@@ -100,6 +100,30 @@ def test_a_stale_form_locks_itself_and_is_refused_after_a_resolve_and_nothing_is
     assert not errors, errors
 
 
+def test_a_locked_form_opens_the_new_period_keeping_only_the_standing_fields_typed(browser, live):
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=16)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.evaluate("window.__sameDocument = 'yes'")
+        page.fill("#f-price", "93")
+        page.fill("#f-hire_sales", "1")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        ins.post(f"/api/games/{game['id']}/resolve", {})
+        expect(page.locator("#period-closed")).to_contain_text("Period 1 is closed")
+        page.click("#open-new-period")
+        expect(page.locator("#decision input[name=period]")).to_have_value("2")
+        expect(page.locator("#period-closed")).to_contain_text("carried over as a draft")
+        assert page.input_value("#f-price") == "93" and page.input_value("#f-hire_sales") == ""
+        expect(page.locator("#submit-decision")).to_be_enabled()
+        assert page.evaluate("window.__sameDocument") == "yes"
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
 def test_the_team_page_updates_without_a_reload_when_the_period_resolves(browser, live):
     from playwright.sync_api import expect
 

@@ -63,6 +63,9 @@ def test_a_stale_form_is_refused_after_a_resolve_and_nothing_is_applied_twice(ap
     r = team.post("/team/", data=form)  # the same, still-open period-1 form
     assert r.status_code == 409
     assert "period 1 is closed: reload" in text_of(r.get_data(as_text=True))
+    html = r.get_data(as_text=True)  # the open period's form: the standing price kept, the hire not offered again
+    assert 'name="period" value="2"' in html
+    assert re.search(r'<input name="price"[^>]*value="98"', html) and re.search(r'<input name="hire_service"[^>]*value=""', html)
     api = team_token(client, helpers, g)
     assert client.get("/api/team", headers=api).get_json()["submitted"] is None  # nothing stored for period 2
     assert client.get(f"/api/games/{g['id']}/status", headers=inst).get_json()["teams"]["0"]["submissions"] == 0

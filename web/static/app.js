@@ -58,6 +58,8 @@
     return (n < 0 ? "-" : "") + "¥" + a;
   };
   crmsim.money = money;
+  // the decision's standing fields (crmsim.sim.decisions.Decision.standing): what a form carries over to a new period
+  const STANDING = ["price", "service_level", "care_budget", "advertising_budget", "retention_budget", "care_split", "cultivation"];
   const esc = (t) => String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(0) + "%");
 
@@ -216,8 +218,29 @@
     box.innerHTML = esc(L.closed.replace("%(p)s", p).replace("%(n)s", next || p + 1)) +
       ` <button type="button" id="open-new-period">${esc(L.reload)}</button>`;
     document.getElementById("open-new-period").addEventListener("click", async () => {
+      // the standing fields typed for the closed period carry over to the new form (a draft, not a submission);
+      // hires, fires, loans, bids, activities and research were for that period only and start afresh
+      const kept = {};
+      form.querySelectorAll("input").forEach((i) => {
+        if (STANDING.some((f) => i.name === f || i.name.startsWith(f + ".")) && i.value !== "") kept[i.name] = i.value;
+      });
       const html = await (await fetch("/team/", { cache: "no-store" })).text();
       swapFormColumn(new DOMParser().parseFromString(html, "text/html"));
+      const fresh = document.getElementById("decision");
+      if (!fresh) return;
+      let n = 0;
+      for (const [name, value] of Object.entries(kept)) {
+        const input = fresh.querySelector(`input[name="${CSS.escape(name)}"]`);
+        if (input && input.value !== value) { input.value = value; n += 1; }
+      }
+      if (n) {
+        fresh.dataset.dirty = "1";
+        const note = document.getElementById("period-closed");
+        note.hidden = false;
+        note.className = "flash";
+        note.textContent = L.carried;
+        fresh.dispatchEvent(new Event("input"));
+      }
     });
   };
 
