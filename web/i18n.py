@@ -248,6 +248,8 @@ _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) fo
     (r"^the deadline for this period has passed$", "本期截止时间已过"),
     (r"^the game is paused; submit when the instructor resumes$", "游戏已暂停；教师恢复后再提交"),
     (r"^the game is finished$", "游戏已结束"),
+    (r"^the game is over after period (\d+)$", r"游戏已在第 \1 期后结束"),
+    (r"^firm: must be a live firm index; got .*$", "企业已破产，无法预览"),
 ))
 
 

@@ -332,3 +332,21 @@ def test_a_period_that_is_not_a_plain_number_is_refused_naming_the_field(app, cl
     r = team.post("/team/", data={"period": "²", "price": "99"})
     assert r.status_code == 400 and "Period: must be a whole number" in text_of(r.get_data(as_text=True))
     assert client.get("/api/team", headers=api).get_json()["submitted"] is None
+
+
+def test_the_team_pages_render_when_the_game_is_over(app, client, inst, helpers):
+    toml = 'name = "short-v2"\nextends = "classroom-v2"\nperiods = 5\nevents = []\n'
+    r = client.post("/api/games", json={"scenario_toml": toml, "seed": 2, "bots": BOTS}, headers=inst)
+    assert r.status_code == 201, r.get_json()
+    g = r.get_json()
+    for _ in range(5):
+        assert client.post(f"/api/games/{g['id']}/resolve", json={}, headers=inst).status_code == 200
+    team = team_client(app, helpers, g)
+    text = text_of(team.get("/team/").get_data(as_text=True))
+    assert "The game is finished." in text and 'id="decision"' not in team.get("/team/").get_data(as_text=True)
+    assert "Financial statements, period 5" in text_of(team.get("/team/reports").get_data(as_text=True))
+    assert team.get("/team/rules").status_code == 200
+    p = client.post("/api/team/preview", json={"price": 90}, headers=team_token(client, helpers, g)).get_json()
+    assert p["ok"] is False and p["problems"][0]["field"] == "status" and "the game is over" in p["problems"][0]["text"]
+    statements = client.get("/api/team/statements?firm=3", headers=team_token(client, helpers, g)).get_json()["statements"]
+    assert [s["firm"] for s in statements] == [3] * 5  # another firm's books, once the game is over
