@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 import math
+import numbers
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -272,8 +273,9 @@ def money(v: Any, digits: int = 0) -> str:
     `digits` decimals for unit prices (¥96.50)."""
     from crmsim.web.chartspec import format_value
 
-    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    if v is None or isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
         return "–"
+    v = round(float(v), digits)  # what is shown: -0.4 is ¥0, not -¥0
     if digits:
         return ("-" if v < 0 else "") + f"¥{abs(v):,.{digits}f}"
     return format_value(v, "yuan")

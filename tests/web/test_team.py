@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import numpy as np
 import pytest
 
 from crmsim.web.views import money
@@ -153,6 +154,7 @@ def test_each_error_is_shown_once_beside_its_field(app, client, inst, helpers):
 def test_negative_money_has_one_form_on_every_page():
     assert (money(-1234.4), money(1234.6), money(-13767), money(0)) == ("-¥1,234", "¥1,235", "-¥13,767", "¥0")
     assert money(-96.5, 2) == "-¥96.50" and money(None) == "–" and money(float("nan")) == "–"
+    assert money(-0.4) == "¥0" and money(-0.004, 2) == "¥0.00" and money(np.int64(-2500)) == "-¥2,500"
 
 
 # ---------------------------------------------------------------------------

@@ -54,8 +54,9 @@
   const money = (n, digits) => {
     if (n === null || n === undefined || !isFinite(n)) return "–";
     const d = digits || 0;
-    const a = Math.abs(n).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
-    return (n < 0 ? "-" : "") + "¥" + a;
+    const r = Number(n.toFixed(d));  // what is shown: -0.4 is ¥0, not -¥0
+    const a = Math.abs(r).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+    return (r < 0 ? "-" : "") + "¥" + a;
   };
   crmsim.money = money;
   // the decision's standing fields (crmsim.sim.decisions.Decision.standing): what a form carries over to a new period
