@@ -103,6 +103,7 @@ def team_view(game, team, errors=None, form_values=None, status: int = 200, carr
         stages={c: STAGES[int(model.state.lifecycle.stage[team.firm_index, i])] for c, i in k.items()} if lifecycle else {},
         progress=obs.progress if obs else {},
         idle=obs.idle if obs else {},
+        rivals_max=obs.rivals_relationship_max if obs else {},
         calendar=obs.calendar if obs else [],
         research=obs.research if obs else None,
         tenders=tenders,
