@@ -41,6 +41,14 @@ def browser():
         b.close()
 
 
+@pytest.fixture(autouse=True)
+def _patient_expect():
+    """Waits long enough for a poll (every 3 s) and a preview on a CI machine that shares 2 cores."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     with LiveServer(tmp_path_factory.mktemp("cockpit") / "instance") as srv:
