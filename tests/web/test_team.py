@@ -352,3 +352,21 @@ def test_the_team_pages_render_when_the_game_is_over(app, client, inst, helpers)
     assert p["ok"] is False and p["problems"][0]["field"] == "status" and "the game is over" in p["problems"][0]["text"]
     statements = client.get("/api/team/statements?firm=3", headers=team_token(client, helpers, g)).get_json()["statements"]
     assert [s["firm"] for s in statements] == [3] * 5  # another firm's books, once the game is over
+
+
+def test_a_saved_draft_comes_back_into_the_v2_form(app, client, inst, helpers):
+    """What the page script saves as the student types (web/static/app.js formToRaw) is shown again on reload."""
+    g = new_game(client, inst, helpers, scenario="classroom-v2")
+    api = team_token(client, helpers, g)
+    draft = {"price": "97", "activities": {"wahaha": ["investigate"]}, "research": {"rivals": ["yili"], "survey": "50", "forecast": True},
+             "retention_budget": "1200", "care_split": {"A": "0.6", "B": "0.4", "C": "0"}, "bids": {}}
+    assert client.put("/api/team/draft?period=1", json=draft, headers=api).status_code == 200
+    page = team_client(app, helpers, g).get("/team/").get_data(as_text=True)
+    assert re.search(r'<input name="price"[^>]*value="97"', page)
+    assert re.search(r'name="activities.wahaha" value="investigate"[^>]*checked', page)
+    assert re.search(r'name="research.rivals" value="yili"[^>]*checked', page)
+    assert re.search(r'name="research.forecast" value="1"[^>]*checked', page)
+    assert re.search(r'<input name="research.survey"[^>]*value="50"', page)
+    assert re.search(r'<input name="retention_budget"[^>]*value="1200"', page)
+    assert re.search(r'<input name="care_split.A"[^>]*value="0.6"', page)
+    assert not re.search(r'name="activities.mengniu" value="investigate"[^>]*checked', page)
