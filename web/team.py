@@ -135,7 +135,7 @@ def dashboard():
     raw = form_to_raw(request.form)
     period = (request.form.get("period") or "").strip()
     if period and not (period.isascii() and period.isdigit()):
-        flash(f"{field_label('period', game.scenario_json)}: {_('must be a whole number')}", "error")
+        flash(f"{field_label('period', game.scenario_json)}{_colon()}{_('must be a whole number')}", "error")
         return team_view(game, team, form_values=_echo(request.form), status=400)
     try:
         submit_decision(get_db(), game, team, raw, source="form", period=int(period) if period else None)
@@ -154,8 +154,7 @@ def dashboard():
             # the open period's form, keeping only the standing fields typed (as the live page carries them over):
             # the closed period's hires, loans and bids are never offered again
             return team_view(game, team, carry=_standing_only(_echo(request.form)), status=exc.status)
-        else:
-            flash(f"{field_label(p.field, game.scenario_json)}: {_(rule_text(p.rule))}", "error")
+        flash(f"{field_label(p.field, game.scenario_json)}{_colon()}{_(rule_text(p.rule))}", "error")
         return team_view(game, team, form_values=_echo(request.form), status=exc.status)
     flash(_("Decision submitted for period %(p)d. You can revise it until the deadline.", p=game.period))
     return redirect(url_for("team.dashboard"))
@@ -279,6 +278,10 @@ STANDING_FORM_FIELDS = ("price", "service_level", "care_budget", "advertising_bu
 def _standing_only(echo: dict) -> dict[str, str]:
     """The standing fields of a typed form (the decision's standing part, crmsim.sim.decisions.Decision.standing)."""
     return {k: v for k, v in echo["_form"].items() if k.startswith(STANDING_FORM_FIELDS) and v}
+
+
+def _colon() -> str:
+    return "：" if current_lang() == "zh" else ": "
 
 
 def _text(value) -> str:
