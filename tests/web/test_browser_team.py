@@ -206,7 +206,7 @@ def test_an_error_is_shown_once_beside_its_field_and_goes_when_the_field_is_fixe
     assert not errors, errors
 
 
-def test_a_chinese_team_page_shows_no_english_words_and_passes_axe(browser, live):
+def test_chinese_team_pages_show_no_english_words_and_pass_axe(browser, live):
     from playwright.sync_api import expect
 
     ins, game = new_game(live, seed=14)
@@ -229,11 +229,17 @@ def test_a_chinese_team_page_shows_no_english_words_and_passes_axe(browser, live
         expect(page.locator("#preview-total")).to_be_visible()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "cockpit-zh.png"), full_page=True)
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-        bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
-               if v["impact"] in ("serious", "critical")]
-        assert bad == [], bad
+        for path in ("/team/reports", "/team/rules", "/team/"):
+            if path != "/team/":
+                page.goto(f"{live.url}{path}")
+            else:
+                page.goto(f"{live.url}/team/")
+                expect(page.locator("#preview-total")).to_be_visible()
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+            bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+                   if v["impact"] in ("serious", "critical")]
+            assert bad == [], (path, bad)
     finally:
         ctx.close()
     assert not errors, errors
