@@ -20,6 +20,34 @@ VOID_REASONS = {
 }
 
 
+#: the shipped bots by name, in words (a bot registered by a researcher's module shows its registry name)
+BOT_NAMES = {
+    "price_cutter": _l("Price cutter"),
+    "premium": _l("Premium"),
+    "relationship": _l("Relationship builder"),
+    "balanced": _l("Balanced"),
+    "adaptive": _l("Adaptive"),
+    "researcher": _l("Researcher"),
+    "retention": _l("Retention"),
+    "reckless": _l("Reckless bidder"),
+    "random": _l("Random play-tester"),
+    "standing": _l("Passive (keeps its decision)"),
+}
+
+
+def bot_name(code: str | None) -> str:
+    """A bot in words, in the current language; "" for a team seat."""
+    if not code:
+        return ""
+    return str(BOT_NAMES.get(code, code))
+
+
+def scenario_title(scenario_json: dict[str, Any]) -> str:
+    """A scenario by its title in the current language (its id when it has none)."""
+    title = scenario_json.get("title") or {}
+    return title.get(current_lang()) or scenario_json.get("name", "")
+
+
 def current_lang() -> str:
     loc = get_locale()
     return "zh" if loc is not None and loc.language == "zh" else "en"

@@ -16,7 +16,10 @@ bp = Blueprint("scoreboard", __name__)
 
 @bp.route("/")
 def home():
-    return render_template("home.html", games=list_games())
+    """The home page lists only the games the instructor marked public (the instructor sees every one)."""
+    from crmsim.web.views import is_instructor
+
+    return render_template("home.html", games=list_games(listed_only=not is_instructor()))
 
 
 def public_metrics(game) -> dict[str, tuple[str, str]]:

@@ -45,7 +45,11 @@
     if (!sel) return;
     const update = () => {
       const n = parseInt(sel.selectedOptions[0].dataset.firms, 10);
-      document.querySelectorAll(".seat").forEach((el) => { el.hidden = parseInt(el.dataset.seat, 10) >= n; });
+      document.querySelectorAll(".seat").forEach((el) => {
+        const off = parseInt(el.dataset.seat, 10) >= n;  // exactly the scenario's seats; a hidden one is not sent
+        el.hidden = off;
+        el.querySelectorAll("select").forEach((s) => { s.disabled = off; });
+      });
     };
     sel.addEventListener("change", update);
     update();
