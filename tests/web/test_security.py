@@ -548,7 +548,7 @@ def test_the_scenario_field_takes_only_catalogue_names_never_a_server_path(app, 
         assert err["field"] == "scenario" and "classroom-v1" in err["rule"]
         text = r.get_data(as_text=True)
         assert "root:" not in text and "setuptools" not in text and "[market]" not in text
-    assert c.get("/api/games").get_json()["games"] == []
+    assert c.get("/api/games", headers=helpers.bearer(token)).get_json()["games"] == []
 
 
 def test_an_uploaded_scenario_is_validated_as_a_scenario(app, helpers):
@@ -573,4 +573,4 @@ def test_an_uploaded_scenario_is_validated_as_a_scenario(app, helpers):
         assert "root:" not in r.get_data(as_text=True)
     r = c.post("/api/games", json={"scenario": "classroom-v1", "scenario_toml": text}, headers=auth)
     assert r.status_code == 400 and r.get_json()["error"]["field"] == "scenario"
-    assert len(c.get("/api/games").get_json()["games"]) == 1
+    assert len(c.get("/api/games", headers=auth).get_json()["games"]) == 1
