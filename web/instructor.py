@@ -37,8 +37,9 @@ NEW_GAME_FLAGS = ("practice", "public", "auto_resolve")  # the new-game form's c
 
 def index_page(status: int = 200):
     scenarios = [load_scenario(n) for n in list_scenarios()]
+    max_seats = max((s.firms.count for s in scenarios), default=MAX_FIRMS)  # a pasted scenario file: as many menus
     return render_template("instructor/index.html", games=list_games(), scenarios=scenarios, bots=BOTS,
-                           max_seats=MAX_FIRMS, seats=scenarios[0].firms.count if scenarios else MAX_FIRMS), status
+                           max_seats=max_seats, seats=scenarios[0].firms.count if scenarios else max_seats), status
 
 
 @bp.route("/")

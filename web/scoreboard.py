@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
+from sqlalchemy import select
+
 from crmsim.sim.observation import public_fields, public_row
 from crmsim.web.charts import METRICS, line_chart
+from crmsim.web.chartspec import ChartSpec, period_chart
 from crmsim.web.db import get_db
 from crmsim.web.i18n import current_lang
-from crmsim.web.service import game_key, seconds_left, snapshots
+from crmsim.web.models import Adjustment
+from crmsim.web.service import game_key, practice_snapshot, resolve_if_due, seconds_left, snapshots
 from crmsim.web.views import game_or_404, list_games
+
+#: each charted metric's unit, so that the axes show ¥ and %
+METRIC_UNITS = {"revenue": "yuan", "operating_profit": "yuan", "customers": "count", "cash": "yuan",
+                "market_share_customers": "percent", "avg_satisfaction": "score", "score": "score"}
 
 bp = Blueprint("scoreboard", __name__)
 
@@ -28,8 +36,39 @@ def public_metrics(game) -> dict[str, tuple[str, str]]:
     return {k: v for k, v in METRICS.items() if k in fields}
 
 
+def metric_charts(game, snaps, big: bool = False) -> list[tuple[str, ChartSpec]]:
+    """The public metrics as chart specs (web/chartspec.py), one line per firm, drawn in the browser with ECharts."""
+    lang = current_lang()
+    periods = [s.period for s in snaps]
+    out = []
+    for m, (en, zh) in public_metrics(game).items():
+        values = {t.name: [s.firm_rows[t.firm_index].get(m) for s in snaps] for t in game.teams}
+        out.append((f"chart-{m}", period_chart(zh if lang == "zh" else en, periods, values, METRIC_UNITS[m], lang=lang, big=big)))
+    return out
+
+
+def booked_adjustments(game, snaps, firm: int | None = None) -> list[dict]:
+    """The instructor's bonuses and penalties booked in resolved periods, with their reasons (the debriefs)."""
+    last = snaps[-1].period if snaps else 0
+    q = select(Adjustment).where(Adjustment.game_id == game.id, Adjustment.period >= 1, Adjustment.period <= last)
+    if firm is not None:
+        q = q.where(Adjustment.firm_index == firm)
+    names = {t.firm_index: t.name for t in game.teams}
+    return [{"period": a.period, "firm": a.firm_index, "team": names.get(a.firm_index, ""), "amount": a.amount, "reason": a.reason}
+            for a in get_db().scalars(q.order_by(Adjustment.period, Adjustment.id)).all()]
+
+
+def may_see_team(game, firm: int) -> bool:
+    """A team's debrief (its books) is for the team itself and the instructor while the game runs, for anyone after."""
+    from crmsim.web.views import current_team, is_instructor
+
+    me = current_team()
+    return game.status == "finished" or is_instructor() or (me is not None and me.game_id == game.id and me.firm_index == firm)
+
+
 def _board(game_id: int):
     game = game_or_404(game_id)
+    resolve_if_due(get_db(), game)
     snaps = snapshots(get_db(), game)
     last = snaps[-1] if snaps else None
     over = game.status == "finished"
@@ -43,6 +82,10 @@ def _board(game_id: int):
         metrics=public_metrics(game),
         seconds_left=seconds_left(game),
         bankrupt=[r for r in rows if r["bankrupt"]],
+        projector=bool(request.args.get("projector")),
+        charts=metric_charts(game, snaps, big=bool(request.args.get("projector"))),
+        practice=practice_snapshot(get_db(), game),
+        may_see_team=lambda firm: may_see_team(game, firm),
     )
 
 
@@ -102,21 +145,19 @@ def debrief(game_id: int):
     ctx = _board(game_id)
     snaps = ctx["snaps"]
     return render_template("scoreboard/debrief.html", **ctx, points=turning_points(snaps), wins=client_wins(ctx["game"], snaps),
-                           show_seed=seed_shown(ctx["game"]))
+                           show_seed=seed_shown(ctx["game"]), adjustments=booked_adjustments(ctx["game"], snaps))
 
 
 @bp.route("/debrief/<int:game_id>/team/<int:firm>")
 def team_debrief(game_id: int, firm: int):
-    from crmsim.web.views import current_team, is_instructor
-
     ctx = _board(game_id)
     game = ctx["game"]
     team = next((t for t in game.teams if t.firm_index == firm), None)
     if team is None:
         abort(404)
-    me = current_team()
-    if game.status != "finished" and not is_instructor() and not (me and me.id == team.id):
+    if not may_see_team(game, firm):
         abort(403)
     rows = [s.firm_rows[firm] for s in ctx["snaps"]]
     bids = [b for s in ctx["snaps"] for b in s.bid_rows if b["firm"] == firm]
-    return render_template("scoreboard/team_debrief.html", **ctx, team=team, rows=rows, bids=bids, points=turning_points(ctx["snaps"]))
+    return render_template("scoreboard/team_debrief.html", **ctx, team=team, rows=rows, bids=bids, points=turning_points(ctx["snaps"]),
+                           adjustments=booked_adjustments(game, ctx["snaps"], firm))

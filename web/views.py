@@ -252,6 +252,13 @@ def money(v: Any) -> str:
     return f"-¥{-v:,.0f}" if v < 0 else f"¥{v:,.0f}"
 
 
+def money2(v: Any) -> str:
+    """A unit price: ¥ with two decimals (-¥1.50 for a negative one, as money())."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"-¥{-v:,.2f}" if v < 0 else f"¥{v:,.2f}"
+
+
 def pct(v: Any, digits: int = 0) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
@@ -269,7 +276,7 @@ def register_template_helpers(app: Flask) -> None:
     from crmsim.web import LANGUAGES
     from crmsim.web.i18n import bot_name, client_name, current_lang, scenario_title, void_reason_text
 
-    app.jinja_env.filters.update(money=money, pct=pct, num=num)
+    app.jinja_env.filters.update(money=money, money2=money2, pct=pct, num=num)
     app.jinja_env.globals.update(
         is_instructor=is_instructor,
         current_team=current_team,

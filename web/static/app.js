@@ -29,8 +29,9 @@
         const r = await fetch(`/api/games/${game}/version`, { cache: "no-store" });
         const v = await r.json();
         if (String(v.version) !== String(version)) {
-          const html = await (await fetch(`/scoreboard/${game}?partial=1`, { cache: "no-store" })).text();
+          const html = await (await fetch(`/scoreboard/${game}?${board.dataset.query || ""}partial=1`, { cache: "no-store" })).text();
           board.innerHTML = html;
+          if (window.crmsimCharts) window.crmsimCharts.render(board);
           version = v.version;
           board.dataset.version = version;
           crmsim.countdown();
