@@ -183,3 +183,13 @@ def test_a_game_set_to_resolve_at_its_deadline_resolves_once_on_the_next_poll(cl
     assert [a for a, _ in after["audit"]].count("auto-resolve") == 1
     clock.advance(5 * 60)  # period 2's deadline is 15 minutes after the resolve
     assert app.test_client().get(f"/api/games/{gid}/version").get_json()["period"] == 2
+
+
+def test_the_team_page_shows_the_announcements_for_it(app, room, helpers):
+    gid, ins = room["id"], room["ins"]
+    ins.post(f"/instructor/games/{gid}/announce", data={"text": "Bids close at 10:30"})
+    ins.post(f"/instructor/games/{gid}/announce", data={"firm": "1", "text": "Only for team 2"})
+    page = app.test_client()
+    assert helpers.form_join(page, room["game"]["join_codes"]["0"], with_csrf=False).status_code == 302
+    html = page.get("/team/").get_data(as_text=True)
+    assert 'id="announcements"' in html and "Bids close at 10:30" in html and "Only for team 2" not in html
