@@ -21,7 +21,7 @@ from crmsim.web.actions import GAME_ACTIONS, GameAction
 from crmsim.web.db import get_db
 from crmsim.web.guesses import JOIN_CODE, PASSWORD, guesses
 from crmsim.web.models import Game
-from crmsim.web.schemas import DecisionBody, DraftBody, JoinBody, LoginBody, NewGameBody, NoBody, accepts
+from crmsim.web.schemas import DecisionBody, DraftBody, JoinBody, LoginBody, NewGameBody, NoBody, ReplayBody, WhatIfBody, accepts
 from crmsim.web.service import (
     PRACTICE_PERIOD,
     ServiceError,
@@ -34,6 +34,7 @@ from crmsim.web.service import (
     preview,
     problem_json,
     rebuild,
+    replay_change,
     resolve_if_due,
     save_draft,
     seconds_left,
@@ -42,6 +43,7 @@ from crmsim.web.service import (
     submit_decision,
     team_by_code,
     verify_rebuild,
+    what_if_bid,
 )
 from crmsim.web.views import (
     bearer_token,
@@ -299,3 +301,37 @@ def team_announcements():
 def announcement_json(a) -> dict[str, Any]:
     return {"id": a.id, "period": a.period, "to": "all" if a.firm_index is None else "team", "text": a.text,
             "at": a.created_at.isoformat() + "Z"}
+
+
+def asking_firm(g: Game, firm: int | None) -> int:
+    """Whose counterfactual: a team asks about its own firm, the instructor names one (any, since all is theirs)."""
+    if is_instructor():
+        if firm is None:
+            raise ServiceError("firm", "the instructor names the seat to ask about", None, 400)
+        return firm
+    team = current_team()
+    if team is None:
+        raise ServiceError("auth", "team or instructor sign-in required", None, 401)
+    if team.game_id != g.id:
+        raise ServiceError("game", "your team does not play in this game", g.id, 403)
+    if firm is not None and firm != team.firm_index:
+        raise ServiceError("firm", "a team asks about its own firm only", firm, 403)
+    return team.firm_index
+
+
+@bp.post("/games/<int:game_id>/what-if")
+@accepts(WhatIfBody)
+def what_if(game_id: int, body: WhatIfBody):
+    """Re-score a published tender with the firm's bid changed: who would have won, by how many points."""
+    g = game_or_404(game_id)
+    firm = asking_firm(g, body.firm)
+    return jsonify(what_if_bid(get_db(), g, firm, body.period, body.tender, body.price, body.promised_service))
+
+
+@bp.post("/games/<int:game_id>/replay")
+@accepts(ReplayBody)
+def replay(game_id: int, body: ReplayBody):
+    """After the game: replay it with one past decision of the firm changed; final standings side by side."""
+    g = game_or_404(game_id)
+    firm = asking_firm(g, body.firm)
+    return jsonify(replay_change(get_db(), g, firm, body.period, body.change))

@@ -127,6 +127,20 @@ class AdjustBody(Body):
     reason: str = Field(max_length=REASON_MAX, description="shown in the debrief")
 
 
+class WhatIfBody(Body):
+    period: Whole = Field(ge=1, le=MAX_PERIOD, description="a resolved period")
+    tender: str = Field(min_length=1, max_length=80, description="a tender awarded in that period (GET /api/games/<id>/tenders)")
+    price: Number = Field(ge=0, description="the bid price to try, ¥ per unit")
+    promised_service: Number = Field(ge=0, le=1, description="the promised service to try")
+    firm: Whole | None = Field(None, ge=0, le=MAX_FIRMS - 1, description="the instructor's choice of seat; a team asks for its own")
+
+
+class ReplayBody(Body):
+    period: Whole = Field(ge=1, le=MAX_PERIOD, description="the period whose decision changes")
+    change: dict[str, Any] = Field(description="the decision fields to change, e.g. {\"price\": 95}; bids tender by tender")
+    firm: Whole | None = Field(None, ge=0, le=MAX_FIRMS - 1, description="the instructor's choice of seat; a team changes its own")
+
+
 class DecisionBody(RootModel[dict[str, Any]]):
     """A decision for the open period: any of the engine's decision fields (docs/api.md); fields left out keep the
     standing decision. The engine validates the fields and names every problem."""

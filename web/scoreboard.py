@@ -159,5 +159,79 @@ def team_debrief(game_id: int, firm: int):
         abort(403)
     rows = [s.firm_rows[firm] for s in ctx["snaps"]]
     bids = [b for s in ctx["snaps"] for b in s.bid_rows if b["firm"] == firm]
+    what_if, replay, errors = counterfactuals(game, firm, request.args)
     return render_template("scoreboard/team_debrief.html", **ctx, team=team, rows=rows, bids=bids, points=turning_points(ctx["snaps"]),
-                           adjustments=booked_adjustments(game, ctx["snaps"], firm))
+                           adjustments=booked_adjustments(game, ctx["snaps"], firm), what_if=what_if, replay=replay,
+                           cf_errors=errors, tenders=[t for s in ctx["snaps"] for t in s.tender_rows],
+                           own_charts=team_charts(game, ctx["snaps"], firm), replay_fields=REPLAY_FIELDS)
+
+
+#: the decision fields a replay may change from the debrief's form (any field through the API)
+REPLAY_FIELDS = ("price", "service_level", "care_budget", "advertising_budget", "hire_sales", "hire_service")
+
+
+def counterfactuals(game, firm: int, args) -> tuple[dict | None, dict | None, list[str]]:
+    """The debrief's "what if" answers asked in the query string: a re-scored tender (wi_*), a replay (rp_*)."""
+    from flask_babel import gettext as _
+
+    from crmsim.sim.decisions import DecisionError
+    from crmsim.web.service import ServiceError, replay_change, what_if_bid
+
+    what_if = replay = None
+    errors: list[str] = []
+    db = get_db()
+    try:
+        if args.get("wi_tender"):  # "period|tender", as the form's menu gives it
+            period, _sep, tender = args["wi_tender"].partition("|")
+            what_if = what_if_bid(db, game, firm, _whole({"wi_tender": period}, "wi_tender"), tender, _number(args, "wi_price"),
+                                  _number(args, "wi_service"))
+        if args.get("rp_field"):
+            field = args["rp_field"]
+            if field not in REPLAY_FIELDS:
+                raise ServiceError("rp_field", f"must be one of {', '.join(REPLAY_FIELDS)}", field, 400)
+            value = _number(args, "rp_value")
+            replay = replay_change(db, game, firm, _whole(args, "rp_period"), {field: int(value) if field.startswith("hire") else value})
+    except ServiceError as exc:
+        errors.append(f"{exc.problem.field}: {_(exc.problem.rule)}")
+    except DecisionError as exc:
+        errors.extend(str(p) for p in exc.problems)
+    return what_if, replay, errors
+
+
+def _number(args, name: str) -> float:
+    from crmsim.web.service import ServiceError
+
+    try:
+        value = float(args.get(name, ""))
+    except ValueError:
+        raise ServiceError(name, "must be a number", args.get(name), 400) from None
+    return value
+
+
+def _whole(args, name: str) -> int:
+    value = _number(args, name)
+    if value != int(value):
+        from crmsim.web.service import ServiceError
+
+        raise ServiceError(name, "must be a whole number", args.get(name), 400)
+    return int(value)
+
+
+def team_charts(game, snaps, firm: int) -> list[tuple[str, ChartSpec]]:
+    """A team's own KPIs across periods (its debrief): money in ¥, rates in %."""
+    lang = current_lang()
+    periods = [s.period for s in snaps]
+    rows = [s.firm_rows[firm] for s in snaps]
+    zh = lang == "zh"
+
+    def series(*keys):
+        return {METRIC_NAMES[k][1 if zh else 0]: [r.get(k) for r in rows] for k in keys}
+
+    return [
+        ("own-money", period_chart("收入与利润" if zh else "Revenue and profit", periods, series("revenue", "operating_profit", "cash"), "yuan", lang=lang)),
+        ("own-rates", period_chart("顾客指标" if zh else "Customer rates", periods, series("acquisition_rate", "retention_rate", "churn_rate"), "percent", lang=lang)),
+    ]
+
+
+METRIC_NAMES = {"revenue": ("Revenue", "营业收入"), "operating_profit": ("Operating profit", "营业利润"), "cash": ("Cash", "现金"),
+                "acquisition_rate": ("Acquisition", "获客率"), "retention_rate": ("Retention", "保留率"), "churn_rate": ("Churn", "流失率")}

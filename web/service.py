@@ -821,3 +821,81 @@ def resolve_if_due(db: Session, game: Game) -> Resolution | None:
     audit(db, game, "auto-resolve", f"period {r.period} resolved at its deadline")
     db.commit()
     return r
+
+
+# ---------------------------------------------------------------------------
+# the debrief's counterfactuals (crmsim.sim.counterfactual): only what is public, or the asking team's own
+
+
+def what_if_bid(db: Session, game: Game, firm: int, period: int, tender: str, price: float, promised_service: float) -> dict[str, Any]:
+    """Re-score a published tender of a resolved period with `firm`'s bid at `price` and `promised_service`
+    (:func:`crmsim.sim.counterfactual.rescore_tender`): who would have won, and by how many points.
+
+    It reads the tender's published outcome (every bid is public after the award) and the firm's own
+    relationship with the client before that period when its bid was not scored; nothing of another firm's
+    that is not public.
+
+    Raises:
+        ServiceError: the period is not resolved, the tender is not one of its tenders, or the engine needs
+            what the firm's own records do not give (named).
+    """
+    from crmsim.sim.counterfactual import rescore_tender
+
+    model = rebuild(db, game)
+    if not isinstance(period, int) or not 1 <= period <= len(model.results):
+        raise ServiceError("period", f"must be a resolved period, 1 to {len(model.results)}", period, 400)
+    result = model.results[period - 1]
+    outcome = next((o for o in result.tenders if o.tender.id == tender), None)
+    if outcome is None:
+        raise ServiceError("tender", f"not a tender awarded in period {period}", tender, 400)
+    if not 0 <= firm < len(model.state.firms):
+        raise ServiceError("firm", f"must be a seat, 0 to {len(model.state.firms) - 1}", firm, 400)
+    for name, value, low, high in (("price", price, 0.0, math.inf), ("promised_service", promised_service, 0.0, 1.0)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+            raise ServiceError(name, f"must be a number in [{low:g}, {high:g}]" if math.isfinite(high) else "must be a number >= 0", value, 400)
+    k = model.scenario.client_ids.index(outcome.tender.client)
+    if period > 1:
+        before = next(r for r in model.results[period - 2].relationship_rows if r["firm"] == firm and r["client"] == outcome.tender.client)
+        relationship = float(before["relationship"])
+    else:
+        relationship = float(initial_relationships(game)[firm, k])
+    try:
+        r = rescore_tender(outcome, None, firm, float(price), float(promised_service), model.scenario, relationship=relationship)
+    except ValueError as exc:
+        name, _, rule = str(exc).partition(": ")
+        raise ServiceError(name if name in ("relationship", "stage") else "tender", rule or str(exc), tender, 400) from None
+    return jsonable(r.to_dict())
+
+
+def initial_relationships(game: Game) -> Any:
+    """The firms' relationships with the key clients before period 1 (the scenario's starting state)."""
+    from crmsim.sim.engine import initial_state
+
+    return initial_state(game_scenario(game), game.seed).relationship
+
+
+def replay_change(db: Session, game: Game, firm: int, period: int, change: dict[str, Any]) -> dict[str, Any]:
+    """Replay the finished game with `firm`'s decision in `period` changed
+    (:func:`crmsim.sim.counterfactual.replay_with_change`): the final standings side by side with the real ones.
+
+    Raises:
+        ServiceError: the game is not finished (the rest of the game is not public before), or the period or
+            firm is not in it.
+        DecisionError: the changed decision breaks a rule (every problem named).
+    """
+    from crmsim.sim.counterfactual import replay_with_change
+
+    if game.status != "finished":
+        raise ServiceError("status", "a replay is possible once the game is finished: the rest of the game is not public before",
+                           game.status)
+    if not isinstance(change, dict) or not change:
+        raise ServiceError("change", "must name at least one decision field to change", change, 400)
+    model = rebuild(db, game)
+    try:
+        replay = replay_with_change(model.decision_log(), period, firm, change)
+    except ValueError as exc:
+        if isinstance(exc, DecisionError):
+            raise
+        name, _, rule = str(exc).partition(": ")
+        raise ServiceError(name if name in ("period", "firm") else "change", rule or str(exc), period, 400) from None
+    return jsonable(replay.to_dict())

@@ -274,7 +274,7 @@ def num(v: Any, digits: int = 1) -> str:
 def register_template_helpers(app: Flask) -> None:
     """Template filters and globals, and the error pages."""
     from crmsim.web import LANGUAGES
-    from crmsim.web.i18n import bot_name, client_name, current_lang, scenario_title, void_reason_text
+    from crmsim.web.i18n import bot_name, client_name, current_lang, notice_text, scenario_title, void_reason_text
 
     app.jinja_env.filters.update(money=money, money2=money2, pct=pct, num=num)
     app.jinja_env.globals.update(
@@ -285,6 +285,7 @@ def register_template_helpers(app: Flask) -> None:
         client_name=client_name,
         void_reason_text=void_reason_text,
         bot_name=bot_name,
+        notice_text=notice_text,
         scenario_title=scenario_title,
         team_announcements=team_announcements,
     )

@@ -17,7 +17,11 @@ def room(app, helpers):
         page = app.test_client()
         assert helpers.form_join(page, game["join_codes"][str(i)], with_csrf=False).status_code == 302
         teams.append(page)
-    return {"ins": ins, "auth": helpers.bearer(token), "id": game["id"], "teams": teams}
+    return {"ins": ins, "auth": helpers.bearer(token), "id": game["id"], "teams": teams, "codes": game["join_codes"]}
+
+
+def room_code(room, seat: int) -> str:
+    return room["codes"][str(seat)]
 
 
 def resolve(room, period):
@@ -59,3 +63,53 @@ def test_after_the_last_period_every_team_debrief_is_open_and_the_ranking_is_fin
     assert "Final ranking" in html and "Ranking after period" not in html
     links = re.findall(rf'href="(/debrief/{gid}/team/\d+)"', html)
     assert len(links) == 6 and all(room["teams"][0].get(link).status_code == 200 for link in links)
+
+
+def test_a_team_re_scores_a_published_tender_with_its_bid_changed(room, helpers):
+    gid = room["id"]
+    resolve(room, 1)
+    tenders = room["ins"].get(f"/api/games/{gid}/tenders").get_json()
+    t = tenders["tenders"][0]
+    winner = t["winner"]
+    win_bid = next(b for b in tenders["bids"] if b["tender"] == t["tender"] and b["won"])
+    team = room["teams"][0]
+    # the team's page session carries no API token here: ask through the debrief page (a GET form)
+    html = team.get(f"/debrief/{gid}/team/0", query_string={"wi_tender": f"1|{t['tender']}", "wi_price": str(round(win_bid["price"] - 1, 2)),
+                                                             "wi_service": "1"}).get_data(as_text=True)
+    assert 'id="what-if-result"' in html
+    # the same question through the API, with the team's token: the answer names the winner and the margin
+    h = helpers.bearer(helpers.api_join(team, room_code(room, 0))["token"])
+    r = team.post(f"/api/games/{gid}/what-if", headers=h,
+                  json={"period": 1, "tender": t["tender"], "price": round(win_bid["price"] - 1, 2), "promised_service": 1.0})
+    assert r.status_code == 200, r.get_json()
+    out = r.get_json()
+    assert out["firm"] == 0 and out["winner_before"] == winner
+    assert out["winner"] == 0 and out["margin_points"] > 0 and out["won"]
+    assert ("You would have won, by %.2f points" % out["margin_points"]) in html
+    # another firm's what-if is not a team's to ask; an unresolved period's tender is not public
+    assert team.post(f"/api/games/{gid}/what-if", headers=h, json={"period": 1, "tender": t["tender"], "price": 50,
+                                                                    "promised_service": 0.9, "firm": 1}).status_code == 403
+    r = team.post(f"/api/games/{gid}/what-if", headers=h, json={"period": 2, "tender": t["tender"], "price": 50, "promised_service": 0.9})
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "period"
+
+
+def test_a_replay_is_refused_while_the_game_runs_and_set_side_by_side_after(room, helpers):
+    gid = room["id"]
+    h = helpers.bearer(helpers.api_join(room["teams"][0], room_code(room, 0))["token"])
+    resolve(room, 1)
+    r = room["teams"][0].post(f"/api/games/{gid}/replay", headers=h, json={"period": 1, "change": {"price": 90}})
+    assert r.status_code == 409 and r.get_json()["error"]["field"] == "status"
+    periods = room["ins"].get(f"/api/games/{gid}").get_json()["periods"]
+    for p in range(2, periods + 1):
+        resolve(room, p)
+    r = room["teams"][0].post(f"/api/games/{gid}/replay", headers=h, json={"period": 2, "change": {"price": 90}})
+    assert r.status_code == 200, r.get_json()
+    out = r.get_json()
+    real = room["ins"].get(f"/api/games/{gid}/scoreboard").get_json()["ranking"]
+    assert [(s["firm"], s["rank_real"], round(s["score_real"], 6)) for s in sorted(out["side_by_side"], key=lambda s: s["rank_real"])] == \
+        [(r["firm"], r["rank"], round(r["score"], 6)) for r in real]
+    assert out["decision"]["price"] == 90
+    html = room["teams"][0].get(f"/debrief/{gid}/team/0", query_string={"rp_period": "2", "rp_field": "price", "rp_value": "90"}).get_data(as_text=True)
+    table = re.search(r'<table class="grid small" id="replay-result">.*?</table>', html, re.S).group(0)
+    mine = next(s for s in out["side_by_side"] if s["firm"] == 0)
+    assert f"{mine['score_counterfactual']:,.1f}" in table and f"{mine['score_real']:,.1f}" in table
