@@ -21,7 +21,7 @@ from crmsim.web.actions import GAME_ACTIONS, GameAction
 from crmsim.web.db import get_db
 from crmsim.web.guesses import JOIN_CODE, PASSWORD, guesses
 from crmsim.web.models import Game
-from crmsim.web.schemas import DecisionBody, DraftBody, JoinBody, LoginBody, NewGameBody, NoBody, ReplayBody, WhatIfBody, accepts
+from crmsim.web.schemas import DecisionBody, DraftBody, JoinBody, LoginBody, NewGameBody, NoBody, ReplayBody, RescoreBody, accepts
 from crmsim.web.service import (
     PRACTICE_PERIOD,
     ServiceError,
@@ -319,13 +319,13 @@ def asking_firm(g: Game, firm: int | None) -> int:
     return team.firm_index
 
 
-@bp.post("/games/<int:game_id>/what-if")
-@accepts(WhatIfBody)
-def what_if(game_id: int, body: WhatIfBody):
-    """Re-score a published tender with the firm's bid changed: who would have won, by how many points."""
+@bp.post("/games/<int:game_id>/tenders/<tender>/rescore")
+@accepts(RescoreBody)
+def rescore(game_id: int, tender: str, body: RescoreBody):
+    """After the award: re-score the tender with the firm's bid changed: who would have won, by how many points."""
     g = game_or_404(game_id)
     firm = asking_firm(g, body.firm)
-    return jsonify(what_if_bid(get_db(), g, firm, body.period, body.tender, body.price, body.promised_service))
+    return jsonify(what_if_bid(get_db(), g, firm, body.period, tender, body.price, body.promised_service))
 
 
 @bp.post("/games/<int:game_id>/replay")

@@ -127,9 +127,9 @@ class AdjustBody(Body):
     reason: str = Field(max_length=REASON_MAX, description="shown in the debrief")
 
 
-class WhatIfBody(Body):
-    period: Whole = Field(ge=1, le=MAX_PERIOD, description="a resolved period")
-    tender: str = Field(min_length=1, max_length=80, description="a tender awarded in that period (GET /api/games/<id>/tenders)")
+class RescoreBody(Body):
+    period: Whole | None = Field(None, ge=1, le=MAX_PERIOD, description="the period that awarded the tender (default: the last "
+                                                                         "resolved period that did)")
     price: Number = Field(ge=0, description="the bid price to try, ¥ per unit")
     promised_service: Number = Field(ge=0, le=1, description="the promised service to try")
     firm: Whole | None = Field(None, ge=0, le=MAX_FIRMS - 1, description="the instructor's choice of seat; a team asks for its own")

@@ -827,7 +827,7 @@ def resolve_if_due(db: Session, game: Game) -> Resolution | None:
 # the debrief's counterfactuals (crmsim.sim.counterfactual): only what is public, or the asking team's own
 
 
-def what_if_bid(db: Session, game: Game, firm: int, period: int, tender: str, price: float, promised_service: float) -> dict[str, Any]:
+def what_if_bid(db: Session, game: Game, firm: int, period: int | None, tender: str, price: float, promised_service: float) -> dict[str, Any]:
     """Re-score a published tender of a resolved period with `firm`'s bid at `price` and `promised_service`
     (:func:`crmsim.sim.counterfactual.rescore_tender`): who would have won, and by how many points.
 
@@ -835,19 +835,23 @@ def what_if_bid(db: Session, game: Game, firm: int, period: int, tender: str, pr
     relationship with the client before that period when its bid was not scored; nothing of another firm's
     that is not public.
 
+    Args:
+        period: the period that awarded it (None: the last resolved period that did).
+
     Raises:
-        ServiceError: the period is not resolved, the tender is not one of its tenders, or the engine needs
-            what the firm's own records do not give (named).
+        ServiceError: the period is not resolved (400), no resolved period awarded the tender (404), or the
+            engine needs what the firm's own records do not give (named).
     """
     from crmsim.sim.counterfactual import rescore_tender
 
     model = rebuild(db, game)
-    if not isinstance(period, int) or not 1 <= period <= len(model.results):
+    if period is not None and not 1 <= period <= len(model.results):
         raise ServiceError("period", f"must be a resolved period, 1 to {len(model.results)}", period, 400)
+    awarded = [(r.period, o) for r in model.results for o in r.tenders if o.tender.id == tender and (period is None or r.period == period)]
+    if not awarded:
+        raise ServiceError("tender", "no resolved period awarded this tender (bids are public only after the award)", tender, 404)
+    period, outcome = awarded[-1]
     result = model.results[period - 1]
-    outcome = next((o for o in result.tenders if o.tender.id == tender), None)
-    if outcome is None:
-        raise ServiceError("tender", f"not a tender awarded in period {period}", tender, 400)
     if not 0 <= firm < len(model.state.firms):
         raise ServiceError("firm", f"must be a seat, 0 to {len(model.state.firms) - 1}", firm, 400)
     for name, value, low, high in (("price", price, 0.0, math.inf), ("promised_service", promised_service, 0.0, 1.0)):

@@ -79,18 +79,23 @@ def test_a_team_re_scores_a_published_tender_with_its_bid_changed(room, helpers)
     assert 'id="what-if-result"' in html
     # the same question through the API, with the team's token: the answer names the winner and the margin
     h = helpers.bearer(helpers.api_join(team, room_code(room, 0))["token"])
-    r = team.post(f"/api/games/{gid}/what-if", headers=h,
-                  json={"period": 1, "tender": t["tender"], "price": round(win_bid["price"] - 1, 2), "promised_service": 1.0})
+    r = team.post(f"/api/games/{gid}/tenders/{t['tender']}/rescore", headers=h,
+                  json={"price": round(win_bid["price"] - 1, 2), "promised_service": 1.0})
     assert r.status_code == 200, r.get_json()
     out = r.get_json()
     assert out["firm"] == 0 and out["winner_before"] == winner
     assert out["winner"] == 0 and out["margin_points"] > 0 and out["won"]
     assert ("You would have won, by %.2f points" % out["margin_points"]) in html
     # another firm's what-if is not a team's to ask; an unresolved period's tender is not public
-    assert team.post(f"/api/games/{gid}/what-if", headers=h, json={"period": 1, "tender": t["tender"], "price": 50,
-                                                                    "promised_service": 0.9, "firm": 1}).status_code == 403
-    r = team.post(f"/api/games/{gid}/what-if", headers=h, json={"period": 2, "tender": t["tender"], "price": 50, "promised_service": 0.9})
+    assert team.post(f"/api/games/{gid}/tenders/{t['tender']}/rescore", headers=h,
+                     json={"price": 50, "promised_service": 0.9, "firm": 1}).status_code == 403
+    r = team.post(f"/api/games/{gid}/tenders/{t['tender']}/rescore", headers=h, json={"period": 2, "price": 50, "promised_service": 0.9})
     assert r.status_code == 400 and r.get_json()["error"]["field"] == "period"
+    # a tender still open (period 2's) is not public: 404, and nothing about its bids
+    open_tender = team.get("/api/team", headers=h).get_json()["tenders"][0]["id"]
+    if open_tender not in {x["tender"] for x in tenders["tenders"]}:
+        r = team.post(f"/api/games/{gid}/tenders/{open_tender}/rescore", headers=h, json={"price": 50, "promised_service": 0.9})
+        assert r.status_code == 404 and r.get_json()["error"]["field"] == "tender"
 
 
 def test_a_replay_is_refused_while_the_game_runs_and_set_side_by_side_after(room, helpers):
