@@ -14,7 +14,7 @@ from crmsim.web import export
 from crmsim.web.actions import GAME_ACTIONS
 from crmsim.web.db import get_db
 from crmsim.web.guard import InputRefused
-from crmsim.web.i18n import bot_name
+from crmsim.web.i18n import bot_name, current_lang
 from crmsim.web.schemas import MAX_FIRMS, NewGameBody, read_form, validated
 from crmsim.web.service import (
     ServiceError,
@@ -175,7 +175,7 @@ def join_sheet(game_id: int):
 @instructor_required
 def export_zip(game_id: int):
     game = game_or_404(game_id)
-    data = export.csv_zip(get_db(), game)
+    data = export.csv_zip(get_db(), game, current_lang())
     return Response(data, mimetype="application/zip", headers={"Content-Disposition": f"attachment; filename=crmsim-game-{game.id}.zip"})
 
 
@@ -183,7 +183,7 @@ def export_zip(game_id: int):
 @instructor_required
 def export_xlsx(game_id: int):
     game = game_or_404(game_id)
-    data = export.excel(get_db(), game)
+    data = export.excel(get_db(), game, current_lang())
     return Response(
         data,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

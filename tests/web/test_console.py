@@ -193,3 +193,25 @@ def test_the_team_page_shows_the_announcements_for_it(app, room, helpers):
     assert helpers.form_join(page, room["game"]["join_codes"]["0"], with_csrf=False).status_code == 302
     html = page.get("/team/").get_data(as_text=True)
     assert 'id="announcements"' in html and "Bids close at 10:30" in html and "Only for team 2" not in html
+
+
+def test_the_export_headers_follow_the_chosen_language(app, room):
+    import csv
+    import io
+    import zipfile
+
+    import openpyxl
+
+    gid, ins = room["id"], room["ins"]
+    assert ins.post(f"/api/games/{gid}/resolve", json={"period": 1}, headers=room["auth"]).status_code == 200
+    heads = {}
+    for lang in ("en", "zh_CN"):
+        z = zipfile.ZipFile(io.BytesIO(ins.get(f"/instructor/games/{gid}/export.zip?lang={lang}").data))
+        heads[lang] = next(csv.reader(io.StringIO(z.read("results.csv").decode("utf-8"))))
+        bids = next(csv.reader(io.StringIO(z.read("bids.csv").decode("utf-8"))))
+        assert ("void_reason" in bids) == (lang == "en") and ("废标原因" in bids) == (lang == "zh_CN")
+    assert dict(zip(heads["en"], heads["zh_CN"]))["operating_profit"] == "营业利润"
+    assert dict(zip(heads["en"], heads["zh_CN"]))["rank"] == "排名"
+    wb = openpyxl.load_workbook(io.BytesIO(ins.get(f"/instructor/games/{gid}/export.xlsx?lang=zh_CN").data), read_only=True)
+    first = [c.value for c in next(wb["decisions"].iter_rows(max_row=1))]
+    assert first[:4] == ["编号", "期", "企业序号", "团队"] and "回退时间" in first
