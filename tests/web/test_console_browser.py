@@ -102,6 +102,19 @@ def test_an_announcement_reaches_the_team_page(signed_in, browser, live):
     team_ctx.close()
 
 
+def test_the_console_monitor_updates_by_itself_when_a_team_submits(signed_in, live):
+    from playwright.sync_api import expect
+
+    page, game, _ = signed_in
+    page.evaluate("window.__sameDocument = 'yes'")
+    cell = page.locator("#teams tr[data-firm='1'] td.submitted")
+    expect(cell).to_contain_text("waiting")
+    team, _ = Api.team(live.url, game["join_codes"]["1"])
+    team.post(f"/api/games/{game['id']}/decision", {"price": 101})
+    expect(cell).to_contain_text("✔", timeout=30_000)  # the next poll swaps in the monitor
+    assert page.evaluate("window.__sameDocument") == "yes", "the console reloaded instead of updating live"
+
+
 def test_the_join_sheet_qr_codes_decode_to_the_join_links(signed_in, live):
     import zxingcpp
     from PIL import Image
