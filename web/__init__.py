@@ -169,7 +169,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from crmsim.web.views import note_team_seen, register_template_helpers
 
-    app.before_request(note_team_seen)
+    app.after_request(note_team_seen)
     register_template_helpers(app)
     auth.announce_first_run(app)
     return app

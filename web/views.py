@@ -203,15 +203,17 @@ def list_games(listed_only: bool = False) -> list[Game]:
     return list(get_db().scalars(q).all())
 
 
-def note_team_seen() -> None:
-    """Before each request: a signed-in team's request updates its last-seen time (the console's monitor)."""
-    if request.endpoint in (None, "static") or not (session.get("grant") or bearer_token()):
-        return
+def note_team_seen(response):
+    """After each request a signed-in team made and was answered (2xx): its last-seen time (the console's monitor).
+    A refused request changes nothing, this included."""
+    if not 200 <= response.status_code < 300 or request.endpoint in (None, "static") or not (session.get("grant") or bearer_token()):
+        return response
     team = current_team()
     if team is not None:
         from crmsim.web.service import record_seen
 
         record_seen(get_db(), team)
+    return response
 
 
 # -- the decision form ------------------------------------------------------------
