@@ -215,3 +215,40 @@ def test_the_export_headers_follow_the_chosen_language(app, room):
     wb = openpyxl.load_workbook(io.BytesIO(ins.get(f"/instructor/games/{gid}/export.xlsx?lang=zh_CN").data), read_only=True)
     first = [c.value for c in next(wb["decisions"].iter_rows(max_row=1))]
     assert first[:4] == ["编号", "期", "企业序号", "团队"] and "回退时间" in first
+
+
+def visible_words(html: str) -> set[str]:
+    """The Latin words a reader sees on a page (scripts, styles and tags removed)."""
+    import html as entities
+
+    text = re.sub(r"<script.*?</script>|<style.*?</style>", " ", html, flags=re.S)
+    return set(re.findall(r"[A-Za-z]{2,}", entities.unescape(re.sub(r"<[^>]+>", " ", text))))
+
+
+def test_the_console_scoreboard_and_debrief_in_chinese_show_no_english_words(app, room):
+    """Allowed: the brand, the language switch, units and file kinds, and the class's own names (game, teams, codes)."""
+    gid, ins = room["id"], room["ins"]
+    ins.post(f"/api/games/{gid}/adjust", json={"firm": 0, "amount": 1000, "reason": "课堂表现好"}, headers=room["auth"])
+    ins.post(f"/api/games/{gid}/resolve", json={"period": 1}, headers=room["auth"])
+    names = set()
+    for n in [room["game"]["name"], *[t["name"] for t in room["game"]["teams"]], *room["game"]["join_codes"].values()]:
+        names |= set(re.findall(r"[A-Za-z]{2,}", n))
+    allowed = names | {"crmsim", "CRM", "English", "CSV", "zip", "Excel", "UTC"}
+    for path in (f"/instructor/games/{gid}", f"/scoreboard/{gid}", f"/scoreboard/{gid}?projector=1", f"/debrief/{gid}",
+                 f"/debrief/{gid}/team/0", "/instructor/"):
+        html = ins.get(path + ("&" if "?" in path else "?") + "lang=zh_CN").get_data(as_text=True)
+        assert visible_words(html) - allowed == set(), path
+
+
+def test_rolling_back_the_practice_period_reopens_it(app, helpers):
+    ins = signed_in_instructor(app, helpers)
+    token = helpers.instructor_token(ins)
+    auth = helpers.bearer(token)
+    game = helpers.api_create_game(ins, token, seed=8, bots={str(i): "balanced" for i in range(6)}, practice=True)
+    gid = game["id"]
+    assert ins.post(f"/api/games/{gid}/resolve", json={"period": 0}, headers=auth).status_code == 200
+    practice = stored(app, gid)["snaps"]
+    assert ins.post(f"/api/games/{gid}/rollback", json={"period": 0}, headers=auth).get_json()["period"] == 0
+    assert ins.get(f"/api/games/{gid}").get_json()["practice"] is True
+    assert ins.post(f"/api/games/{gid}/resolve", json={"period": 0}, headers=auth).status_code == 200
+    assert stored(app, gid)["snaps"] == practice

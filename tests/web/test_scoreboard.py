@@ -71,3 +71,28 @@ def test_a_public_game_is_listed_by_its_scenario_title_in_the_chosen_language(pl
     zh = c.get("/?lang=zh_CN").get_data(as_text=True)
     assert title.zh in zh and "classroom-v1" not in zh
     assert title.en in c.get("/?lang=en").get_data(as_text=True)
+
+
+def contrast(fg: str, bg: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours."""
+    def lum(hex_colour: str) -> float:
+        rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_voided_bid_rows_have_at_least_4_5_to_1_contrast():
+    from pathlib import Path
+
+    import crmsim.web
+
+    css = (Path(crmsim.web.__file__).parent / "static" / "style.css").read_text()
+    void = re.search(r"tr\.void td \{ color:(#[0-9a-f]{6}); \}", css).group(1)
+    reason = re.search(r"tr\.void td\.void-reason \{ color:var\(--accent\); \}", css)
+    accent = re.search(r"--accent:(#[0-9a-f]{6})", css).group(1)
+    assert reason is not None
+    assert contrast(void, "#ffffff") >= 4.5 and contrast(accent, "#ffffff") >= 4.5
+    assert round(contrast(void, "#ffffff"), 1) == 7.6  # #4b5563 (was #9ca3af, 2.5:1)
