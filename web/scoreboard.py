@@ -73,6 +73,7 @@ def _board(game_id: int):
     last = snaps[-1] if snaps else None
     over = game.status == "finished"
     rows = [public_row(r, over) for r in last.firm_rows] if last else []
+    practice = practice_snapshot(get_db(), game)
     return dict(
         game=game,
         snaps=snaps,
@@ -84,7 +85,8 @@ def _board(game_id: int):
         bankrupt=[r for r in rows if r["bankrupt"]],
         projector=bool(request.args.get("projector")),
         charts=metric_charts(game, snaps, big=bool(request.args.get("projector"))),
-        practice=practice_snapshot(get_db(), game),
+        practice=practice,
+        practice_ranking=sorted((public_row(r, over) for r in practice.firm_rows), key=lambda r: r["rank"]) if practice else [],
         may_see_team=lambda firm: may_see_team(game, firm),
     )
 

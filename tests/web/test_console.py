@@ -162,7 +162,10 @@ def test_a_practice_period_is_played_then_the_game_starts_again_from_the_scenari
     after = stored(app, practice["id"])
     assert after["period"] == 1 and [p for p, _, _ in after["snaps"]] == [0]
     assert ins.get(f"/api/games/{practice['id']}/scoreboard").get_json()["ranking"] == []  # not scored
-    assert "practice period is over" in ins.get(f"/scoreboard/{practice['id']}").get_data(as_text=True)
+    board = ins.get(f"/scoreboard/{practice['id']}").get_data(as_text=True)
+    assert "practice period is over" in board and 'id="practice-ranking"' in board and 'id="ranking"' not in board
+    practice_rows = re.findall(r'<tr data-firm="(\d)"><td class="rank">(\d)</td>', board)
+    assert sorted(rank for _, rank in practice_rows) == ["1", "2", "3", "4", "5", "6"]
     # period 1 starts from the scenario: it resolves exactly as in a game that had no practice
     for g in (practice, plain):
         assert ins.post(f"/api/games/{g['id']}/resolve", json={"period": 1}, headers=auth).status_code == 200
