@@ -255,3 +255,17 @@ def test_rolling_back_the_practice_period_reopens_it(app, helpers):
     assert ins.get(f"/api/games/{gid}").get_json()["practice"] is True
     assert ins.post(f"/api/games/{gid}/resolve", json={"period": 0}, headers=auth).status_code == 200
     assert stored(app, gid)["snaps"] == practice
+
+
+def test_the_new_game_form_sets_practice_public_and_automatic_resolve(app, helpers):
+    ins = signed_in_instructor(app, helpers)
+    r = ins.post("/instructor/games", data={"scenario": "classroom-v1", "seed": "2", "practice": "true", "public": "true",
+                                           "auto_resolve": "true", "bot_5": "premium"})
+    assert r.status_code == 302
+    gid = int(r.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    g = app.test_client().get(f"/api/games/{gid}").get_json()
+    assert (g["period"], g["practice"], g["public"], g["auto_resolve"]) == (0, True, True, True)
+    assert g["teams"][5]["bot"] == "premium"
+    r = ins.post("/instructor/games", data={"scenario": "classroom-v1", "seed": "2"})
+    g = app.test_client().get(f"/api/games/{int(r.headers['Location'].rsplit('/', 1)[1])}").get_json()
+    assert (g["period"], g["practice"], g["public"], g["auto_resolve"]) == (1, False, False, False)
