@@ -32,6 +32,7 @@ BOT_NAMES = {
     "reckless": _l("Reckless bidder"),
     "random": _l("Random play-tester"),
     "standing": _l("Passive (keeps its decision)"),
+    "quality_leader": _l("Quality leader"),
 }
 
 
