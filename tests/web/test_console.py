@@ -269,3 +269,10 @@ def test_the_new_game_form_sets_practice_public_and_automatic_resolve(app, helpe
     r = ins.post("/instructor/games", data={"scenario": "classroom-v1", "seed": "2"})
     g = app.test_client().get(f"/api/games/{int(r.headers['Location'].rsplit('/', 1)[1])}").get_json()
     assert (g["period"], g["practice"], g["public"], g["auto_resolve"]) == (1, False, False, False)
+
+
+def test_every_shipped_bot_has_a_name_in_words():
+    from crmsim.agents.bots import BUILT_IN
+    from crmsim.web.i18n import BOT_NAMES
+
+    assert set(BUILT_IN) <= set(BOT_NAMES)
