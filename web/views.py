@@ -195,8 +195,25 @@ def game_or_404(game_id: int) -> Game:
     return game
 
 
-def list_games() -> list[Game]:
-    return list(get_db().scalars(select(Game).order_by(Game.id.desc())).all())
+def list_games(listed_only: bool = False) -> list[Game]:
+    """Every game, newest first; `listed_only`: only those the instructor marked public."""
+    q = select(Game).order_by(Game.id.desc())
+    if listed_only:
+        q = q.where(Game.public.is_(True))
+    return list(get_db().scalars(q).all())
+
+
+def note_team_seen(response):
+    """After each request a signed-in team made and was answered (2xx): its last-seen time (the console's monitor).
+    A refused request changes nothing, this included."""
+    if not 200 <= response.status_code < 300 or request.endpoint in (None, "static") or not (session.get("grant") or bearer_token()):
+        return response
+    team = current_team()
+    if team is not None:
+        from crmsim.web.service import record_seen
+
+        record_seen(get_db(), team)
+    return response
 
 
 # -- the decision form ------------------------------------------------------------
@@ -237,6 +254,13 @@ def money(v: Any) -> str:
     return f"-¥{-v:,.0f}" if v < 0 else f"¥{v:,.0f}"
 
 
+def money2(v: Any) -> str:
+    """A unit price: ¥ with two decimals (-¥1.50 for a negative one, as money())."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"-¥{-v:,.2f}" if v < 0 else f"¥{v:,.2f}"
+
+
 def pct(v: Any, digits: int = 0) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
@@ -252,9 +276,9 @@ def num(v: Any, digits: int = 1) -> str:
 def register_template_helpers(app: Flask) -> None:
     """Template filters and globals, and the error pages."""
     from crmsim.web import LANGUAGES
-    from crmsim.web.i18n import client_name, current_lang, void_reason_text
+    from crmsim.web.i18n import bot_name, client_name, current_lang, notice_text, scenario_title, void_reason_text
 
-    app.jinja_env.filters.update(money=money, pct=pct, num=num)
+    app.jinja_env.filters.update(money=money, money2=money2, pct=pct, num=num)
     app.jinja_env.globals.update(
         is_instructor=is_instructor,
         current_team=current_team,
@@ -262,8 +286,20 @@ def register_template_helpers(app: Flask) -> None:
         current_lang=current_lang,
         client_name=client_name,
         void_reason_text=void_reason_text,
+        bot_name=bot_name,
+        notice_text=notice_text,
+        scenario_title=scenario_title,
+        team_announcements=team_announcements,
     )
     register_error_pages(app)
+
+
+def team_announcements(team: Team) -> list:
+    """The announcements a team's page shows (to every team and to this one), newest first
+    (web/templates/team/_announcements.html)."""
+    from crmsim.web.service import announcements_for
+
+    return announcements_for(get_db(), team.game, team.firm_index)
 
 
 def api_request() -> bool:
