@@ -23,6 +23,35 @@ VOID_REASONS = {
 }
 
 
+#: the shipped bots by name, in words (a bot registered by a researcher's module shows its registry name)
+BOT_NAMES = {
+    "price_cutter": _l("Price cutter"),
+    "premium": _l("Premium"),
+    "relationship": _l("Relationship builder"),
+    "balanced": _l("Balanced"),
+    "adaptive": _l("Adaptive"),
+    "researcher": _l("Researcher"),
+    "retention": _l("Retention"),
+    "reckless": _l("Reckless bidder"),
+    "random": _l("Random play-tester"),
+    "standing": _l("Passive (keeps its decision)"),
+    "quality_leader": _l("Quality leader"),
+}
+
+
+def bot_name(code: str | None) -> str:
+    """A bot in words, in the current language; "" for a team seat."""
+    if not code:
+        return ""
+    return str(BOT_NAMES.get(code, code))
+
+
+def scenario_title(scenario_json: dict[str, Any]) -> str:
+    """A scenario by its title in the current language (its id when it has none)."""
+    title = scenario_json.get("title") or {}
+    return title.get(current_lang()) or scenario_json.get("name", "")
+
+
 def current_lang() -> str:
     loc = get_locale()
     return "zh" if loc is not None and loc.language == "zh" else "en"
@@ -122,14 +151,14 @@ NOTICES_ZH: dict[str, str] = {
     "CULTIVATE_RELATIONSHIP_NEEDED": "%(client)s 只邀请关系至少 %(relationship_needed)s 的企业；你的关系是 %(relationship)s",
     "STATEMENT_CASH_BASIS": "所有收支都按发生当期的现金入账（没有应收、应付、存货或折旧），所以经营现金流等于净利润",
     "STATEMENT_EQUITY": "权益是企业的净现金：现金减去借款和紧急借款。模型不记录其他资产或负债；员工、顾客和客户关系不在资产负债表上",
-    "RESCORE_CAPACITY_BOND_UNCHECKED": "未给出当时的服务能力和现金：改动后的投标未检查服务能力和保证金",
-    "RESCORE_COST_UNCHECKED": "未给出当时的单位成本：改动后的投标未检查低于成本",
-    "RESCORE_RELATIONSHIP_UNKNOWN": "%(firms)s 的关系未公布（其投标无效）：按关系 0 计分",
-    "RESCORE_TIE_BY_LOT": "总分和报价都相同：用固定的随机数抽签，结果可能与实际抽签不同",
-    "RESCORE_OTHER_TENDERS": "只重算这一次招标：这里结果不同，也可能改变你在之后开标的招标中的能力和现金",
-    "REPLAY_BOTS_REACT": "机器人 %(bots)s 在第 %(period)s 期之后根据所见重新决策；各队的决策按记录保留",
-    "REPLAY_DECISION_ADJUSTED": "第 %(period)s 期：%(firm_name)s 记录的决策已不适合改变后的游戏；%(fields)s 保持原值",
-    "REPLAY_BANKRUPT_SKIPPED": "第 %(period)s 期：%(firms)s 在改变后的游戏中破产，其记录的决策不再重放",
+    "RESCORE_CAPACITY_BOND_UNCHECKED": "未提供你当时的服务容量和现金:改动后的投标未检查“容量不足”或“保证金不足”",
+    "RESCORE_COST_UNCHECKED": "未提供你当时的单位成本:改动后的投标未检查“低于成本”",
+    "RESCORE_RELATIONSHIP_UNKNOWN": "%(firms)s 的关系值未公布(其投标无效):按关系 0 计分",
+    "RESCORE_TIE_BY_LOT": "总分和价格均相同:以固定随机数抽签,可能与实际抽签不同",
+    "RESCORE_OTHER_TENDERS": "只重算这一个标书:这里结果不同,也可能改变你在之后开标的标书中的容量和现金",
+    "REPLAY_BOTS_REACT": "机器人 %(bots)s 在第 %(period)s 期之后根据所见重新决策;各团队的决策按日志保留",
+    "REPLAY_DECISION_ADJUSTED": "第 %(period)s 期:%(firm_name)s 记录的决策不再适用于改变后的游戏;%(fields)s 保持现行值",
+    "REPLAY_BANKRUPT_SKIPPED": "第 %(period)s 期:%(firms)s 在改变后的游戏中破产,其记录的决策不再重放",
 }
 
 
@@ -155,8 +184,10 @@ def notice_param(name: str, value: Any, scenario_json: dict[str, Any]) -> str:
     return format_param(name, value)
 
 
-def notice_text(notice: Mapping[str, Any], scenario_json: dict[str, Any]) -> str:
-    """An engine notice (``Notice.to_dict()``) as a sentence in the user's language, with no raw codes."""
+def notice_text(notice: Mapping[str, Any], scenario_json: dict[str, Any] | None = None) -> str:
+    """An engine notice (``Notice.to_dict()``) as a sentence in the user's language, with no raw codes; tenders and
+    clients by name when the game's scenario is given."""
+    scenario_json = scenario_json or {}
     code, params = notice["code"], dict(notice.get("params") or {})
     if code == "INVALID":
         return problem_text(params.get("field", ""), params.get("rule", ""), params.get("value"), scenario_json)

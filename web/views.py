@@ -196,8 +196,25 @@ def game_or_404(game_id: int) -> Game:
     return game
 
 
-def list_games() -> list[Game]:
-    return list(get_db().scalars(select(Game).order_by(Game.id.desc())).all())
+def list_games(listed_only: bool = False) -> list[Game]:
+    """Every game, newest first; `listed_only`: only those the instructor marked public."""
+    q = select(Game).order_by(Game.id.desc())
+    if listed_only:
+        q = q.where(Game.public.is_(True))
+    return list(get_db().scalars(q).all())
+
+
+def note_team_seen(response):
+    """After each request a signed-in team made and was answered (2xx): its last-seen time (the console's monitor).
+    A refused request changes nothing, this included."""
+    if not 200 <= response.status_code < 300 or request.endpoint in (None, "static") or not (session.get("grant") or bearer_token()):
+        return response
+    team = current_team()
+    if team is not None:
+        from crmsim.web.service import record_seen
+
+        record_seen(get_db(), team)
+    return response
 
 
 # -- the decision form ------------------------------------------------------------
@@ -281,6 +298,11 @@ def money(v: Any, digits: int = 0) -> str:
     return format_value(v, "yuan")
 
 
+def money2(v: Any) -> str:
+    """A unit price: ¥ with two decimals (-¥1.50 for a negative one): money(v, 2)."""
+    return money(v, 2)
+
+
 def pct(v: Any, digits: int = 0) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
@@ -297,11 +319,10 @@ def register_template_helpers(app: Flask) -> None:
     """Template filters and globals, and the error pages."""
     from crmsim.web import LANGUAGES
     from crmsim.scenarios.schema import STAGES
-    from crmsim.web.i18n import (activity_name, band_name, client_name, current_lang, metric_name, notice_text, reference_name,
-                                 stage_name, statement_line,
-                                 tender_label, void_reason_text)
+    from crmsim.web.i18n import (activity_name, band_name, bot_name, client_name, current_lang, metric_name, notice_text,
+                                 reference_name, scenario_title, stage_name, statement_line, tender_label, void_reason_text)
 
-    app.jinja_env.filters.update(money=money, pct=pct, num=num, stage_word=stage_name)
+    app.jinja_env.filters.update(money=money, money2=money2, pct=pct, num=num, stage_word=stage_name)
     app.jinja_env.globals.update(
         stage_name=stage_name,
         stage_names=STAGES,
@@ -311,15 +332,26 @@ def register_template_helpers(app: Flask) -> None:
         statement_line=statement_line,
         metric_name=metric_name,
         reference_name=reference_name,
-        notice_text=notice_text,
         is_instructor=is_instructor,
         current_team=current_team,
         languages=LANGUAGES,
         current_lang=current_lang,
         client_name=client_name,
         void_reason_text=void_reason_text,
+        bot_name=bot_name,
+        notice_text=notice_text,
+        scenario_title=scenario_title,
+        team_announcements=team_announcements,
     )
     register_error_pages(app)
+
+
+def team_announcements(team: Team) -> list:
+    """The announcements a team's page shows (to every team and to this one), newest first
+    (web/templates/team/_announcements.html)."""
+    from crmsim.web.service import announcements_for
+
+    return announcements_for(get_db(), team.game, team.firm_index)
 
 
 def api_request() -> bool:

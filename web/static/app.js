@@ -28,8 +28,9 @@
         const r = await fetch(`/api/games/${game}/version`, { cache: "no-store" });
         const v = await r.json();
         if (String(v.version) !== String(version)) {
-          const html = await (await fetch(`/scoreboard/${game}?partial=1`, { cache: "no-store" })).text();
+          const html = await (await fetch(`/scoreboard/${game}?${board.dataset.query || ""}partial=1`, { cache: "no-store" })).text();
           board.innerHTML = html;
+          if (window.crmsimCharts) window.crmsimCharts.render(board);
           version = v.version;
           board.dataset.version = version;
           crmsim.countdown();
@@ -44,7 +45,11 @@
     if (!sel) return;
     const update = () => {
       const n = parseInt(sel.selectedOptions[0].dataset.firms, 10);
-      document.querySelectorAll(".seat").forEach((el) => { el.hidden = parseInt(el.dataset.seat, 10) >= n; });
+      document.querySelectorAll(".seat").forEach((el) => {
+        const off = parseInt(el.dataset.seat, 10) >= n;  // exactly the scenario's seats; a hidden one is not sent
+        el.hidden = off;
+        el.querySelectorAll("select").forEach((s) => { s.disabled = off; });
+      });
     };
     sel.addEventListener("change", update);
     update();
