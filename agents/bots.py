@@ -523,6 +523,28 @@ class Retention(Strategy):
 
 
 @dataclass
+class QualityLeader(Strategy):
+    """What a learning agent (PPO) found on its own: never bid or cultivate, price just under the reference,
+    deliver the best service and staff to keep it, spend nothing on care. A test of whether the mass market
+    alone can win a game that tenders should decide."""
+
+    name: ClassVar[str] = "quality_leader"
+    description: ClassVar[str] = "Never bids: top service at a price just under the reference, staffed to keep it (what PPO learned)."
+    price_factor: float = 0.98
+    service: float = 1.0
+
+    def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
+        return {
+            "price": round(obs.scenario.market.reference_price * self.price_factor, 2),
+            "service_level": self.service,
+            "care_budget": 0,
+            "advertising_budget": advertising_spend(obs, 10_000),
+            **staffing(obs, 0.78),
+            **cultivate(obs, {}),
+        }
+
+
+@dataclass
 class Standing(Strategy):
     name: ClassVar[str] = "standing"
     description: ClassVar[str] = "Submits nothing: keeps the starting decision and never bids (a passive seat)."
@@ -536,7 +558,8 @@ class Standing(Strategy):
 
 BOTS: dict[str, type[Strategy]] = {
     cls.name: cls
-    for cls in (PriceCutter, Premium, RelationshipBuilder, Balanced, Adaptive, Researcher, Retention, Reckless, RandomValid, Standing)
+    for cls in (PriceCutter, Premium, RelationshipBuilder, Balanced, Adaptive, Researcher, Retention, Reckless, QualityLeader,
+                RandomValid, Standing)
 }
 #: the names shipped with crmsim; any other name in BOTS was registered by a researcher's module
 BUILT_IN = frozenset(BOTS)

@@ -40,6 +40,7 @@ class UsageError(Exception):
 
 # what `main` reports as the user's mistake (exit 2, no traceback); anything else is a bug
 USER_ERRORS = (UsageError, ScenarioError, DecisionError, InputError, MissingExtra)
+DEMO_SCENARIO = "classroom-v2"  # `crmsim serve --demo`: the second version, with every lever of the team cockpit
 
 
 @contextmanager
@@ -277,7 +278,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with app.app_context():
         if args.demo and not list_games():
             bots = {i: b for i, b in enumerate(["", "", "premium", "price_cutter", "relationship", "adaptive"]) if b}
-            game = create_game(get_db(), "classroom-v1", seed=1, name="Demo game · 演示", bots=bots, period_minutes=20)
+            game = create_game(get_db(), DEMO_SCENARIO, seed=1, name="Demo game · 演示", bots=bots, period_minutes=20)
             console.print(f"demo game {game.id}: teams join with " + ", ".join(f"{t.name}={t.join_code}" for t in game.teams if not t.bot))
         for g in list_games():
             codes = ", ".join(f"{t.name}: {t.join_code}" for t in g.teams if not t.bot)
@@ -435,6 +436,7 @@ def cmd_balance(args: argparse.Namespace) -> int:
     research_command(args)
     from crmsim.research.balance import balance_report
     from crmsim.research.runner import open_executor
+    from crmsim.research.targets import result_word
 
     extra = {"master_seed": args.seed} if args.seed else {}
     if args.set:
@@ -458,7 +460,7 @@ def cmd_balance(args: argparse.Namespace) -> int:
         t = report.targets
         console.print(_frame_table(pd.DataFrame({
             "target": t["target"], "estimate": t["estimate"].round(3), "95% CI": [f"{a:.2f} - {b:.2f}" for a, b in zip(t["low"], t["high"])],
-            "rule": t["rule"], "result": ["pass" if ok else "FAIL" for ok in t["passed"]], "counted": t["note"],
+            "rule": t["rule"], "result": [result_word(ok, w) for ok, w in zip(t["passed"], t["watch"])], "counted": t["note"],
         }), f"Game facts of {args.scenario} ({len(report.seeds)} seeds per set)"))
     if report.egta is not None:
         console.print(_frame_table(report.egta.frame().round(3), f"Strategies: Nash mixture (regret {report.egta.nash_regret:.3f}), "

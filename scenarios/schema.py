@@ -76,6 +76,8 @@ class Costs(_Frozen):
     hire_cost: float = Field(3_000, ge=0, le=1e9, description="per head hired")
     severance: float = Field(8_000, ge=0, le=1e9, description="per head fired")
     service_cost: float = Field(25, ge=0, le=1e6, description="per customer served per period at service level 1")
+    service_cost_curve: float = Field(1.0, ge=1.0, le=4.0, description="the service cost grows as level ** curve: 1 is linear "
+                                      "(v1); above 1, the last steps toward service 1.0 cost the most (docs/rules.md section 9)")
     customers_per_service_staff: float = Field(100, gt=0, le=1e7)
     complaints_per_service_staff: float = Field(8, gt=0, le=1e6)
     clients_per_sales_staff: int = Field(2, ge=1, le=100, description="key clients one sales head can cultivate")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import numpy as np
+
 from crmsim.scenarios.schema import Costs
 from crmsim.sim.decisions import Decision
 from crmsim.sim.state import FirmState
@@ -123,6 +125,16 @@ def is_insolvent(cash_end: float) -> bool:
     return cash_end < 0
 
 
+def service_intensity(level, costs: Costs):
+    """The service level as a multiplier of ``costs.service_cost`` (per customer served): ``level ** service_cost_curve``.
+
+    A curve of 1 (the default, and v1's rule) is linear and returns `level` itself, so old games keep their exact
+    numbers; above 1 the last steps toward service 1.0 cost the most. `level` is a number or an array of firms' levels.
+    """
+    curve = costs.service_cost_curve
+    return level if curve == 1 else np.power(level, curve)
+
+
 def staffing_costs(sales: int, service: int, hires: int, fires: int, costs: Costs) -> tuple[float, float, float]:
     """(salaries, hiring, severance) for a period, salaries on the staff after hires and fires."""
     return (
@@ -158,7 +170,7 @@ def decision_ledger(firm: FirmState, decision: Decision, costs: Costs, customers
         salaries=salaries,
         hiring=hiring,
         severance=severance,
-        service_cost=customers * costs.service_cost * decision.service_level,
+        service_cost=customers * costs.service_cost * service_intensity(decision.service_level, costs),
         care=decision.care_budget,
         advertising=decision.advertising_budget,
         cultivation=cultivation,

@@ -32,7 +32,7 @@ from crmsim.agents.population import (
     step_population,
 )
 from crmsim.scenarios.schema import STAGES, Market, Scenario
-from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, emergency_loan, is_insolvent
+from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, emergency_loan, is_insolvent, service_intensity
 from crmsim.sim.decisions import Bid, Decision, DecisionError, Problem, decision_from_dict, validate_decision
 from crmsim.sim.events import event_effects, starting_events
 from crmsim.sim.metrics import FirmOutcomes, metrics
@@ -793,7 +793,7 @@ def market_inputs(p: Period, staff: Staffing, shocks: Shocks) -> Offer:
         complaint_capacity=xp.asarray(staff.service * costs.complaints_per_service_staff),
         alive=xp.asarray(alive),
         margin_per_unit=xp.asarray(price - shocks.unit_cost),
-        service_cost=xp.asarray(costs.service_cost * service_level),
+        service_cost=xp.asarray(costs.service_cost * service_intensity(service_level, costs)),
         scandal=xp.asarray(shocks.scandal),
         purchase_factor=shocks.purchase_factor,
         outside_boost=shocks.outside_boost,
@@ -1064,7 +1064,7 @@ def firm_outcomes(p: Period, staff: Staffing, offer: Offer, po: PopulationOutcom
         released=ended.released,
         unit_cost=shocks.unit_cost,
         care_by_tier=care_spend_by_tier(p, po),
-        service_cost=p.scenario.costs.service_cost * offer.service_level,
+        service_cost=p.scenario.costs.service_cost * service_intensity(offer.service_level, p.scenario.costs),
     )
 
 

@@ -167,8 +167,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
 
-    from crmsim.web.views import register_template_helpers
+    from crmsim.web.views import note_team_seen, register_template_helpers
 
+    app.after_request(note_team_seen)
     register_template_helpers(app)
     auth.announce_first_run(app)
     return app

@@ -15,16 +15,19 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from crmsim.web.models import Game
-from crmsim.web.schemas import AdjustBody, BotsBody, DeadlineBody, ExtendBody, NoBody, ResolveBody
+from crmsim.web.schemas import AdjustBody, AnnounceBody, BotsBody, DeadlineBody, ExtendBody, NoBody, OptionsBody, ResolveBody, RollbackBody
 from crmsim.web.service import (
     add_adjustment,
+    announce,
     extend_deadline,
     fill_with_bots,
     only_absent_seats,
     pause,
     resolve,
     resume,
+    rollback,
     set_deadline,
+    set_options,
 )
 
 
@@ -73,6 +76,20 @@ def _adjust(db: Session, game: Game, body: AdjustBody) -> dict[str, Any]:
     return {}
 
 
+def _rollback(db: Session, game: Game, body: RollbackBody) -> dict[str, Any]:
+    return {"period": rollback(db, game, expected_period=body.period)}
+
+
+def _announce(db: Session, game: Game, body: AnnounceBody) -> dict[str, Any]:
+    note = announce(db, game, body.text, body.firm)
+    return {"announcement": note.id}
+
+
+def _options(db: Session, game: Game, body: OptionsBody) -> dict[str, Any]:
+    set_options(db, game, public=body.public, auto_resolve=body.auto_resolve)
+    return {"public": game.public, "auto_resolve": game.auto_resolve}
+
+
 GAME_ACTIONS = {a.name: a for a in (
     GameAction("resolve", ResolveBody, "Close the open period and resolve it (with period: only if that period is still open).",
                _resolve),
@@ -82,4 +99,8 @@ GAME_ACTIONS = {a.name: a for a in (
     GameAction("extend", ExtendBody, "Extend the deadline.", _extend),
     GameAction("bots", BotsBody, "Give seats no team joined (or every team seat) to a bot.", _bots),
     GameAction("adjust", AdjustBody, "A logged bonus (+) or penalty (-), booked when the period resolves.", _adjust),
+    GameAction("rollback", RollbackBody, "Roll back (回退) the last resolved period: its results are withdrawn, the period opens "
+               "again, the decision log keeps everything (audited).", _rollback),
+    GameAction("announce", AnnounceBody, "An announcement to every team, or to one (firm), shown on the team page.", _announce),
+    GameAction("options", OptionsBody, "List the game publicly on the home page; resolve each period at its deadline.", _options),
 )}

@@ -10,27 +10,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import ScenarioError, list_scenarios
 from crmsim.sim.decisions import DecisionError
 from crmsim.sim.observation import public_row
+from crmsim.sim.statements import statements_history
 from crmsim.web import grants
 from crmsim.web.actions import GAME_ACTIONS, GameAction
 from crmsim.web.db import get_db
+from crmsim.web.i18n import localise_preview
 from crmsim.web.guesses import JOIN_CODE, PASSWORD, guesses
 from crmsim.web.models import Game
-from crmsim.web.schemas import DecisionBody, DraftBody, JoinBody, LoginBody, NewGameBody, NoBody, accepts
+from crmsim.web.schemas import DecisionBody, DraftBody, JoinBody, LoginBody, NewGameBody, NoBody, ReplayBody, RescoreBody, accepts
 from crmsim.web.service import (
+    PRACTICE_PERIOD,
     ServiceError,
+    announcements_for,
     chosen_scenario,
+    closed_period_rule,
     create_game,
     jsonable,
     latest_decisions,
+    missing_teams,
     preview,
     problem_json,
     rebuild,
+    replay_change,
+    resolve_if_due,
     save_draft,
     seconds_left,
     snapshots,
@@ -38,6 +46,7 @@ from crmsim.web.service import (
     submit_decision,
     team_by_code,
     verify_rebuild,
+    what_if_bid,
 )
 from crmsim.web.views import (
     bearer_token,
@@ -121,6 +130,7 @@ def game_json(game: Game, private: bool = False) -> dict[str, Any]:
     out = {
         "id": game.id, "name": game.name, "scenario": game.scenario_name, "status": game.status, "period": game.period,
         "periods": game.scenario_json["periods"], "seconds_left": seconds_left(game), "version": game.version,
+        "practice": game.period == PRACTICE_PERIOD, "public": game.public, "auto_resolve": game.auto_resolve,
         "teams": [{"firm": t.firm_index, "name": t.name, "bot": t.bot} for t in game.teams],
     }
     if private:
@@ -137,8 +147,8 @@ def scenarios():
 
 @bp.get("/games")
 def games():
-    """Every game (public fields)."""
-    return jsonify(games=[game_json(g) for g in list_games()])
+    """The games listed publicly (the instructor: every game), public fields only."""
+    return jsonify(games=[game_json(g) for g in list_games(listed_only=not is_instructor())])
 
 
 @bp.post("/games")
@@ -147,7 +157,8 @@ def games():
 def new_game(body: NewGameBody):
     """Create a game from a catalogue scenario or an uploaded one; the answer has the join codes."""
     game = create_game(get_db(), chosen_scenario(body.scenario, body.scenario_toml), seed=body.seed, name=body.name,
-                       team_names=body.teams, bots={int(k): v for k, v in body.bots.items()}, period_minutes=body.period_minutes)
+                       team_names=body.teams, bots={int(k): v for k, v in body.bots.items()}, period_minutes=body.period_minutes,
+                       practice=body.practice, public=body.public, auto_resolve=body.auto_resolve)
     return jsonify(game_json(game, private=True)), 201
 
 
@@ -159,8 +170,10 @@ def game(game_id: int):
 
 @bp.get("/games/<int:game_id>/version")
 def version(game_id: int):
-    """What the scoreboard polls: version, period, status, seconds left."""
+    """What the live pages poll: version, period, status, seconds left. A game that resolves at its deadline is
+    resolved here once the deadline has passed (docs/deploy.md, "Automatic resolve")."""
     g = game_or_404(game_id)
+    resolve_if_due(get_db(), g)
     return jsonify(version=g.version, period=g.period, status=g.status, seconds_left=seconds_left(g))
 
 
@@ -185,9 +198,12 @@ def tenders(game_id: int):
 @bp.get("/games/<int:game_id>/status")
 @instructor_required
 def status(game_id: int):
-    """Who joined and submitted, how many times, when."""
+    """The submission monitor: who joined and when, who submitted (how many times, last when), when each team was
+    last seen, and which teams the resolution still waits for."""
     g = game_or_404(game_id)
-    return jsonify(jsonable({"game": game_json(g, private=True), "teams": submission_status(get_db(), g)}))
+    db = get_db()
+    return jsonify(jsonable({"game": game_json(g, private=True), "teams": submission_status(db, g),
+                             "missing": [t.firm_index for t in missing_teams(db, g)]}))
 
 
 @bp.get("/games/<int:game_id>/rebuild-check")
@@ -245,6 +261,25 @@ def team_state():
     }))
 
 
+@bp.get("/team/statements")
+@team_required
+def team_statements():
+    """The team's income statement, cash flow statement, balance sheet and changes in equity for each resolved
+    period; once the game is over, ``?firm=N`` gives another firm's (books are private while it runs)."""
+    team = current_team()
+    g = team.game
+    firm = team.firm_index
+    asked = request.args.get("firm")
+    if asked is not None:
+        if not (asked.isascii() and asked.isdigit()) or int(asked) >= len(g.teams):
+            raise ServiceError("firm", f"must be a firm index 0 to {len(g.teams) - 1}", asked[:20], 400)
+        if int(asked) != firm and g.status != "finished":
+            raise ServiceError("firm", "another firm's books are private until the game is over", int(asked), 403)
+        firm = int(asked)
+    model = rebuild(get_db(), g)
+    return jsonify(statements=[s.to_dict() for s in statements_history(model.results, firm, model.scenario)])
+
+
 @bp.post("/games/<int:game_id>/decision")
 @team_required
 @accepts(DecisionBody)
@@ -254,8 +289,26 @@ def decision(game_id: int, body: DecisionBody):
     team = current_team()
     if team.game_id != g.id:
         raise ServiceError("game", "your team does not play in this game", game_id, 403)
-    d = submit_decision(db, g, team, body.root, source="api")
+    d = submit_decision(db, g, team, body.root, source="api", period=asked_period())
     return jsonify(ok=True, period=g.period, decision=jsonable(d.to_dict()))
+
+
+def asked_period() -> int | None:
+    """The period a team's request is for (``?period=N``: what its form was made for), or None when not said."""
+    period = request.args.get("period")
+    if period is None:
+        return None
+    if not (period.isascii() and period.isdigit()):
+        raise ServiceError("period", "must be a whole number (the period the decision is for)", period[:20], 400)
+    return int(period)
+
+
+def require_open_period(game: Game) -> None:
+    """Refuse a team's request made for a period that is no longer open (a form left open across a resolution)."""
+    period = asked_period()
+    if period is not None and period != game.period:
+        raise ServiceError("period", closed_period_rule(period) if period < game.period else f"must be the open period {game.period}",
+                           period, 409)
 
 
 @bp.put("/team/draft")
@@ -264,6 +317,7 @@ def decision(game_id: int, body: DecisionBody):
 def draft(body: DraftBody):
     """Save an unsubmitted draft of the decision form."""
     team = current_team()
+    require_open_period(team.game)
     save_draft(get_db(), team.game, team, body.root, max_bytes=current_app.config["DRAFT_MAX_BYTES"])
     return jsonify(ok=True)
 
@@ -272,6 +326,59 @@ def draft(body: DraftBody):
 @team_required
 @accepts(DecisionBody)
 def cost_preview(body: DecisionBody):
-    """Validate a decision without storing it: its planned costs, or its problems."""
+    """Decision support, stored nowhere: the engine's preview of the draft (bid checks with their limits, the
+    rules that depend on the other teams' bids, unit cost, projected profit and cash, break-even price,
+    warnings), every notice and problem with a ``text`` in the user's language."""
     team = current_team()
-    return jsonify(preview(get_db(), team.game, team, body.root))
+    require_open_period(team.game)
+    return jsonify(localise_preview(preview(get_db(), team.game, team, body.root), team.game.scenario_json))
+
+
+@bp.get("/team/announcements")
+@team_required
+def team_announcements():
+    """The instructor's announcements to every team and to this team, newest first."""
+    team = current_team()
+    return jsonify(announcements=[announcement_json(a) for a in announcements_for(get_db(), team.game, team.firm_index)])
+
+
+def announcement_json(a) -> dict[str, Any]:
+    return {"id": a.id, "period": a.period, "to": "all" if a.firm_index is None else "team", "text": a.text,
+            "at": a.created_at.isoformat() + "Z"}
+
+
+def asking_firm(g: Game, firm: int | None) -> int:
+    """Whose counterfactual: a team asks about its own firm, the instructor names one (any, since all is theirs)."""
+    if is_instructor():
+        if firm is None:
+            raise ServiceError("firm", "the instructor names the seat to ask about", None, 400)
+        return firm
+    team = current_team()
+    if team is None:
+        raise ServiceError("auth", "team or instructor sign-in required", None, 401)
+    if team.game_id != g.id:
+        raise ServiceError("game", "your team does not play in this game", g.id, 403)
+    if firm is not None and firm != team.firm_index:
+        raise ServiceError("firm", "a team asks about its own firm only", firm, 403)
+    return team.firm_index
+
+
+@bp.post("/games/<int:game_id>/tenders/<tender>/rescore")
+@accepts(RescoreBody)
+def rescore(game_id: int, tender: str, body: RescoreBody):
+    """After the award: re-score the tender with the firm's bid changed: who would have won, by how many points."""
+    g = game_or_404(game_id)
+    firm = asking_firm(g, body.firm)
+    return jsonify(what_if_bid(get_db(), g, firm, body.period, tender, body.price, body.promised_service))
+
+
+@bp.post("/games/<int:game_id>/replay")
+@accepts(ReplayBody)
+def replay(game_id: int, body: ReplayBody):
+    """After the game: replay it with one past decision of the firm changed; final standings side by side."""
+    g = game_or_404(game_id)
+    firm = asking_firm(g, body.firm)
+    return jsonify(replay_change(get_db(), g, firm, body.period, body.change))
+
+
+rescore.caller = replay.caller = "team"  # or the instructor, naming the firm (web/openapi.py: signed in)

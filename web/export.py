@@ -41,9 +41,12 @@ def neutralised(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def frames(db: Session, game: Game) -> dict[str, pd.DataFrame]:
-    """The game's tables, each ready for a CSV file or a worksheet (text neutralised)."""
-    return {name: neutralised(df) for name, df in raw_frames(db, game).items()}
+def frames(db: Session, game: Game, lang: str = "en") -> dict[str, pd.DataFrame]:
+    """The game's tables, each ready for a CSV file or a worksheet (text neutralised), headers in `lang`
+    (web/export_headers.py)."""
+    from crmsim.web.export_headers import header
+
+    return {name: neutralised(df.rename(columns=lambda c: header(str(c), lang))) for name, df in raw_frames(db, game).items()}
 
 
 def raw_frames(db: Session, game: Game) -> dict[str, pd.DataFrame]:
@@ -55,7 +58,7 @@ def raw_frames(db: Session, game: Game) -> dict[str, pd.DataFrame]:
         p = d.payload
         dec_rows.append({
             "id": d.id, "period": d.period, "firm": d.firm_index, "team": teams.get(d.firm_index), "source": d.source,
-            "submitted_at": d.created_at, **{k: v for k, v in p.items() if k not in ("bids", "cultivation")},
+            "submitted_at": d.created_at, "rolled_back_at": d.rolled_back_at, **{k: v for k, v in p.items() if k not in ("bids", "cultivation")},
             "cultivation": str(p.get("cultivation", {})), "bids": str(p.get("bids", {})),
         })
     results = pd.DataFrame([r for s in snaps for r in s.firm_rows])
@@ -75,17 +78,17 @@ def raw_frames(db: Session, game: Game) -> dict[str, pd.DataFrame]:
     }
 
 
-def csv_zip(db: Session, game: Game) -> bytes:
+def csv_zip(db: Session, game: Game, lang: str = "en") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, df in frames(db, game).items():
+        for name, df in frames(db, game, lang).items():
             z.writestr(f"{name}.csv", df.to_csv(index=False))
     return buf.getvalue()
 
 
-def excel(db: Session, game: Game) -> bytes:
+def excel(db: Session, game: Game, lang: str = "en") -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name, df in frames(db, game).items():
+        for name, df in frames(db, game, lang).items():
             (df if len(df.columns) else pd.DataFrame({"(empty)": []})).to_excel(xw, sheet_name=name[:31], index=False)
     return buf.getvalue()

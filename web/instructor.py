@@ -1,4 +1,5 @@
-"""The instructor console: create games, pace periods, fill seats with bots, adjust, resolve, export."""
+"""The instructor console: create games, pace periods, watch submissions, fill seats with bots, adjust, resolve,
+roll back, announce, print the join sheet, export."""
 
 from __future__ import annotations
 
@@ -13,17 +14,32 @@ from crmsim.web import export
 from crmsim.web.actions import GAME_ACTIONS
 from crmsim.web.db import get_db
 from crmsim.web.guard import InputRefused
-from crmsim.web.schemas import NewGameBody, read_form, validated
-from crmsim.web.service import ServiceError, chosen_scenario, create_game, seconds_left, snapshots, submission_status
+from crmsim.web.i18n import bot_name, current_lang
+from crmsim.web.schemas import MAX_FIRMS, NewGameBody, read_form, validated
+from crmsim.web.service import (
+    ServiceError,
+    announcements_for,
+    chosen_scenario,
+    create_game,
+    missing_teams,
+    practice_snapshot,
+    resolve_if_due,
+    seconds_left,
+    snapshots,
+    submission_status,
+)
 from crmsim.web.views import game_or_404, instructor_required, list_games
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 BOT_SEAT = re.compile(r"^bot_([0-9]+)$")
+NEW_GAME_FLAGS = ("practice", "public", "auto_resolve")  # the new-game form's checkboxes
 
 
 def index_page(status: int = 200):
     scenarios = [load_scenario(n) for n in list_scenarios()]
-    return render_template("instructor/index.html", games=list_games(), scenarios=scenarios, bots=BOTS), status
+    max_seats = max((s.firms.count for s in scenarios), default=MAX_FIRMS)  # a pasted scenario file: as many menus
+    return render_template("instructor/index.html", games=list_games(), scenarios=scenarios, bots=BOTS,
+                           max_seats=max_seats, seats=scenarios[0].firms.count if scenarios else max_seats), status
 
 
 @bp.route("/")
@@ -42,7 +58,17 @@ def new_game_form() -> NewGameBody:
     if names:
         body["teams"] = names
     body["bots"] = {m.group(1): v for k, v in f.items() if (m := BOT_SEAT.match(k)) and v}
+    for flag in NEW_GAME_FLAGS:
+        body[flag] = bool(f.get(flag))
     return validated(NewGameBody, body)
+
+
+def seat_error(exc: ServiceError) -> str:
+    """A refused bot seat in words: "Seat 8: no such seat..." (the form numbers seats from 1)."""
+    field = exc.problem.field
+    if field.startswith("bots.") and field[5:].isdigit():
+        return _("Seat %(n)d: %(rule)s", n=int(field[5:]) + 1, rule=_(exc.problem.rule))
+    return f"{field}: {_(exc.problem.rule)}"
 
 
 @bp.route("/games", methods=["POST"])
@@ -51,46 +77,64 @@ def new_game():
     try:
         b = new_game_form()
         game = create_game(get_db(), chosen_scenario(b.scenario, b.scenario_toml), seed=b.seed, name=b.name, team_names=b.teams,
-                           bots={int(k): v for k, v in b.bots.items()}, period_minutes=b.period_minutes)
+                           bots={int(k): v for k, v in b.bots.items()}, period_minutes=b.period_minutes,
+                           practice=b.practice, public=b.public, auto_resolve=b.auto_resolve)
     except InputRefused as exc:
         flash(_("Could not create the game: %(err)s", err=str(exc)), "error")
         return index_page(400)
     except ServiceError as exc:
-        flash(_("Could not create the game: %(err)s", err=f"{exc.problem.field}: {_(exc.problem.rule)}"), "error")
+        flash(_("Could not create the game: %(err)s", err=seat_error(exc)), "error")
         return index_page(exc.status)
     flash(_("Game created. Give each team its join code."))
     return redirect(url_for("instructor.console", game_id=game.id))
 
 
-def console_page(game, status: int = 200):
+def console_context(game) -> dict:
     db = get_db()
-    return render_template(
-        "instructor/console.html",
+    return dict(
         game=game,
         status=submission_status(db, game),
+        missing=missing_teams(db, game),
         seconds_left=seconds_left(game),
         snaps=snapshots(db, game),
+        practice=practice_snapshot(db, game),
+        announcements=announcements_for(db, game),
         bots=BOTS,
-    ), status
+        bot_name=bot_name,
+    )
+
+
+def console_page(game, status: int = 200, confirm: bool = False):
+    return render_template("instructor/console.html", **console_context(game), confirm=confirm), status
 
 
 @bp.route("/games/<int:game_id>")
 @instructor_required
 def console(game_id: int):
-    return console_page(game_or_404(game_id))
+    game = game_or_404(game_id)
+    resolve_if_due(get_db(), game)
+    if request.args.get("partial"):
+        return render_template("instructor/_monitor.html", **console_context(game))
+    return console_page(game)
 
 
 @bp.route("/games/<int:game_id>/<action>", methods=["POST"])
 @instructor_required
 def act(game_id: int, action: str):
-    """A console button: the form read by the action's model (web/actions.py), one service call."""
+    """A console button: the form read by the action's model (web/actions.py), one service call.
+
+    Resolving while teams have not submitted asks first: the console shows who is missing and a second button
+    that confirms (``confirm_missing``)."""
     db = get_db()
     game = game_or_404(game_id)
     if action not in GAME_ACTIONS:
         flash(_("Unknown action: %(a)s", a=action), "error")
         return console_page(game, 404)
     try:
-        done = GAME_ACTIONS[action].run(db, game, read_form(GAME_ACTIONS[action].body))
+        body = read_form(GAME_ACTIONS[action].body)
+        if action == "resolve" and not body.confirm_missing and missing_teams(db, game):
+            return console_page(game, 409, confirm=True)
+        done = GAME_ACTIONS[action].run(db, game, body)
     except InputRefused as exc:
         flash(str(exc), "error")
         return console_page(game, 400)
@@ -100,16 +144,38 @@ def act(game_id: int, action: str):
         return console_page(game, exc.status)
     if "seconds" in done:
         flash(_("Period %(p)d resolved in %(s).2f s.", p=done["period"], s=done["seconds"]))
+    elif action == "rollback":
+        flash(_("Period %(p)d rolled back: it is open again. The decision log keeps everything.", p=done["period"]))
+    elif action == "announce":
+        flash(_("Announcement sent."))
     else:
         flash(_("Done."))
     return redirect(url_for("instructor.console", game_id=game.id))
+
+
+@bp.route("/games/<int:game_id>/join-sheet")
+@instructor_required
+def join_sheet(game_id: int):
+    """A printable sheet: per team seat, its name, join code, join link and a QR code of the link (segno)."""
+    import segno
+
+    game = game_or_404(game_id)
+    cards = []
+    for t in game.teams:
+        if t.bot:
+            continue
+        link = url_for("auth.join", code=t.join_code, _external=True)
+        qr = segno.make(link, error="m")
+        svg = qr.svg_inline(scale=5, border=4, dark="#000", light="#fff", omitsize=False)
+        cards.append({"team": t, "link": link, "svg": svg})
+    return render_template("instructor/join_sheet.html", game=game, cards=cards)
 
 
 @bp.route("/games/<int:game_id>/export.zip")
 @instructor_required
 def export_zip(game_id: int):
     game = game_or_404(game_id)
-    data = export.csv_zip(get_db(), game)
+    data = export.csv_zip(get_db(), game, current_lang())
     return Response(data, mimetype="application/zip", headers={"Content-Disposition": f"attachment; filename=crmsim-game-{game.id}.zip"})
 
 
@@ -117,7 +183,7 @@ def export_zip(game_id: int):
 @instructor_required
 def export_xlsx(game_id: int):
     game = game_or_404(game_id)
-    data = export.excel(get_db(), game)
+    data = export.excel(get_db(), game, current_lang())
     return Response(
         data,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

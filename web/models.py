@@ -37,11 +37,14 @@ class Game(Base):
     scenario_json: Mapped[dict] = mapped_column(JSON)
     seed: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | paused | finished
-    period: Mapped[int] = mapped_column(Integer, default=1)  # the period open for decisions
+    period: Mapped[int] = mapped_column(Integer, default=1)  # the period open for decisions (0: the practice period)
     period_minutes: Mapped[float] = mapped_column(Float, default=15.0)
     deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     paused_seconds_left: Mapped[float | None] = mapped_column(Float, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=0)  # bumped on every published change (scoreboard polling)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)  # listed on the home page (and GET /api/games) for anyone
+    practice: Mapped[bool] = mapped_column(Boolean, default=False)  # the game opens with an unscored practice period 0
+    auto_resolve: Mapped[bool] = mapped_column(Boolean, default=False)  # the server resolves the period at its deadline
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     teams: Mapped[list[Team]] = relationship(back_populates="game", order_by="Team.firm_index")
 
@@ -56,6 +59,7 @@ class Team(Base):
     join_code: Mapped[str] = mapped_column(String(16), unique=True, index=True)
     bot: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a bot fills this seat
     joined_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # the team's last signed-in request
     game: Mapped[Game] = relationship(back_populates="teams")
 
 
@@ -68,8 +72,10 @@ class DecisionRecord(Base):
     firm_index: Mapped[int] = mapped_column(Integer)
     period: Mapped[int] = mapped_column(Integer, index=True)
     payload: Mapped[dict] = mapped_column(JSON)  # the validated Decision.to_dict()
-    source: Mapped[str] = mapped_column(String(16))  # form | api | bot
+    source: Mapped[str] = mapped_column(String(16))  # form | api | engine (the standing or bot decision a resolution used)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # an engine record of a resolution the instructor rolled back (回退): kept in the log, no longer in force
+    rolled_back_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Draft(Base):
@@ -128,6 +134,18 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Announcement(Base):
+    """An instructor's message to every team (firm_index None) or to one team, shown on the team page."""
+
+    __tablename__ = "announcements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    game_id: Mapped[int] = mapped_column(ForeignKey("games.id"), index=True)
+    firm_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    period: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

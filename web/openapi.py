@@ -94,6 +94,8 @@ def _operation(rule, view, schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def _path_parameter(name: str) -> dict[str, Any]:
+    if not name.endswith("_id"):  # a tender's id: text
+        return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 80}}
     return {"name": name, "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 0, "maximum": DATABASE_ID_MAX}}
 

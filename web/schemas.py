@@ -21,6 +21,7 @@ from crmsim.sim.accounts import MAX_ADJUSTMENT
 from crmsim.web.guard import InputRefused, parse_json, preview
 from crmsim.web.models import Team
 from crmsim.web.service import (
+    ANNOUNCEMENT_MAX,
     BOT_SCOPES,
     DEADLINE_MINUTES,
     GAME_NAME_MAX,
@@ -76,11 +77,31 @@ class NewGameBody(Body):
     bots: dict[SeatNumber, Annotated[str, Field(max_length=BOT_NAME_MAX)]] = Field(
         default_factory=dict, max_length=MAX_FIRMS, description="seat -> bot name (GET /api/scenarios lists the bots)")
     period_minutes: Number = Field(15.0, ge=PERIOD_MINUTES[0], le=PERIOD_MINUTES[1])
+    practice: bool = Field(False, description="open with an unscored practice period 0")
+    public: bool = Field(False, description="list the game on the home page for anyone (default: unlisted)")
+    auto_resolve: bool = Field(False, description="the server resolves each period at its deadline")
 
 
 class ResolveBody(Body):
-    period: Whole | None = Field(None, ge=1, le=MAX_PERIOD,
+    period: Whole | None = Field(None, ge=0, le=MAX_PERIOD,
                                  description="the period to resolve; a repeated request for a resolved one answers 409")
+    confirm_missing: bool = Field(False, description="the console's confirmation to resolve while teams have not submitted "
+                                                     "(the console asks for it; the API resolves without it)")
+
+
+class RollbackBody(Body):
+    period: Whole | None = Field(None, ge=0, le=MAX_PERIOD,
+                                 description="the period to roll back: the last resolved one (a repeated request answers 409)")
+
+
+class AnnounceBody(Body):
+    text: str = Field(min_length=1, max_length=ANNOUNCEMENT_MAX, description="the message, shown on the team page")
+    firm: Whole | None = Field(None, ge=0, le=MAX_FIRMS - 1, description="one team's seat; left out: every team")
+
+
+class OptionsBody(Body):
+    public: bool | None = Field(None, description="list the game on the home page for anyone")
+    auto_resolve: bool | None = Field(None, description="resolve each period automatically at its deadline")
 
 
 class NoBody(Body):
@@ -104,6 +125,20 @@ class AdjustBody(Body):
     firm: Whole = Field(ge=0, le=MAX_FIRMS - 1, description="the team's seat (firm index)")
     amount: Number = Field(ge=-MAX_ADJUSTMENT, le=MAX_ADJUSTMENT, description="¥: a bonus (+) or a penalty (-)")
     reason: str = Field(max_length=REASON_MAX, description="shown in the debrief")
+
+
+class RescoreBody(Body):
+    period: Whole | None = Field(None, ge=1, le=MAX_PERIOD, description="the period that awarded the tender (default: the last "
+                                                                         "resolved period that did)")
+    price: Number = Field(ge=0, description="the bid price to try, ¥ per unit")
+    promised_service: Number = Field(ge=0, le=1, description="the promised service to try")
+    firm: Whole | None = Field(None, ge=0, le=MAX_FIRMS - 1, description="the instructor's choice of seat; a team asks for its own")
+
+
+class ReplayBody(Body):
+    period: Whole = Field(ge=1, le=MAX_PERIOD, description="the period whose decision changes")
+    change: dict[str, Any] = Field(description="the decision fields to change, e.g. {\"price\": 95}; bids tender by tender")
+    firm: Whole | None = Field(None, ge=0, le=MAX_FIRMS - 1, description="the instructor's choice of seat; a team changes its own")
 
 
 class DecisionBody(RootModel[dict[str, Any]]):

@@ -21,15 +21,16 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import SCENARIO_DIR, Scenario, ScenarioError, list_scenarios, load_scenario, scenario_from_dict
 from crmsim.sim.decisions import Decision, DecisionError, Problem, decision_from_dict
-from crmsim.sim.engine import check_adjustment, check_decision, planned_costs
+from crmsim.sim.engine import check_adjustment, check_decision
 from crmsim.sim.model import CRMModel
-from crmsim.web.models import Adjustment, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team, utcnow
+from crmsim.sim.preview import preview as engine_preview
+from crmsim.web.models import Adjustment, Announcement, AuditEntry, DecisionRecord, Draft, Game, Snapshot, Team, utcnow
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 6
@@ -45,6 +46,10 @@ DEADLINE_MINUTES = (0, 24 * 60)
 SCENARIO_TEXT_MAX = 64 * 1024
 DEFAULT_SCENARIO = "classroom-v1"
 BOT_SCOPES = ("absent", "all")  # seats no team joined, or every team seat
+ANNOUNCEMENT_MAX = Announcement.__table__.c.text.type.length
+SEEN_EVERY = timedelta(seconds=15)  # a team's last-seen time is written at most this often
+PRACTICE_PERIOD = 0  # the unscored practice period a game may open with
+PRACTICE_STREAM = 0x50524143  # "PRAC": the practice period's seed is drawn from the game's seed and this stream key
 SERVER_FIELDS = ("late",)  # decision fields the server sets (a decision after the deadline is refused, never marked late)
 
 
@@ -132,17 +137,27 @@ def game_scenario(game: Game) -> Scenario:
     return scenario_from_dict(game.scenario_json, source=f"game {game.id}")
 
 
+def practice_seed(seed: int) -> int:
+    """The practice period's seed: drawn from the game's seed, so the practice shows nothing of period 1's draws."""
+    return int(np.random.SeedSequence([int(seed), PRACTICE_STREAM]).generate_state(1)[0]) % (SEED_MAX + 1)
+
+
 def rebuild(db: Session, game: Game) -> CRMModel:
-    """The game's engine model after its last resolved period, rebuilt from the log (cached in the app)."""
+    """The game's engine model after its last resolved period, rebuilt from the log (cached in the app).
+
+    In the practice period (period 0) it is the practice game: the scenario's starting state drawn with
+    :func:`practice_seed`, played for one period and then set aside; period 1 starts again from the scenario.
+    """
     cache, key, stamp = game_cache(db), game_key(db, game), game_stamp(game)
+    resolved = max(0, game.period - 1)
     model = cache.get(key, stamp)
-    if model is not None and len(model.results) == game.period - 1:  # not stepped by a resolution still in flight
+    if model is not None and len(model.results) == resolved:  # not stepped by a resolution still in flight
         return model
-    snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
-    model = CRMModel(game_scenario(game), seed=game.seed)
+    seed = practice_seed(game.seed) if game.period == PRACTICE_PERIOD else game.seed
+    model = CRMModel(game_scenario(game), seed=seed)
     for team in game.teams:
         model.firm_agents[team.firm_index].recorded_label = team.bot or "team"
-    for snap in snaps:
+    for snap in snapshots(db, game) if game.period != PRACTICE_PERIOD else ():
         model.replay_period({"period": snap.period, "decisions": snap.engine_decisions, "adjustments": snap.adjustments})
     cache.put(key, stamp, model)
     return model
@@ -152,7 +167,7 @@ def verify_rebuild(db: Session, game: Game) -> list[int]:
     """Periods whose rebuilt results differ from the stored snapshot (empty: the log reproduces the game)."""
     game_cache(db).forget(game_key(db, game))
     model = rebuild(db, game)
-    snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
+    snaps = snapshots(db, game)
     return [s.period for s, r in zip(snaps, model.results) if jsonable(r.firm_rows) != s.firm_rows or jsonable(r.bid_rows()) != s.bid_rows]
 
 
@@ -241,9 +256,19 @@ def create_game(
     team_names: list[str] | None = None,
     bots: dict[int, str] | None = None,
     period_minutes: float = 15.0,
+    *,
+    practice: bool = False,
+    public: bool = False,
+    auto_resolve: bool = False,
 ) -> Game:
     """A new game from a scenario (a catalogue name or a validated Scenario): one team (and join code) per firm
-    seat; bot seats named in `bots`."""
+    seat; bot seats named in `bots`.
+
+    Args:
+        practice: open with the unscored practice period 0 (see :func:`rebuild`).
+        public: list the game on the home page for anyone (default: only the instructor sees it listed).
+        auto_resolve: the server resolves each period at its deadline (:func:`resolve_if_due`).
+    """
     sc = scenario if isinstance(scenario, Scenario) else catalogue_scenario(scenario)
     if len(sc.name) > SCENARIO_NAME_MAX:
         raise ServiceError("scenario", f"name: must have at most {SCENARIO_NAME_MAX} characters", len(sc.name), 400)
@@ -265,8 +290,11 @@ def create_game(
         scenario_json=sc.model_dump(mode="json"),
         seed=int(seed),
         status="open",
-        period=1,
+        period=PRACTICE_PERIOD if practice else 1,
         period_minutes=float(period_minutes),
+        practice=bool(practice),
+        public=bool(public),
+        auto_resolve=bool(auto_resolve),
         deadline=utcnow() + timedelta(minutes=float(period_minutes)),
     )
     db.add(game)
@@ -363,10 +391,11 @@ def _require_running(game: Game) -> None:
 
 def latest_decisions(db: Session, game: Game, period: int | None = None) -> dict[int, DecisionRecord]:
     """The last submitted decision of each team for the period."""
-    period = period or game.period
+    period = game.period if period is None else period
     recs = db.scalars(
         select(DecisionRecord)
-        .where(DecisionRecord.game_id == game.id, DecisionRecord.period == period, DecisionRecord.source != "engine")
+        .where(DecisionRecord.game_id == game.id, DecisionRecord.period == period, DecisionRecord.source != "engine",
+               DecisionRecord.rolled_back_at.is_(None))
         .order_by(DecisionRecord.id)
     ).all()
     return {r.firm_index: r for r in recs}
@@ -389,23 +418,37 @@ def check_team_decision(state: Any, firm: int, raw: Mapping[str, Any]) -> Decisi
     return decision
 
 
-def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], source: str = "form") -> Decision:
+def closed_period_rule(period: int) -> str:
+    """The refusal of a decision made for a period that has since been resolved (a stale form)."""
+    return f"period {period} is closed: reload"
+
+
+def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], source: str = "form",
+                    period: int | None = None) -> Decision:
     """Validate and append a team's decision for the open period (a later one replaces it).
+
+    Args:
+        period: the period the team decided for (the form carries it); a decision for any other period
+            than the open one is refused, so a form left open across a resolution never lands in the next
+            period (its hires applied twice, its bids late).
 
     Raises:
         DecisionError: every problem with the values; nothing is stored.
-        ServiceError: the game is not open or the deadline has passed.
+        ServiceError: the game is not open, the deadline has passed or `period` is not the open period.
     """
     if team.game_id != game.id:
         raise ServiceError("team", "belongs to another game", team.name, 403)
     if team.bot:
         raise ServiceError("team", "this seat is played by a bot", team.name, 409)
+    if period is not None and period != game.period:
+        raise ServiceError("period", closed_period_rule(period) if period < game.period else
+                           f"must be the open period {game.period}", period, 409)
     _require_running(game)
     if game.status == "paused":
         raise ServiceError("status", "the game is paused; submit when the instructor resumes", game.status)
     if is_past_deadline(game):
         raise ServiceError("deadline", "the deadline for this period has passed", game.deadline.isoformat() + "Z")
-    period = game.period
+    period = game.period if period is None else period
     model = rebuild(db, game)
     decision = check_team_decision(model.state, team.firm_index, raw)
     # atomic: only while this period is still open (a resolution holds the game row until it commits)
@@ -417,6 +460,9 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
     ).rowcount
     if bumped != 1:
         db.rollback()
+        db.refresh(game)
+        if game.period != period:
+            raise ServiceError("period", closed_period_rule(period), period)
         raise ServiceError("period", "was just resolved or paused; submit for the period that is open now", period)
     db.add(DecisionRecord(game_id=game.id, firm_index=team.firm_index, period=period, payload=jsonable(decision.to_dict()), source=source))
     db.query(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=period).delete()
@@ -426,13 +472,23 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
 
 
 def preview(db: Session, game: Game, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
-    """Validate without storing and return the decision's planned costs, or its problems."""
+    """Decision support for a team's draft, stored nowhere: the engine's :func:`crmsim.sim.preview.preview`
+    (bid checks with their limits, the rules that depend on the other bids, costs, the projection, warnings)
+    as JSON, with ``ok`` (the draft would be accepted), its ``problems`` as the submit reports them and its
+    planned ``costs``. A finished game or a bankrupt firm has nothing to preview (``ok`` false, a problem)."""
     model = rebuild(db, game)
+    server = [Problem(f, "is set by the server, never by a team", raw[f]) for f in SERVER_FIELDS if f in raw]
+    draft = {k: v for k, v in raw.items() if k not in SERVER_FIELDS}
+    firm = team.firm_index
     try:
-        d = check_team_decision(model.state, team.firm_index, raw)
-    except DecisionError as exc:
-        return {"ok": False, "problems": [problem_json(p) for p in exc.problems]}
-    return {"ok": True, "costs": jsonable(planned_costs(model.state, team.firm_index, d))}
+        p = engine_preview(model.state, firm, draft, own_last=model.results[-1].firm_rows[firm] if model.results else None,
+                           research=model.results[-1].research.get(firm) if model.results else None)
+    except ValueError as exc:
+        return {"ok": False, "period": game.period, "problems": [problem_json(Problem("status", str(exc), game.status))]}
+    out = p.to_dict()
+    problems = server + [Problem(n.params["field"], n.params["rule"], n.params["value"]) for n in p.problems]
+    out.update(ok=not problems, problems=[problem_json(x) for x in problems], costs=out["costs"])
+    return jsonable(out)
 
 
 def save_draft(db: Session, game: Game, team: Team, raw: dict[str, Any], max_bytes: int | None = None) -> None:
@@ -578,20 +634,24 @@ def _resolve(db: Session, game: Game) -> Resolution:
     for firm, d in entry["decisions"].items():
         if int(firm) not in submitted:
             db.add(DecisionRecord(game_id=game.id, firm_index=int(firm), period=period, payload=d, source="engine"))
+    finished = model.finished and period != PRACTICE_PERIOD
     game.period = period + 1
-    game.status = "finished" if model.finished else "open"
-    game.deadline = None if model.finished else utcnow() + timedelta(minutes=game.period_minutes)
+    game.status = "finished" if finished else "open"
+    game.deadline = None if finished else utcnow() + timedelta(minutes=game.period_minutes)
     game.paused_seconds_left = None
     game.version += 1
-    audit(db, game, "resolve", f"period {period} resolved in {seconds:.2f} s")
+    audit(db, game, "resolve", f"period {period} resolved in {seconds:.2f} s" + (" (practice, not scored)" if period == PRACTICE_PERIOD else ""))
     try:
         db.commit()
     except IntegrityError:
         db.rollback()
         cache.forget(key)
         raise ServiceError("period", "was resolved by another request", period) from None
-    cache.put(key, game_stamp(game), model)  # the stepped model is the game as now committed
-    return Resolution(period, seconds, model.finished)
+    if period == PRACTICE_PERIOD:
+        cache.forget(key)  # period 1 starts again from the scenario
+    else:
+        cache.put(key, game_stamp(game), model)  # the stepped model is the game as now committed
+    return Resolution(period, seconds, finished)
 
 
 # ---------------------------------------------------------------------------
@@ -599,26 +659,275 @@ def _resolve(db: Session, game: Game) -> Resolution:
 
 
 def snapshots(db: Session, game: Game) -> list[Snapshot]:
-    return list(db.scalars(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all())
+    """The scored periods' published results, in order (the practice period's is :func:`practice_snapshot`)."""
+    return list(db.scalars(select(Snapshot).where(Snapshot.game_id == game.id, Snapshot.period > PRACTICE_PERIOD)
+                           .order_by(Snapshot.period)).all())
+
+
+def practice_snapshot(db: Session, game: Game) -> Snapshot | None:
+    """The practice period's published results (not scored), if the game had one and it was resolved."""
+    return db.scalar(select(Snapshot).where(Snapshot.game_id == game.id, Snapshot.period == PRACTICE_PERIOD))
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.isoformat() + "Z" if t is not None else None
+
+
+def bankrupt_firms(db: Session, game: Game) -> set[int]:
+    """Firms bankrupt in the last published period (they decide nothing more)."""
+    last = db.scalar(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period.desc()).limit(1))
+    return {r["firm"] for r in last.firm_rows if r.get("bankrupt")} if last is not None and last.period > PRACTICE_PERIOD else set()
 
 
 def submission_status(db: Session, game: Game) -> dict[int, dict[str, Any]]:
+    """The live submission monitor: per seat, who joined and when, who submitted (how often, last when), when
+    the team was last seen, and whether the resolution still waits for it (`missing`)."""
     latest = latest_decisions(db, game)
     counts = dict(
         db.execute(
             select(DecisionRecord.firm_index, func.count())
-            .where(DecisionRecord.game_id == game.id, DecisionRecord.period == game.period, DecisionRecord.source != "engine")
+            .where(DecisionRecord.game_id == game.id, DecisionRecord.period == game.period, DecisionRecord.source != "engine",
+                   DecisionRecord.rolled_back_at.is_(None))
             .group_by(DecisionRecord.firm_index)
         ).all()
     )
+    bankrupt = bankrupt_firms(db, game)
     return {
         t.firm_index: {
             "team": t.name,
             "bot": t.bot,
             "joined": t.joined_at is not None,
+            "joined_at": iso(t.joined_at),
+            "last_seen": iso(t.last_seen_at),
             "submitted": t.firm_index in latest,
             "submissions": counts.get(t.firm_index, 0),
-            "at": latest[t.firm_index].created_at.isoformat() + "Z" if t.firm_index in latest else None,
+            "at": iso(latest[t.firm_index].created_at) if t.firm_index in latest else None,
+            "bankrupt": t.firm_index in bankrupt,
+            "missing": game.status != "finished" and not t.bot and t.firm_index not in latest and t.firm_index not in bankrupt,
         }
         for t in game.teams
     }
+
+
+def missing_teams(db: Session, game: Game) -> list[Team]:
+    """Team seats (not bots, not bankrupt) with no decision for the open period: resolving now gives them their
+    standing decision and no bids."""
+    status = submission_status(db, game)
+    return [t for t in game.teams if status[t.firm_index]["missing"]]
+
+
+# ---------------------------------------------------------------------------
+# the console: last seen, rollback, announcements, visibility, automatic resolve
+
+
+def record_seen(db: Session, team: Team) -> None:
+    """Note that the team was just seen (a signed-in request), at most once every SEEN_EVERY.
+
+    Best effort: a database that refuses the write (read-only, full) leaves the time as it was, and the
+    request goes on to meet the same fault where it matters."""
+    now = utcnow()
+    if team.last_seen_at is not None and team.last_seen_at >= now - SEEN_EVERY:
+        return
+    try:
+        db.execute(
+            update(Team)
+            .where(Team.id == team.id, (Team.last_seen_at.is_(None)) | (Team.last_seen_at < now - SEEN_EVERY))
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.commit()
+    except (DBAPIError, OSError):
+        db.rollback()
+
+
+def rollback(db: Session, game: Game, expected_period: int | None = None) -> int:
+    """Roll back (回退) the last resolved period: its published results are withdrawn and the period opens again.
+
+    The decision log keeps everything: the teams' submissions for the period stand (a re-resolve uses them, so
+    resolving again without changes gives the same result), the standing and bot decisions the resolution
+    added are marked rolled back, and so are submissions already made for the period after it (they were made
+    on results that are withdrawn; the teams submit again). Adjustments stay booked for the period. The audit
+    log records what was rolled back.
+
+    Args:
+        expected_period: the period to roll back (the last resolved one); another value is refused, so a
+            repeated request cannot roll back twice.
+
+    Returns:
+        The period open again.
+    """
+    cache, key = game_cache(db), game_key(db, game)
+    with cache.resolve_lock(key):
+        db.commit()
+        lock_game(db, game)
+        last = db.scalar(select(Snapshot).where(Snapshot.game_id == game.id).order_by(Snapshot.period.desc()).limit(1))
+        if last is None:
+            db.rollback()
+            raise ServiceError("period", "no period has been resolved yet: nothing to roll back", None)
+        if expected_period is not None and expected_period != last.period:
+            db.rollback()
+            raise ServiceError("period", f"is not the last resolved period ({last.period})", expected_period)
+        now = utcnow()
+        top = min(last.firm_rows, key=lambda r: r["rank"]) if last.firm_rows else None
+        db.execute(
+            update(DecisionRecord)
+            .where(DecisionRecord.game_id == game.id, DecisionRecord.rolled_back_at.is_(None),
+                   ((DecisionRecord.period == last.period) & (DecisionRecord.source == "engine")) | (DecisionRecord.period > last.period))
+            .values(rolled_back_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.query(Draft).filter(Draft.game_id == game.id, Draft.period > last.period).delete(synchronize_session=False)
+        db.delete(last)
+        game.period = last.period
+        game.status = "open"
+        game.deadline = now + timedelta(minutes=game.period_minutes)
+        game.paused_seconds_left = None
+        game.version += 1
+        audit(db, game, "rollback", f"period {last.period} rolled back (was resolved at {iso(last.created_at)}"
+                                    + (f", leader {top['name']}, score {top['score']:.1f}" if top else "") + ")")
+        db.commit()
+        cache.forget(key)
+    return game.period
+
+
+def announce(db: Session, game: Game, text: str, firm: int | None = None) -> Announcement:
+    """An announcement to every team (`firm` None) or to one; shown on the team page."""
+    if not isinstance(text, str) or not text.strip():
+        raise ServiceError("text", "must not be blank", text, 400)
+    if len(text.strip()) > ANNOUNCEMENT_MAX:
+        raise ServiceError("text", f"must have at most {ANNOUNCEMENT_MAX} characters", len(text.strip()), 400)
+    if firm is not None and not any(t.firm_index == firm for t in game.teams):
+        raise ServiceError("firm", f"no such seat: the game seats {len(game.teams)} teams (0 to {len(game.teams) - 1})", firm, 400)
+    note = Announcement(game_id=game.id, firm_index=firm, period=game.period, text=text.strip(), created_at=utcnow())
+    db.add(note)
+    audit(db, game, "announce", f"{'all teams' if firm is None else f'firm {firm}'}: {text.strip()[:120]}", public=False)
+    game.version += 1
+    db.commit()
+    return note
+
+
+def announcements_for(db: Session, game: Game, firm: int | None = None) -> list[Announcement]:
+    """Announcements a team sees (to everyone, and to its own seat), newest first; `firm` None: every one."""
+    q = select(Announcement).where(Announcement.game_id == game.id)
+    if firm is not None:
+        q = q.where((Announcement.firm_index.is_(None)) | (Announcement.firm_index == firm))
+    return list(db.scalars(q.order_by(Announcement.id.desc())).all())
+
+
+def set_options(db: Session, game: Game, public: bool | None = None, auto_resolve: bool | None = None) -> None:
+    """List the game publicly (home page) or not; resolve each period automatically at its deadline or not."""
+    changed = []
+    if public is not None and bool(public) != game.public:
+        game.public = bool(public)
+        changed.append(f"public={game.public}")
+    if auto_resolve is not None and bool(auto_resolve) != game.auto_resolve:
+        game.auto_resolve = bool(auto_resolve)
+        changed.append(f"auto_resolve={game.auto_resolve}")
+    if changed:
+        audit(db, game, "options", ", ".join(changed), public=False)
+        game.version += 1
+    db.commit()
+
+
+def resolve_if_due(db: Session, game: Game) -> Resolution | None:
+    """The automatic resolve: if the game resolves at its deadline and the open period's deadline has passed,
+    resolve that period now.
+
+    Any request may call this (the version poll of every live page does, see docs/deploy.md): the resolution
+    holds the game's row (:func:`lock_game`) and names the period it expects, so when several requests or
+    processes find it due at once, one resolves and the others find the period already resolved. Nothing runs
+    in the background, so a restart loses nothing: the next request after the deadline resolves.
+    """
+    if not game.auto_resolve or not is_past_deadline(game):
+        return None
+    try:
+        r = resolve(db, game, expected_period=game.period)
+    except ServiceError:  # another request or process resolved it first, or the game changed meanwhile
+        db.rollback()
+        db.refresh(game)
+        return None
+    audit(db, game, "auto-resolve", f"period {r.period} resolved at its deadline")
+    db.commit()
+    return r
+
+
+# ---------------------------------------------------------------------------
+# the debrief's counterfactuals (crmsim.sim.counterfactual): only what is public, or the asking team's own
+
+
+def what_if_bid(db: Session, game: Game, firm: int, period: int | None, tender: str, price: float, promised_service: float) -> dict[str, Any]:
+    """Re-score a published tender of a resolved period with `firm`'s bid at `price` and `promised_service`
+    (:func:`crmsim.sim.counterfactual.rescore_tender`): who would have won, and by how many points.
+
+    It reads the tender's published outcome (every bid is public after the award) and the firm's own
+    relationship with the client before that period when its bid was not scored; nothing of another firm's
+    that is not public.
+
+    Args:
+        period: the period that awarded it (None: the last resolved period that did).
+
+    Raises:
+        ServiceError: the period is not resolved (400), no resolved period awarded the tender (404), or the
+            engine needs what the firm's own records do not give (named).
+    """
+    from crmsim.sim.counterfactual import rescore_tender
+
+    model = rebuild(db, game)
+    if period is not None and not 1 <= period <= len(model.results):
+        raise ServiceError("period", f"must be a resolved period, 1 to {len(model.results)}", period, 400)
+    awarded = [(r.period, o) for r in model.results for o in r.tenders if o.tender.id == tender and (period is None or r.period == period)]
+    if not awarded:
+        raise ServiceError("tender", "no resolved period awarded this tender (bids are public only after the award)", tender, 404)
+    period, outcome = awarded[-1]
+    result = model.results[period - 1]
+    if not 0 <= firm < len(model.state.firms):
+        raise ServiceError("firm", f"must be a seat, 0 to {len(model.state.firms) - 1}", firm, 400)
+    for name, value, low, high in (("price", price, 0.0, math.inf), ("promised_service", promised_service, 0.0, 1.0)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+            raise ServiceError(name, f"must be a number in [{low:g}, {high:g}]" if math.isfinite(high) else "must be a number >= 0", value, 400)
+    k = model.scenario.client_ids.index(outcome.tender.client)
+    if period > 1:
+        before = next(r for r in model.results[period - 2].relationship_rows if r["firm"] == firm and r["client"] == outcome.tender.client)
+        relationship = float(before["relationship"])
+    else:
+        relationship = float(initial_relationships(game)[firm, k])
+    try:
+        r = rescore_tender(outcome, None, firm, float(price), float(promised_service), model.scenario, relationship=relationship)
+    except ValueError as exc:
+        name, _, rule = str(exc).partition(": ")
+        raise ServiceError(name if name in ("relationship", "stage") else "tender", rule or str(exc), tender, 400) from None
+    return jsonable(r.to_dict())
+
+
+def initial_relationships(game: Game) -> Any:
+    """The firms' relationships with the key clients before period 1 (the scenario's starting state)."""
+    from crmsim.sim.engine import initial_state
+
+    return initial_state(game_scenario(game), game.seed).relationship
+
+
+def replay_change(db: Session, game: Game, firm: int, period: int, change: dict[str, Any]) -> dict[str, Any]:
+    """Replay the finished game with `firm`'s decision in `period` changed
+    (:func:`crmsim.sim.counterfactual.replay_with_change`): the final standings side by side with the real ones.
+
+    Raises:
+        ServiceError: the game is not finished (the rest of the game is not public before), or the period or
+            firm is not in it.
+        DecisionError: the changed decision breaks a rule (every problem named).
+    """
+    from crmsim.sim.counterfactual import replay_with_change
+
+    if game.status != "finished":
+        raise ServiceError("status", "a replay is possible once the game is finished: the rest of the game is not public before",
+                           game.status)
+    if not isinstance(change, dict) or not change:
+        raise ServiceError("change", "must name at least one decision field to change", change, 400)
+    model = rebuild(db, game)
+    try:
+        replay = replay_with_change(model.decision_log(), period, firm, change)
+    except ValueError as exc:
+        if isinstance(exc, DecisionError):
+            raise
+        name, _, rule = str(exc).partition(": ")
+        raise ServiceError(name if name in ("period", "firm") else "change", rule or str(exc), period, 400) from None
+    return jsonable(replay.to_dict())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 import math
+import numbers
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -195,8 +196,25 @@ def game_or_404(game_id: int) -> Game:
     return game
 
 
-def list_games() -> list[Game]:
-    return list(get_db().scalars(select(Game).order_by(Game.id.desc())).all())
+def list_games(listed_only: bool = False) -> list[Game]:
+    """Every game, newest first; `listed_only`: only those the instructor marked public."""
+    q = select(Game).order_by(Game.id.desc())
+    if listed_only:
+        q = q.where(Game.public.is_(True))
+    return list(get_db().scalars(q).all())
+
+
+def note_team_seen(response):
+    """After each request a signed-in team made and was answered (2xx): its last-seen time (the console's monitor).
+    A refused request changes nothing, this included."""
+    if not 200 <= response.status_code < 300 or request.endpoint in (None, "static") or not (session.get("grant") or bearer_token()):
+        return response
+    team = current_team()
+    if team is not None:
+        from crmsim.web.service import record_seen
+
+        record_seen(get_db(), team)
+    return response
 
 
 # -- the decision form ------------------------------------------------------------
@@ -225,16 +243,64 @@ def form_to_raw(form: Any, standing: dict[str, Any] | None = None) -> dict[str, 
             bids[tid] = {"price": value, "promised_service": (form.get(f"bids.{tid}.promised_service") or "").strip() or None}
     raw["cultivation"] = cult
     raw["bids"] = bids
+    raw.update(v2_form_fields(form))
+    return raw
+
+
+def v2_form_fields(form: Any) -> dict[str, Any]:
+    """The second version's levers as the form sends them (docs/rules.md section 7): ``activities.<client>``
+    checkboxes (one value per activity), ``research.rivals`` checkboxes, ``research.survey``,
+    ``research.forecast``, ``retention_budget`` and ``care_split.<tier>``. A field not on the form is left out,
+    so a first-version scenario's decision carries none of them."""
+    raw: dict[str, Any] = {}
+    getlist = form.getlist if hasattr(form, "getlist") else (lambda k: [form[k]] if k in form else [])
+    activities = {}
+    for key in form.keys():
+        if key.startswith("activities."):
+            acts = [a.strip() for a in getlist(key) if a and a.strip()]
+            if acts:
+                activities[key.removeprefix("activities.")] = acts
+    if activities:
+        raw["activities"] = activities
+    research: dict[str, Any] = {}
+    rivals = [c.strip() for c in getlist("research.rivals") if c and c.strip()]
+    if rivals:
+        research["rivals"] = rivals
+    survey = (form.get("research.survey") or "").strip()
+    if survey:
+        research["survey"] = survey
+    if (form.get("research.forecast") or "").strip():
+        research["forecast"] = True
+    if research:
+        raw["research"] = research
+    retention = (form.get("retention_budget") or "").strip()
+    if retention:
+        raw["retention_budget"] = retention
+    split = {k.removeprefix("care_split."): (v or "").strip() for k, v in form.items() if k.startswith("care_split.")}
+    if any(split.values()):
+        raw["care_split"] = {t: v or "0" for t, v in split.items()}
     return raw
 
 
 # -- templates ------------------------------------------------------------------------
 
 
-def money(v: Any) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+def money(v: Any, digits: int = 0) -> str:
+    """Money on every page, one form: ¥1,234 and -¥1,234 (web.chartspec.format_value, as on the charts' axes);
+    `digits` decimals for unit prices (¥96.50)."""
+    from crmsim.web.chartspec import format_value
+
+    if v is None or isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
         return "–"
-    return f"-¥{-v:,.0f}" if v < 0 else f"¥{v:,.0f}"
+    v = round(float(v), digits)  # what is shown: -0.4 is ¥0, not -¥0
+    if digits:
+        return ("-" if v < 0 else "") + f"¥{abs(v):,.{digits}f}"
+    return format_value(v, "yuan")
+
+
+def money2(v: Any) -> str:
+    """A unit price: ¥ with two decimals (-¥1.50 for a negative one): money(v, 2)."""
+    return money(v, 2)
 
 
 def pct(v: Any, digits: int = 0) -> str:
@@ -252,18 +318,40 @@ def num(v: Any, digits: int = 1) -> str:
 def register_template_helpers(app: Flask) -> None:
     """Template filters and globals, and the error pages."""
     from crmsim.web import LANGUAGES
-    from crmsim.web.i18n import client_name, current_lang, void_reason_text
+    from crmsim.scenarios.schema import STAGES
+    from crmsim.web.i18n import (activity_name, band_name, bot_name, client_name, current_lang, metric_name, notice_text,
+                                 reference_name, scenario_title, stage_name, statement_line, tender_label, void_reason_text)
 
-    app.jinja_env.filters.update(money=money, pct=pct, num=num)
+    app.jinja_env.filters.update(money=money, money2=money2, pct=pct, num=num, stage_word=stage_name)
     app.jinja_env.globals.update(
+        stage_name=stage_name,
+        stage_names=STAGES,
+        activity_name=activity_name,
+        band_name=band_name,
+        tender_label=tender_label,
+        statement_line=statement_line,
+        metric_name=metric_name,
+        reference_name=reference_name,
         is_instructor=is_instructor,
         current_team=current_team,
         languages=LANGUAGES,
         current_lang=current_lang,
         client_name=client_name,
         void_reason_text=void_reason_text,
+        bot_name=bot_name,
+        notice_text=notice_text,
+        scenario_title=scenario_title,
+        team_announcements=team_announcements,
     )
     register_error_pages(app)
+
+
+def team_announcements(team: Team) -> list:
+    """The announcements a team's page shows (to every team and to this one), newest first
+    (web/templates/team/_announcements.html)."""
+    from crmsim.web.service import announcements_for
+
+    return announcements_for(get_db(), team.game, team.firm_index)
 
 
 def api_request() -> bool:

@@ -161,12 +161,13 @@ def test_wilson_interval():
 
 @pytest.mark.parametrize("scenario", list_scenarios())
 def test_game_facts_report_on_every_shipped_scenario(scenario, tmp_path):
-    """Every shipped scenario gets the three line-up sets and all nine targets, each with an ordered interval."""
+    """Every shipped scenario gets the four line-up sets and all ten targets, each with an ordered interval."""
     report = balance_report(scenario, seeds=2, out_dir=tmp_path, workers=1, progress=False, overrides=small(scenario), egta=False)
     n_firms = load_scenario(scenario, overrides=small(scenario)).firms.count
-    assert [lu[:2] for lu in report.lineups] == [("balanced", "price_cutter"), ("standing", "balanced"), ("reckless", "random")]
-    assert sorted(report.rows["tag:set"].unique()) == ["field", "reckless", "standing"]
-    assert len(report.rows) == 3 * 2 * n_firms
+    assert [lu[:2] for lu in report.lineups] == [("balanced", "price_cutter"), ("standing", "balanced"), ("reckless", "random"),
+                                                    ("quality_leader", "balanced")]
+    assert sorted(report.rows["tag:set"].unique()) == ["field", "quality", "reckless", "standing"]
+    assert len(report.rows) == 4 * 2 * n_firms
     t = report.targets.set_index("target")
     assert list(t.index) == [x.key for x in TARGETS]
     assert t["passed"].map(type).eq(bool).all()
@@ -176,6 +177,20 @@ def test_game_facts_report_on_every_shipped_scenario(scenario, tmp_path):
         report.rows.query("`tag:set` == 'field'").drop_duplicates("run_id").eval("tenders_awarded.sum() / tenders_total.sum()"))
     assert (tmp_path / "targets.csv").exists() and "## Game facts: the targets" in (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "no strategy analysis" in report.verdict
+
+
+def test_watched_targets_are_reported_but_not_counted(tmp_path):
+    """A watched target (a known open problem) is measured and printed, but neither counts in "N of M pass" nor
+    marks the report "targets missed"."""
+    report = balance_report("classroom-v2", seeds=2, out_dir=tmp_path, workers=1, progress=False, overrides=small("classroom-v2"),
+                            egta=False)
+    t = report.targets.set_index("target")
+    assert t.loc["quality_leader_bottom_half", "watch"] and not t.drop(index="quality_leader_bottom_half")["watch"].any()
+    required = t[~t["watch"]]
+    assert f"targets: {int(required['passed'].sum())} of {len(required)} pass" in report.verdict
+    assert "watch (a known open problem, not counted): quality_leader_bottom_half" in report.verdict
+    assert ("targets missed" in report.labels) == (not required["passed"].all())
+    assert "(watch)" in (tmp_path / "report.md").read_text(encoding="utf-8")
 
 
 def test_strategy_analysis_names_the_support_and_the_field_shares(tmp_path):
@@ -198,7 +213,7 @@ def classroom_balance():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target", [t.key for t in TARGETS])
+@pytest.mark.parametrize("target", [t.key for t in TARGETS if not t.watch])
 def test_classroom_v2_meets_its_balance_target(classroom_balance, target):
     row = classroom_balance.targets.set_index("target").loc[target]
     assert row["games"] >= 30

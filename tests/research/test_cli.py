@@ -62,8 +62,8 @@ def test_balance_command_plays_the_report_with_its_options_and_prints_verdict_su
     assert sorted(set(rows["seed"])) == sorted(spawn_seeds(9, 2))
     assert set(rows["param:market.customers"]) == {500}
     summary = pd.read_csv(out / "summary.csv").set_index("metric")
-    sets = rows[rows["tag:set"] != "egta"]  # the field, standing and reckless sets, seats rotated per seed
-    assert summary.loc["games", "value"] == 3 * 2 == sets["run_id"].nunique()
+    sets = rows[rows["tag:set"] != "egta"]  # the field, standing, reckless and quality sets, seats rotated per seed
+    assert summary.loc["games", "value"] == 4 * 2 == sets["run_id"].nunique()
     assert rows[rows["tag:set"] == "egta"]["run_id"].nunique() == 7 * 7  # one game per cell of the payoff table
     assert "Game facts of classroom-v1" in text and "Nash mixture" in text
     report = (out / "report.md").read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ and on a hand-built bankruptcy.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -20,7 +21,7 @@ import pytest
 from crmsim.agents.bots import Strategy, cultivate, lineup
 from crmsim.scenarios import list_scenarios, load_scenario
 from crmsim.scenarios.schema import Costs
-from crmsim.sim.accounts import Ledger, emergency_loan, interest_due, is_insolvent, staffing_costs
+from crmsim.sim.accounts import Ledger, decision_ledger, emergency_loan, interest_due, is_insolvent, service_intensity, staffing_costs
 from crmsim.sim.decisions import DecisionError
 from crmsim.sim.engine import check_decision, initial_state, period_rng, resolve_period
 from crmsim.sim.model import CRMModel
@@ -498,6 +499,25 @@ def test_ledger_cash_end_on_hand_numbers():
     assert lg.cash_end == 159
     assert lg.operating_costs == 55 and lg.operating_profit == 25 and lg.net_profit == 14
     assert lg.to_dict()["cash_end"] == 159
+
+
+def test_service_cost_curve_on_hand_numbers():
+    """service cost per customer = service_cost × level ** curve: linear (v1) keeps the level itself; a curve of 2
+    makes service 0.6 cost 50 × 0.36 = 18 and service 1.0 cost 50 per customer."""
+    linear = Costs(service_cost=50)
+    level = np.array([0.6, 1.0])
+    assert service_intensity(level, linear) is level and service_intensity(0.6, linear) == 0.6
+    convex = Costs(service_cost=50, service_cost_curve=2)
+    assert (convex.service_cost * service_intensity(level, convex)).tolist() == pytest.approx([18.0, 50.0])
+    v1 = load_scenario("classroom-v1")
+    v2 = load_scenario("classroom-v2", overrides={"costs.service_cost_curve": 2, "costs.service_cost": 58})
+    assert v1.costs.service_cost_curve == 1
+    for s in (v1, v2):
+        firm = initial_state(s, 1).firms[0]
+        ledger = decision_ledger(firm, dataclasses.replace(firm.standing, service_level=0.6), s.costs, 100, 0)
+        assert ledger.service_cost == pytest.approx(100 * s.costs.service_cost * 0.6 ** s.costs.service_cost_curve)
+    with pytest.raises(ValueError, match="service_cost_curve"):
+        Costs(service_cost_curve=0.5)
 
 
 def test_interest_on_ordinary_and_emergency_debt():

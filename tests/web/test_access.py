@@ -37,8 +37,10 @@ class Route:
 
 
 ACT = {"resolve": {"period": 1}, "pause": {}, "resume": {}, "deadline": {"minutes": 20}, "extend": {"minutes": 5},
-       "bots": {"bot": "balanced", "scope": "absent"}, "adjust": {"firm": 1, "amount": 500, "reason": "tidy desks"}}
-ACT_ORDER = {"pause": 1, "resume": 2, "deadline": 3, "extend": 4, "bots": 5, "adjust": 6, "resolve": 9}
+       "bots": {"bot": "balanced", "scope": "absent"}, "adjust": {"firm": 1, "amount": 500, "reason": "tidy desks"},
+       "announce": {"text": "ten minutes left"}, "options": {"public": True}, "rollback": {"period": 1}}
+ACT_ORDER = {"pause": 1, "resume": 2, "deadline": 3, "extend": 4, "bots": 5, "adjust": 6, "announce": 6.1, "options": 6.2,
+             "resolve": 9, "rollback": 11}
 
 MATRIX = [
     Route("scoreboard.home", "GET", "/", PUBLIC),
@@ -54,10 +56,13 @@ MATRIX = [
     Route("instructor.console", "GET", "/instructor/games/{game}", INSTRUCTOR),
     *[Route("instructor.act", "POST", f"/instructor/games/{{game}}/{a}", INSTRUCTOR, form={k: str(v) for k, v in body.items()},
             order=ACT_ORDER[a] + (0.5 if a != "resolve" else 1)) for a, body in ACT.items()],
+    Route("instructor.join_sheet", "GET", "/instructor/games/{game}/join-sheet", INSTRUCTOR),
     Route("instructor.export_zip", "GET", "/instructor/games/{game}/export.zip", INSTRUCTOR),
     Route("instructor.export_xlsx", "GET", "/instructor/games/{game}/export.xlsx", INSTRUCTOR),
     Route("team.dashboard", "GET", "/team/", TEAMS),
     Route("team.dashboard", "POST", "/team/", TEAMS, form={"price": "120"}, order=7),
+    Route("team.reports", "GET", "/team/reports", TEAMS),
+    Route("team.rules", "GET", "/team/rules", TEAMS),
     Route("scoreboard.board", "GET", "/scoreboard/{game}", PUBLIC),
     Route("scoreboard.chart", "GET", "/scoreboard/{game}/chart/score.svg", PUBLIC),
     Route("scoreboard.debrief", "GET", "/debrief/{game}", PUBLIC),
@@ -77,7 +82,12 @@ MATRIX = [
     Route("api.rebuild_check", "GET", "/api/games/{game}/rebuild-check", INSTRUCTOR),
     *[Route(f"api.{a}", "POST", f"/api/games/{{game}}/{a}", INSTRUCTOR, json=body, order=ACT_ORDER[a]) for a, body in ACT.items()],
     Route("api.team_state", "GET", "/api/team", TEAMS),
+    Route("api.team_statements", "GET", "/api/team/statements", TEAMS),
     Route("api.decision", "POST", "/api/games/{game}/decision", GAME_TEAMS, json={"price": 118}, order=7),
+    Route("api.rescore", "POST", "/api/games/{game}/tenders/mengniu-01/rescore", GAME_TEAMS | INSTRUCTOR,
+          json={"price": 90, "promised_service": 0.8}, order=10),
+    Route("api.replay", "POST", "/api/games/{game}/replay", GAME_TEAMS | INSTRUCTOR, json={"period": 1, "change": {"price": 90}}),
+    Route("api.team_announcements", "GET", "/api/team/announcements", TEAMS),
     Route("api.draft", "PUT", "/api/team/draft", TEAMS, json={"price": "117"}, order=7),
     Route("api.cost_preview", "POST", "/api/team/preview", TEAMS, json={"price": 116}, order=7),
 ]

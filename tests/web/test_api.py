@@ -107,7 +107,7 @@ def test_bad_instructor_input_is_a_400_naming_the_field(client, inst, game):
         assert r.status_code == 400, (path, body, r.get_data(as_text=True))
         err = r.get_json()["error"]
         assert err["field"] == field and err["rule"] and "value" in err, (path, body, err)
-    assert len(client.get("/api/games").get_json()["games"]) == 1
+    assert len(client.get("/api/games", headers=inst).get_json()["games"]) == 1
 
 
 def test_a_body_that_is_not_a_json_object_is_a_400_naming_the_body(client, game, helpers):

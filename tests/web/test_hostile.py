@@ -215,8 +215,10 @@ def test_the_audits_wrong_accepts_are_refused(room, cases):
 
 
 def test_a_resolve_form_for_the_open_period_resolves_it_once(room):
-    run_cases(room, [("instructor", "POST", "/instructor/games/{game}/resolve", {302}, {"form": {"period": "1"}}),
-                     ("instructor", "POST", "/instructor/games/{game}/resolve", {409}, {"form": {"period": "1"}})])
+    confirmed = {"period": "1", "confirm_missing": "true"}  # teams are missing: the console asks first
+    run_cases(room, [("instructor", "POST", "/instructor/games/{game}/resolve", {409}, {"form": {"period": "1"}}),
+                     ("instructor", "POST", "/instructor/games/{game}/resolve", {302}, {"form": confirmed}),
+                     ("instructor", "POST", "/instructor/games/{game}/resolve", {409}, {"form": confirmed})])
 
 
 def test_the_preview_names_the_late_flag_as_the_servers(room):
@@ -268,7 +270,7 @@ DECISION = ("price", "service_level", "care_budget", "advertising_budget", "hire
 DECISION_FORM = (*DECISION[:8], "borrow", "repay", "cultivation.mengniu", "cultivation.x", "bids.t1.price", "bids.t1.promised_service")
 NEW_GAME = ("scenario", "scenario_toml", "seed", "name", "teams", "bots", "period_minutes")
 NEW_GAME_FORM = ("scenario", "scenario_toml", "seed", "name", "teams", "period_minutes", "bot_0", "bot_5", "bot_6")
-ACT_FORM = ("minutes", "bot", "scope", "firm", "amount", "reason", "period")
+ACT_FORM = ("minutes", "bot", "scope", "firm", "amount", "reason", "period", "confirm_missing", "text", "public", "auto_resolve")
 
 # (role, method, path, body kind, fields): every route and form that takes input
 JSON_ROUTES = [
@@ -282,6 +284,11 @@ JSON_ROUTES = [
     ("instructor", "POST", "/api/games/{game}/extend", ("minutes",)),
     ("instructor", "POST", "/api/games/{game}/bots", ("bot", "scope")),
     ("instructor", "POST", "/api/games/{game}/adjust", ("firm", "amount", "reason")),
+    ("instructor", "POST", "/api/games/{game}/announce", ("text", "firm")),
+    ("instructor", "POST", "/api/games/{game}/options", ("public", "auto_resolve")),
+    ("instructor", "POST", "/api/games/{game}/rollback", ("period",)),
+    ("team_a", "POST", "/api/games/{game}/tenders/mengniu-01/rescore", ("price", "promised_service", "period", "firm")),
+    ("team_a", "POST", "/api/games/{game}/replay", ("period", "change", "firm")),
     ("team_a", "POST", "/api/games/{game}/decision", DECISION),
     ("team_a", "PUT", "/api/team/draft", DECISION),
     ("team_a", "POST", "/api/team/preview", DECISION),
@@ -293,7 +300,8 @@ FORM_ROUTES = [
     ("anonymous", "POST", "/setup", ("password", "again", "token")),
     ("instructor", "POST", "/instructor/games", NEW_GAME_FORM),
     *[("instructor", "POST", f"/instructor/games/{{game}}/{a}", ACT_FORM) for a in ("resolve", "pause", "resume", "deadline", "extend",
-                                                                                   "bots", "adjust")],
+                                                                                   "bots", "adjust", "announce", "options",
+                                                                                   "rollback")],
     ("team_a", "POST", "/team/", DECISION_FORM),
     ("anonymous", "POST", "/logout", ("next", "lang")),
 ]
@@ -306,6 +314,10 @@ PAGES = [
     ("anonymous", "/join?code={y}"), ("anonymous", "/?lang={y}"), ("anonymous", "/login?next={y}"), ("anonymous", "/setup?token={y}"),
     ("team_a", "/team/?lang={y}"), ("instructor", "/instructor/?lang={y}"), ("anonymous", "/api/scenarios?lang={y}"),
     ("anonymous", "/api/games?x={y}"), ("team_a", "/api/team?x={y}"), ("anonymous", "/api/openapi.json?x={y}"),
+    ("team_a", "/team/reports?period={y}"), ("team_a", "/team/rules?x={y}"), ("team_a", "/api/team/statements?firm={y}"),
+    ("team_a", "/api/team/announcements?x={y}"), ("instructor", "/instructor/games/{x}/join-sheet"),
+    ("instructor", "/instructor/games/{x}?partial={y}"), ("team_a", "/debrief/{x}/team/0?wi_tender={y}&wi_price={y}&wi_service={y}"),
+    ("team_a", "/debrief/{x}/team/0?rp_period={y}&rp_field={y}&rp_value={y}"), ("anonymous", "/scoreboard/{x}?projector={y}"),
 ]
 FUZZ = settings(max_examples=8, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -9,6 +9,8 @@ of game 1 for the team's, with positive and negative (schema-breaking) data.
 
 from __future__ import annotations
 
+import re
+
 import sys
 from pathlib import Path
 
@@ -31,7 +33,7 @@ def test_the_document_lists_every_api_route_with_the_model_that_validates_it(app
     doc = app.test_client().get("/api/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")
     listed = {(path, method) for path, ops in doc["paths"].items() for method in ops}
-    routes = {(rule.rule.replace("<int:game_id>", "{game_id}"), m.lower()) for rule in app.url_map.iter_rules()
+    routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), m.lower()) for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("api.") for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert listed == routes
     new_game = doc["paths"]["/api/games"]["post"]

@@ -45,7 +45,7 @@ def must_fail(response, status: int, field: str) -> None:
         body = response.get_json()
         fields = [p["field"] for p in body.get("problems", [])] + ([body["error"]["field"]] if "error" in body else [])
     else:
-        fields = [field] if f"{field}:" in response.get_data(as_text=True) else []
+        fields = [field] if f'data-for="{field}"' in response.get_data(as_text=True) else []  # the page names it in words beside it
     if field not in fields:
         raise SubmissionMustFail(f"expected a problem naming {field!r}; got {fields}")
 

@@ -58,7 +58,7 @@ def test_instructor_actions_need_the_csrf_token(csrf_app, helpers):
     assert inst.post("/instructor/games", data={"scenario": "classroom-v1"}).status_code == 400
     assert inst.post("/logout").status_code == 400
     assert inst.get(f"/api/games/{gid}").get_json()["period"] == 1
-    r = inst.post(f"/instructor/games/{gid}/resolve", data={"csrf_token": helpers.csrf_token(console)})
+    r = inst.post(f"/instructor/games/{gid}/resolve", data={"csrf_token": helpers.csrf_token(console), "confirm_missing": "true"})
     assert r.status_code == 302
     assert inst.get(f"/api/games/{gid}").get_json()["period"] == 2
 
@@ -246,13 +246,13 @@ def test_no_firms_books_are_public_until_the_game_is_over(app, helpers):
     assert rows and not any(k in r for r in rows for k in ("cash", "debt", "emergency_debt", "equity"))
     assert anyone.get(f"/scoreboard/{gid}/chart/cash.svg").status_code == 404
     assert anyone.get(f"/scoreboard/{gid}/chart/revenue.svg").status_code == 200
-    assert "<th>Cash</th>" not in anyone.get(f"/scoreboard/{gid}?lang=en").get_data(as_text=True)
+    assert ">Cash</th>" not in anyone.get(f"/scoreboard/{gid}?lang=en").get_data(as_text=True)
     for _ in range(11):
         assert inst.post(f"/api/games/{gid}/resolve", headers=helpers.bearer(token)).status_code == 200
     final = anyone.get(f"/api/games/{gid}/scoreboard").get_json()["ranking"]
     assert all({"cash", "debt", "emergency_debt", "equity"} <= set(r) for r in final)
     assert anyone.get(f"/scoreboard/{gid}/chart/cash.svg").status_code == 200
-    assert "<th>Cash</th>" in anyone.get(f"/scoreboard/{gid}?lang=en").get_data(as_text=True)
+    assert ">Cash</th>" in anyone.get(f"/scoreboard/{gid}?lang=en").get_data(as_text=True)
 
 
 def test_a_team_page_shows_no_rival_decision(app, helpers):
@@ -548,7 +548,7 @@ def test_the_scenario_field_takes_only_catalogue_names_never_a_server_path(app, 
         assert err["field"] == "scenario" and "classroom-v1" in err["rule"]
         text = r.get_data(as_text=True)
         assert "root:" not in text and "setuptools" not in text and "[market]" not in text
-    assert c.get("/api/games").get_json()["games"] == []
+    assert c.get("/api/games", headers=helpers.bearer(token)).get_json()["games"] == []
 
 
 def test_an_uploaded_scenario_is_validated_as_a_scenario(app, helpers):
@@ -573,4 +573,4 @@ def test_an_uploaded_scenario_is_validated_as_a_scenario(app, helpers):
         assert "root:" not in r.get_data(as_text=True)
     r = c.post("/api/games", json={"scenario": "classroom-v1", "scenario_toml": text}, headers=auth)
     assert r.status_code == 400 and r.get_json()["error"]["field"] == "scenario"
-    assert len(c.get("/api/games").get_json()["games"]) == 1
+    assert len(c.get("/api/games", headers=auth).get_json()["games"]) == 1

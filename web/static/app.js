@@ -2,7 +2,6 @@
 (function () {
   "use strict";
   const crmsim = {};
-  const fmt = (n) => "¥" + Math.round(n).toLocaleString();
 
   crmsim.countdown = function () {
     document.querySelectorAll(".countdown").forEach((el) => {
@@ -29,8 +28,9 @@
         const r = await fetch(`/api/games/${game}/version`, { cache: "no-store" });
         const v = await r.json();
         if (String(v.version) !== String(version)) {
-          const html = await (await fetch(`/scoreboard/${game}?partial=1`, { cache: "no-store" })).text();
+          const html = await (await fetch(`/scoreboard/${game}?${board.dataset.query || ""}partial=1`, { cache: "no-store" })).text();
           board.innerHTML = html;
+          if (window.crmsimCharts) window.crmsimCharts.render(board);
           version = v.version;
           board.dataset.version = version;
           crmsim.countdown();
@@ -45,18 +45,42 @@
     if (!sel) return;
     const update = () => {
       const n = parseInt(sel.selectedOptions[0].dataset.firms, 10);
-      document.querySelectorAll(".seat").forEach((el) => { el.hidden = parseInt(el.dataset.seat, 10) >= n; });
+      document.querySelectorAll(".seat").forEach((el) => {
+        const off = parseInt(el.dataset.seat, 10) >= n;  // exactly the scenario's seats; a hidden one is not sent
+        el.hidden = off;
+        el.querySelectorAll("select").forEach((s) => { s.disabled = off; });
+      });
     };
     sel.addEventListener("change", update);
     update();
   };
 
+  // money as every page shows it (web.views.money, web.chartspec.format_value): ¥1,234 and -¥1,234
+  const money = (n, digits) => {
+    if (n === null || n === undefined || !isFinite(n)) return "–";
+    const d = digits || 0;
+    const r = Number(n.toFixed(d));  // what is shown: -0.4 is ¥0, not -¥0
+    const a = Math.abs(r).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+    return (r < 0 ? "-" : "") + "¥" + a;
+  };
+  crmsim.money = money;
+  // the decision's standing fields (crmsim.sim.decisions.Decision.standing): what a form carries over to a new period
+  const STANDING = ["price", "service_level", "care_budget", "advertising_budget", "retention_budget", "care_split", "cultivation"];
+  const esc = (t) => String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(0) + "%");
+
   function formToRaw(form) {
     const raw = { cultivation: {}, bids: {} };
+    const activities = {}, research = {}, split = {};
     for (const [k, v0] of new FormData(form).entries()) {
       const v = String(v0).trim();
-      if (k === "csrf_token" || v === "") continue;
+      if (k === "csrf_token" || k === "period" || v === "") continue;
       if (k.startsWith("cultivation.")) raw.cultivation[k.slice(12)] = v;
+      else if (k.startsWith("activities.")) (activities[k.slice(11)] = activities[k.slice(11)] || []).push(v);
+      else if (k === "research.rivals") (research.rivals = research.rivals || []).push(v);
+      else if (k === "research.survey") research.survey = v;
+      else if (k === "research.forecast") research.forecast = true;
+      else if (k.startsWith("care_split.")) split[k.slice(11)] = v;
       else if (k.startsWith("bids.") && k.endsWith(".price")) {
         const t = k.slice(5, -6);
         raw.bids[t] = Object.assign(raw.bids[t] || {}, { price: v });
@@ -66,53 +90,213 @@
       } else raw[k] = v;
     }
     for (const t of Object.keys(raw.bids)) if (!raw.bids[t].price) delete raw.bids[t];
+    if (form.querySelector("[name^='cultivation.']") === null) delete raw.cultivation;
+    if (Object.keys(activities).length) raw.activities = activities;
+    if (Object.keys(research).length) raw.research = research;
+    if (Object.keys(split).length) {
+      for (const t of ["A", "B", "C"]) if (form.querySelector(`[name='care_split.${t}']`) && !(t in split)) split[t] = "0";
+      raw.care_split = split;
+    }
     return raw;
+  }
+
+  function noteList(notes, cls) {
+    if (!notes.length) return "";
+    return `<ul class="${cls}">` + notes.map((n) => `<li class="sev-${esc(n.severity || "error")}">${esc(n.text)}</li>`).join("") + "</ul>";
+  }
+
+  function showPreview(form, p, L) {
+    const colon = form.dataset.lang === "zh" ? "：" : ": ";
+    const box = document.getElementById("preview");
+    // errors beside fields: drop every one shown so far (the server's and the last preview's), then show the current ones once
+    form.querySelectorAll(".field-error").forEach((e) => e.remove());
+    form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+    form.querySelectorAll("[data-field][aria-describedby]").forEach((e) => {
+      e.setAttribute("aria-describedby", e.getAttribute("aria-describedby").split(" ").filter((x) => !x.endsWith("-err")).join(" "));
+    });
+    const unplaced = [];
+    const seen = new Set();
+    for (const q of p.problems || []) {
+      const key = q.field + "|" + q.text;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      let f = q.field, input = null;
+      while (f && !(input = form.querySelector(`[data-field="${CSS.escape(f)}"]`))) f = f.includes(".") ? f.slice(0, f.lastIndexOf(".")) : "";
+      if (!input) { unplaced.push(q); continue; }
+      const span = document.createElement("span");
+      span.className = "error field-error live-error";
+      span.id = (input.id || "f") + "-" + Math.random().toString(36).slice(2) + "-err";
+      span.textContent = q.text;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + span.id).trim());
+      const label = input.closest("label") || input.parentElement;
+      label.appendChild(span);
+    }
+    // each bid: what the tender office would make of it, its figures, the rules that depend on the others
+    form.querySelectorAll("[data-bid-notes]").forEach((el) => { el.innerHTML = ""; });
+    for (const b of p.bids || []) {
+      const el = form.querySelector(`[data-bid-notes="${CSS.escape(b.tender)}"]`);
+      if (!el || b.refused) continue;
+      const head = b.void_reason ? `<p class="error bid-void"><strong>${esc(L.bid_void)}</strong></p>` : `<p class="ok">${esc(L.bid_ok)}</p>`;
+      const figs = b.delivery_cost === null || b.delivery_cost === undefined ? "" :
+        `<p class="figures">${esc(L.delivery_cost)}${colon}${money(b.delivery_cost, 2)} · ${esc(L.margin)}${colon}${money(b.margin_per_unit, 2)} · ${esc(L.profit_if_won)}${colon}${money(b.profit_if_won)} · ${esc(L.bond)}${colon}${money(b.bond)}</p>`;
+      const warn = b.notices.filter((n) => n.severity !== "info"), info = b.notices.filter((n) => n.severity === "info");
+      el.innerHTML = head + noteList(warn, "warnings") + figs + noteList(info, "rules");
+    }
+    const hours = document.getElementById("hours-used");
+    if (hours && p.sales_hours && p.sales_hours.hours !== undefined) {
+      hours.textContent = Math.round(p.sales_hours.hours);
+      const avail = document.getElementById("hours-available");
+      if (avail && p.sales_hours.hours_available !== undefined) avail.textContent = Math.round(p.sales_hours.hours_available);
+    }
+    const c = p.costs || {};
+    const pr = p.projection || {};
+    const cap = p.capacity || {};
+    const row = (label, value, id) => `<tr><td>${esc(label)}</td><td class="num"${id ? ` id="${id}"` : ""}>${value}</td></tr>`;
+    let html = "";
+    const placed = seen.size - unplaced.length;
+    if (seen.size) {  // each problem once: beside its field, or here when the form has no field for it
+      html += `<h3>${esc(L.problems)}</h3>` + (placed ? `<p class="error" id="problems-beside">${esc(L.beside.replace("%(n)s", placed))}</p>` : "") +
+        noteList(unplaced, "error problems");
+    } else html += `<p class="ok">${esc(L.ok)}</p>`;
+    if (c.total !== undefined) {
+      html += `<table class="grid small"><caption>${esc(L.costs)}</caption><tbody>` +
+        row(L.unit_cost, money(p.unit_cost, 2), "preview-unit-cost") +
+        row(L.salaries, money(c.salaries)) + row(L.staffing, money((c.hiring || 0) + (c.severance || 0))) +
+        row(L.service_cost, money(c.service_cost)) + row(L.care_ads, money((c.care || 0) + (c.advertising || 0))) +
+        row(L.cultivation, money(c.cultivation)) +
+        (c.research ? row(L.research, money(c.research)) : "") + (c.retention ? row(L.retention, money(c.retention)) : "") +
+        row(L.interest, money(c.interest)) +
+        `<tr><th scope="row">${esc(L.total)}</th><th class="num" id="preview-total">${money(c.total)}</th></tr>` +
+        row(L.bonds, money(c.bonds_pledged)) + row(L.cash_after, money(c.cash_after)) +
+        (cap.utilisation !== undefined ? row(L.utilisation, pct(cap.utilisation)) : "") +
+        "</tbody></table>";
+    }
+    if (pr.revenue !== undefined) {
+      html += `<table class="grid small" id="projection"><caption>${esc(L.projection)}</caption><tbody>` +
+        row(L.revenue, money(pr.revenue)) + row(L.net_profit, money(pr.net_profit), "preview-profit") +
+        row(L.cash_end, money(pr.cash_end), "preview-cash") +
+        (pr.emergency_loan ? row(L.emergency_loan, money(pr.emergency_loan)) : "") +
+        row(L.break_even, money(pr.break_even_price, 2), "preview-break-even") + "</tbody></table>";
+    }
+    html += `<h3>${esc(L.warnings)}</h3>` + ((p.warnings || []).length ? noteList(p.warnings, "warnings") : `<p>${esc(L.none)}</p>`);
+    if ((pr.assumptions || []).length) html += `<details><summary>${esc(L.assumptions)}</summary>${noteList(pr.assumptions, "rules")}</details>`;
+    box.innerHTML = html;
   }
 
   crmsim.decisionForm = function () {
     const form = document.getElementById("decision");
     if (!form) return;
+    const L = JSON.parse(document.getElementById("preview-labels").textContent);
     const headers = { "Content-Type": "application/json", Authorization: "Bearer " + form.dataset.token };
-    const box = document.getElementById("preview");
+    const period = form.dataset.period;
     const state = document.getElementById("draft-state");
     let timer = null;
     const refresh = async () => {
+      if (form.dataset.locked || !form.isConnected) return;
       const raw = formToRaw(form);
       try {
-        await fetch("/api/team/draft", { method: "PUT", headers, body: JSON.stringify(raw) });
-        state.textContent = "✓ " + (document.documentElement.lang === "zh-CN" ? "草稿已保存" : "draft saved");
-        const p = await (await fetch("/api/team/preview", { method: "POST", headers, body: JSON.stringify(raw) })).json();
-        form.querySelectorAll(".live-error").forEach((e) => e.remove());
-        if (p.ok) {
-          const c = p.costs;
-          box.innerHTML = `<table class="grid small"><tbody>
-            <tr><td>Salaries 工资</td><td>${fmt(c.salaries)}</td></tr>
-            <tr><td>Hiring + severance 招聘+遣散</td><td>${fmt(c.hiring + c.severance)}</td></tr>
-            <tr><td>Service cost 服务成本</td><td>${fmt(c.service_cost)}</td></tr>
-            <tr><td>Care + advertising 关怀+广告</td><td>${fmt(c.care + c.advertising)}</td></tr>
-            <tr><td>Cultivation 顾客培养</td><td>${fmt(c.cultivation)}</td></tr>
-            <tr><td>Interest 利息</td><td>${fmt(c.interest)}</td></tr>
-            <tr><th>Total before sales 销售前总成本</th><th id="preview-total">${fmt(c.total)}</th></tr>
-            <tr><td>Bid bonds pledged 投标保证金</td><td>${fmt(c.bonds_pledged)}</td></tr>
-            <tr><td>Cash after costs, before sales 销售前现金</td><td>${fmt(c.cash_after)}</td></tr>
-            <tr><td>Service capacity 服务容量</td><td>${Math.round(c.capacity)} / ${Math.round(c.customers)}</td></tr>
-          </tbody></table>`;
-        } else {
-          box.innerHTML = "<ul class='error'>" + p.problems.map((q) => `<li>${q.message.replace(/</g, "&lt;")}</li>`).join("") + "</ul>";
-          for (const q of p.problems) {
-            const input = form.querySelector(`[data-field="${CSS.escape(q.field)}"]`);
-            if (input) {
-              const span = document.createElement("span");
-              span.className = "error field-error live-error";
-              span.textContent = q.message;
-              input.insertAdjacentElement("afterend", span);
-            }
-          }
-        }
+        const saved = await fetch(`/api/team/draft?period=${period}`, { method: "PUT", headers, body: JSON.stringify(raw) });
+        if (saved.status === 409) { crmsim.lockForm(); return; }
+        if (saved.ok) state.textContent = "✓ " + L.saved;
+        const r = await fetch(`/api/team/preview?period=${period}`, { method: "POST", headers, body: JSON.stringify(raw) });
+        if (r.status === 409) { crmsim.lockForm(); return; }
+        showPreview(form, await r.json(), L);
       } catch (e) { state.textContent = "…"; }
     };
-    form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 400); });
+    form.addEventListener("input", () => { form.dataset.dirty = "1"; clearTimeout(timer); timer = setTimeout(refresh, 300); });
+    form.addEventListener("submit", (ev) => { if (form.dataset.locked) ev.preventDefault(); });
+    crmsim.refreshPreview = refresh;
     refresh();
+  };
+
+  // a form whose period has closed: locked, what the student typed stays in it, and it says so
+  crmsim.lockForm = function (next) {
+    const form = document.getElementById("decision");
+    if (!form || form.dataset.locked) return;
+    const L = JSON.parse(document.getElementById("preview-labels").textContent);
+    form.dataset.locked = "1";
+    document.getElementById("decision-fields").disabled = true;
+    document.getElementById("submit-decision").disabled = true;
+    const p = parseInt(form.dataset.period, 10);
+    const box = document.getElementById("period-closed");
+    box.hidden = false;
+    box.innerHTML = esc(L.closed.replace("%(p)s", p).replace("%(n)s", next || p + 1)) +
+      ` <button type="button" id="open-new-period">${esc(L.reload)}</button>`;
+    document.getElementById("open-new-period").addEventListener("click", async () => {
+      // the standing fields typed for the closed period carry over to the new form (a draft, not a submission);
+      // hires, fires, loans, bids, activities and research were for that period only and start afresh
+      const kept = {};
+      form.querySelectorAll("input").forEach((i) => {
+        if (STANDING.some((f) => i.name === f || i.name.startsWith(f + ".")) && i.value !== "") kept[i.name] = i.value;
+      });
+      const html = await (await fetch("/team/", { cache: "no-store" })).text();
+      swapFormColumn(new DOMParser().parseFromString(html, "text/html"));
+      const fresh = document.getElementById("decision");
+      if (!fresh) return;
+      let n = 0;
+      for (const [name, value] of Object.entries(kept)) {
+        const input = fresh.querySelector(`input[name="${CSS.escape(name)}"]`);
+        if (input && input.value !== value) { input.value = value; n += 1; }
+      }
+      if (n) {
+        fresh.dataset.dirty = "1";
+        const note = document.getElementById("period-closed");
+        note.hidden = false;
+        note.className = "flash";
+        note.textContent = L.carried;
+        fresh.dispatchEvent(new Event("input"));
+      }
+    });
+  };
+
+  // the decision column of a freshly fetched team page in place of the current one (no reload)
+  function swapFormColumn(doc) {
+    const col = document.getElementById("form-col"), twin = doc.getElementById("form-col");
+    if (!col || !twin) return;
+    col.replaceWith(document.importNode(twin, true));
+    crmsim.decisionForm();
+  }
+
+  // the live team page: polls the game's version; a resolved period refreshes the reports in place and locks a stale form
+  crmsim.liveTeam = function () {
+    const page = document.getElementById("team-page");
+    if (!page) return;
+    const game = page.dataset.game;
+    let version = page.dataset.version;
+    let period = parseInt(page.dataset.period, 10);
+    const poll = async () => {
+      try {
+        const v = await (await fetch(`/api/games/${game}/version`, { cache: "no-store" })).json();
+        if (String(v.version) === String(version)) return;
+        version = String(v.version);
+        const html = await (await fetch("/team/", { cache: "no-store" })).text();
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        const fresh = doc.getElementById("team-page");
+        if (!fresh) return;
+        document.querySelectorAll("#team-page [data-live]").forEach((el) => {
+          const twin = el.id && doc.getElementById(el.id);
+          if (twin) el.replaceWith(document.importNode(twin, true));
+        });
+        fresh.querySelectorAll("[data-live]").forEach((el) => {  // a section that appears only now (e.g. the first report)
+          if (el.id && !document.getElementById(el.id)) {
+            const prev = el.previousElementSibling;
+            const anchor = prev && prev.id && document.getElementById(prev.id);
+            if (anchor) anchor.after(document.importNode(el, true));
+          }
+        });
+        page.dataset.version = version;
+        crmsim.countdown();
+        const form = document.getElementById("decision");
+        if (v.period !== period || v.status === "finished") {
+          if (form && !form.dataset.dirty && !form.dataset.locked) swapFormColumn(doc);
+          else crmsim.lockForm(v.period);
+          period = v.period;
+          page.dataset.period = String(v.period);
+        }
+      } catch (e) { /* the server may be restarting: try again */ }
+    };
+    setInterval(poll, 1000 * (parseFloat(page.dataset.poll) || 3));
   };
 
   window.crmsim = crmsim;

@@ -36,6 +36,14 @@ SERVICE_RULES = (
     _l("give a catalogue name or an uploaded scenario, not both"),
     _l("must not be blank"),
     _l("was already resolved"),
+    _l("no period has been resolved yet: nothing to roll back"),
+    _l("a replay is possible once the game is finished: the rest of the game is not public before"),
+    _l("must name at least one decision field to change"),
+    _l("no resolved period awarded this tender (bids are public only after the award)"),
+    _l("the instructor names the seat to ask about"),
+    _l("a team asks about its own firm only"),
+    _l("must be a number"),
+    _l("must be a whole number"),
 )
 
 STORAGE_FAULTS = (

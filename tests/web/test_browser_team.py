@@ -1,0 +1,245 @@
+"""The team cockpit in a real browser (Debian's chromium via Playwright) against a real `crmsim serve`.
+
+A stale form is refused after a resolve and nothing is applied twice; the page updates without a reload when
+the period resolves; a bid above the cap is flagged before submit with the cap shown; a Chinese team page shows
+no English words outside an allow-list; axe-core finds no serious or critical violation. Skipped without the
+browser, except with CI=true where it fails (as tests/web/test_browser.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server import Api, LiveServer  # noqa: E402
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _need  # noqa: E402
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+TEAMS = ["甲队", "乙队", "丙队", "丁队", "戊队", "己队"]
+BOTS = {str(i): "balanced" for i in range(1, 6)}
+# Latin words a Chinese page may show: the brand, acronyms and units (names of people and firms are the class's own)
+ALLOWED_LATIN = {"crmsim", "CRM", "ABC", "UTC", "English"}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need(CHROMIUM.exists(), f"no browser: {CHROMIUM} is missing (apt-get install chromium; never `playwright install` here)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "the Python playwright package is not installed (pip install -e .[test])")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(autouse=True)
+def _patient_expect():
+    """Waits long enough for a poll (every 3 s) and a preview on a CI machine that shares 2 cores."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # the browser fixture skips (or fails in CI) with the reason
+        return
+    expect.set_options(timeout=30_000)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    with LiveServer(tmp_path_factory.mktemp("cockpit") / "instance") as srv:
+        yield srv
+
+
+def new_game(live, seed: int = 11) -> tuple[Api, dict]:
+    ins = Api.instructor(live.url)
+    game = ins.post("/api/games", {"scenario": "classroom-v2", "seed": seed, "name": "市场营销二班", "teams": TEAMS, "bots": BOTS})
+    return ins, game
+
+
+def open_team_page(browser, live, game: dict, lang: str = "en"):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN" if lang == "zh_CN" else "en-US")
+    ctx.set_default_timeout(30_000)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    page.goto(f"{live.url}/join")
+    page.fill("#code", game["join_codes"]["0"])
+    page.click("#join")
+    page.wait_for_url(re.compile(r"/team/$"))
+    if lang != "en":
+        page.goto(f"{live.url}/team/?lang={lang}")
+    return ctx, page, errors
+
+
+def test_a_stale_form_locks_itself_and_is_refused_after_a_resolve_and_nothing_is_applied_twice(browser, live):
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live)
+    team_api, _ = Api.team(live.url, game["join_codes"]["0"])
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.fill("#f-hire_service", "2")
+        page.fill("#f-price", "97")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        staff_before = team_api.get("/api/team")["service_staff"]
+        ins.post(f"/api/games/{game['id']}/resolve", {})
+        # the page notices the resolve by itself: the form locks, says so, and keeps what was typed
+        expect(page.locator("#period-closed")).to_contain_text("Period 1 is closed")
+        expect(page.locator("#submit-decision")).to_be_disabled()
+        assert page.input_value("#f-hire_service") == "2" and page.input_value("#f-price") == "97"
+        # forced past the lock, the stale form is refused by the server and changes nothing
+        page.evaluate("""() => { const f = document.getElementById('decision'); delete f.dataset.locked;
+                                 document.getElementById('decision-fields').disabled = false; f.submit(); }""")
+        page.wait_for_load_state()
+        expect(page.locator(".flash.error").first).to_contain_text("period 1 is closed: reload")
+        assert team_api.get("/api/team")["submitted"] is None
+        staff_after_1 = team_api.get("/api/team")["service_staff"]
+        assert staff_after_1 == staff_before  # no decision was submitted in period 1: the hire never happened
+        ins.post(f"/api/games/{game['id']}/resolve", {})
+        assert team_api.get("/api/team")["service_staff"] == staff_after_1  # nor in period 2
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_a_locked_form_opens_the_new_period_keeping_only_the_standing_fields_typed(browser, live):
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=16)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.evaluate("window.__sameDocument = 'yes'")
+        page.fill("#f-price", "93")
+        page.fill("#f-hire_sales", "1")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        ins.post(f"/api/games/{game['id']}/resolve", {})
+        expect(page.locator("#period-closed")).to_contain_text("Period 1 is closed")
+        page.click("#open-new-period")
+        expect(page.locator("#decision input[name=period]")).to_have_value("2")
+        expect(page.locator("#period-closed")).to_contain_text("carried over as a draft")
+        assert page.input_value("#f-price") == "93" and page.input_value("#f-hire_sales") == ""
+        expect(page.locator("#submit-decision")).to_be_enabled()
+        assert page.evaluate("window.__sameDocument") == "yes"
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_the_team_page_updates_without_a_reload_when_the_period_resolves(browser, live):
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=12)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        expect(page.locator("#private-report")).to_have_count(0)
+        page.evaluate("window.__sameDocument = 'yes'")  # gone if the page reloads or navigates
+        ins.post(f"/api/games/{game['id']}/resolve", {})
+        expect(page.locator("#private-report")).to_be_visible()
+        expect(page.locator("#form-col h2")).to_contain_text("Decision for period 2")
+        expect(page.locator("#decision input[name=period]")).to_have_value("2")
+        expect(page.locator("#period-now")).to_have_text("2")
+        expect(page.locator("#churn-warning")).to_contain_text("customers at risk of leaving")
+        assert page.evaluate("window.__sameDocument") == "yes", "the team page reloaded instead of updating live"
+        expect(page.locator("#preview-total")).to_be_visible()  # the new period's form previews again
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_a_bid_above_the_cap_is_flagged_before_submit_with_the_cap_shown(browser, live):
+    from playwright.sync_api import expect
+
+    _, game = new_game(live, seed=13)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        tender = page.locator(".tender[data-tender^='mengniu']").first
+        tid = tender.get_attribute("data-tender")
+        page.fill(f"[id='f-bids-{tid}-price']", "130")
+        page.fill(f"[id='f-bids-{tid}-promised_service']", "0.6")
+        notes = page.locator(f"[data-bid-notes='{tid}']")
+        expect(notes).to_contain_text("Would be void")
+        expect(notes).to_contain_text("price ¥130.00 is above the price cap ¥115.00")
+        assert "ABOVE_CAP" not in notes.inner_text()
+        page.fill(f"[id='f-bids-{tid}-price']", "110")  # within the cap: the rules that depend on the others
+        expect(notes).to_contain_text("Passes the tender office's checks")
+        expect(notes).to_contain_text("valid bids")
+        expect(notes).to_contain_text("a price below 80% of the other valid bids' mean is void")
+        expect(page.locator("#preview-break-even")).to_contain_text("¥")
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_an_error_is_shown_once_beside_its_field_and_goes_when_the_field_is_fixed(browser, live):
+    from playwright.sync_api import expect
+
+    _, game = new_game(live, seed=15)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.fill("#f-price", "-5")
+        page.evaluate("document.getElementById('decision').submit()")  # past the browser's own min check
+        page.wait_for_load_state()
+        expect(page.locator(".flash.error").first).to_contain_text("Your decision was not saved: 1 problem(s)")
+        price_errors = page.locator("#form-col .field-error")
+        expect(price_errors).to_have_count(1)
+        expect(price_errors).to_have_text("Price: must be > 0 and <= 200; got -5")
+        expect(page.locator("#f-price")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#problems-beside")).to_have_text("1 problem(s) marked beside their fields.")  # the preview ran
+        expect(page.locator("#preview .problems li")).to_have_count(0)  # ... and repeats the error nowhere
+        expect(price_errors).to_have_count(1)
+        page.fill("#f-price", "99")
+        expect(page.locator("#form-col .field-error")).to_have_count(0)
+        expect(page.locator("#f-price")).not_to_have_attribute("aria-invalid", "true")
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_chinese_team_pages_show_no_english_words_and_pass_axe(browser, live):
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=14)
+    ins.post(f"/api/games/{game['id']}/adjust", {"firm": 0, "amount": -2500, "reason": "迟到"})
+    ins.post(f"/api/games/{game['id']}/resolve", {})
+    ctx, page, errors = open_team_page(browser, live, game, lang="zh_CN")
+    try:
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        expect(page.locator("#preview-total")).to_be_visible()
+        tid = page.locator(".tender[data-tender^='wahaha']").first.get_attribute("data-tender")
+        page.fill(f"[id='f-bids-{tid}-price']", "999")
+        page.fill(f"[id='f-bids-{tid}-promised_service']", "0.9")
+        expect(page.locator(f"[data-bid-notes='{tid}']")).to_contain_text("最高投标限价")
+        for path in ("/team/", "/team/reports", "/team/rules"):
+            if path != "/team/":
+                page.goto(f"{live.url}{path}")
+            words = set(re.findall(r"[A-Za-z][A-Za-z_\-]+", page.evaluate("document.body.innerText")))
+            assert words - ALLOWED_LATIN == set(), (path, sorted(words - ALLOWED_LATIN))
+        page.goto(f"{live.url}/team/")
+        expect(page.locator("#preview-total")).to_be_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "cockpit-zh.png"), full_page=True)
+        for path in ("/team/reports", "/team/rules", "/team/"):
+            if path != "/team/":
+                page.goto(f"{live.url}{path}")
+            else:
+                page.goto(f"{live.url}/team/")
+                expect(page.locator("#preview-total")).to_be_visible()
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+            bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+                   if v["impact"] in ("serious", "critical")]
+            assert bad == [], (path, bad)
+    finally:
+        ctx.close()
+    assert not errors, errors

@@ -1,0 +1,278 @@
+"""The instructor's console: seats, the submission monitor, confirm before resolving, rollback (回退),
+announcements, the join sheet, the public flag, the practice period and the automatic resolve."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from crmsim.web.models import AuditEntry, DecisionRecord, Game, Snapshot
+
+
+def signed_in_instructor(app, helpers):
+    c = app.test_client()
+    r = c.post("/login", data={"password": helpers.password})
+    assert r.status_code == 302
+    return c
+
+
+@pytest.fixture
+def room(app, helpers):
+    """An instructor (browser and token), a classroom game with bots in seats 3-6, teams 1 and 2 joined by API."""
+    ins = signed_in_instructor(app, helpers)
+    token = helpers.instructor_token(ins)
+    game = helpers.api_create_game(ins, token, seed=3, bots={str(i): "balanced" for i in range(2, 6)})
+    codes = game["join_codes"]
+    teams = [app.test_client() for _ in range(2)]
+    headers = [helpers.bearer(helpers.api_join(teams[i], codes[str(i)])["token"]) for i in range(2)]
+    return {"ins": ins, "auth": helpers.bearer(token), "game": game, "id": game["id"], "teams": teams, "headers": headers}
+
+
+def stored(app, game_id: int):
+    from crmsim.web.db import get_db
+
+    with app.app_context():
+        db = get_db()
+        g = db.get(Game, game_id)
+        snaps = db.scalars(select(Snapshot).where(Snapshot.game_id == game_id).order_by(Snapshot.period)).all()
+        records = db.scalars(select(DecisionRecord).where(DecisionRecord.game_id == game_id).order_by(DecisionRecord.id)).all()
+        audit = db.scalars(select(AuditEntry).where(AuditEntry.game_id == game_id).order_by(AuditEntry.id)).all()
+        return {"period": g.period, "status": g.status, "snaps": [(s.period, s.firm_rows, s.bid_rows) for s in snaps],
+                "records": [(r.period, r.firm_index, r.source, r.rolled_back_at is not None) for r in records],
+                "audit": [(a.action, a.detail) for a in audit]}
+
+
+def test_the_new_game_form_offers_exactly_the_scenarios_seats_and_refuses_an_extra_one(app, helpers):
+    ins = signed_in_instructor(app, helpers)
+    html = ins.get("/instructor/").get_data(as_text=True)
+    enabled = re.findall(r'<select name="bot_(\d+)" >', html)
+    assert enabled == [str(i) for i in range(6)]  # classroom-v1 seats 6 firms: seats 7-8 are hidden and disabled
+    assert len(re.findall(r'<select name="bot_\d+" disabled>', html)) == 2
+    r = ins.post("/instructor/games", data={"scenario": "classroom-v1", "seed": "1", "bot_7": "balanced"})
+    assert r.status_code == 400
+    text = r.get_data(as_text=True)
+    assert "Seat 8: no such seat: the scenario seats 6 teams (0 to 5)" in text
+    assert ins.get("/api/games", headers=helpers.bearer(helpers.instructor_token(ins))).get_json()["games"] == []
+
+
+def test_the_monitor_shows_who_joined_submitted_and_was_last_seen(clock, app, room):
+    gid = room["id"]
+    st = room["ins"].get(f"/api/games/{gid}/status", headers=room["auth"]).get_json()
+    assert st["teams"]["0"]["joined"] and st["teams"]["0"]["last_seen"] is None  # joining is not yet a signed-in request
+    assert st["missing"] == [0, 1]
+    clock.advance(60)
+    r = room["teams"][0].post(f"/api/games/{gid}/decision", json={"price": 101}, headers=room["headers"][0])
+    assert r.status_code == 200
+    st = room["ins"].get(f"/api/games/{gid}/status", headers=room["auth"]).get_json()
+    t0 = st["teams"]["0"]
+    assert (t0["submitted"], t0["submissions"], t0["last_seen"]) == (True, 1, "2026-03-02T09:01:00Z")
+    assert t0["at"].endswith("Z")
+    assert st["teams"]["1"]["last_seen"] is None and st["missing"] == [1]
+    assert st["teams"]["2"]["bot"] == "balanced" and not st["teams"]["2"]["missing"]
+    html = room["ins"].get(f"/instructor/games/{gid}").get_data(as_text=True)
+    assert "09:01:00" in html and "waiting" in html and "1 of 2 team seats submitted" in html
+    assert "Balanced" in html  # the bot by its name, not its id
+
+
+def test_resolving_while_teams_are_missing_asks_first(app, room):
+    gid, ins = room["id"], room["ins"]
+    room["teams"][0].post(f"/api/games/{gid}/decision", json={"price": 101}, headers=room["headers"][0])
+    r = ins.post(f"/instructor/games/{gid}/resolve", data={"period": "1"})
+    assert r.status_code == 409
+    html = r.get_data(as_text=True)
+    assert "Resolve while 1 team(s) have not submitted?" in html and 'id="confirm-resolve-button"' in html
+    missing = re.search(r"make no bid:</p>|make no bid: <strong>([^<]*)</strong>", html).group(1)
+    assert missing == room["game"]["teams"][1]["name"]
+    assert stored(app, gid)["period"] == 1  # nothing resolved
+    r = ins.post(f"/instructor/games/{gid}/resolve", data={"period": "1", "confirm_missing": "true"})
+    assert r.status_code == 302
+    assert stored(app, gid)["period"] == 2
+
+
+def test_a_rollback_then_a_re_resolve_gives_the_result_of_resolving_once(app, room):
+    gid, ins, auth = room["id"], room["ins"], room["auth"]
+    room["teams"][0].post(f"/api/games/{gid}/decision", json={"price": 104, "service_level": 0.7}, headers=room["headers"][0])
+    assert ins.post(f"/api/games/{gid}/resolve", json={"period": 1}, headers=auth).status_code == 200
+    once = stored(app, gid)["snaps"]
+    # a team already submitted for period 2: set aside by the rollback (made on withdrawn results)
+    assert room["teams"][1].post(f"/api/games/{gid}/decision", json={"price": 99}, headers=room["headers"][1]).status_code == 200
+    assert ins.post(f"/api/games/{gid}/rollback", json={"period": 2}, headers=auth).status_code == 409  # not the last resolved
+    r = ins.post(f"/api/games/{gid}/rollback", json={"period": 1}, headers=auth)
+    assert r.status_code == 200 and r.get_json()["period"] == 1
+    after = stored(app, gid)
+    assert (after["period"], after["status"], after["snaps"]) == (1, "open", [])
+    # the log keeps everything: team 0's period-1 submission stands, the engine's records and the period-2 one are marked
+    assert (1, 0, "api", False) in after["records"]
+    assert (2, 1, "api", True) in after["records"]
+    assert all(rolled for p, f, src, rolled in after["records"] if src == "engine")
+    assert any(a == "rollback" and "period 1 rolled back" in d for a, d in after["audit"])
+    assert ins.post(f"/api/games/{gid}/rollback", json={"period": 1}, headers=auth).status_code == 409  # nothing left to roll back
+    assert ins.post(f"/api/games/{gid}/resolve", json={"period": 1}, headers=auth).status_code == 200
+    again = stored(app, gid)
+    assert again["snaps"] == once
+    assert ins.get(f"/api/games/{gid}/rebuild-check", headers=auth).get_json() == {"ok": True, "differing_periods": []}
+
+
+def test_an_announcement_reaches_every_team_or_one(app, room):
+    gid, ins, auth = room["id"], room["ins"], room["auth"]
+    assert ins.post(f"/api/games/{gid}/announce", json={"text": "Five minutes left"}, headers=auth).status_code == 200
+    r = ins.post(f"/instructor/games/{gid}/announce", data={"firm": "1", "text": "Team 2: check your bond"})
+    assert r.status_code == 302
+    seen = [[a["text"] for a in t.get("/api/team/announcements", headers=h).get_json()["announcements"]]
+            for t, h in zip(room["teams"], room["headers"])]
+    assert seen == [["Five minutes left"], ["Team 2: check your bond", "Five minutes left"]]
+    r = ins.post(f"/api/games/{gid}/announce", json={"text": "  "}, headers=auth)
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "text"
+    r = ins.post(f"/api/games/{gid}/announce", json={"text": "x", "firm": 9}, headers=auth)
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "firm"
+
+
+def test_the_home_page_lists_a_game_only_once_the_instructor_marks_it_public(app, room):
+    anon = app.test_client()
+    name = room["game"]["name"]
+    assert name not in anon.get("/").get_data(as_text=True)
+    assert anon.get("/api/games").get_json()["games"] == []
+    assert room["ins"].post(f"/instructor/games/{room['id']}/options", data={"public": "true"}).status_code == 302
+    assert name in anon.get("/").get_data(as_text=True)
+    assert [g["id"] for g in anon.get("/api/games").get_json()["games"]] == [room["id"]]
+
+
+def test_the_join_sheet_has_a_qr_code_and_the_join_link_for_each_team_seat(app, room):
+    html = room["ins"].get(f"/instructor/games/{room['id']}/join-sheet").get_data(as_text=True)
+    links = re.findall(r'class="qr" role="img" aria-label="[^"]*" data-link="([^"]+)"><svg', html)
+    codes = room["game"]["join_codes"]
+    assert links == [f"http://localhost/join?code={codes['0']}", f"http://localhost/join?code={codes['1']}"]  # bots need none
+    assert app.test_client().get(f"/instructor/games/{room['id']}/join-sheet").status_code == 302  # the instructor's only
+
+
+def test_a_practice_period_is_played_then_the_game_starts_again_from_the_scenario(app, helpers):
+    ins = signed_in_instructor(app, helpers)
+    token = helpers.instructor_token(ins)
+    auth = helpers.bearer(token)
+    bots = {str(i): "balanced" for i in range(1, 6)}
+    practice = helpers.api_create_game(ins, token, seed=8, bots=bots, practice=True)
+    plain = helpers.api_create_game(ins, token, seed=8, bots=bots)
+    assert (practice["period"], practice["practice"]) == (0, True)
+    team = app.test_client()
+    h = helpers.bearer(helpers.api_join(team, practice["join_codes"]["0"])["token"])
+    assert team.post(f"/api/games/{practice['id']}/decision", json={"price": 150}, headers=h).status_code == 200
+    assert ins.post(f"/api/games/{practice['id']}/resolve", json={"period": 0}, headers=auth).status_code == 200
+    after = stored(app, practice["id"])
+    assert after["period"] == 1 and [p for p, _, _ in after["snaps"]] == [0]
+    assert ins.get(f"/api/games/{practice['id']}/scoreboard").get_json()["ranking"] == []  # not scored
+    board = ins.get(f"/scoreboard/{practice['id']}").get_data(as_text=True)
+    assert "practice period is over" in board and 'id="practice-ranking"' in board and 'id="ranking"' not in board
+    practice_rows = re.findall(r'<tr data-firm="(\d)"><td class="rank">(\d)</td>', board)
+    assert sorted(rank for _, rank in practice_rows) == ["1", "2", "3", "4", "5", "6"]
+    # period 1 starts from the scenario: it resolves exactly as in a game that had no practice
+    for g in (practice, plain):
+        assert ins.post(f"/api/games/{g['id']}/resolve", json={"period": 1}, headers=auth).status_code == 200
+    rows = [[{k: v for k, v in r.items() if k != "name"} for r in stored(app, g["id"])["snaps"][-1][1]] for g in (practice, plain)]
+    assert rows[0] == rows[1]
+
+
+def test_a_game_set_to_resolve_at_its_deadline_resolves_once_on_the_next_poll(clock, app, room):
+    gid, ins, auth = room["id"], room["ins"], room["auth"]
+    clock.advance(16 * 60)  # past the 15-minute deadline
+    assert ins.get(f"/api/games/{gid}/version").get_json()["period"] == 1  # not set to resolve: waits for the instructor
+    assert ins.post(f"/api/games/{gid}/options", json={"auto_resolve": True}, headers=auth).get_json()["auto_resolve"] is True
+    first = app.test_client().get(f"/api/games/{gid}/version").get_json()
+    second = app.test_client().get(f"/api/games/{gid}/version").get_json()
+    assert (first["period"], second["period"]) == (2, 2)
+    after = stored(app, gid)
+    assert [p for p, _, _ in after["snaps"]] == [1]
+    assert [a for a, _ in after["audit"]].count("auto-resolve") == 1
+    clock.advance(5 * 60)  # period 2's deadline is 15 minutes after the resolve
+    assert app.test_client().get(f"/api/games/{gid}/version").get_json()["period"] == 2
+
+
+def test_the_team_page_shows_the_announcements_for_it(app, room, helpers):
+    gid, ins = room["id"], room["ins"]
+    ins.post(f"/instructor/games/{gid}/announce", data={"text": "Bids close at 10:30"})
+    ins.post(f"/instructor/games/{gid}/announce", data={"firm": "1", "text": "Only for team 2"})
+    page = app.test_client()
+    assert helpers.form_join(page, room["game"]["join_codes"]["0"], with_csrf=False).status_code == 302
+    html = page.get("/team/").get_data(as_text=True)
+    assert 'id="announcements"' in html and "Bids close at 10:30" in html and "Only for team 2" not in html
+
+
+def test_the_export_headers_follow_the_chosen_language(app, room):
+    import csv
+    import io
+    import zipfile
+
+    import openpyxl
+
+    gid, ins = room["id"], room["ins"]
+    assert ins.post(f"/api/games/{gid}/resolve", json={"period": 1}, headers=room["auth"]).status_code == 200
+    heads = {}
+    for lang in ("en", "zh_CN"):
+        z = zipfile.ZipFile(io.BytesIO(ins.get(f"/instructor/games/{gid}/export.zip?lang={lang}").data))
+        heads[lang] = next(csv.reader(io.StringIO(z.read("results.csv").decode("utf-8"))))
+        bids = next(csv.reader(io.StringIO(z.read("bids.csv").decode("utf-8"))))
+        assert ("void_reason" in bids) == (lang == "en") and ("废标原因" in bids) == (lang == "zh_CN")
+    assert dict(zip(heads["en"], heads["zh_CN"]))["operating_profit"] == "营业利润"
+    assert dict(zip(heads["en"], heads["zh_CN"]))["rank"] == "排名"
+    wb = openpyxl.load_workbook(io.BytesIO(ins.get(f"/instructor/games/{gid}/export.xlsx?lang=zh_CN").data), read_only=True)
+    first = [c.value for c in next(wb["decisions"].iter_rows(max_row=1))]
+    assert first[:4] == ["编号", "期", "企业序号", "团队"] and "回退时间" in first
+
+
+def visible_words(html: str) -> set[str]:
+    """The Latin words a reader sees on a page (scripts, styles and tags removed)."""
+    import html as entities
+
+    text = re.sub(r"<script.*?</script>|<style.*?</style>", " ", html, flags=re.S)
+    return set(re.findall(r"[A-Za-z]{2,}", entities.unescape(re.sub(r"<[^>]+>", " ", text))))
+
+
+def test_the_console_scoreboard_and_debrief_in_chinese_show_no_english_words(app, room):
+    """Allowed: the brand, the language switch, units and file kinds, and the class's own names (game, teams, codes)."""
+    gid, ins = room["id"], room["ins"]
+    ins.post(f"/api/games/{gid}/adjust", json={"firm": 0, "amount": 1000, "reason": "课堂表现好"}, headers=room["auth"])
+    ins.post(f"/api/games/{gid}/resolve", json={"period": 1}, headers=room["auth"])
+    names = set()
+    for n in [room["game"]["name"], *[t["name"] for t in room["game"]["teams"]], *room["game"]["join_codes"].values()]:
+        names |= set(re.findall(r"[A-Za-z]{2,}", n))
+    allowed = names | {"crmsim", "CRM", "English", "CSV", "zip", "Excel", "UTC"}
+    for path in (f"/instructor/games/{gid}", f"/scoreboard/{gid}", f"/scoreboard/{gid}?projector=1", f"/debrief/{gid}",
+                 f"/debrief/{gid}/team/0", "/instructor/"):
+        html = ins.get(path + ("&" if "?" in path else "?") + "lang=zh_CN").get_data(as_text=True)
+        assert visible_words(html) - allowed == set(), path
+
+
+def test_rolling_back_the_practice_period_reopens_it(app, helpers):
+    ins = signed_in_instructor(app, helpers)
+    token = helpers.instructor_token(ins)
+    auth = helpers.bearer(token)
+    game = helpers.api_create_game(ins, token, seed=8, bots={str(i): "balanced" for i in range(6)}, practice=True)
+    gid = game["id"]
+    assert ins.post(f"/api/games/{gid}/resolve", json={"period": 0}, headers=auth).status_code == 200
+    practice = stored(app, gid)["snaps"]
+    assert ins.post(f"/api/games/{gid}/rollback", json={"period": 0}, headers=auth).get_json()["period"] == 0
+    assert ins.get(f"/api/games/{gid}").get_json()["practice"] is True
+    assert ins.post(f"/api/games/{gid}/resolve", json={"period": 0}, headers=auth).status_code == 200
+    assert stored(app, gid)["snaps"] == practice
+
+
+def test_the_new_game_form_sets_practice_public_and_automatic_resolve(app, helpers):
+    ins = signed_in_instructor(app, helpers)
+    r = ins.post("/instructor/games", data={"scenario": "classroom-v1", "seed": "2", "practice": "true", "public": "true",
+                                           "auto_resolve": "true", "bot_5": "premium"})
+    assert r.status_code == 302
+    gid = int(r.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    g = app.test_client().get(f"/api/games/{gid}").get_json()
+    assert (g["period"], g["practice"], g["public"], g["auto_resolve"]) == (0, True, True, True)
+    assert g["teams"][5]["bot"] == "premium"
+    r = ins.post("/instructor/games", data={"scenario": "classroom-v1", "seed": "2"})
+    g = app.test_client().get(f"/api/games/{int(r.headers['Location'].rsplit('/', 1)[1])}").get_json()
+    assert (g["period"], g["practice"], g["public"], g["auto_resolve"]) == (1, False, False, False)
+
+
+def test_every_shipped_bot_has_a_name_in_words():
+    from crmsim.agents.bots import BUILT_IN
+    from crmsim.web.i18n import BOT_NAMES
+
+    assert set(BUILT_IN) <= set(BOT_NAMES)

@@ -1,0 +1,98 @@
+"""The scoreboard: the ranking's heading, charts as ECharts specs with units, the projector view, plain words."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+
+@pytest.fixture
+def played(app, helpers):
+    """A classroom game (team in seat 1, bots elsewhere) after period 1, where the team's bid was void above the cap."""
+    c = app.test_client()
+    token = helpers.instructor_token(c)
+    game = helpers.api_create_game(c, token, seed=4, bots={str(i): "balanced" for i in range(1, 6)})
+    team = app.test_client()
+    h = helpers.bearer(helpers.api_join(team, game["join_codes"]["0"])["token"])
+    tenders = team.get("/api/team", headers=h).get_json()["tenders"]
+    t = tenders[0]
+    r = team.post(f"/api/games/{game['id']}/decision", headers=h,
+                  json={"bids": {t["id"]: {"price": t["price_cap"] + 5, "promised_service": 0.9}}})
+    assert r.status_code == 200, r.get_json()
+    assert c.post(f"/api/games/{game['id']}/resolve", json={"period": 1}, headers=helpers.bearer(token)).status_code == 200
+    return {"c": c, "id": game["id"], "token": token, "tender": t}
+
+
+def specs(html: str) -> dict[str, dict]:
+    return {m.group(1): json.loads(m.group(2)) for m in re.finditer(r'<script type="application/json" id="(chart-[a-z_]+)-data">(.*?)</script>', html, re.S)}
+
+
+def test_mid_game_the_ranking_is_after_period_n_not_final(played):
+    html = played["c"].get(f"/scoreboard/{played['id']}").get_data(as_text=True)
+    assert "Ranking after period 1" in html and "Final ranking" not in html and "Final standings" not in html
+    debrief = played["c"].get(f"/debrief/{played['id']}").get_data(as_text=True)
+    assert "Ranking after period 1" in debrief and "Final ranking" not in debrief
+
+
+def test_a_void_bid_shows_its_reason_in_words_not_its_code(played):
+    html = played["c"].get(f"/scoreboard/{played['id']}").get_data(as_text=True)
+    assert "price above the cap" in html
+    assert "ABOVE_CAP" not in html and "<code>" not in html
+
+
+def test_the_charts_are_specs_with_units_and_a_text_alternative(played):
+    html = played["c"].get(f"/scoreboard/{played['id']}").get_data(as_text=True)
+    charts = specs(html)
+    assert {k: v["unit"] for k, v in charts.items()} == {
+        "chart-revenue": "yuan", "chart-operating_profit": "yuan", "chart-customers": "count",
+        "chart-market_share_customers": "percent", "chart-avg_satisfaction": "score", "chart-score": "score"}  # no cash mid-game
+    assert charts["chart-revenue"]["categories"] == ["1"] and len(charts["chart-revenue"]["series"]) == 6
+    assert charts["chart-revenue"]["big"] is False
+    assert html.count('<details class="chart-table">') == 6 and "¥" in html.split('id="chart-revenue-title"')[1].split("</figure>")[0]
+    assert "vendor/echarts/echarts.min.js" in html
+
+
+def test_the_projector_view_draws_big_charts_in_large_type(played):
+    html = played["c"].get(f"/scoreboard/{played['id']}?projector=1").get_data(as_text=True)
+    assert '<body class="projector">' in html
+    assert all(s["big"] for s in specs(html).values())
+    partial = played["c"].get(f"/scoreboard/{played['id']}?projector=1&partial=1").get_data(as_text=True)
+    assert all(s["big"] for s in specs(partial).values()) and "<body" not in partial
+
+
+def test_a_public_game_is_listed_by_its_scenario_title_in_the_chosen_language(played, helpers):
+    from crmsim.scenarios import load_scenario
+
+    title = load_scenario("classroom-v1").title
+    c = played["c"]
+    assert c.post(f"/api/games/{played['id']}/options", json={"public": True}, headers=helpers.bearer(played["token"])).status_code == 200
+    zh = c.get("/?lang=zh_CN").get_data(as_text=True)
+    assert title.zh in zh and "classroom-v1" not in zh
+    assert title.en in c.get("/?lang=en").get_data(as_text=True)
+
+
+def contrast(fg: str, bg: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours."""
+    def lum(hex_colour: str) -> float:
+        rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_voided_bid_rows_have_at_least_4_5_to_1_contrast():
+    from pathlib import Path
+
+    import crmsim.web
+
+    css = (Path(crmsim.web.__file__).parent / "static" / "style.css").read_text()
+    void = re.search(r"tr\.void td \{ color:(#[0-9a-f]{6}); \}", css).group(1)
+    reason = re.search(r"tr\.void td\.void-reason \{ color:var\(--accent\); \}", css)
+    accent = re.search(r"--accent:(#[0-9a-f]{6})", css).group(1)
+    assert reason is not None
+    assert contrast(void, "#ffffff") >= 4.5 and contrast(accent, "#ffffff") >= 4.5
+    assert round(contrast(void, "#ffffff"), 1) == 7.6  # #4b5563 (was #9ca3af, 2.5:1)
