@@ -597,7 +597,7 @@ class CRMSingleFirmEnv(_TextRender, gymnasium.Env):
             raise RuntimeError("the episode is over; call reset() to start a new game")
         turn = self.turn
         decisions = bot_decisions(self.game, self.bots, self.results, self.game_seed)
-        checked = set(decisions)  # the bots' decisions passed check_decision against this state
+        checked = set(decisions) - {self.firm}  # the bots' decisions passed check_decision against this state
         decisions[self.firm], repairs = self.codec.to_decision(turn.ob, turn.baseline, action, turn.mask)
         self.game, result = resolve_period(self.game, decisions, period_rng(self.game_seed, self.game.period), checked=checked,
                                            track=0)  # no tracked customers' records: the env never reads them
