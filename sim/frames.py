@@ -105,7 +105,7 @@ FIRMS = Frame(
         _c("bankrupt", "bool", "bankrupt at the end of the period"),
         _c("bankrupt_period", "Int64", "the period it went bankrupt", "while the firm is live"),
         _c("submitted", "bool", "submitted a decision (else it kept its standing decision)"),
-        _c("price", "float64", "mass-market price this period", "once bankrupt (before the period it went bankrupt)", "¥ per unit"),
+        _c("price", "float64", "mass-market price this period", "after the period the firm went bankrupt", "¥ per unit"),
         _c("service_level", "float64", "service level this period (0 once bankrupt)", unit="0-1"),
         _c("delivered_quality", "float64", "service level × capacity effect", unit="0-1"),
         _c("utilisation", "float64", "load / service capacity (inf with no service staff)"),
@@ -419,7 +419,7 @@ def markdown(frames: Iterable[Frame] = FRAMES.values()) -> str:
         "`crmsim run --out DIR` writes a game's frames (`firms`, `bids`, `tenders`, `relationships`, `events`,",
         "`decisions`, `market`, and with `--customers` the tracked `customers`) as CSV and Parquet; "
         "`CRMModel.frames()` returns them;",
-        "research batches (`crmsim batch`, `sweep`, `tournament`, `research.runner.execute`) return and write the `runs` rows.",
+        "research batches (`crmsim sweep`, `tournament`, `experiment`, `research.runner.execute`) return and write the `runs` rows.",
         "Every Parquet file carries the provenance record as key-value metadata (`crmsim.<field>`), and every",
         "game frame starts with `run_id` and `seed`. Parquet keeps the dtypes below; read a CSV file back with",
         "`crmsim.sim.frames.read_csv(path, name)` (or `crmsim.sim.export.read_frame`) to get the same dtypes.",
