@@ -13,7 +13,7 @@ from crmsim.agents.bots import DEFAULT_LINEUP, lineup
 from crmsim.research.runner import RunSpec, run_game
 from crmsim.scenarios import load_scenario
 from crmsim.sim.export import model_provenance, read_frame, roundtrip, write_frames
-from crmsim.sim.frames import FRAMES, markdown, typed
+from crmsim.sim.frames import DTYPES, FRAMES, markdown, typed
 from crmsim.sim.model import CRMModel
 
 DOCS = Path(__file__).parents[2] / "docs" / "data.md"
@@ -124,6 +124,14 @@ def test_an_undeclared_column_or_a_fractional_count_is_refused():
     with pytest.raises(ValueError, match="customers is declared int64"):
         typed("firms", pd.DataFrame({"period": [1], "customers": [float("nan")]}))
     assert typed("events", pd.DataFrame({"period": [1], "firm": [float("nan")]}))["firm"].isna().all()
+
+
+def test_every_declared_dtype_is_one_the_schema_knows_and_every_column_is_documented():
+    for frame in FRAMES.values():
+        for column in (*frame.columns, *frame.prefixes):
+            assert column.dtype in DTYPES and column.doc, f"{frame.name}.{column.name}"
+        names = [c.name for c in frame.columns]
+        assert len(names) == len(set(names)), f"{frame.name}: a column declared twice"
 
 
 def test_docs_data_md_is_generated_from_the_schema():
