@@ -278,8 +278,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with app.app_context():
         if args.demo and not list_games():
             bots = {i: b for i, b in enumerate(["", "", "premium", "price_cutter", "relationship", "adaptive"]) if b}
-            game = create_game(get_db(), DEMO_SCENARIO, seed=1, name="Demo game · 演示", bots=bots, period_minutes=20)
-            console.print(f"demo game {game.id}: teams join with " + ", ".join(f"{t.name}={t.join_code}" for t in game.teams if not t.bot))
+            # public: a newcomer opening the home page sees the demo and its scoreboard (a class's games are not)
+            game = create_game(get_db(), DEMO_SCENARIO, seed=1, name="Demo game · 演示", bots=bots, period_minutes=20, public=True)
+            console.print(f"demo game {game.id}: teams join with " + ", ".join(f"{t.name}={t.join_code}" for t in game.teams if not t.bot)
+                          + f"; scoreboard: http://{args.host}:{args.port}/scoreboard/{game.id}")
         for g in list_games():
             codes = ", ".join(f"{t.name}: {t.join_code}" for t in g.teams if not t.bot)
             console.print(f"game {g.id} ({g.name}, period {g.period}, {g.status}) join codes: {codes}")
