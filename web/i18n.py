@@ -89,14 +89,18 @@ CULTIVATE_REASONS = {
 }
 
 
+def in_words(names: dict[str, tuple[str, str]], key: str) -> str:
+    """`key` in the current language from a table of (English, Chinese) pairs; a key the table lacks stays as it is."""
+    pair = names.get(key)
+    return pair[1 if current_lang() == "zh" else 0] if pair else key
+
+
 def stage_name(stage: str) -> str:
-    pair = STAGE_NAMES.get(stage)
-    return pair[1 if current_lang() == "zh" else 0] if pair else stage
+    return in_words(STAGE_NAMES, stage)
 
 
 def activity_name(activity: str) -> str:
-    pair = ACTIVITY_NAMES.get(activity)
-    return pair[1 if current_lang() == "zh" else 0] if pair else activity
+    return in_words(ACTIVITY_NAMES, activity)
 
 
 def tender_label(tender_id: str, scenario_json: dict[str, Any]) -> str:
@@ -344,8 +348,7 @@ BAND_NAMES = {"weak": ("weak", "弱"), "medium": ("medium", "中"), "strong": ("
 
 
 def band_name(band: str) -> str:
-    pair = BAND_NAMES.get(band)
-    return pair[1 if current_lang() == "zh" else 0] if pair else band
+    return in_words(BAND_NAMES, band)
 
 
 # the lines of the financial statements (crmsim.sim.statements), in words
@@ -371,8 +374,7 @@ STATEMENT_LINES: dict[str, tuple[str, str]] = {
 
 
 def statement_line(key: str) -> str:
-    pair = STATEMENT_LINES.get(key)
-    return pair[1 if current_lang() == "zh" else 0] if pair else key
+    return in_words(STATEMENT_LINES, key)
 
 
 METRIC_NAMES: dict[str, tuple[str, str]] = {
@@ -386,10 +388,8 @@ REFERENCE_NAMES = {"start": ("your starting value", "你的初始值"), "market"
 
 
 def metric_name(key: str) -> str:
-    pair = METRIC_NAMES.get(key)
-    return pair[1 if current_lang() == "zh" else 0] if pair else key
+    return in_words(METRIC_NAMES, key)
 
 
 def reference_name(key: str) -> str:
-    pair = REFERENCE_NAMES.get(key)
-    return pair[1 if current_lang() == "zh" else 0] if pair else key
+    return in_words(REFERENCE_NAMES, key)
