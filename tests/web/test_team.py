@@ -189,7 +189,7 @@ def test_the_preview_flags_a_bid_above_the_cap_with_the_cap_and_the_rules_that_d
     p = zh.post("/api/team/preview?period=1", json=draft, headers=api).get_json()
     texts = [n["text"] for n in p["bids"][0]["notices"]]
     assert p["bids"][0]["void_reason"] == "UNQUALIFIED"
-    assert any("承诺服务 0.40 低于要求 0.50" in x for x in texts), texts
+    assert any("承诺服务 0.4 低于要求 0.5" in x for x in texts), texts
     p = zh.post("/api/team/preview?period=1", json={"bids": {t["id"]: {"price": 110, "promised_service": 0.6}}}, headers=api).get_json()
     texts = [n["text"] for n in p["bids"][0]["notices"]]
     assert any("低于其他有效投标均价的 80% 视为异常低价而无效" in x for x in texts), texts
