@@ -14,7 +14,7 @@ from crmsim.web import export
 from crmsim.web.actions import GAME_ACTIONS
 from crmsim.web.db import get_db
 from crmsim.web.guard import InputRefused
-from crmsim.web.i18n import bot_name, current_lang
+from crmsim.web.i18n import bot_name, current_lang, refusal_text
 from crmsim.web.schemas import MAX_FIRMS, NewGameBody, read_form, validated
 from crmsim.web.service import (
     ServiceError,
@@ -68,7 +68,7 @@ def seat_error(exc: ServiceError) -> str:
     field = exc.problem.field
     if field.startswith("bots.") and field[5:].isdigit():
         return _("Seat %(n)d: %(rule)s", n=int(field[5:]) + 1, rule=_(exc.problem.rule))
-    return f"{field}: {_(exc.problem.rule)}"
+    return refusal_text(field, exc.problem.rule, exc.problem.value)
 
 
 @bp.route("/games", methods=["POST"])
@@ -80,7 +80,7 @@ def new_game():
                            bots={int(k): v for k, v in b.bots.items()}, period_minutes=b.period_minutes,
                            practice=b.practice, public=b.public, auto_resolve=b.auto_resolve)
     except InputRefused as exc:
-        flash(_("Could not create the game: %(err)s", err=str(exc)), "error")
+        flash(_("Could not create the game: %(err)s", err=refusal_text(exc.field, exc.rule, exc.value)), "error")
         return index_page(400)
     except ServiceError as exc:
         flash(_("Could not create the game: %(err)s", err=seat_error(exc)), "error")
@@ -136,10 +136,10 @@ def act(game_id: int, action: str):
             return console_page(game, 409, confirm=True)
         done = GAME_ACTIONS[action].run(db, game, body)
     except InputRefused as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc.field, exc.rule, exc.value, game.scenario_json), "error")
         return console_page(game, 400)
     except ServiceError as exc:
-        flash(f"{exc.problem.field}: {_(exc.problem.rule)}", "error")
+        flash(refusal_text(exc.problem.field, exc.problem.rule, exc.problem.value, game.scenario_json), "error")
         db.rollback()
         return console_page(game, exc.status)
     if "seconds" in done:

@@ -19,7 +19,7 @@ from crmsim.sim.observation import news, observe
 from crmsim.sim.statements import statements_history
 from crmsim.web.chartspec import period_chart
 from crmsim.web.db import get_db
-from crmsim.web.i18n import current_lang, field_label, problem_text, rule_text
+from crmsim.web.i18n import current_lang, problem_text, refusal_text, rule_text
 from crmsim.web.models import Adjustment
 from crmsim.web.service import (
     ServiceError,
@@ -135,7 +135,7 @@ def dashboard():
     raw = form_to_raw(request.form)
     period = (request.form.get("period") or "").strip()
     if period and not (period.isascii() and period.isdigit()):
-        flash(f"{field_label('period', game.scenario_json)}{_colon()}{_('must be a whole number')}", "error")
+        flash(refusal_text("period", "must be a whole number", period, game.scenario_json), "error")
         return team_view(game, team, form_values=_echo(request.form), status=400)
     try:
         submit_decision(get_db(), game, team, raw, source="form", period=int(period) if period else None)
@@ -149,12 +149,13 @@ def dashboard():
         return team_view(game, team, errors=errors, form_values=_echo(request.form), status=400)
     except ServiceError as exc:
         p = exc.problem
-        if p.field == "period" and isinstance(p.value, int) and p.value < game.period:
-            flash(_("period %(p)d is closed: reload", p=p.value), "error")
+        if p.field == "period" and isinstance(p.value, int) and p.value != game.period:
+            # "period 1 is closed: reload" after a resolve, "period 2 was rolled back: ..." after a rollback
+            flash(rule_text(p.rule), "error")
             # the open period's form, keeping only the standing fields typed (as the live page carries them over):
             # the closed period's hires, loans and bids are never offered again
             return team_view(game, team, carry=_standing_only(_echo(request.form)), status=exc.status)
-        flash(f"{field_label(p.field, game.scenario_json)}{_colon()}{_(rule_text(p.rule))}", "error")
+        flash(refusal_text(p.field, p.rule, p.value, game.scenario_json), "error")
         return team_view(game, team, form_values=_echo(request.form), status=exc.status)
     flash(_("Decision submitted for period %(p)d. You can revise it until the deadline.", p=game.period))
     return redirect(url_for("team.dashboard"))
@@ -278,10 +279,6 @@ STANDING_FORM_FIELDS = ("price", "service_level", "care_budget", "advertising_bu
 def _standing_only(echo: dict) -> dict[str, str]:
     """The standing fields of a typed form (the decision's standing part, crmsim.sim.decisions.Decision.standing)."""
     return {k: v for k, v in echo["_form"].items() if k.startswith(STANDING_FORM_FIELDS) and v}
-
-
-def _colon() -> str:
-    return "：" if current_lang() == "zh" else ": "
 
 
 def _text(value) -> str:

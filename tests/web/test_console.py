@@ -276,3 +276,45 @@ def test_every_shipped_bot_has_a_name_in_words():
     from crmsim.web.i18n import BOT_NAMES
 
     assert set(BUILT_IN) <= set(BOT_NAMES)
+
+
+def flashes(html: str) -> list[str]:
+    import html as entities
+
+    return [entities.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r'<(?:p|div) class="flash error"[^>]*>(.*?)</(?:p|div)>', html, re.S)]
+
+
+@pytest.mark.parametrize("action, form, zh, en", [
+    ("extend", {"minutes": "100000"}, "分钟数：不能大于 1440（填写的是 100000）", "Minutes: Input should be less than or equal to 1440; got 100000"),
+    ("adjust", {"firm": "0", "amount": "abc", "reason": "迟到"}, "金额：必须是数字（填写的是 abc）", "Amount: "),
+    ("adjust", {"firm": "0", "amount": "-2500", "reason": "   "}, "原因：", "Reason: "),
+    ("rollback", {}, "周期：还没有结算任何一期：没有可回退的", "Period: no period has been resolved yet: nothing to roll back"),
+    ("announce", {"firm": "9", "text": "hi"}, "团队：没有这个席位：共有 6 个席位（填写的是 9）", "Team: no such seat: the game seats 6 teams (0 to 5); got 9"),
+])
+def test_a_refused_console_action_names_the_field_in_words_the_rule_and_the_value_in_the_pages_language(app, room, action, form, zh, en):
+    gid, ins = room["id"], room["ins"]
+    r = ins.post(f"/instructor/games/{gid}/{action}?lang=zh_CN", data=form)
+    assert r.status_code in (400, 409)
+    shown = flashes(r.get_data(as_text=True))
+    assert len(shown) == 1 and shown[0].startswith(zh), shown
+    words = re.sub(r"（填写的是 .*）$", "", shown[0])  # the value as typed may be anything
+    assert re.findall(r"[A-Za-z_]{2,}", words) == [], shown  # no field ids, no English rules on a Chinese page
+    r = ins.post(f"/instructor/games/{gid}/{action}?lang=en", data=form)
+    assert flashes(r.get_data(as_text=True))[0].startswith(en)
+    assert stored(app, gid)["snaps"] == []  # nothing changed
+
+
+def test_a_new_game_refused_on_a_chinese_page_says_why_in_chinese(app, helpers):
+    ins = signed_in_instructor(app, helpers)
+    r = ins.post("/instructor/games?lang=zh_CN", data={"scenario": "classroom-v1", "seed": "1", "teams": "\n".join("ABCDEFG")})
+    assert r.status_code == 400
+    assert "无法创建游戏：团队名称：最多 6 个名称：本情景有 6 个席位（填写的是 7）" in flashes(r.get_data(as_text=True))
+    r = ins.post("/instructor/games?lang=zh_CN", data={"scenario": "classroom-v1", "seed": "1", "period_minutes": "99999"})
+    shown = flashes(r.get_data(as_text=True))
+    assert shown and shown[0].startswith("无法创建游戏：每期分钟数：") and not re.search(r"[A-Za-z_]{2,}", shown[0]), shown
+
+
+def test_a_join_with_an_unknown_code_says_so_in_chinese(app):
+    r = app.test_client().post("/join?lang=zh_CN", data={"code": "ZZZZZZ"})
+    assert r.status_code == 404
+    assert "加入码：没有团队使用这个加入码（填写的是 ZZZZZZ）" in r.get_data(as_text=True)
