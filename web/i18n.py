@@ -31,7 +31,7 @@ BOT_NAMES = {
     "balanced": _l("Balanced"),
     "adaptive": _l("Adaptive"),
     "researcher": _l("Researcher"),
-    "retention": _l("Retention"),
+    "retention": _l("Retention keeper"),
     "reckless": _l("Reckless bidder"),
     "random": _l("Random play-tester"),
     "standing": _l("Passive (keeps its decision)"),
@@ -314,7 +314,7 @@ _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) fo
     (r"^unknown bot; known: (.*)$", "没有这种机器人"),
     (r"^must be in \[0, 2147483647\]$", "必须在 0 到 2147483647 之间"),
     (r"^must be absent \(seats no team joined\) or all \(every team seat\)$", "必须是“无团队加入的席位”或“所有团队席位”"),
-    (r"^no team has this join code$", "没有团队使用这个加入码"),
+    (r"^no team has this join code$", "没有团队使用此加入码"),
     (r"^this seat is played by a bot$", "这个席位由机器人操作"),
     (r"^belongs to another game$", "属于另一个游戏"),
     (r"^must be a number$", "必须是数字"),
@@ -380,12 +380,20 @@ def problem_text(field: str, rule: str, value: Any, scenario_json: dict[str, Any
     return f"{label}: {rule}; got {value_text(value)}"
 
 
+def _translated_rule(rule: str) -> str:
+    """A rule in Chinese: the catalogue's translation of the exact text, else the patterns of :func:`rule_text`."""
+    from flask_babel import gettext
+
+    translated = gettext(rule)
+    return translated if translated != rule else rule_text(rule)
+
+
 def refusal_text(field: str, rule: str, value: Any = None, scenario_json: dict[str, Any] | None = None) -> str:
     """A refused request (a ServiceError's or InputRefused's field, rule and value) as a page shows it: the field in
     words, the rule in the user's language, and the value given when there is one."""
     label = field_label(field, scenario_json or {})
     zh = current_lang() == "zh"
-    text = f"{label}：{rule_text(rule)}" if zh else f"{label}: {rule}"
+    text = f"{label}：{_translated_rule(rule)}" if zh else f"{label}: {rule}"
     if value is None or value == "" or str(value) in rule:
         return text
     return f"{text}（填写的是 {value_text(value)}）" if zh else f"{text}; got {value_text(value)}"

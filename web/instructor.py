@@ -142,7 +142,9 @@ def act(game_id: int, action: str):
         flash(refusal_text(exc.problem.field, exc.problem.rule, exc.problem.value, game.scenario_json), "error")
         db.rollback()
         return console_page(game, exc.status)
-    if "seconds" in done:
+    if "seconds" in done and done["period"] == 0:
+        flash(_("Practice period resolved in %(s).2f s (not scored); period 1 starts from the scenario.", s=done["seconds"]))
+    elif "seconds" in done:
         flash(_("Period %(p)d resolved in %(s).2f s.", p=done["period"], s=done["seconds"]))
     elif action == "rollback":
         flash(_("Period %(p)d rolled back: it is open again. The decision log keeps everything.", p=done["period"]))

@@ -288,7 +288,7 @@ def flashes(html: str) -> list[str]:
     ("extend", {"minutes": "100000"}, "分钟数：不能大于 1440（填写的是 100000）", "Minutes: Input should be less than or equal to 1440; got 100000"),
     ("adjust", {"firm": "0", "amount": "abc", "reason": "迟到"}, "金额：必须是数字（填写的是 abc）", "Amount: "),
     ("adjust", {"firm": "0", "amount": "-2500", "reason": "   "}, "原因：", "Reason: "),
-    ("rollback", {}, "周期：还没有结算任何一期：没有可回退的", "Period: no period has been resolved yet: nothing to roll back"),
+    ("rollback", {}, "周期：尚未结算任何一期:无可回退", "Period: no period has been resolved yet: nothing to roll back"),
     ("announce", {"firm": "9", "text": "hi"}, "团队：没有这个席位：共有 6 个席位（填写的是 9）", "Team: no such seat: the game seats 6 teams (0 to 5); got 9"),
 ])
 def test_a_refused_console_action_names_the_field_in_words_the_rule_and_the_value_in_the_pages_language(app, room, action, form, zh, en):
@@ -317,4 +317,4 @@ def test_a_new_game_refused_on_a_chinese_page_says_why_in_chinese(app, helpers):
 def test_a_join_with_an_unknown_code_says_so_in_chinese(app):
     r = app.test_client().post("/join?lang=zh_CN", data={"code": "ZZZZZZ"})
     assert r.status_code == 404
-    assert "加入码：没有团队使用这个加入码（填写的是 ZZZZZZ）" in r.get_data(as_text=True)
+    assert "加入码：没有团队使用此加入码（填写的是 ZZZZZZ）" in r.get_data(as_text=True)
