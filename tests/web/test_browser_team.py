@@ -110,6 +110,53 @@ def test_a_stale_form_locks_itself_and_is_refused_after_a_resolve_and_nothing_is
     assert not errors, errors
 
 
+def test_the_form_locks_itself_when_the_deadline_passes_and_opens_again_when_the_time_is_extended(browser, live):
+    """The server refuses late submits: at the deadline the page says so and locks, keeping what was typed; an
+    extension opens it again as typed."""
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=21)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.fill("#f-price", "94")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        ins.post(f"/api/games/{game['id']}/deadline", {"minutes": 0})
+        expect(page.locator("#period-closed")).to_contain_text("The deadline has passed")
+        expect(page.locator("#submit-decision")).to_be_disabled()
+        assert page.input_value("#f-price") == "94"
+        ins.post(f"/api/games/{game['id']}/extend", {"minutes": 5})
+        expect(page.locator("#submit-decision")).to_be_enabled()
+        expect(page.locator("#period-closed")).to_be_hidden()
+        assert page.input_value("#f-price") == "94"
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_after_a_rollback_the_lock_message_and_the_servers_refusal_agree(browser, live):
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=22)
+    ins.post(f"/api/games/{game['id']}/resolve", {})
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.fill("#f-price", "95")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        ins.post(f"/api/games/{game['id']}/rollback", {})
+        expect(page.locator("#period-closed")).to_contain_text("Period 2 was rolled back by the instructor: period 1 is open again")
+        page.evaluate("""() => { const f = document.getElementById('decision'); delete f.dataset.locked;
+                                 document.getElementById('decision-fields').disabled = false; f.submit(); }""")
+        page.wait_for_load_state()
+        expect(page.locator(".flash.error").first).to_contain_text("period 2 was rolled back: period 1 is open again; reload")
+        expect(page.locator("#decision input[name=period]")).to_have_value("1")
+        assert page.input_value("#f-price") == "95"
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
 def test_a_locked_form_opens_the_new_period_keeping_only_the_standing_fields_typed(browser, live):
     from playwright.sync_api import expect
 

@@ -199,15 +199,21 @@
       const raw = formToRaw(form);
       try {
         const saved = await fetch(`/api/team/draft?period=${period}`, { method: "PUT", headers, body: JSON.stringify(raw) });
-        if (saved.status === 409) { crmsim.lockForm(); return; }
+        if (saved.status === 409) { await lockStale(); return; }
         if (saved.ok) state.textContent = "✓ " + L.saved;
         const r = await fetch(`/api/team/preview?period=${period}`, { method: "POST", headers, body: JSON.stringify(raw) });
-        if (r.status === 409) { crmsim.lockForm(); return; }
+        if (r.status === 409) { await lockStale(); return; }
         showPreview(form, await r.json(), L);
       } catch (e) { state.textContent = "…"; }
     };
     form.addEventListener("input", () => { form.dataset.dirty = "1"; clearTimeout(timer); timer = setTimeout(refresh, 300); });
     form.addEventListener("submit", (ev) => { if (form.dataset.locked) ev.preventDefault(); });
+    // the server refused the form's period: ask which one is open now (a resolve moved on, a rollback moved back)
+    const lockStale = async () => {
+      let open;
+      try { open = (await (await fetch(`/api/games/${form.dataset.game}/version`, { cache: "no-store" })).json()).period; } catch (e) { /* unknown */ }
+      crmsim.lockForm(open);
+    };
     crmsim.refreshPreview = refresh;
     refresh();
   };
