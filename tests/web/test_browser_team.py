@@ -134,6 +134,27 @@ def test_the_form_locks_itself_when_the_deadline_passes_and_opens_again_when_the
     assert not errors, errors
 
 
+def test_a_care_split_that_does_not_add_up_is_marked_beside_the_care_split(browser, live):
+    """A problem with a whole group of fields (the three tier shares) sits beside that group, not only in the
+    preview's list, both while typing and after a refused submit."""
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=23)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        for t, share in (("A", "0.5"), ("B", "0.3"), ("C", "0.3")):
+            page.fill(f"[name='care_split.{t}']", share)
+        expect(page.locator("#care-split-group .field-error")).to_contain_text("shares must add up to 1")
+        page.click("#submit-decision")
+        page.wait_for_load_state()
+        expect(page.locator("#care-split-group .field-error")).to_contain_text("shares must add up to 1")
+        assert page.input_value("[name='care_split.C']") == "0.3"
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
 def test_after_a_rollback_the_lock_message_and_the_servers_refusal_agree(browser, live):
     from playwright.sync_api import expect
 

@@ -129,9 +129,10 @@
       span.className = "error field-error live-error";
       span.id = (input.id || "f") + "-" + Math.random().toString(36).slice(2) + "-err";
       span.textContent = q.text;
-      input.setAttribute("aria-invalid", "true");
+      const single = input.matches("input, select, textarea");  // else a group (the care split, the activities)
+      if (single) input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + span.id).trim());
-      const label = input.closest("label") || input.parentElement;
+      const label = single ? (input.closest("label") || input.parentElement) : input;
       label.appendChild(span);
     }
     // each bid: what the tender office would make of it, its figures, the rules that depend on the others
