@@ -309,6 +309,7 @@ _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) fo
     (r"^must have at most (\d+) characters$", r"最多 \1 个字符"),
     (r"^must say why \(it is shown in the debrief\)$", "必须写明原因（会在复盘中显示）"),
     (r"^the scenario seats (\d+) teams$", r"本情景有 \1 个席位"),
+    (r"^each team needs a name of its own$", "每个团队的名称必须不同"),
     (r"^at most (\d+) names: the scenario seats (\d+) teams$", r"最多 \1 个名称：本情景有 \2 个席位"),
     (r"^no such seat: the (?:scenario|game) seats (\d+) teams \(0 to (\d+)\)$", r"没有这个席位：共有 \1 个席位"),
     (r"^unknown bot; known: (.*)$", "没有这种机器人"),

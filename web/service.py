@@ -276,6 +276,11 @@ def create_game(
     if len(names) > sc.firms.count:
         raise ServiceError("team_names", f"at most {sc.firms.count} names: the scenario seats {sc.firms.count} teams", len(names), 400)
     names += list(sc.firms.firm_names())[len(names):]  # fewer names (e.g. the human teams only): the scenario's for the rest
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ServiceError("team_names", "each team needs a name of its own", twice[0], 400)
+    # the engine names its firms from the scenario: the game's copy names them as the class does (reports, scoreboard)
+    sc = sc.model_copy(update={"firms": sc.firms.model_copy(update={"names": tuple(names)})})
     for i, b in (bots or {}).items():
         if not 0 <= i < sc.firms.count:
             raise ServiceError(f"bots.{i}", f"no such seat: the scenario seats {sc.firms.count} teams (0 to {sc.firms.count - 1})", i, 400)
