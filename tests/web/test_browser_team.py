@@ -311,3 +311,19 @@ def test_chinese_team_pages_show_no_english_words_and_pass_axe(browser, live):
     finally:
         ctx.close()
     assert not errors, errors
+
+
+def test_the_team_page_fits_a_390_px_phone_in_both_languages(browser, live):
+    """No sideways scrolling of the page: wide tables scroll inside themselves."""
+    ins, game = new_game(live, seed=24)
+    ins.post(f"/api/games/{game['id']}/resolve", {})
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path in ("/team/?lang=zh_CN", "/team/?lang=en", f"/debrief/{game['id']}/team/0?lang=zh_CN", "/team/reports?lang=zh_CN"):
+            page.goto(live.url + path)
+            page.wait_for_load_state()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    finally:
+        ctx.close()
+    assert not errors, errors
