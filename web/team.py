@@ -292,6 +292,9 @@ def _standing_only(echo: dict) -> dict[str, str]:
 
 
 def _text(value) -> str:
+    """A value as the form shows it: a whole amount without ".0" (10000, not 10000.0)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     return "" if value is None else str(value)
 
 

@@ -427,3 +427,10 @@ def test_a_saved_draft_comes_back_into_the_v2_form(app, client, inst, helpers):
     assert re.search(r'<input name="retention_budget"[^>]*value="1200"', page)
     assert re.search(r'<input name="care_split.A"[^>]*value="0.6"', page)
     assert not re.search(r'name="activities.mengniu" value="investigate"[^>]*checked', page)
+
+
+def test_a_stored_whole_amount_shows_in_the_form_without_a_trailing_dot_zero():
+    from crmsim.web.team import flat_values
+
+    shown = flat_values({"advertising_budget": 10000.0, "price": 99.5, "care_budget": 2500})
+    assert (shown["advertising_budget"], shown["price"], shown["care_budget"]) == ("10000", "99.5", "2500")
