@@ -234,6 +234,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "wi_service": ("Promised service in the what-if", "假设的承诺服务"), "rp_field": ("Decision to change", "要改变的决策"),
     "rp_value": ("New value", "新数值"), "rp_period": ("Period to change", "要改变的期数"), "tender": ("Tender", "招标"),
     "relationship": ("Relationship", "关系"), "stage": ("Stage", "阶段"), "change": ("Change", "改动"),
+    "promised_service": ("Promised service", "承诺服务"),
 }
 
 
@@ -381,7 +382,10 @@ def problem_text(field: str, rule: str, value: Any, scenario_json: dict[str, Any
     return f"{label}: {rule}; got {value_text(value)}"
 
 
-def _translated_rule(rule: str) -> str:
+UNSHOWN_VALUES = {"status", "deadline"}  # the game's state as an id or a timestamp: the rule says it in words
+
+
+def rule_words(rule: str) -> str:
     """A rule in Chinese: the catalogue's translation of the exact text, else the patterns of :func:`rule_text`."""
     from flask_babel import gettext
 
@@ -394,8 +398,8 @@ def refusal_text(field: str, rule: str, value: Any = None, scenario_json: dict[s
     words, the rule in the user's language, and the value given when there is one."""
     label = field_label(field, scenario_json or {})
     zh = current_lang() == "zh"
-    text = f"{label}：{_translated_rule(rule)}" if zh else f"{label}: {rule}"
-    if value is None or value == "" or str(value) in rule:
+    text = f"{label}：{rule_words(rule)}" if zh else f"{label}: {rule}"
+    if value is None or value == "" or str(value) in rule or field in UNSHOWN_VALUES:
         return text
     return f"{text}（填写的是 {value_text(value)}）" if zh else f"{text}; got {value_text(value)}"
 

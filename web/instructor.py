@@ -14,7 +14,7 @@ from crmsim.web import export
 from crmsim.web.actions import GAME_ACTIONS
 from crmsim.web.db import get_db
 from crmsim.web.guard import InputRefused
-from crmsim.web.i18n import bot_name, current_lang, refusal_text
+from crmsim.web.i18n import bot_name, current_lang, refusal_text, rule_words
 from crmsim.web.schemas import MAX_FIRMS, NewGameBody, read_form, validated
 from crmsim.web.service import (
     ServiceError,
@@ -67,7 +67,7 @@ def seat_error(exc: ServiceError) -> str:
     """A refused bot seat in words: "Seat 8: no such seat..." (the form numbers seats from 1)."""
     field = exc.problem.field
     if field.startswith("bots.") and field[5:].isdigit():
-        return _("Seat %(n)d: %(rule)s", n=int(field[5:]) + 1, rule=_(exc.problem.rule))
+        return _("Seat %(n)d: %(rule)s", n=int(field[5:]) + 1, rule=rule_words(exc.problem.rule) if current_lang() == "zh" else exc.problem.rule)
     return refusal_text(field, exc.problem.rule, exc.problem.value)
 
 

@@ -54,6 +54,8 @@ def test_the_new_game_form_offers_exactly_the_scenarios_seats_and_refuses_an_ext
     assert r.status_code == 400
     text = r.get_data(as_text=True)
     assert "Seat 8: no such seat: the scenario seats 6 teams (0 to 5)" in text
+    r = ins.post("/instructor/games?lang=zh_CN", data={"scenario": "classroom-v1", "seed": "1", "bot_7": "balanced"})
+    assert "没有这个席位：共有 6 个席位" in r.get_data(as_text=True)
     assert ins.get("/api/games", headers=helpers.bearer(helpers.instructor_token(ins))).get_json()["games"] == []
 
 

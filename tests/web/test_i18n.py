@@ -300,3 +300,13 @@ def test_abnormally_low_message_names_the_scenarios_threshold(app):
             assert void_reason_text("ABNORMALLY_LOW", scenario) == f"异常低价：低于其他有效报价平均值的百分之{percent}"
     with app.test_request_context("/?lang=en"):
         assert void_reason_text("NO_BOND", {"tenders": {"abnormally_low_ratio": 0.5}}) == "cash cannot cover the bid bond"
+
+
+def test_a_refusal_names_the_field_in_words_and_never_shows_an_internal_state_as_the_value(app):
+    from crmsim.web.i18n import refusal_text
+
+    with app.test_request_context("/?lang=zh_CN"):
+        assert refusal_text("promised_service", "must be a number in [0, 1]", 1.5) == "承诺服务：必须是 0 到 1 之间的数字（填写的是 1.5）"
+        assert "open" not in refusal_text("status", "a replay is possible once the game is finished: the rest of the game is not public before", "open")
+    with app.test_request_context("/?lang=en"):
+        assert refusal_text("promised_service", "must be a number in [0, 1]", 1.5) == "Promised service: must be a number in [0, 1]; got 1.5"
