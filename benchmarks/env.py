@@ -40,9 +40,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
+
+from checkout import check_out, remove_checkout  # benchmarks/checkout.py (this script's folder is on sys.path)
 
 TARGET_STEPS_PER_S = 2000.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,39 +86,6 @@ def play(scenario: str, customers: int | None, episodes: int, seed: int) -> dict
         scores.append(float(env.results[-1].firm_rows[0]["score"]))
     return {"steps": steps, "seconds": seconds, "cpu_seconds": cpu, "steps_per_s": steps / seconds,
             "steps_per_cpu_s": steps / cpu, "scores": scores, "crmsim": str(Path(crmsim.__file__).parent)}
-
-
-# ---------------------------------------------------------------------------
-# the old commit, checked out beside this one
-
-
-def package_dirs(checkout: Path) -> dict[str, str]:
-    """The crmsim sub-packages and the folders they install from (pyproject's package-dir mapping)."""
-    config = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
-    mapping = config["tool"]["setuptools"]["package-dir"]
-    return {name.split(".", 1)[1]: folder for name, folder in mapping.items() if name.startswith("crmsim.")}
-
-
-def check_out(ref: str, into: Path) -> tuple[str, Path]:
-    """Check `ref` out into a detached worktree under `into` and lay out its packages as an importable crmsim;
-    returns (the commit, the folder to put on PYTHONPATH)."""
-    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout.strip()
-    source = into / "source"
-    subprocess.run(["git", "worktree", "add", "--detach", str(source), sha], cwd=ROOT, check=True, capture_output=True)
-    site = into / "site"
-    package = site / "crmsim"
-    package.mkdir(parents=True)
-    for item in (source / "crmsim").iterdir():
-        (package / item.name).symlink_to(item)
-    for name, folder in package_dirs(source).items():
-        (package / name).symlink_to(source / folder)
-    return sha, site
-
-
-def remove_checkout(into: Path) -> None:
-    subprocess.run(["git", "worktree", "remove", "--force", str(into / "source")], cwd=ROOT, capture_output=True)
-    shutil.rmtree(into, ignore_errors=True)
 
 
 def run_worker(site: Path | None, scenario: str, customers: int | None, episodes: int, seed: int) -> dict[str, Any]:

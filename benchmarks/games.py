@@ -1,24 +1,30 @@
-"""How many whole games per second research batches play: classroom-v1, bots in every seat, twelve periods.
+"""How fast whole games play, this code against an older commit, side by side in one run.
 
 Measures, in one run:
 
-* one game in this process (the median of a few, after a warm-up), and a
-  cProfile of one game with ``--profile``;
-* ``--games`` games (default 1,000) on the default process pool of
-  ``--workers`` processes (research.runner.execute, which sends up to ten
-  games per task), pool start-up included;
-* the same games on a Dask LocalCluster of ``--workers`` single-threaded
-  processes, cluster start-up timed apart;
-* that both executors gave identical rows (seeds from SeedSequence.spawn, rows
-  in spec order, so the executor and the worker count cannot change a result).
+* one game on one core, for each scenario in ``--scenarios`` (default classroom-v1 and classroom-v2, bots
+  in every seat, as research batches play them: ``research.runner.run_game``): this checkout's crmsim and
+  an older commit's (default: the commit before the speed work of issue 12), each in fresh subprocesses,
+  alternating old and new for ``--rounds`` rounds so both meet the same machine load; per game the
+  median CPU time and wall time over ``--per-round`` games after a warm-up, then medians over the rounds
+  and the ratio old/new (how many times faster the new code is);
+* ``--games`` games (default 1,000, classroom-v1) on the default process pool of ``--workers`` processes
+  (``research.runner.execute``, pool start-up included), old and new alternating, and that both gave the
+  same rows (the speed work changes no result);
+* with ``--dask``, the same games on a Dask LocalCluster of ``--workers`` processes (new code only), and
+  that the pool and Dask gave identical rows;
+* with ``--profile``, a cProfile of one new game.
 
-The target: 1,000 games within 2 minutes on a 2-core machine.
+The targets (issue 12): a classroom game in 15 ms on one core, 1,000 games in 10 s on 2 cores. On a shared
+machine the absolute times move with the load; the old/new ratios, measured side by side, are the figures
+to trust.
 
 Run from the repository root::
 
     python benchmarks/games.py
-    python benchmarks/games.py --games 200 --workers 4 --skip-dask --json out/games.json
-    python benchmarks/games.py --profile --games 0
+    python benchmarks/games.py --old-ref main --rounds 5 --games 200 --json out/games.json
+    python benchmarks/games.py --no-old --games 0 --profile
+    python benchmarks/games.py --record-digests 560655f   # tests/fixtures/frame_digests.json from that commit
 """
 
 from __future__ import annotations
@@ -30,35 +36,100 @@ import json
 import os
 import platform
 import pstats
-import resource
 import shlex
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from checkout import ROOT, check_out, remove_checkout  # benchmarks/checkout.py (this script's folder is on sys.path)
 
-from crmsim.agents.bots import DEFAULT_LINEUP, lineup
-from crmsim.research.runner import RunSpec, execute, open_executor, run_game, spawn_seeds, specs_from
-from crmsim.scenarios import load_scenario
-
+#: the commit before the speed work of issue 12 (the frame digests were recorded with its code)
+BASELINE = "560655f"
+TARGET_GAME_S = 0.015
 TARGET_GAMES = 1000
-TARGET_SECONDS = 120.0
+TARGET_BATCH_S = 10.0
 
 
-def one_game(spec: RunSpec, repeats: int) -> float:
-    run_game(spec)  # warm-up: imports, scenario cache
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run_game(spec)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+# ---------------------------------------------------------------------------
+# the measurements, run in a subprocess against either version
 
 
-def profile_game(spec: RunSpec, top: int = 25) -> str:
+def specs(scenario: str, n: int, seed: int) -> list[Any]:
+    from crmsim.agents.bots import DEFAULT_LINEUP, lineup
+    from crmsim.research.runner import specs_from, spawn_seeds
+    from crmsim.scenarios import load_scenario
+
+    strategies = lineup(list(DEFAULT_LINEUP), load_scenario(scenario).firms.count)
+    return specs_from(scenario, strategies, spawn_seeds(seed, n))
+
+
+def play_games(scenario: str, games: int, seed: int) -> dict[str, Any]:
+    """`games` games one after another in this process (after one untimed warm-up): per game CPU and wall time."""
+    import crmsim
+    from crmsim.research.runner import run_game
+
+    todo = specs(scenario, games + 1, seed)
+    run_game(todo[0])  # imports, the scenario cache
+    cpu, wall, scores = [], [], []
+    for spec in todo[1:]:
+        start, start_cpu = time.perf_counter(), time.process_time()
+        rows = run_game(spec)
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start)
+        scores.append([float(x) for x in rows["score"]])
+    return {"cpu_s": statistics.median(cpu), "wall_s": statistics.median(wall), "scores": scores,
+            "crmsim": str(Path(crmsim.__file__).parent)}
+
+
+def play_batch(scenario: str, games: int, seed: int, workers: int) -> dict[str, Any]:
+    """`games` games on a process pool of `workers` (pool start-up included): seconds, and a digest of the rows."""
+    import hashlib
+
+    import pandas as pd
+
+    from crmsim.research.runner import execute
+
+    todo = specs(scenario, games, seed)
+    start, start_cpu = time.perf_counter(), cpu_seconds()
+    rows = execute(todo, workers=workers, progress=False)
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
+    kept = rows.drop(columns=["run_id"]).sort_values(["seed", "firm"]).reset_index(drop=True)
+    numbers = [c for c in kept.columns if pd.api.types.is_numeric_dtype(kept[c]) and not pd.api.types.is_bool_dtype(kept[c])]
+    kept = kept.astype({c: "float64" for c in numbers})  # values compared, not dtypes (counts became integers)
+    digest = hashlib.sha256(kept.to_csv(index=False).encode()).hexdigest()
+    return {"seconds": seconds, "cpu_s": cpu, "rows": len(rows), "digest": digest}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the pool's workers, once it has shut down)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_worker(site: Path | None, *args: str) -> dict[str, Any]:
+    """One measurement in a fresh process: the old commit's crmsim (from `site`) or, for None, this Python's."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", *args]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        raise RuntimeError(f"worker failed ({'old' if site else 'new'} {' '.join(args)}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def profile_game(scenario: str, seed: int, top: int = 30) -> str:
+    from crmsim.research.runner import run_game
+
+    spec = specs(scenario, 1, seed)[0]
     run_game(spec)
     prof = cProfile.Profile()
     prof.enable()
@@ -69,90 +140,151 @@ def profile_game(spec: RunSpec, top: int = 25) -> str:
     return buf.getvalue()
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (pool workers, Dask nannies and their workers)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def dask_batch(scenario: str, games: int, seed: int, workers: int) -> dict[str, Any]:
+    """The same games on a Dask LocalCluster (new code), and whether its rows equal the process pool's."""
+    import pandas as pd
+
+    from crmsim.research.runner import execute, open_executor
+
+    todo = specs(scenario, games, seed)
+    start = time.perf_counter()
+    with open_executor("local", workers=workers) as executor:
+        startup = time.perf_counter() - start
+        t1 = time.perf_counter()
+        dask_rows = execute(todo, executor=executor, workers=workers, progress=False)
+        seconds = time.perf_counter() - t1
+    pool_rows = execute(todo, workers=workers, progress=False)
+    try:
+        pd.testing.assert_frame_equal(pool_rows, dask_rows)
+        same = True
+    except AssertionError:
+        same = False
+    return {"seconds": seconds, "startup_s": startup, "identical_to_pool": same}
+
+
+# ---------------------------------------------------------------------------
+# the frame digests of an older commit
+
+
+def record_digests(site: Path) -> None:
+    """tests/fixtures/frame_digests.json, written by the recorder with the older commit's crmsim."""
+    env = dict(os.environ, PYTHONPATH=str(site))
+    subprocess.run([sys.executable, str(ROOT / "tests" / "fixtures" / "record_frame_digests.py")], env=env, cwd=ROOT, check=True)
+
+
+# ---------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--games", type=int, default=TARGET_GAMES)
+    p.add_argument("--old-ref", default=BASELINE, help=f"the commit (or branch) to compare with (default: {BASELINE})")
+    p.add_argument("--no-old", action="store_true", help="measure this code only")
+    p.add_argument("--scenarios", default="classroom-v1,classroom-v2", help="scenarios of the one-game figures")
+    p.add_argument("--rounds", type=int, default=3, help="old/new pairs per figure (medians are reported)")
+    p.add_argument("--per-round", type=int, default=10, help="games per one-game measurement (their median)")
+    p.add_argument("--games", type=int, default=TARGET_GAMES, help="games of the batch figure (0: none)")
+    p.add_argument("--batch-scenario", default="classroom-v1")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--scenario", default="classroom-v1")
     p.add_argument("--seed", type=int, default=2024, help="master seed of the games' seeds")
-    p.add_argument("--chunksize", type=int, help="games per task (default: execute's, up to 10)")
-    p.add_argument("--skip-pool", action="store_true")
-    p.add_argument("--skip-dask", action="store_true")
-    p.add_argument("--profile", action="store_true", help="print a cProfile of one game")
+    p.add_argument("--dask", action="store_true", help="also play the batch on a Dask LocalCluster (new code)")
+    p.add_argument("--profile", action="store_true", help="print a cProfile of one new game")
     p.add_argument("--json", help="write the figures to this file")
+    p.add_argument("--record-digests", metavar="REF", help="write tests/fixtures/frame_digests.json with REF's code, then stop")
+    p.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.worker is not None:
+        kind, scenario, games, seed, *rest = args.worker
+        result = (play_games(scenario, int(games), int(seed)) if kind == "games"
+                  else play_batch(scenario, int(games), int(seed), int(rest[0])))
+        print(json.dumps(result))
+        return 0
 
-    scenario = load_scenario(args.scenario)
-    strategies = lineup(list(DEFAULT_LINEUP), scenario.firms.count)
-    seeds = spawn_seeds(args.seed, max(args.games, 1))
-    specs = specs_from(args.scenario, strategies, seeds[: args.games])
+    tmp = Path(tempfile.mkdtemp(prefix="crmsim-games-bench-"))
+    site = None
     figures: dict[str, Any] = {
-        "scenario": args.scenario, "periods": scenario.periods, "customers": scenario.market.customers,
-        "firms": strategies, "games": args.games, "workers": args.workers, "cpu_count": os.cpu_count(),
-        "python": platform.python_version(), "machine": platform.platform(),
+        "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.platform(),
         "command": shlex.join([sys.executable, "benchmarks/games.py", *(argv if argv is not None else sys.argv[1:])]),
+        "load_average_before": os.getloadavg(), "one_game": [],
     }
-    print(f"{args.scenario}: {scenario.firms.count} bots ({', '.join(strategies)}), {scenario.periods} periods, "
-          f"{scenario.market.customers:,} customers; {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    try:
+        if args.record_digests:
+            sha, site = check_out(args.record_digests, tmp)
+            record_digests(site)
+            print(f"recorded tests/fixtures/frame_digests.json with the code of {sha[:12]}")
+            return 0
+        if not args.no_old:
+            figures["old_commit"], site = check_out(args.old_ref, tmp)
+            print(f"old: {args.old_ref} = {figures['old_commit'][:12]}, checked out in {tmp / 'source'}")
+        print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}; "
+              f"{args.rounds} rounds, old and new alternating")
+        versions = ("old", "new") if site is not None else ("new",)
+        comparable = True
+        for scenario in args.scenarios.split(","):
+            case: dict[str, Any] = {"scenario": scenario, "old": [], "new": []}
+            for r in range(args.rounds):
+                for which in versions if r % 2 == 0 else versions[::-1]:
+                    case[which].append(run_worker(site if which == "old" else None, "games", scenario, str(args.per_round), str(args.seed)))
+            line = f"one {scenario} game on one core:"
+            for which in versions:
+                case[f"{which}_cpu_s"] = statistics.median(m["cpu_s"] for m in case[which])
+                case[f"{which}_wall_s"] = statistics.median(m["wall_s"] for m in case[which])
+                line += f" {which} {ms(case[f'{which}_cpu_s'])} CPU ({ms(case[f'{which}_wall_s'])} wall);"
+            if site is not None:
+                case["ratio_cpu"] = case["old_cpu_s"] / case["new_cpu_s"]
+                case["ratio_wall"] = case["old_wall_s"] / case["new_wall_s"]
+                case["same_games"] = all(m["scores"] == case["new"][0]["scores"] for m in case["old"] + case["new"])
+                comparable &= case["same_games"]
+                line += (f" new is x{case['ratio_cpu']:.2f} as fast by CPU time, x{case['ratio_wall']:.2f} by wall time"
+                         + ("" if case["same_games"] else "  [the versions played DIFFERENT games]"))
+            case["target_met"] = case["new_cpu_s"] <= TARGET_GAME_S
+            print(line + f"; target {ms(TARGET_GAME_S)}: {'met' if case['target_met'] else 'MISSED'}")
+            figures["one_game"].append(case)
 
-    first = RunSpec(args.scenario, tuple(strategies), seeds[0])
-    per_game = one_game(first, repeats=5)
-    figures["one_game_s"] = per_game
-    print(f"one game in this process: {per_game * 1000:.0f} ms (median of 5) -> {1 / per_game:.1f} games/s on one core")
-    if args.profile:
-        print(profile_game(first))
-
-    rows: dict[str, pd.DataFrame] = {}
-    figures["load_average_before"] = os.getloadavg()
-    if args.games and not args.skip_pool:
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        rows["pool"] = execute(specs, workers=args.workers, progress=False, chunksize=args.chunksize)
-        elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-        figures["pool"] = {"seconds": elapsed, "games_per_s": args.games / elapsed, "cpu_s_per_game": cpu / args.games}
-        print(f"process pool ({args.workers} workers): {args.games} games in {elapsed:.1f} s = {args.games / elapsed:.2f} games/s "
-              f"(pool start-up included; {cpu / args.games * 1000:.0f} ms CPU per game)")
-    if args.games and not args.skip_dask:
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        with open_executor("local", workers=args.workers) as executor:
-            startup = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            rows["dask"] = execute(specs, executor=executor, workers=args.workers, progress=False, chunksize=args.chunksize)
-            elapsed = time.perf_counter() - t1
-        total, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-        figures["dask"] = {"seconds": elapsed, "startup_s": startup, "total_s": total, "games_per_s": args.games / elapsed,
-                           "cpu_s_per_game": cpu / args.games}
-        print(f"Dask LocalCluster ({args.workers} workers): {args.games} games in {elapsed:.1f} s = {args.games / elapsed:.2f} games/s "
-              f"(+ {startup:.1f} s cluster start-up; {total:.1f} s in all; {cpu / args.games * 1000:.0f} ms CPU per game)")
-    if len(rows) == 2:
-        try:
-            pd.testing.assert_frame_equal(rows["pool"], rows["dask"])
-            figures["identical_rows"] = True
-            print("the process pool and Dask gave identical rows")
-        except AssertionError as exc:  # a real bug, or the code was edited between the two batches
-            figures["identical_rows"] = False
-            print(f"the process pool and Dask gave DIFFERENT rows: {str(exc).splitlines()[0]}")
-    checks = [v["seconds"] for k, v in figures.items() if k in ("pool", "dask")]
-    if checks and args.games:
-        projected = max(checks) / args.games * TARGET_GAMES
-        figures["projected_1000_s"] = projected
-        ok = projected <= TARGET_SECONDS
-        figures["target_met"] = ok
-        print(f"target: {TARGET_GAMES} games within {TARGET_SECONDS:.0f} s -> slowest executor "
-              f"{'takes' if args.games == TARGET_GAMES else 'projects'} {projected:.0f} s: {'met' if ok else 'MISSED'}")
+        if args.games:
+            batch: dict[str, Any] = {"scenario": args.batch_scenario, "games": args.games, "workers": args.workers}
+            for which in versions:  # one round each: a batch is long enough to average the load out
+                batch[which] = run_worker(site if which == "old" else None, "batch", args.batch_scenario, str(args.games),
+                                          str(args.seed), str(args.workers))
+            line = f"{args.games} {args.batch_scenario} games on {args.workers} workers:"
+            for which in versions:
+                line += f" {which} {batch[which]['seconds']:.1f} s ({batch[which]['cpu_s']:.1f} CPU-s);"
+            if site is not None:
+                batch["ratio"] = batch["old"]["seconds"] / batch["new"]["seconds"]
+                batch["ratio_cpu"] = batch["old"]["cpu_s"] / batch["new"]["cpu_s"]
+                batch["same_rows"] = batch["old"]["digest"] == batch["new"]["digest"]
+                comparable &= batch["same_rows"]
+                line += (f" new is x{batch['ratio']:.2f} as fast by wall time, x{batch['ratio_cpu']:.2f} by CPU time"
+                         + (", identical rows" if batch["same_rows"] else "  [the versions gave DIFFERENT rows]"))
+            projected = batch["new"]["seconds"] / args.games * TARGET_GAMES
+            batch["target_met"] = projected <= TARGET_BATCH_S
+            print(line + f"; target {TARGET_GAMES:,} games in {TARGET_BATCH_S:.0f} s: new "
+                  f"{'takes' if args.games == TARGET_GAMES else 'projects'} {projected:.1f} s, "
+                  f"{'met' if batch['target_met'] else 'MISSED'}")
+            figures["batch"] = batch
+        if args.dask and args.games:
+            figures["dask"] = dask_batch(args.batch_scenario, args.games, args.seed, args.workers)
+            d = figures["dask"]
+            print(f"Dask LocalCluster ({args.workers} workers, new code): {args.games} games in {d['seconds']:.1f} s "
+                  f"(+ {d['startup_s']:.1f} s start-up); rows {'identical to' if d['identical_to_pool'] else 'DIFFERENT from'} the pool's")
+            comparable &= d["identical_to_pool"]
+        if args.profile:
+            print(profile_game(args.scenarios.split(",")[0], args.seed))
+    finally:
+        if site is not None:
+            remove_checkout(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
     figures["load_average_after"] = os.getloadavg()
-    print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
-        *figures["load_average_before"], *figures["load_average_after"]))
+    before, after = (" ".join(f"{x:.2f}" for x in figures[k]) for k in ("load_average_before", "load_average_after"))
+    print(f"load average (1, 5, 15 min) before: {before}; after: {after}\nreproduce: {figures['command']}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
-    print(f"reproduce: {figures['command']}")
-    return 0 if figures.get("identical_rows", True) else 1
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    return 0 if comparable else 1
 
 
 if __name__ == "__main__":

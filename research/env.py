@@ -478,7 +478,7 @@ class CRMParallelEnv(_TextRender, ParallelEnv):
             if a in actions and actions[a] is not None:
                 i, turn = self._index[a], self.turns[a]
                 decisions[i], repairs[i] = self.codec.to_decision(turn.ob, turn.baseline, actions[a], turn.mask)
-        self.game, result = resolve_period(self.game, decisions, period_rng(self.game_seed, self.game.period))
+        self.game, result = resolve_period(self.game, decisions, period_rng(self.game_seed, self.game.period), track=0)  # no customer records
         self.results.append(result)
         over = self.game.finished
         rewards, terms, truncs = {}, {}, {}
@@ -597,8 +597,10 @@ class CRMSingleFirmEnv(_TextRender, gymnasium.Env):
             raise RuntimeError("the episode is over; call reset() to start a new game")
         turn = self.turn
         decisions = bot_decisions(self.game, self.bots, self.results, self.game_seed)
+        checked = set(decisions) - {self.firm}  # the bots' decisions passed check_decision against this state
         decisions[self.firm], repairs = self.codec.to_decision(turn.ob, turn.baseline, action, turn.mask)
-        self.game, result = resolve_period(self.game, decisions, period_rng(self.game_seed, self.game.period))
+        self.game, result = resolve_period(self.game, decisions, period_rng(self.game_seed, self.game.period), checked=checked,
+                                           track=0)  # no tracked customers' records: the env never reads them
         self.results.append(result)
         row = result.firm_rows[self.firm]
         reward = self.reward(row, self._score)

@@ -7,6 +7,7 @@ whole shipped scenario. Money is in yuan (¥); one period is one month.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -393,6 +394,16 @@ class Cultivation(_Frozen):
     invited_min_stage: Stage = Field("evaluation", description="the stage an invited tender needs (unless the client sets min_stage)")
     bankrupt_relationships_end: bool = Field(False, description="a bankrupt firm's relationships (and holds on clients) end with it")
 
+    @functools.cached_property
+    def activity_hours(self) -> dict[str, float]:
+        """Sales hours each activity takes (worked out once: a Cultivation is frozen)."""
+        return {a: spec.hours for a, spec in self.activities.items()}
+
+    @functools.cached_property
+    def activity_stages(self) -> dict[str, tuple[str, ...]]:
+        """The stages at which each activity counts."""
+        return {a: tuple(spec.stages) for a, spec in self.activities.items()}
+
     @field_validator("activities", mode="before")
     @classmethod
     def _activities_over_defaults(cls, value: object) -> object:
@@ -510,6 +521,7 @@ class Scenario(_Frozen):
                 return c
         raise KeyError(client_id)
 
-    @property
+    @functools.cached_property
     def client_ids(self) -> tuple[ClientId, ...]:
+        """The clients' ids in the scenario's client order (worked out once: a Scenario is frozen)."""
         return tuple(c.id for c in self.clients)

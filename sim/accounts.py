@@ -7,7 +7,7 @@ cash_end = cash_start + inflows - outflows + adjustment + borrowing - repayment 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -87,15 +87,20 @@ class Ledger:
         return self.cash_before_emergency + self.emergency_loan
 
     def to_dict(self) -> dict[str, float]:
-        d = asdict(self)
+        d = {k: getattr(self, k) for k in LEDGER_FIELDS}
+        revenue, costs = self.revenue, self.operating_costs  # the properties' values, each summed once
         d.update(
-            revenue=self.revenue,
-            operating_costs=self.operating_costs,
-            operating_profit=self.operating_profit,
-            net_profit=self.net_profit,
+            revenue=revenue,
+            operating_costs=costs,
+            operating_profit=revenue - costs,
+            net_profit=(revenue - costs) - self.interest,
             cash_end=self.cash_end,
         )
         return d
+
+
+#: the ledger's lines, in order (the firm table's columns)
+LEDGER_FIELDS = tuple(f.name for f in fields(Ledger))
 
 
 def interest_due(debt: float, emergency_debt: float, costs: Costs) -> float:

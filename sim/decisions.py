@@ -199,7 +199,8 @@ class _Checker:
         self.problems.append(Problem(name, rule, value))
 
     def number(self, name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False) -> float | None:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, str)):
+        kind = type(value)
+        if kind is not float and kind is not int and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, str))):
             self.fail(name, "must be a number", value)
             return None
         try:
@@ -210,8 +211,8 @@ class _Checker:
         if not math.isfinite(x):
             self.fail(name, "must be a finite number", value)
             return None
-        bound = f"> {lo:g}" if lo_open else f">= {lo:g}"
         if (x <= lo if lo_open else x < lo) or x > hi:
+            bound = f"> {lo:g}" if lo_open else f">= {lo:g}"
             self.fail(name, f"must be {bound} and <= {hi:g}", value)
             return None
         return x

@@ -12,7 +12,7 @@ identical results.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -420,6 +420,8 @@ def resolve_period(
     rng: np.random.Generator,
     xp: Any = np,
     adjustments: Mapping[int, float] | None = None,
+    checked: Collection[int] = (),
+    track: int | None = None,
 ) -> tuple[GameState, PeriodResult]:
     """Resolve one period. Pure: `state` is not changed.
 
@@ -434,6 +436,11 @@ def resolve_period(
         xp: array namespace for the population (numpy or cupy).
         adjustments: firm index -> instructor's bonus (+) or penalty (-) in cash,
             booked this period on the ledger's `adjustment` line.
+        checked: firms whose decision is the very one :func:`check_decision` returned for `state` (a team's
+            submission, a bot's decision): taken as it is rather than checked a second time, which would
+            give the same decision (validation is idempotent).
+        track: customers whose period record (``PeriodResult.panel``) to keep: the first `track`; default the
+            scenario's ``market.track_customers``. Keeping none (0) plays the same game faster.
 
     Raises:
         DecisionError: a decision breaks a rule other than its bids; nothing is resolved.
@@ -441,14 +448,15 @@ def resolve_period(
     """
     if state.finished:
         raise ValueError(f"the game is over after period {state.period - 1}")
-    p = open_period(state, decisions, adjustments or {}, xp)
+    p = open_period(state, decisions, adjustments or {}, xp, checked)
     staff = staffing_and_finance(p)
     shocks = apply_event_effects(p)
     awards = run_tenders(p, staff, shocks, rng)
     delivered = deliver_contracts(p, staff, shocks)
     offer = market_inputs(p, staff, shocks)
     m = state.scenario.market
-    population, customers = step_population(state.population, offer.inputs, m, rng, xp, track=m.track_customers)
+    track = m.track_customers if track is None else track
+    population, customers = step_population(state.population, offer.inputs, m, rng, xp, track=track)
     customers = _to_numpy(customers, xp)
     ties = relationships(p, delivered)
     books = accounts(p, staff, shocks, offer, delivered, customers, population.size)
@@ -476,10 +484,12 @@ def resolve_period(
 # -- 0. the decisions in force ----------------------------------------------
 
 
-def open_period(state: GameState, decisions: Decisions, adjustments: Mapping[int, float], xp: Any) -> Period:
+def open_period(state: GameState, decisions: Decisions, adjustments: Mapping[int, float], xp: Any,
+                checked: Collection[int] = ()) -> Period:
     """Validate the decisions (bids kept as given for the tender office) and the adjustments.
 
-    A live firm that submitted nothing keeps its standing decision and bids nothing.
+    A live firm that submitted nothing keeps its standing decision and bids nothing. The decisions of the
+    `checked` firms already passed :func:`check_decision` against this state and are taken as they are.
     """
     p = blank_period(state, xp)
     for f in state.firms:
@@ -491,8 +501,11 @@ def open_period(state: GameState, decisions: Decisions, adjustments: Mapping[int
             p.decisions[f.index] = f.standing
             p.note("standing_decision", f.index, "no decision submitted: standing decision kept, no bids")
             continue
-        checked = check_decision(state, f.index, replace(d, bids={}))
-        p.decisions[f.index] = replace(checked, bids=readable_bids(d.bids))
+        if f.index in checked:
+            p.decisions[f.index] = d
+            continue
+        valid = check_decision(state, f.index, replace(d, bids={}))
+        p.decisions[f.index] = replace(valid, bids=readable_bids(d.bids))
     for i, amount in adjustments.items():
         p.adjustments[i] = check_adjustment(state, i, amount)
         p.note("adjustment", i, f"instructor {'bonus' if amount >= 0 else 'penalty'} {amount:+.0f}")
@@ -897,15 +910,16 @@ def accounts(
         ledger = firm_ledger(p, f, d, shocks, delivered, po, float(staff.debt[i]), float(staff.emergency[i]))
         if ledger.emergency_loan > 0:
             p.note("emergency_loan", i, f"emergency loan {ledger.emergency_loan:.0f} at {costs.emergency_rate:.0%} per period")
-        bankrupt = is_insolvent(ledger.cash_end)
+        cash_end = ledger.cash_end
+        bankrupt = is_insolvent(cash_end)
         if bankrupt:
             newly_bankrupt.append(i)
-            p.note("bankruptcy", i, f"cash {ledger.cash_end:.0f} after the credit line is exhausted (破产)")
+            p.note("bankruptcy", i, f"cash {cash_end:.0f} after the credit line is exhausted (破产)")
         ledgers[i] = ledger
         firms.append(
             replace(
                 f,
-                cash=ledger.cash_end,
+                cash=cash_end,
                 debt=float(staff.debt[i]),
                 emergency_debt=float(staff.emergency[i]) + ledger.emergency_loan,
                 sales_staff=int(staff.sales[i]),
@@ -1072,15 +1086,19 @@ def relationship_rows(p: Period, ended: Bankruptcies, ties: Ties) -> list[dict[s
     sales hours and progress gained, and the strongest rival stage the firm faced."""
     rows = []
     lc = ended.lifecycle
+    relationship, satisfaction = ended.relationship.tolist(), ties.client_satisfaction.tolist()  # values exactly, cheaper to read
+    if lc is not None:
+        stage, progress, idle = lc.stage.tolist(), lc.progress.tolist(), lc.idle.tolist()
+        spend, hours, gained, hold = ties.spend.tolist(), ties.hours.tolist(), ties.gained.tolist(), ties.hold.tolist()
     for i in range(p.n_firms):
         for k, cid in enumerate(p.scenario.client_ids):
-            row = {"period": p.t, "firm": i, "client": cid, "relationship": float(ended.relationship[i, k]),
-                   "client_satisfaction": float(ties.client_satisfaction[i, k])}
+            row = {"period": p.t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
+                   "client_satisfaction": float(satisfaction[i][k])}
             if lc is not None:
-                row.update(stage=STAGES[int(lc.stage[i, k])], progress=float(lc.progress[i, k]), idle=int(lc.idle[i, k]),
-                           activity_cost=float(ties.spend[i, k]), activity_hours=float(ties.hours[i, k]),
-                           progress_gained=float(ties.gained[i, k]),
-                           rival_hold=STAGES[int(ties.hold[i, k])] if ties.hold[i, k] >= 0 else "none")
+                row.update(stage=STAGES[int(stage[i][k])], progress=float(progress[i][k]), idle=int(idle[i][k]),
+                           activity_cost=float(spend[i][k]), activity_hours=float(hours[i][k]),
+                           progress_gained=float(gained[i][k]),
+                           rival_hold=STAGES[int(hold[i][k])] if hold[i][k] >= 0 else "none")
             rows.append(row)
     return rows
 

@@ -123,10 +123,19 @@ def provenance(
 
 def model_provenance(model: CRMModel) -> dict[str, Any]:
     """The provenance of a played (or replayed) game: its scenario, seed and the seats' strategy labels."""
+    return provenance(model.scenario, model.seed, model_lineup(model))
+
+
+def model_lineup(model: CRMModel) -> list[str]:
+    """The seats' strategy labels of a played (or replayed) game ("human" for a seat with no bot)."""
     from crmsim.agents.bots import strategy_label
 
-    seats = [a.recorded_label or (strategy_label(a.strategy) if a.strategy else "human") for a in model.firm_agents]
-    return provenance(model.scenario, model.seed, seats)
+    return [a.recorded_label or (strategy_label(a.strategy) if a.strategy else "human") for a in model.firm_agents]
+
+
+def model_run_id(model: CRMModel) -> str:
+    """The run_id of :func:`model_provenance`, without asking git for the commit (which the hash leaves out)."""
+    return run_id(crmsim.__version__, scenario_hash(model.scenario), int(model.seed), model_lineup(model))
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path, record: Mapping[str, Any] | None = None) -> Path:
@@ -224,22 +233,30 @@ def read_log(path: str | Path) -> dict[str, Any]:
 
 
 def read_frame(out_dir: str | Path, name: str) -> tuple[pd.DataFrame, str] | None:
-    """A recorded frame and its format (Parquet preferred), or None if the folder has none."""
+    """A recorded frame and its format (Parquet preferred), or None if the folder has none. A CSV file of a
+    declared frame (crmsim.sim.frames) reads back with the dtypes Parquet keeps."""
     d = Path(out_dir)
     if (d / f"{name}.parquet").exists():
         return pd.read_parquet(d / f"{name}.parquet"), "parquet"
     if (d / f"{name}.csv").exists():
-        return pd.read_csv(d / f"{name}.csv"), "csv"
+        return _read_csv(d / f"{name}.csv", name), "csv"
     return None
 
 
-def roundtrip(df: pd.DataFrame, fmt: str) -> pd.DataFrame:
-    """The frame as it reads back from disk in `fmt` (to compare a fresh frame with a recorded one)."""
+def _read_csv(source: Any, name: str | None) -> pd.DataFrame:
+    from crmsim.sim.frames import FRAMES, read_csv
+
+    return read_csv(source, name) if name in FRAMES else pd.read_csv(source)
+
+
+def roundtrip(df: pd.DataFrame, fmt: str, name: str | None = None) -> pd.DataFrame:
+    """The frame as it reads back from disk in `fmt` (to compare a fresh frame with a recorded one); `name`
+    is the declared frame it is (crmsim.sim.frames), whose dtypes a CSV file reads back with."""
     buf = io.BytesIO()
     if fmt == "csv":
         df.to_csv(buf, index=False)
         buf.seek(0)
-        return pd.read_csv(buf)
+        return _read_csv(buf, name)
     _parquet_safe(df).to_parquet(buf, index=False)
     buf.seek(0)
     return pd.read_parquet(buf)

@@ -7,8 +7,9 @@ firm into a :class:`FirmOutcomes` record; :func:`metrics` turns it into rows.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -64,12 +65,26 @@ def firm_rows(o: FirmOutcomes) -> list[dict[str, Any]]:
         "revenue": max(sum(o.ledgers[i].revenue for i in o.ledgers), 1e-9),
         "acquired": max(float(po.acquired.sum()), 1.0),
     }
-    rows = [firm_row(o, f, totals) for f in o.firms]
+    listed = read_by_firm(o)
+    rows = [firm_row(listed, f, totals) for f in o.firms]
     for r in rows:
         for key in ("avg_satisfaction", "retention_rate"):
             if math.isnan(r[key]):
                 r[key] = 0.0
     return rows
+
+
+def read_by_firm(o: FirmOutcomes) -> FirmOutcomes:
+    """The outcomes with each per-firm array as a Python list (its values exactly), so that reading one
+    firm's figures (:func:`firm_row`) costs a list lookup rather than a numpy scalar each."""
+    po = o.customers
+    lists = {f.name: v.tolist() if isinstance(v, np.ndarray) else v for f in fields(po) for v in [getattr(po, f.name)]}
+    return replace(
+        o,
+        customers=replace(po, **lists),
+        **{k: getattr(o, k).tolist() for k in ("price", "service_level", "quality", "utilisation", "care", "released",
+                                               "unit_cost", "care_by_tier", "service_cost") if getattr(o, k) is not None},
+    )
 
 
 def tier_report(o: FirmOutcomes, i: int) -> dict[str, float]:
@@ -78,13 +93,13 @@ def tier_report(o: FirmOutcomes, i: int) -> dict[str, float]:
     po = o.customers
     out: dict[str, float] = {}
     for k, t in enumerate(("a", "b", "c")):
-        revenue = float(po.revenue_tiers[i, k])
-        cogs = float(po.units_tiers[i, k]) * (float(o.unit_cost[i]) if o.unit_cost is not None else 0.0)
-        service = float(po.tier_counts[i, k]) * (float(o.service_cost[i]) if o.service_cost is not None else 0.0)
-        care = float(o.care_by_tier[i, k]) if o.care_by_tier is not None else 0.0
+        revenue = float(po.revenue_tiers[i][k])
+        cogs = float(po.units_tiers[i][k]) * (float(o.unit_cost[i]) if o.unit_cost is not None else 0.0)
+        service = float(po.tier_counts[i][k]) * (float(o.service_cost[i]) if o.service_cost is not None else 0.0)
+        care = float(o.care_by_tier[i][k]) if o.care_by_tier is not None else 0.0
         out[f"revenue_{t}"] = revenue
         out[f"margin_{t}"] = revenue - cogs - service - care
-        out[f"at_risk_{t}"] = float(po.at_risk_tiers[i, k])
+        out[f"at_risk_{t}"] = float(po.at_risk_tiers[i][k])
     return out
 
 
@@ -96,6 +111,7 @@ def firm_row(o: FirmOutcomes, f: FirmState, totals: Mapping[str, float]) -> dict
     end = float(po.customers_end[i]) if f.live else 0.0
     complaints = float(po.complaints[i])
     bids = [b for b in o.bids if b.firm == i]
+    voids = Counter(b.void_reason for b in bids)
     row = {
         "period": t,
         "firm": i,
@@ -139,9 +155,9 @@ def firm_row(o: FirmOutcomes, f: FirmState, totals: Mapping[str, float]) -> dict
         "market_share_customers": end / totals["customers"],
         "market_share_revenue": lg.revenue / totals["revenue"],
         "customer_equity": float(po.customer_equity[i]) if f.live else 0.0,
-        "tier_a": float(po.tier_counts[i, 0]),
-        "tier_b": float(po.tier_counts[i, 1]),
-        "tier_c": float(po.tier_counts[i, 2]),
+        "tier_a": float(po.tier_counts[i][0]),
+        "tier_b": float(po.tier_counts[i][1]),
+        "tier_c": float(po.tier_counts[i][2]),
         **tier_report(o, i),
         "promoters": float(po.promoters[i]),
         "detractors": float(po.detractors[i]),
@@ -151,7 +167,7 @@ def firm_row(o: FirmOutcomes, f: FirmState, totals: Mapping[str, float]) -> dict
         "tenders_bid": len(bids),
         "tenders_won": sum(b.won for b in bids),
         "tenders_voided": sum(not b.valid for b in bids),
-        **{f"void_{r.lower()}": sum(b.void_reason == r for b in bids) for r in VOID_REASONS},
+        **{f"void_{r.lower()}": voids.get(r, 0) for r in VOID_REASONS},
     }
     if f.bankrupt:  # a bankrupt firm's customer rates are 0, not undefined
         for key in ("retention_rate", "churn_rate", "avg_satisfaction", "avg_loyalty"):

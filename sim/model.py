@@ -15,6 +15,7 @@ from crmsim.agents.firms import FirmAgent
 from crmsim.agents.population import COMPLAINT_OUTCOMES
 from crmsim.scenarios import Scenario, load_scenario, scenario_from_dict
 from crmsim.sim.decisions import Decision
+from crmsim.sim.frames import typed
 from crmsim.sim.engine import (
     PeriodResult,
     bot_decisions,
@@ -62,10 +63,11 @@ class CRMModel(mesa.Model):
         strategies: one entry per firm: a bot spec (agents.bots.make_bot), a Strategy, or None for a
             human seat (decisions come through :meth:`submit`). Default: all human.
         xp: array namespace for the customer population (numpy; cupy on a GPU).
-        collect: keep the DataCollector (:meth:`frames`) and the decision log
-            (:meth:`decision_log`). ``collect=False`` plays the identical game faster for
-            batch research that reads only ``model.results``; ``datacollector`` is then None and
-            frames() and decision_log() raise ValueError.
+        collect: keep the DataCollector (:meth:`frames`), the decision log (:meth:`decision_log`) and the
+            tracked customers' records (:meth:`customer_history`, :meth:`customer_panel`).
+            ``collect=False`` plays the identical game faster for batch research that reads only
+            ``model.results`` (their ``panel`` then empty); ``datacollector`` is then None and those
+            methods raise ValueError.
         rng: the game seed, as Mesa names it: a whole number >= 0, or a numpy Generator from which
             the seed is drawn. Default (neither rng nor seed): 0, so a game always replays. Giving
             both with different values is an error.
@@ -108,6 +110,7 @@ class CRMModel(mesa.Model):
         self.firm_agents: list[FirmAgent] = sorted(self.agents_by_type[FirmAgent], key=lambda a: a.index)
         self.results: list[PeriodResult] = []
         self.pending: dict[int, Decision] = {}
+        self.checked: dict[int, Decision] = {}  # the decisions check_decision returned this period (not checked again)
         self.pending_adjustments: dict[int, float] = {}
         self.log_periods: list[dict[str, Any]] = []
         self.customers_at_start = customers_by_firm(self.state, xp)
@@ -140,7 +143,7 @@ class CRMModel(mesa.Model):
             DecisionError: naming every problem; nothing is stored.
         """
         decision = check_decision(self.state, firm, raw)
-        self.pending[firm] = decision
+        self.pending[firm] = self.checked[firm] = decision
         return decision
 
     def adjust(self, firm: int, amount: float) -> None:
@@ -160,12 +163,16 @@ class CRMModel(mesa.Model):
         if self.finished:
             raise ValueError(f"the game is over after period {self.state.period - 1}")
         bots = {a.index: a.strategy for a in self.firm_agents if a.is_bot and a.index not in self.pending}
-        self.pending.update(bot_decisions(self.state, bots, self.results, self.seed))
+        decided = bot_decisions(self.state, bots, self.results, self.seed)
+        self.pending.update(decided)
+        self.checked.update(decided)
         decisions = dict(self.pending)
+        checked = {i for i, d in decisions.items() if self.checked.get(i) is d}
         period = self.state.period
         adjustments = dict(self.pending_adjustments)
-        self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp, adjustments)
-        self.pending, self.pending_adjustments = {}, {}
+        self.state, result = resolve_period(self.state, decisions, period_rng(self.seed, period), self.xp, adjustments, checked,
+                                            track=None if self.collect else 0)
+        self.pending, self.pending_adjustments, self.checked = {}, {}, {}
         self.results.append(result)
         if self.collect:
             entry = {"period": period, "decisions": {str(i): d.to_dict() for i, d in sorted(decisions.items())}}
@@ -232,7 +239,7 @@ class CRMModel(mesa.Model):
 
     def _require_collect(self, what: str) -> None:
         if not self.collect:
-            raise ValueError(f"{what}: this model was built with collect=False (no tables or decision log kept); "
+            raise ValueError(f"{what}: this model was built with collect=False (no tables, decision log or customer records kept); "
                              "build it with collect=True, or read model.results")
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -240,10 +247,18 @@ class CRMModel(mesa.Model):
         self._require_collect("frames")
         if not self.datacollector.tables:  # no period resolved yet
             return {}
-        out = {name: self.datacollector.get_table_dataframe(name) for name in self.datacollector.tables}
+        run_id = self.run_id
+        out = {name: typed(name, self.datacollector.get_table_dataframe(name), run_id, self.seed) for name in self.datacollector.tables}
         market = self.datacollector.get_model_vars_dataframe()
-        out["market"] = market[market["period"] > 0].reset_index(drop=True)  # step 0 stays in the model vars
+        out["market"] = typed("market", market[market["period"] > 0].reset_index(drop=True), run_id, self.seed)  # step 0 stays in the model vars
         return out
+
+    @property
+    def run_id(self) -> str:
+        """The game's provenance hash (crmsim.sim.export.model_provenance): the run_id column of its frames."""
+        from crmsim.sim.export import model_run_id
+
+        return model_run_id(self)
 
     def standings(self) -> pd.DataFrame:
         """Final (or current) ranking with the scorecard breakdown."""
@@ -257,6 +272,7 @@ class CRMModel(mesa.Model):
 
     def customer_history(self, customer: int) -> pd.DataFrame:
         """One customer's history, period by period (tracked customers: the first `market.track_customers`)."""
+        self._require_collect("customer_history")
         tracked = min(self.scenario.market.track_customers, self.scenario.market.customers)
         if not 0 <= customer < self.scenario.market.customers:
             raise IndexError(f"customer must be in [0, {self.scenario.market.customers - 1}]; got {customer}")
@@ -271,13 +287,14 @@ class CRMModel(mesa.Model):
 
     def customer_panel(self) -> pd.DataFrame:
         """Every tracked customer's history in one long frame (customer, period, ...)."""
+        self._require_collect("customer_panel")
         parts = []
         for r in self.results:
             df = pd.DataFrame({k: np.asarray(v) for k, v in r.panel.items()})
             df.insert(0, "customer", np.arange(len(df)))
             df.insert(0, "period", r.period)
             parts.append(df)
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return typed("customers", pd.concat(parts, ignore_index=True), self.run_id, self.seed) if parts else pd.DataFrame()
 
     # -- the decision log and replay ------------------------------------
 

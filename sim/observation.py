@@ -119,8 +119,8 @@ def decision_context(state: GameState, firm: int) -> DecisionContext:
         emergency_debt=f.emergency_debt,
         cultivation_mode=sc.cultivation.mode,
         hours_per_sales_staff=sc.cultivation.hours_per_sales_staff,
-        activity_hours={a: spec.hours for a, spec in sc.cultivation.activities.items()},
-        activity_stages={a: tuple(spec.stages) for a, spec in sc.cultivation.activities.items()},
+        activity_hours=dict(sc.cultivation.activity_hours),  # the firm's own copies: a bot cannot change the scenario's
+        activity_stages=dict(sc.cultivation.activity_stages),
         stages={c: STAGES[int(state.lifecycle.stage[firm, k])] for k, c in enumerate(sc.client_ids)} if state.lifecycle is not None else {},
         research_offered=sc.research.offered,
         survey_max=sc.research.survey_max,

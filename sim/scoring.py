@@ -75,7 +75,7 @@ def metric_references(rows: Sequence[dict], scenario: Scenario) -> dict[str, tup
 
 def reference_points(value: float, reference: float, span: float) -> float:
     """A metric's points: 50 at the reference, 0 and 100 one span below and above it."""
-    return float(np.clip(50.0 + 50.0 * (value - reference) / span, 0.0, 100.0))
+    return min(max(50.0 + 50.0 * (value - reference) / span, 0.0), 100.0)  # np.clip's result, without its overhead
 
 
 def scorecard(rows: Sequence[dict], weights: Scoring, references: dict[str, tuple[float, float]] | None = None) -> list[dict[str, float]]:

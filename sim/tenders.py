@@ -215,6 +215,21 @@ def void_reason(
     return None, ""
 
 
+def price_points(w_price: float, lowest: float, price: float) -> float:
+    """A valid bid's price score: w_price x 100 x the lowest valid price / the bid's price."""
+    return w_price * 100.0 * lowest / price
+
+
+def service_points(w_service: float, promised_service: float) -> float:
+    """A valid bid's service score: w_service x 100 x the promised service."""
+    return w_service * 100.0 * promised_service
+
+
+def relationship_points(w_relationship: float, relationship: float) -> float:
+    """A valid bid's relationship score: w_relationship x 100 x R."""
+    return w_relationship * 100.0 * relationship
+
+
 def score_bids(records: Sequence[BidRecord], weights: tuple[float, float, float], relationship: Mapping[FirmIndex, float]) -> None:
     """Fill each valid record's score breakdown (in place)."""
     valid = [r for r in records if r.valid]
@@ -223,9 +238,9 @@ def score_bids(records: Sequence[BidRecord], weights: tuple[float, float, float]
     low = min(r.price for r in valid)
     w_p, w_s, w_r = weights
     for r in valid:
-        r.price_score = w_p * 100.0 * low / r.price
-        r.service_score = w_s * 100.0 * r.promised_service
-        r.relationship_score = w_r * 100.0 * relationship[r.firm]
+        r.price_score = price_points(w_p, low, r.price)
+        r.service_score = service_points(w_s, r.promised_service)
+        r.relationship_score = relationship_points(w_r, relationship[r.firm])
         r.total = r.price_score + r.service_score + r.relationship_score
 
 
@@ -254,6 +269,12 @@ def abnormally_low_above(price: float, ratio: float) -> float:
     return price / ratio if ratio > 0 else math.inf
 
 
+def abnormally_low_threshold(ratio: float, prices_total: float, price: float, n_valid: int) -> float:
+    """The price below which a valid bid is abnormally low: `ratio` x the mean of the other valid bids' prices
+    (`prices_total` sums every valid bid's price, this one's included)."""
+    return ratio * (prices_total - price) / (n_valid - 1)
+
+
 def abnormally_low(records: Sequence[BidRecord], ratio: float) -> list[tuple[BidRecord, float]]:
     """Valid bids priced below `ratio` x the mean of the other valid bids, with that threshold."""
     valid = [r for r in records if r.valid]
@@ -262,10 +283,15 @@ def abnormally_low(records: Sequence[BidRecord], ratio: float) -> list[tuple[Bid
     total = sum(r.price for r in valid)
     out = []
     for r in valid:
-        threshold = ratio * (total - r.price) / (len(valid) - 1)
+        threshold = abnormally_low_threshold(ratio, total, r.price, len(valid))
         if r.price < threshold:
             out.append((r, threshold))
     return out
+
+
+def outscores(total: float, price: float, rival_total: float, rival_price: float) -> bool:
+    """Whether a bid beats a rival outright: a higher total by more than TIE_TOLERANCE, or a tied total at a lower price."""
+    return total - rival_total > TIE_TOLERANCE or (abs(total - rival_total) <= TIE_TOLERANCE and price < rival_price)
 
 
 def max_winning_price(
@@ -283,17 +309,28 @@ def max_winning_price(
     bids, so a higher price that voids a rival and fails the tender does not count.
     """
 
+    # the trial game at price p, in plain numbers (the rules above, on every bid valid before check 9)
+    prices = [winner.price] + [o.price for o in others]
+    w_p, w_s, w_r = weights
+    fixed = [service_points(w_s, b.promised_service) for b in (winner, *others)]
+    ties = [relationship_points(w_r, relationship[b.firm]) for b in (winner, *others)]
+    n = len(prices)
+
     def wins(p: float) -> bool:
-        trial = [BidRecord(winner.tender, winner.client, winner.firm, p, winner.promised_service)] + [
-            BidRecord(o.tender, o.client, o.firm, o.price, o.promised_service) for o in others
-        ]
-        for r, _ in abnormally_low(trial, ratio):
-            r.valid = False
-        if not trial[0].valid or sum(r.valid for r in trial) < min_valid:
+        prices[0] = p
+        if n >= 2:
+            total = sum(prices)
+            valid = [not (x < abnormally_low_threshold(ratio, total, x, n)) for x in prices]
+        else:
+            valid = [True]
+        if not valid[0] or sum(valid) < min_valid:
             return False
-        score_bids(trial, weights, relationship)
-        rivals = [t for t in trial[1:] if t.valid]
-        return all(trial[0].total - t.total > TIE_TOLERANCE or (abs(trial[0].total - t.total) <= TIE_TOLERANCE and p < t.price) for t in rivals)
+        low = min([x for x, ok in zip(prices, valid) if ok])
+        mine = price_points(w_p, low, p) + fixed[0] + ties[0]
+        for k in range(1, n):  # the winner must outscore every valid rival
+            if valid[k] and not outscores(mine, p, price_points(w_p, low, prices[k]) + fixed[k] + ties[k], prices[k]):
+                return False
+        return True
 
     if wins(cap):
         return cap

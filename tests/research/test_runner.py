@@ -35,13 +35,31 @@ def test_run_game_rows_equal_the_final_period_of_the_fully_collected_game():
     assert rows["strategy"].tolist() == list(LINEUP) and (rows["param:market.customers"] == 1500).all()
 
 
-def test_a_model_without_collection_refuses_frames_and_decision_log():
+def test_a_model_without_collection_refuses_frames_decision_log_and_customer_records():
     model = CRMModel(load_scenario("classroom-v1", overrides=SMALL), seed=1, strategies=list(LINEUP), collect=False)
     model.step()
     with pytest.raises(ValueError, match="collect=False"):
         model.frames()
     with pytest.raises(ValueError, match="collect=False"):
         model.decision_log()
+    with pytest.raises(ValueError, match="collect=False"):
+        model.customer_history(0)
+    with pytest.raises(ValueError, match="collect=False"):
+        model.customer_panel()
+    assert model.results[-1].panel["supplier"].shape == (0,)  # no tracked customer kept
+
+
+def test_a_period_keeps_the_records_of_the_customers_it_is_asked_to_track():
+    """resolve_period's track: the first n customers' records, whatever the scenario's market.track_customers."""
+    from crmsim.sim.engine import initial_state, period_rng, resolve_period
+
+    scenario = load_scenario("classroom-v1", overrides=SMALL)
+    state = initial_state(scenario, 3)
+    _, default = resolve_period(state, {}, period_rng(3, 1))
+    _, five = resolve_period(state, {}, period_rng(3, 1), track=5)
+    assert default.panel["supplier"].shape == (min(scenario.market.track_customers, scenario.market.customers),)
+    assert five.panel["supplier"].tolist() == default.panel["supplier"][:5].tolist()
+    assert five.firm_rows == default.firm_rows
 
 
 def test_resumable_folder_skips_finished_runs_and_a_rerun_gives_the_same_rows(tmp_path):

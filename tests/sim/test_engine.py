@@ -194,3 +194,29 @@ def check_decision_for(state, firm, raw):
     from crmsim.sim.engine import check_decision
 
     return check_decision(state, firm, raw)
+
+
+def test_a_decision_check_decision_returned_for_the_state_resolves_the_same_unchecked_again(small_classroom):
+    """resolve_period(checked=...) takes those firms' decisions as they are: validation is idempotent, so the
+    period resolves exactly as when it checks them again."""
+    from crmsim.sim.engine import bot_decisions
+    from crmsim.agents.bots import make_bot
+
+    state = initial_state(small_classroom, 9)
+    bots = {i: make_bot(s) for i, s in enumerate(lineup(None, small_classroom.firms.count))}
+    decisions = bot_decisions(state, bots, [], 9)
+    _, again = resolve_period(state, decisions, period_rng(9, 1))
+    _, taken = resolve_period(state, decisions, period_rng(9, 1), checked=set(decisions))
+    assert taken.firm_rows == again.firm_rows and taken.bid_rows() == again.bid_rows()
+    assert taken.decisions == again.decisions
+
+
+def test_a_decision_put_in_pending_by_hand_is_still_checked(small_classroom):
+    """The model skips the second check only for the very decision submit() or the bots returned; a decision
+    placed in model.pending directly (as the web app restores one) is checked when the period resolves."""
+    model = CRMModel(small_classroom, seed=2)
+    model.submit(0, {"price": 90.0})
+    model.pending[1] = Decision(price=-5.0, service_level=0.5)
+    with pytest.raises(DecisionError, match="price"):
+        model.step()
+    assert model.period == 1  # nothing resolved

@@ -46,9 +46,11 @@ def test_serve_passes_its_settings_to_create_app_and_leaves_the_environment_alon
     assert (served["host"], served["port"], served["threads"]) == ("127.0.0.1", port, 3)
     assert "trusted_proxy" not in served  # no proxy named: forwarded headers are not trusted
     with app.app_context():
-        assert [(g.id, g.name, g.scenario_name) for g in list_games()] == [(1, "Demo game · 演示", "classroom-v2")]
+        assert [(g.id, g.name, g.scenario_name, g.public) for g in list_games()] == [(1, "Demo game · 演示", "classroom-v2", True)]
+        assert "Demo game" in app.test_client().get("/").get_data(as_text=True)  # a newcomer's home page lists the demo
     text = " ".join(capsys.readouterr().out.split())
     assert f"crmsim classroom server on http://127.0.0.1:{port}/" in text and f"database: {url}" in text
+    assert f"scoreboard: http://127.0.0.1:{port}/scoreboard/1" in text
     app.extensions["db_engine"].dispose()
 
 
