@@ -238,6 +238,7 @@ def preview_labels() -> dict[str, str]:
         "profit_if_won": _("Profit if won"), "bond": _("Bid bond"), "hours": _("Sales hours"),
         "saved": _("draft saved"), "closed": _("Period %(p)s is closed: this form is locked and what you typed is kept. Reload for period %(n)s."),
         "reload": _("Open the new period"),
+        "closed_practice": _("The practice period is closed: this form is locked and what you typed is kept. Reload for period 1, the first scored period."),
         "rolled_back": _("Period %(p)s was rolled back by the instructor: period %(n)s is open again. This form is locked and what you typed is kept."),
         "deadline": _("The deadline has passed: submissions are closed. This form is locked and what you typed is kept; if the instructor extends the time, it opens again."),
         "carried": _("Your price, service level and budgets typed for the closed period are carried over as a draft: check them and submit. Hires, loans, bids, activities and research start afresh."), "none": _("No warnings."), "ok": _("This decision would be accepted."),

@@ -327,3 +327,23 @@ def test_the_team_page_fits_a_390_px_phone_in_both_languages(browser, live):
     finally:
         ctx.close()
     assert not errors, errors
+
+
+def test_a_practice_form_locks_saying_the_practice_period_is_over(browser, live):
+    from playwright.sync_api import expect
+
+    ins = Api.instructor(live.url)
+    game = ins.post("/api/games", {"scenario": "classroom-v2", "seed": 25, "teams": TEAMS, "bots": BOTS, "practice": True})
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#period-now")).to_have_text("Practice period (not scored)")
+        page.fill("#f-price", "96")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        ins.post(f"/api/games/{game['id']}/resolve", {})
+        expect(page.locator("#period-closed")).to_contain_text("The practice period is closed")
+        page.click("#open-new-period")
+        expect(page.locator("#decision input[name=period]")).to_have_value("1")
+        expect(page.locator("#private-report-title")).to_have_text("Your private report, practice period (not scored)")
+    finally:
+        ctx.close()
+    assert not errors, errors

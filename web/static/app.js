@@ -235,7 +235,7 @@
     box.hidden = false;
     if (why === "deadline") { box.textContent = L.deadline; return; }
     const n = next === undefined || next === null ? p + 1 : next;
-    const text = n < p ? L.rolled_back : L.closed;
+    const text = n < p ? L.rolled_back : p === 0 ? L.closed_practice : L.closed;
     box.innerHTML = esc(text.replace("%(p)s", p).replace("%(n)s", n)) +
       ` <button type="button" id="open-new-period">${esc(L.reload)}</button>`;
     document.getElementById("open-new-period").addEventListener("click", async () => {
