@@ -33,6 +33,7 @@ from crmsim.web.views import game_or_404, instructor_required, list_games
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 BOT_SEAT = re.compile(r"^bot_([0-9]+)$")
 NEW_GAME_FLAGS = ("practice", "public", "auto_resolve")  # the new-game form's checkboxes
+LOOPBACK_HOSTS = {"localhost", "[::1]"}  # and 127.x.x.x: join links to these reach only the instructor's own computer
 
 
 def index_page(status: int = 200):
@@ -170,7 +171,18 @@ def join_sheet(game_id: int):
         qr = segno.make(link, error="m")
         svg = qr.svg_inline(scale=5, border=4, dark="#000", light="#fff", omitsize=False)
         cards.append({"team": t, "link": link, "svg": svg})
-    return render_template("instructor/join_sheet.html", game=game, cards=cards)
+    host = host_name(request.host)
+    return render_template("instructor/join_sheet.html", game=game, cards=cards, loopback=is_loopback(host), host=host)
+
+
+def host_name(host: str) -> str:
+    """A request's host without its port: ``192.168.1.20:5000`` -> ``192.168.1.20``, ``[::1]:5000`` -> ``[::1]``."""
+    return host.split("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether links to `host` reach only the computer they were made on (students' phones cannot open them)."""
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 @bp.route("/games/<int:game_id>/export.zip")

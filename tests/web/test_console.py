@@ -149,6 +149,19 @@ def test_the_join_sheet_has_a_qr_code_and_the_join_link_for_each_team_seat(app, 
     assert app.test_client().get(f"/instructor/games/{room['id']}/join-sheet").status_code == 302  # the instructor's only
 
 
+def test_the_join_sheet_warns_when_its_links_point_to_the_instructors_own_computer(app, room):
+    """Seen in a play-through: a console opened at 127.0.0.1 or localhost prints QR codes no phone can open."""
+    path = f"/instructor/games/{room['id']}/join-sheet"
+    html = room["ins"].get(path + "?lang=zh_CN").get_data(as_text=True)
+    assert 'id="loopback-warning"' in html and "这些链接指向 localhost，即本机" in html
+    from crmsim.web.instructor import host_name, is_loopback
+
+    assert [host_name(h) for h in ("192.168.1.20:5000", "localhost", "[::1]:5000", "class.example.edu")] == [
+        "192.168.1.20", "localhost", "[::1]", "class.example.edu"]
+    assert [is_loopback(h) for h in ("127.0.0.1", "127.0.1.1", "localhost", "[::1]", "192.168.1.20", "class.example.edu")] == [
+        True, True, True, True, False, False]
+
+
 def test_a_practice_period_is_played_then_the_game_starts_again_from_the_scenario(app, helpers):
     ins = signed_in_instructor(app, helpers)
     token = helpers.instructor_token(ins)
