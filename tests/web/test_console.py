@@ -333,3 +333,13 @@ def test_a_join_with_an_unknown_code_says_so_in_chinese(app):
     r = app.test_client().post("/join?lang=zh_CN", data={"code": "ZZZZZZ"})
     assert r.status_code == 404
     assert "加入码：没有团队使用此加入码（填写的是 ZZZZZZ）" in r.get_data(as_text=True)
+
+
+def test_naming_only_the_human_teams_on_the_new_game_form_creates_the_game(app, helpers):
+    """Seen in a play-through: 4 team names for 4 human teams and 2 bot seats were refused ("the scenario seats 6 teams")."""
+    ins = signed_in_instructor(app, helpers)
+    r = ins.post("/instructor/games?lang=zh_CN", data={"scenario": "classroom-v2", "seed": "1", "teams": "红队\n蓝队\nGreen\nYellow",
+                                                       "bot_4": "balanced", "bot_5": "price_cutter", "practice": "true"})
+    assert r.status_code == 302
+    game = ins.get("/api/games", headers=helpers.bearer(helpers.instructor_token(ins))).get_json()["games"][0]
+    assert [t["name"] for t in game["teams"]][:4] == ["红队", "蓝队", "Green", "Yellow"] and game["period"] == 0
