@@ -565,8 +565,8 @@ def balance_report(
 ) -> BalanceReport:
     """Play a scenario over many seeds and bot line-ups and judge its balance.
 
-    By default it plays the three line-up sets of :mod:`crmsim.research.targets` (field, standing,
-    reckless; seats rotated per seed) and measures the game-fact targets, and, with `egta`, the
+    By default it plays the four line-up sets of :mod:`crmsim.research.targets` (field, standing,
+    reckless, quality; seats rotated per seed) and measures the game-fact targets (watched ones reported, not counted), and, with `egta`, the
     deviation-preserving line-ups of `egta_strategies` for the empirical game analysis
     (:mod:`crmsim.research.egta`). The verdict is "balanced" only when the Nash mixture holds at least
     three strategies and no strategy wins more than 40% of its field games.

@@ -1,6 +1,6 @@
 """Balance measured as game facts: the targets a classroom scenario should meet, over many seeds.
 
-``crmsim balance`` plays three line-up sets besides the strategy analysis (:mod:`crmsim.research.egta`):
+``crmsim balance`` plays four line-up sets besides the strategy analysis (:mod:`crmsim.research.egta`):
 
 - **field**: the default line-up (balanced, price_cutter, premium, relationship, researcher, retention),
   its seats rotated one step per seed so no bot keeps the same seat;
@@ -77,7 +77,7 @@ TARGETS = (
 
 
 def set_lineups(n_firms: int) -> dict[str, tuple[str, ...]]:
-    """The three sets' line-ups filled to `n_firms` seats (a shorter set repeats from its start)."""
+    """The sets' line-ups filled to `n_firms` seats (a shorter set repeats from its start)."""
     return {name: tuple(lu[i % len(lu)] for i in range(n_firms)) for name, lu in SETS.items()}
 
 
