@@ -98,8 +98,14 @@ PARAM_KINDS: dict[str, str] = {
 }
 
 
+def _trim(text: str) -> str:
+    """A decimal without trailing zeros: "0.40" -> "0.4", "12.0" -> "12"."""
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def format_param(name: str, value: Any) -> str:
-    """A param as English text: ¥ with thousands separators, percentages, levels to two decimals, lists joined."""
+    """A param as English text: ¥ with thousands separators, percentages, levels to at most two decimals and
+    points to at most one (no trailing zeros: 0.4, not 0.40), lists joined."""
     kind = PARAM_KINDS.get(name, "value")
     if kind == "list":
         return ", ".join(str(v) for v in value)
@@ -115,9 +121,9 @@ def format_param(name: str, value: Any) -> str:
     if kind == "percent":
         return f"{100 * x:.0f}%" if abs(100 * x - round(100 * x)) < 1e-9 else f"{100 * x:.1f}%"
     if kind == "level":
-        return f"{x:.2f}"
+        return _trim(f"{x:.2f}")
     if kind == "points":
-        return f"{x:.1f}"
+        return _trim(f"{x:.1f}")
     if kind == "count":
         return f"{x:.0f}"
     return f"{x:,.0f}" if abs(x - round(x)) < 1e-9 else f"{x:,.1f}"

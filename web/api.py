@@ -29,7 +29,7 @@ from crmsim.web.service import (
     ServiceError,
     announcements_for,
     chosen_scenario,
-    closed_period_rule,
+    period_mismatch_rule,
     create_game,
     jsonable,
     latest_decisions,
@@ -307,8 +307,7 @@ def require_open_period(game: Game) -> None:
     """Refuse a team's request made for a period that is no longer open (a form left open across a resolution)."""
     period = asked_period()
     if period is not None and period != game.period:
-        raise ServiceError("period", closed_period_rule(period) if period < game.period else f"must be the open period {game.period}",
-                           period, 409)
+        raise ServiceError("period", period_mismatch_rule(period, game.period), period, 409)
 
 
 @bp.put("/team/draft")

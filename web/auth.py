@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from crmsim.web import grants
 from crmsim.web.db import get_db
 from crmsim.web.guesses import JOIN_CODE, PASSWORD, guesses
+from crmsim.web.i18n import refusal_text
 from crmsim.web.service import ServiceError, team_by_code
 from crmsim.web.views import (
     check_password,
@@ -109,7 +110,7 @@ def join():
     except ServiceError as exc:
         if exc.status == 404:
             guesses().failed(JOIN_CODE)
-        return render_template("join.html", code=code, error=f"{exc.problem.field}: {_(exc.problem.rule)}"), exc.status
+        return render_template("join.html", code=code, error=refusal_text(exc.problem.field, exc.problem.rule, exc.problem.value)), exc.status
     sign_in(grants.TEAM, team.id)
     flash(_("Welcome, %(team)s!", team=team.name))
     return redirect(url_for("team.dashboard"))

@@ -31,7 +31,7 @@ BOT_NAMES = {
     "balanced": _l("Balanced"),
     "adaptive": _l("Adaptive"),
     "researcher": _l("Researcher"),
-    "retention": _l("Retention"),
+    "retention": _l("Retention keeper"),
     "reckless": _l("Reckless bidder"),
     "random": _l("Random play-tester"),
     "standing": _l("Passive (keeps its decision)"),
@@ -225,6 +225,20 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "research.survey": ("Customer survey", "顾客调查"), "research.forecast": ("Tender forecast", "招标预测"),
     "retention_budget": ("Retention budget", "挽留预算"), "care_split": ("Care split by tier", "分级关怀比例"),
     "late": ("Late flag", "迟交标记"), "period": ("Period", "周期"), "deadline": ("Deadline", "截止时间"), "status": ("Game", "游戏"),
+    # the console's, the new-game form's and the join form's fields
+    "minutes": ("Minutes", "分钟数"), "amount": ("Amount", "金额"), "reason": ("Reason", "原因"), "firm": ("Team", "团队"),
+    "text": ("Message", "公告内容"), "bot": ("Bot", "机器人"), "scope": ("Seats", "席位"), "public": ("Public", "公开"),
+    "auto_resolve": ("Resolve at the deadline", "截止时自动结算"), "confirm_missing": ("Confirmation", "确认"),
+    "team_names": ("Team names", "团队名称"), "bots": ("Bot seats", "机器人席位"), "seed": ("Seed", "随机种子"),
+    "name": ("Game name", "游戏名称"), "period_minutes": ("Minutes per period", "每期分钟数"), "scenario": ("Scenario", "情景"),
+    "scenario_toml": ("Scenario file", "情景文件"), "code": ("Team code", "加入码"), "body": ("Form", "表单"),
+    "practice": ("Practice period", "练习期"), "team": ("Team", "团队"), "game": ("Game", "游戏"),
+    # the debrief's what-if and replay forms
+    "wi_tender": ("Tender", "招标"), "wi_price": ("Price in the what-if", "假设的报价"),
+    "wi_service": ("Promised service in the what-if", "假设的承诺服务"), "rp_field": ("Decision to change", "要改变的决策"),
+    "rp_value": ("New value", "新数值"), "rp_period": ("Period to change", "要改变的期数"), "tender": ("Tender", "招标"),
+    "relationship": ("Relationship", "关系"), "stage": ("Stage", "阶段"), "change": ("Change", "改动"),
+    "promised_service": ("Promised service", "承诺服务"),
 }
 
 
@@ -285,6 +299,59 @@ _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) fo
     (r"^the game is finished$", "游戏已结束"),
     (r"^the game is over after period (\d+)$", r"游戏已在第 \1 期后结束"),
     (r"^firm: must be a live firm index; got .*$", "企业已破产，无法预览"),
+    (r"^must be a mapping of client id to spend$", "必须是“客户 → 金额”的对应表"),
+    (r"^must be a mapping of tender id to \{price, promised_service\}$", "必须是“招标 → 报价和承诺服务”的对应表"),
+    (r"^must be a mapping of client id to a list of activities$", "必须是“客户 → 销售活动列表”的对应表"),
+    (r"^must be a list of activities$", "必须是销售活动的列表"),
+    (r"^must be \{rivals: \[client ids\], survey: customers, forecast: true/false\}$", "必须包含竞争对手调研（客户列表）、顾客调查（人数）和招标预测（是或否）"),
+    (r"^allowed keys are rivals, survey and forecast$", "只能填写竞争对手调研、顾客调查和招标预测"),
+    (r"^must be a mapping of tier \(A, B, C\) to a share of the care budget$", "必须是“级别（A、B、C）→ 关怀预算比例”的对应表"),
+    (r"^must be a mapping of field names to values$", "必须是“字段 → 数值”的对应表"),
+    # the service's refusals (crmsim.web.service) and the forms' checks (pydantic's words)
+    (r"^period (\d+) is closed: reload$", r"第 \1 期已结束：请重新加载"),
+    (r"^period (\d+) was rolled back: period (\d+) is open again; reload$", r"第 \1 期已被教师回退，现在开放的是第 \2 期：请重新加载"),
+    (r"^must be the open period (\d+)$", r"必须是当前开放的第 \1 期"),
+    (r"^was just resolved or paused; submit for the period that is open now$", "刚刚被结算或暂停：请为当前开放的一期提交"),
+    (r"^was already resolved$", "已经结算过"),
+    (r"^was resolved by another request$", "已由另一个请求结算"),
+    (r"^no period has been resolved yet: nothing to roll back$", "还没有结算任何一期：没有可回退的"),
+    (r"^is not the last resolved period \((\d+)\)$", r"不是最近结算的一期（第 \1 期）"),
+    (r"^only an open period can be paused$", "只有开放中的一期可以暂停"),
+    (r"^only a paused game can resume$", "只有暂停的游戏可以恢复"),
+    (r"^must not be blank$", "不能为空"),
+    (r"^must have at most (\d+) characters$", r"最多 \1 个字符"),
+    (r"^must say why \(it is shown in the debrief\)$", "必须写明原因（会在复盘中显示）"),
+    (r"^the scenario seats (\d+) teams$", r"本情景有 \1 个席位"),
+    (r"^each team needs a name of its own$", "每个团队的名称必须不同"),
+    (r"^at most (\d+) names: the scenario seats (\d+) teams$", r"最多 \1 个名称：本情景有 \2 个席位"),
+    (r"^no such seat: the (?:scenario|game) seats (\d+) teams \(0 to (\d+)\)$", r"没有这个席位：共有 \1 个席位"),
+    (r"^unknown bot; known: (.*)$", "没有这种机器人"),
+    (r"^must be in \[0, 2147483647\]$", "必须在 0 到 2147483647 之间"),
+    (r"^must be absent \(seats no team joined\) or all \(every team seat\)$", "必须是“无团队加入的席位”或“所有团队席位”"),
+    (r"^no team has this join code$", "没有团队使用此加入码"),
+    (r"^this seat is played by a bot$", "这个席位由机器人操作"),
+    (r"^belongs to another game$", "属于另一个游戏"),
+    (r"^must be a number$", "必须是数字"),
+    (r"^must be a number in \[(\S+), (\S+)\]$", r"必须是 \1 到 \2 之间的数字"),
+    (r"^must be a number >= 0$", "必须是不小于 0 的数字"),
+    (r"^must be one of (.*)$", r"必须是以下之一：\1"),
+    (r"^must be a resolved period, 1 to (\d+)$", r"必须是已结算的一期（1 到 \1）"),
+    (r"^must be a seat, 0 to (\d+)$", r"必须是席位 0 到 \1"),
+    (r"^no resolved period awarded this tender \(bids are public only after the award\)$", "还没有结算的期数开标这次招标（投标在开标后才公开）"),
+    (r"^a replay is possible once the game is finished.*$", "游戏结束后才能重放：之前后续的游戏尚未公开"),
+    (r"^must name at least one decision field to change$", "至少要改变一项决策"),
+    (r"^Input should be less than or equal to (\S+)$", r"不能大于 \1"),
+    (r"^Input should be greater than or equal to (\S+)$", r"不能小于 \1"),
+    (r"^Input should be less than (\S+)$", r"必须小于 \1"),
+    (r"^Input should be greater than (\S+)$", r"必须大于 \1"),
+    (r"^Input should be a finite number$", "必须是有限的数字"),
+    (r"^Input should be a valid number.*$", "必须是数字"),
+    (r"^Input should be a valid integer.*$", "必须是整数"),
+    (r"^Input should be a valid boolean.*$", "必须是“是”或“否”"),
+    (r"^String should have at most (\d+) characters?$", r"最多 \1 个字符"),
+    (r"^String should have at least (\d+) characters?$", r"至少 \1 个字符"),
+    (r"^Field required$", "必须填写"),
+    (r"^unknown field; allowed: .*$", "不是表单中的字段"),
 ))
 
 
@@ -325,6 +392,28 @@ def problem_text(field: str, rule: str, value: Any, scenario_json: dict[str, Any
     if current_lang() == "zh":
         return f"{label}：{rule_text(rule)}（填写的是 {value_text(value)}）"
     return f"{label}: {rule}; got {value_text(value)}"
+
+
+UNSHOWN_VALUES = {"status", "deadline"}  # the game's state as an id or a timestamp: the rule says it in words
+
+
+def rule_words(rule: str) -> str:
+    """A rule in Chinese: the catalogue's translation of the exact text, else the patterns of :func:`rule_text`."""
+    from flask_babel import gettext
+
+    translated = gettext(rule)
+    return translated if translated != rule else rule_text(rule)
+
+
+def refusal_text(field: str, rule: str, value: Any = None, scenario_json: dict[str, Any] | None = None) -> str:
+    """A refused request (a ServiceError's or InputRefused's field, rule and value) as a page shows it: the field in
+    words, the rule in the user's language, and the value given when there is one."""
+    label = field_label(field, scenario_json or {})
+    zh = current_lang() == "zh"
+    text = f"{label}：{rule_words(rule)}" if zh else f"{label}: {rule}"
+    if value is None or value == "" or str(value) in rule or field in UNSHOWN_VALUES:
+        return text
+    return f"{text}（填写的是 {value_text(value)}）" if zh else f"{text}; got {value_text(value)}"
 
 
 def localise_preview(preview: dict[str, Any], scenario_json: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from crmsim.web import export
 from crmsim.web.actions import GAME_ACTIONS
 from crmsim.web.db import get_db
 from crmsim.web.guard import InputRefused
-from crmsim.web.i18n import bot_name, current_lang
+from crmsim.web.i18n import bot_name, current_lang, refusal_text, rule_words
 from crmsim.web.schemas import MAX_FIRMS, NewGameBody, read_form, validated
 from crmsim.web.service import (
     ServiceError,
@@ -33,6 +33,7 @@ from crmsim.web.views import game_or_404, instructor_required, list_games
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 BOT_SEAT = re.compile(r"^bot_([0-9]+)$")
 NEW_GAME_FLAGS = ("practice", "public", "auto_resolve")  # the new-game form's checkboxes
+LOOPBACK_HOSTS = {"localhost", "[::1]"}  # and 127.x.x.x: join links to these reach only the instructor's own computer
 
 
 def index_page(status: int = 200):
@@ -67,8 +68,8 @@ def seat_error(exc: ServiceError) -> str:
     """A refused bot seat in words: "Seat 8: no such seat..." (the form numbers seats from 1)."""
     field = exc.problem.field
     if field.startswith("bots.") and field[5:].isdigit():
-        return _("Seat %(n)d: %(rule)s", n=int(field[5:]) + 1, rule=_(exc.problem.rule))
-    return f"{field}: {_(exc.problem.rule)}"
+        return _("Seat %(n)d: %(rule)s", n=int(field[5:]) + 1, rule=rule_words(exc.problem.rule) if current_lang() == "zh" else exc.problem.rule)
+    return refusal_text(field, exc.problem.rule, exc.problem.value)
 
 
 @bp.route("/games", methods=["POST"])
@@ -80,7 +81,7 @@ def new_game():
                            bots={int(k): v for k, v in b.bots.items()}, period_minutes=b.period_minutes,
                            practice=b.practice, public=b.public, auto_resolve=b.auto_resolve)
     except InputRefused as exc:
-        flash(_("Could not create the game: %(err)s", err=str(exc)), "error")
+        flash(_("Could not create the game: %(err)s", err=refusal_text(exc.field, exc.rule, exc.value)), "error")
         return index_page(400)
     except ServiceError as exc:
         flash(_("Could not create the game: %(err)s", err=seat_error(exc)), "error")
@@ -136,13 +137,15 @@ def act(game_id: int, action: str):
             return console_page(game, 409, confirm=True)
         done = GAME_ACTIONS[action].run(db, game, body)
     except InputRefused as exc:
-        flash(str(exc), "error")
+        flash(refusal_text(exc.field, exc.rule, exc.value, game.scenario_json), "error")
         return console_page(game, 400)
     except ServiceError as exc:
-        flash(f"{exc.problem.field}: {_(exc.problem.rule)}", "error")
+        flash(refusal_text(exc.problem.field, exc.problem.rule, exc.problem.value, game.scenario_json), "error")
         db.rollback()
         return console_page(game, exc.status)
-    if "seconds" in done:
+    if "seconds" in done and done["period"] == 0:
+        flash(_("Practice period resolved in %(s).2f s (not scored); period 1 starts from the scenario.", s=done["seconds"]))
+    elif "seconds" in done:
         flash(_("Period %(p)d resolved in %(s).2f s.", p=done["period"], s=done["seconds"]))
     elif action == "rollback":
         flash(_("Period %(p)d rolled back: it is open again. The decision log keeps everything.", p=done["period"]))
@@ -168,7 +171,18 @@ def join_sheet(game_id: int):
         qr = segno.make(link, error="m")
         svg = qr.svg_inline(scale=5, border=4, dark="#000", light="#fff", omitsize=False)
         cards.append({"team": t, "link": link, "svg": svg})
-    return render_template("instructor/join_sheet.html", game=game, cards=cards)
+    host = host_name(request.host)
+    return render_template("instructor/join_sheet.html", game=game, cards=cards, loopback=is_loopback(host), host=host)
+
+
+def host_name(host: str) -> str:
+    """A request's host without its port: ``192.168.1.20:5000`` -> ``192.168.1.20``, ``[::1]:5000`` -> ``[::1]``."""
+    return host.split("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether links to `host` reach only the computer they were made on (students' phones cannot open them)."""
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 @bp.route("/games/<int:game_id>/export.zip")

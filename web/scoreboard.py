@@ -10,7 +10,7 @@ from crmsim.sim.observation import public_fields, public_row
 from crmsim.web.charts import METRICS, line_chart
 from crmsim.web.chartspec import ChartSpec, period_chart
 from crmsim.web.db import get_db
-from crmsim.web.i18n import current_lang
+from crmsim.web.i18n import current_lang, problem_text, refusal_text
 from crmsim.web.models import Adjustment
 from crmsim.web.service import game_key, practice_snapshot, resolve_if_due, seconds_left, snapshots
 from crmsim.web.views import game_or_404, list_games
@@ -194,9 +194,9 @@ def counterfactuals(game, firm: int, args) -> tuple[dict | None, dict | None, li
             value = _number(args, "rp_value")
             replay = replay_change(db, game, firm, _whole(args, "rp_period"), {field: int(value) if field.startswith("hire") else value})
     except ServiceError as exc:
-        errors.append(f"{exc.problem.field}: {_(exc.problem.rule)}")
+        errors.append(refusal_text(exc.problem.field, exc.problem.rule, exc.problem.value, game.scenario_json))
     except DecisionError as exc:
-        errors.extend(str(p) for p in exc.problems)
+        errors.extend(problem_text(p.field, p.rule, p.value, game.scenario_json) for p in exc.problems)
     return what_if, replay, errors
 
 

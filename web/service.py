@@ -272,9 +272,15 @@ def create_game(
     sc = scenario if isinstance(scenario, Scenario) else catalogue_scenario(scenario)
     if len(sc.name) > SCENARIO_NAME_MAX:
         raise ServiceError("scenario", f"name: must have at most {SCENARIO_NAME_MAX} characters", len(sc.name), 400)
-    names = [check_name("team_names", n, TEAM_NAME_MAX) for n in team_names] if team_names else list(sc.firms.firm_names())
-    if len(names) != sc.firms.count:
-        raise ServiceError("team_names", f"the scenario seats {sc.firms.count} teams", len(names), 400)
+    names = [check_name("team_names", n, TEAM_NAME_MAX) for n in team_names or []]
+    if len(names) > sc.firms.count:
+        raise ServiceError("team_names", f"at most {sc.firms.count} names: the scenario seats {sc.firms.count} teams", len(names), 400)
+    names += list(sc.firms.firm_names())[len(names):]  # fewer names (e.g. the human teams only): the scenario's for the rest
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ServiceError("team_names", "each team needs a name of its own", twice[0], 400)
+    # the engine names its firms from the scenario: the game's copy names them as the class does (reports, scoreboard)
+    sc = sc.model_copy(update={"firms": sc.firms.model_copy(update={"names": tuple(names)})})
     for i, b in (bots or {}).items():
         if not 0 <= i < sc.firms.count:
             raise ServiceError(f"bots.{i}", f"no such seat: the scenario seats {sc.firms.count} teams (0 to {sc.firms.count - 1})", i, 400)
@@ -423,6 +429,14 @@ def closed_period_rule(period: int) -> str:
     return f"period {period} is closed: reload"
 
 
+def period_mismatch_rule(period: int, open_period: int) -> str:
+    """The refusal of a decision made for a period other than the open one: an earlier period has been resolved
+    since the form was made; a later one has been rolled back since (the instructor's 回退)."""
+    if period < open_period:
+        return closed_period_rule(period)
+    return f"period {period} was rolled back: period {open_period} is open again; reload"
+
+
 def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], source: str = "form",
                     period: int | None = None) -> Decision:
     """Validate and append a team's decision for the open period (a later one replaces it).
@@ -441,8 +455,7 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
     if team.bot:
         raise ServiceError("team", "this seat is played by a bot", team.name, 409)
     if period is not None and period != game.period:
-        raise ServiceError("period", closed_period_rule(period) if period < game.period else
-                           f"must be the open period {game.period}", period, 409)
+        raise ServiceError("period", period_mismatch_rule(period, game.period), period, 409)
     _require_running(game)
     if game.status == "paused":
         raise ServiceError("status", "the game is paused; submit when the instructor resumes", game.status)
@@ -462,7 +475,7 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
         db.rollback()
         db.refresh(game)
         if game.period != period:
-            raise ServiceError("period", closed_period_rule(period), period)
+            raise ServiceError("period", period_mismatch_rule(period, game.period), period)
         raise ServiceError("period", "was just resolved or paused; submit for the period that is open now", period)
     db.add(DecisionRecord(game_id=game.id, firm_index=team.firm_index, period=period, payload=jsonable(decision.to_dict()), source=source))
     db.query(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=period).delete()

@@ -19,12 +19,13 @@ from crmsim.sim.observation import news, observe
 from crmsim.sim.statements import statements_history
 from crmsim.web.chartspec import period_chart
 from crmsim.web.db import get_db
-from crmsim.web.i18n import current_lang, field_label, problem_text, rule_text
+from crmsim.web.i18n import current_lang, problem_text, refusal_text, rule_text
 from crmsim.web.models import Adjustment
 from crmsim.web.service import (
     ServiceError,
     latest_decisions,
     load_draft,
+    practice_snapshot,
     rebuild,
     seconds_left,
     snapshots,
@@ -71,7 +72,8 @@ def team_view(game, team, errors=None, form_values=None, status: int = 200, carr
     scenario = model.scenario
     firm = model.state.firms[team.firm_index]
     snaps = snapshots(db, game)
-    last = snaps[-1] if snaps else None
+    # before the first scored period resolves, the last report is the practice period's (marked: not scored)
+    last = snaps[-1] if snaps else practice_snapshot(db, game)
     own_rows = [s.firm_rows[team.firm_index] for s in snaps]
     submitted = latest_decisions(db, game).get(team.firm_index)
     values = form_values
@@ -135,7 +137,7 @@ def dashboard():
     raw = form_to_raw(request.form)
     period = (request.form.get("period") or "").strip()
     if period and not (period.isascii() and period.isdigit()):
-        flash(f"{field_label('period', game.scenario_json)}{_colon()}{_('must be a whole number')}", "error")
+        flash(refusal_text("period", "must be a whole number", period, game.scenario_json), "error")
         return team_view(game, team, form_values=_echo(request.form), status=400)
     try:
         submit_decision(get_db(), game, team, raw, source="form", period=int(period) if period else None)
@@ -149,14 +151,18 @@ def dashboard():
         return team_view(game, team, errors=errors, form_values=_echo(request.form), status=400)
     except ServiceError as exc:
         p = exc.problem
-        if p.field == "period" and isinstance(p.value, int) and p.value < game.period:
-            flash(_("period %(p)d is closed: reload", p=p.value), "error")
+        if p.field == "period" and isinstance(p.value, int) and p.value != game.period:
+            # "period 1 is closed: reload" after a resolve, "period 2 was rolled back: ..." after a rollback
+            flash(rule_text(p.rule), "error")
             # the open period's form, keeping only the standing fields typed (as the live page carries them over):
             # the closed period's hires, loans and bids are never offered again
             return team_view(game, team, carry=_standing_only(_echo(request.form)), status=exc.status)
-        flash(f"{field_label(p.field, game.scenario_json)}{_colon()}{_(rule_text(p.rule))}", "error")
+        flash(refusal_text(p.field, p.rule, p.value, game.scenario_json), "error")
         return team_view(game, team, form_values=_echo(request.form), status=exc.status)
-    flash(_("Decision submitted for period %(p)d. You can revise it until the deadline.", p=game.period))
+    if game.period == 0:
+        flash(_("Decision submitted for the practice period (not scored). You can revise it until the deadline."))
+    else:
+        flash(_("Decision submitted for period %(p)d. You can revise it until the deadline.", p=game.period))
     return redirect(url_for("team.dashboard"))
 
 
@@ -168,13 +174,16 @@ def reports():
     game = team.game
     model = rebuild(get_db(), game)
     rows = [r.firm_rows[team.firm_index] for r in model.results]
+    practice = practice_snapshot(get_db(), game)
+    # the practice game numbers its one period 1 in its own rows: period 0 here, as the game calls it
+    practice_row = {**practice.firm_rows[team.firm_index], "period": 0} if practice is not None else None
     history = statements_history(model.results, team.firm_index, model.scenario)
     chosen = request.args.get("period", type=int)
     shown = next((s for s in history if s.period == chosen), history[-1] if history else None)
     adjustments = get_db().scalars(select(Adjustment).where(Adjustment.game_id == game.id, Adjustment.firm_index == team.firm_index)
                                    .order_by(Adjustment.period, Adjustment.id)).all()
     return render_template("team/reports.html", game=game, team=team, scenario=model.scenario, rows=rows, history=history,
-                           shown=shown, charts=kpi_charts(rows), adjustments=adjustments)
+                           shown=shown, charts=kpi_charts(rows), adjustments=adjustments, practice_row=practice_row)
 
 
 @bp.get("/rules")
@@ -218,7 +227,7 @@ def preview_labels() -> dict[str, str]:
     return {
         "costs": _("Costs of this decision"), "salaries": _("Salaries"), "staffing": _("Hiring and severance"),
         "service_cost": _("Service cost"), "care_ads": _("Care and advertising"), "cultivation": _("Cultivation"),
-        "research": _("Market research"), "retention": _("Retention"), "interest": _("Interest"),
+        "research": _("Market research"), "retention": _("Retention spending"), "interest": _("Interest"),
         "total": _("Total before sales"), "bonds": _("Bid bonds pledged"), "cash_after": _("Cash after costs, before sales"),
         "capacity": _("Service capacity used"), "unit_cost": _("Unit cost"), "projection": _("Projection for this period"),
         "revenue": _("Revenue"), "net_profit": _("Net profit"), "cash_end": _("Cash at the end of the period"),
@@ -229,6 +238,9 @@ def preview_labels() -> dict[str, str]:
         "profit_if_won": _("Profit if won"), "bond": _("Bid bond"), "hours": _("Sales hours"),
         "saved": _("draft saved"), "closed": _("Period %(p)s is closed: this form is locked and what you typed is kept. Reload for period %(n)s."),
         "reload": _("Open the new period"),
+        "closed_practice": _("The practice period is closed: this form is locked and what you typed is kept. Reload for period 1, the first scored period."),
+        "rolled_back": _("Period %(p)s was rolled back by the instructor: period %(n)s is open again. This form is locked and what you typed is kept."),
+        "deadline": _("The deadline has passed: submissions are closed. This form is locked and what you typed is kept; if the instructor extends the time, it opens again."),
         "carried": _("Your price, service level and budgets typed for the closed period are carried over as a draft: check them and submit. Hires, loans, bids, activities and research start afresh."), "none": _("No warnings."), "ok": _("This decision would be accepted."),
         "utilisation": _("Utilisation of service staff"), "beside": _("%(n)s problem(s) marked beside their fields."),
     }
@@ -280,11 +292,10 @@ def _standing_only(echo: dict) -> dict[str, str]:
     return {k: v for k, v in echo["_form"].items() if k.startswith(STANDING_FORM_FIELDS) and v}
 
 
-def _colon() -> str:
-    return "：" if current_lang() == "zh" else ": "
-
-
 def _text(value) -> str:
+    """A value as the form shows it: a whole amount without ".0" (10000, not 10000.0)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     return "" if value is None else str(value)
 
 

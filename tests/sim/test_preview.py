@@ -88,7 +88,7 @@ def test_a_bid_below_the_firms_own_cost_is_flagged_with_that_cost(start):
     b = bid_of(pv, "mengniu-01")
     n = one(b.notices, "VOID_BELOW_COST")
     assert b.void_reason == "BELOW_COST" and n.params["cost"] == pytest.approx(79.0) and b.delivery_cost == pytest.approx(79.0)
-    assert n.message == "mengniu-01: price ¥78.99 is below your own cost of ¥79.00 a unit at promised service 0.60 (BELOW_COST)"
+    assert n.message == "mengniu-01: price ¥78.99 is below your own cost of ¥79.00 a unit at promised service 0.6 (BELOW_COST)"
     ok = bid_of(preview(start, 0, draft(bids={"mengniu-01": {"price": 79, "promised_service": 0.6}})), "mengniu-01")
     assert ok.void_reason is None and ok.margin_per_unit == pytest.approx(0.0)
 

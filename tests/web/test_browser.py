@@ -127,7 +127,7 @@ def test_instructor_team_and_live_scoreboard_in_chromium(browser, live):
         team.wait_for_load_state()
         expect(team.locator("#submitted-flag")).to_contain_text("submitted")
         expect(team.locator(".flash").first).to_contain_text("Decision submitted for period 1")
-        assert team.input_value("#f-price") == "96.0" and team.input_value("#f-service_level") == "0.7"
+        assert team.input_value("#f-price") == "96" and team.input_value("#f-service_level") == "0.7"
 
         ins.reload()
         expect(ins.locator("tr[data-firm='0'] td.submitted")).to_contain_text("✔")

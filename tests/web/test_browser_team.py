@@ -110,6 +110,74 @@ def test_a_stale_form_locks_itself_and_is_refused_after_a_resolve_and_nothing_is
     assert not errors, errors
 
 
+def test_the_form_locks_itself_when_the_deadline_passes_and_opens_again_when_the_time_is_extended(browser, live):
+    """The server refuses late submits: at the deadline the page says so and locks, keeping what was typed; an
+    extension opens it again as typed."""
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=21)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.fill("#f-price", "94")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        ins.post(f"/api/games/{game['id']}/deadline", {"minutes": 0})
+        expect(page.locator("#period-closed")).to_contain_text("The deadline has passed")
+        expect(page.locator("#submit-decision")).to_be_disabled()
+        assert page.input_value("#f-price") == "94"
+        ins.post(f"/api/games/{game['id']}/extend", {"minutes": 5})
+        expect(page.locator("#submit-decision")).to_be_enabled()
+        expect(page.locator("#period-closed")).to_be_hidden()
+        assert page.input_value("#f-price") == "94"
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_a_care_split_that_does_not_add_up_is_marked_beside_the_care_split(browser, live):
+    """A problem with a whole group of fields (the three tier shares) sits beside that group, not only in the
+    preview's list, both while typing and after a refused submit."""
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=23)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        for t, share in (("A", "0.5"), ("B", "0.3"), ("C", "0.3")):
+            page.fill(f"[name='care_split.{t}']", share)
+        expect(page.locator("#care-split-group .field-error")).to_contain_text("shares must add up to 1")
+        page.click("#submit-decision")
+        page.wait_for_load_state()
+        expect(page.locator("#care-split-group .field-error")).to_contain_text("shares must add up to 1")
+        assert page.input_value("[name='care_split.C']") == "0.3"
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_after_a_rollback_the_lock_message_and_the_servers_refusal_agree(browser, live):
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=22)
+    ins.post(f"/api/games/{game['id']}/resolve", {})
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.fill("#f-price", "95")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        ins.post(f"/api/games/{game['id']}/rollback", {})
+        expect(page.locator("#period-closed")).to_contain_text("Period 2 was rolled back by the instructor: period 1 is open again")
+        page.evaluate("""() => { const f = document.getElementById('decision'); delete f.dataset.locked;
+                                 document.getElementById('decision-fields').disabled = false; f.submit(); }""")
+        page.wait_for_load_state()
+        expect(page.locator(".flash.error").first).to_contain_text("period 2 was rolled back: period 1 is open again; reload")
+        expect(page.locator("#decision input[name=period]")).to_have_value("1")
+        assert page.input_value("#f-price") == "95"
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
 def test_a_locked_form_opens_the_new_period_keeping_only_the_standing_fields_typed(browser, live):
     from playwright.sync_api import expect
 
@@ -240,6 +308,42 @@ def test_chinese_team_pages_show_no_english_words_and_pass_axe(browser, live):
             bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
                    if v["impact"] in ("serious", "critical")]
             assert bad == [], (path, bad)
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_the_team_page_fits_a_390_px_phone_in_both_languages(browser, live):
+    """No sideways scrolling of the page: wide tables scroll inside themselves."""
+    ins, game = new_game(live, seed=24)
+    ins.post(f"/api/games/{game['id']}/resolve", {})
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path in ("/team/?lang=zh_CN", "/team/?lang=en", f"/debrief/{game['id']}/team/0?lang=zh_CN", "/team/reports?lang=zh_CN"):
+            page.goto(live.url + path)
+            page.wait_for_load_state()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_a_practice_form_locks_saying_the_practice_period_is_over(browser, live):
+    from playwright.sync_api import expect
+
+    ins = Api.instructor(live.url)
+    game = ins.post("/api/games", {"scenario": "classroom-v2", "seed": 25, "teams": TEAMS, "bots": BOTS, "practice": True})
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#period-now")).to_have_text("Practice period (not scored)")
+        page.fill("#f-price", "96")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        ins.post(f"/api/games/{game['id']}/resolve", {})
+        expect(page.locator("#period-closed")).to_contain_text("The practice period is closed")
+        page.click("#open-new-period")
+        expect(page.locator("#decision input[name=period]")).to_have_value("1")
+        expect(page.locator("#private-report-title")).to_have_text("Your private report, practice period (not scored)")
     finally:
         ctx.close()
     assert not errors, errors

@@ -54,6 +54,8 @@ def test_the_new_game_form_offers_exactly_the_scenarios_seats_and_refuses_an_ext
     assert r.status_code == 400
     text = r.get_data(as_text=True)
     assert "Seat 8: no such seat: the scenario seats 6 teams (0 to 5)" in text
+    r = ins.post("/instructor/games?lang=zh_CN", data={"scenario": "classroom-v1", "seed": "1", "bot_7": "balanced"})
+    assert "没有这个席位：共有 6 个席位" in r.get_data(as_text=True)
     assert ins.get("/api/games", headers=helpers.bearer(helpers.instructor_token(ins))).get_json()["games"] == []
 
 
@@ -145,6 +147,19 @@ def test_the_join_sheet_has_a_qr_code_and_the_join_link_for_each_team_seat(app, 
     codes = room["game"]["join_codes"]
     assert links == [f"http://localhost/join?code={codes['0']}", f"http://localhost/join?code={codes['1']}"]  # bots need none
     assert app.test_client().get(f"/instructor/games/{room['id']}/join-sheet").status_code == 302  # the instructor's only
+
+
+def test_the_join_sheet_warns_when_its_links_point_to_the_instructors_own_computer(app, room):
+    """Seen in a play-through: a console opened at 127.0.0.1 or localhost prints QR codes no phone can open."""
+    path = f"/instructor/games/{room['id']}/join-sheet"
+    html = room["ins"].get(path + "?lang=zh_CN").get_data(as_text=True)
+    assert 'id="loopback-warning"' in html and "这些链接指向 localhost，即本机" in html
+    from crmsim.web.instructor import host_name, is_loopback
+
+    assert [host_name(h) for h in ("192.168.1.20:5000", "localhost", "[::1]:5000", "class.example.edu")] == [
+        "192.168.1.20", "localhost", "[::1]", "class.example.edu"]
+    assert [is_loopback(h) for h in ("127.0.0.1", "127.0.1.1", "localhost", "[::1]", "192.168.1.20", "class.example.edu")] == [
+        True, True, True, True, False, False]
 
 
 def test_a_practice_period_is_played_then_the_game_starts_again_from_the_scenario(app, helpers):
@@ -276,3 +291,55 @@ def test_every_shipped_bot_has_a_name_in_words():
     from crmsim.web.i18n import BOT_NAMES
 
     assert set(BUILT_IN) <= set(BOT_NAMES)
+
+
+def flashes(html: str) -> list[str]:
+    import html as entities
+
+    return [entities.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r'<(?:p|div) class="flash error"[^>]*>(.*?)</(?:p|div)>', html, re.S)]
+
+
+@pytest.mark.parametrize("action, form, zh, en", [
+    ("extend", {"minutes": "100000"}, "分钟数：不能大于 1440（填写的是 100000）", "Minutes: Input should be less than or equal to 1440; got 100000"),
+    ("adjust", {"firm": "0", "amount": "abc", "reason": "迟到"}, "金额：必须是数字（填写的是 abc）", "Amount: "),
+    ("adjust", {"firm": "0", "amount": "-2500", "reason": "   "}, "原因：", "Reason: "),
+    ("rollback", {}, "周期：尚未结算任何一期:无可回退", "Period: no period has been resolved yet: nothing to roll back"),
+    ("announce", {"firm": "9", "text": "hi"}, "团队：没有这个席位：共有 6 个席位（填写的是 9）", "Team: no such seat: the game seats 6 teams (0 to 5); got 9"),
+])
+def test_a_refused_console_action_names_the_field_in_words_the_rule_and_the_value_in_the_pages_language(app, room, action, form, zh, en):
+    gid, ins = room["id"], room["ins"]
+    r = ins.post(f"/instructor/games/{gid}/{action}?lang=zh_CN", data=form)
+    assert r.status_code in (400, 409)
+    shown = flashes(r.get_data(as_text=True))
+    assert len(shown) == 1 and shown[0].startswith(zh), shown
+    words = re.sub(r"（填写的是 .*）$", "", shown[0])  # the value as typed may be anything
+    assert re.findall(r"[A-Za-z_]{2,}", words) == [], shown  # no field ids, no English rules on a Chinese page
+    r = ins.post(f"/instructor/games/{gid}/{action}?lang=en", data=form)
+    assert flashes(r.get_data(as_text=True))[0].startswith(en)
+    assert stored(app, gid)["snaps"] == []  # nothing changed
+
+
+def test_a_new_game_refused_on_a_chinese_page_says_why_in_chinese(app, helpers):
+    ins = signed_in_instructor(app, helpers)
+    r = ins.post("/instructor/games?lang=zh_CN", data={"scenario": "classroom-v1", "seed": "1", "teams": "\n".join("ABCDEFG")})
+    assert r.status_code == 400
+    assert "无法创建游戏：团队名称：最多 6 个名称：本情景有 6 个席位（填写的是 7）" in flashes(r.get_data(as_text=True))
+    r = ins.post("/instructor/games?lang=zh_CN", data={"scenario": "classroom-v1", "seed": "1", "period_minutes": "99999"})
+    shown = flashes(r.get_data(as_text=True))
+    assert shown and shown[0].startswith("无法创建游戏：每期分钟数：") and not re.search(r"[A-Za-z_]{2,}", shown[0]), shown
+
+
+def test_a_join_with_an_unknown_code_says_so_in_chinese(app):
+    r = app.test_client().post("/join?lang=zh_CN", data={"code": "ZZZZZZ"})
+    assert r.status_code == 404
+    assert "加入码：没有团队使用此加入码（填写的是 ZZZZZZ）" in r.get_data(as_text=True)
+
+
+def test_naming_only_the_human_teams_on_the_new_game_form_creates_the_game(app, helpers):
+    """Seen in a play-through: 4 team names for 4 human teams and 2 bot seats were refused ("the scenario seats 6 teams")."""
+    ins = signed_in_instructor(app, helpers)
+    r = ins.post("/instructor/games?lang=zh_CN", data={"scenario": "classroom-v2", "seed": "1", "teams": "红队\n蓝队\nGreen\nYellow",
+                                                       "bot_4": "balanced", "bot_5": "price_cutter", "practice": "true"})
+    assert r.status_code == 302
+    game = ins.get("/api/games", headers=helpers.bearer(helpers.instructor_token(ins))).get_json()["games"][0]
+    assert [t["name"] for t in game["teams"]][:4] == ["红队", "蓝队", "Green", "Yellow"] and game["period"] == 0

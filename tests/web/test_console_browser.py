@@ -162,3 +162,14 @@ def test_axe_finds_no_serious_violation_on_the_console_and_the_scoreboard(signed
     page.wait_for_function("document.querySelectorAll('[data-drawn]').length > 0")
     problems += [f"scoreboard: {v}" for v in serious(page)]
     assert problems == []
+
+
+def test_the_consoles_chinese_labels_stay_on_one_line_beside_their_controls(signed_in, live):
+    """Seen in a play-through: "团队", "发给", "机器人", "席位" broke one character per line."""
+    page, game, _ = signed_in
+    page.goto(f"{live.url}/instructor/games/{game['id']}?lang=zh_CN")
+    heights = page.evaluate("""() => [...document.querySelectorAll('.actions label, #announce-form label, #options-form label')]
+        .filter((l) => !l.classList.contains('wide'))
+        .map((l) => { const r = document.createRange(); r.selectNodeContents(l.firstChild); return [l.textContent.trim().slice(0, 12), r.getClientRects().length]; })""")
+    broken = [t for t, lines in heights if lines > 1]
+    assert heights and broken == [], broken

@@ -300,3 +300,34 @@ def test_abnormally_low_message_names_the_scenarios_threshold(app):
             assert void_reason_text("ABNORMALLY_LOW", scenario) == f"异常低价：低于其他有效报价平均值的百分之{percent}"
     with app.test_request_context("/?lang=en"):
         assert void_reason_text("NO_BOND", {"tenders": {"abnormally_low_ratio": 0.5}}) == "cash cannot cover the bid bond"
+
+
+def test_a_refusal_names_the_field_in_words_and_never_shows_an_internal_state_as_the_value(app):
+    from crmsim.web.i18n import refusal_text
+
+    with app.test_request_context("/?lang=zh_CN"):
+        assert refusal_text("promised_service", "must be a number in [0, 1]", 1.5) == "承诺服务：必须是 0 到 1 之间的数字（填写的是 1.5）"
+        assert "open" not in refusal_text("status", "a replay is possible once the game is finished: the rest of the game is not public before", "open")
+    with app.test_request_context("/?lang=en"):
+        assert refusal_text("promised_service", "must be a number in [0, 1]", 1.5) == "Promised service: must be a number in [0, 1]; got 1.5"
+
+
+ENGINE_RULES = [  # crmsim.sim.decisions' rules a hand-made or API decision can meet, as the engine words them
+    "must be a mapping of client id to spend", "must be a mapping of tender id to {price, promised_service}",
+    "must be a mapping of client id to a list of activities", "must be a list of activities",
+    "must be {rivals: [client ids], survey: customers, forecast: true/false}", "allowed keys are rivals, survey and forecast",
+    "must be a mapping of tier (A, B, C) to a share of the care budget", "must be a mapping of field names to values",
+    "the tender is closed (LATE); open now: none", "must be > 0 and <= 200", "must be >= 0 and <= 1",
+    "4 sales staff can cultivate at most 2 clients", "3 sales staff can bid at most 6 tenders per period",
+    "need 130 sales hours; 3 sales staff have 120 (40 each)", "shares must add up to 1", "unknown tier; tiers: A, B, C",
+    "visit counts at the target or evaluation stage; haier is at the potential stage",
+]
+
+
+@pytest.mark.parametrize("rule", ENGINE_RULES)
+def test_every_rule_of_the_engine_reads_in_chinese(app, rule):
+    from crmsim.web.i18n import rule_text
+
+    with app.test_request_context("/?lang=zh_CN"):
+        text = rule_text(rule)
+    assert set(re.findall(r"[A-Za-z_]{2,}", text)) <= {"A", "B", "C"}, text

@@ -73,13 +73,31 @@ def test_each_seat_gets_a_unique_join_code_and_named_bot_seats_are_bots(clock, d
     assert seconds_left(g1) == 15 * 60  # the default period length, on a stopped clock
 
 
+def test_fewer_team_names_than_seats_name_the_first_seats_and_the_rest_keep_the_scenarios_names(db):
+    """An instructor names the 4 human teams and puts bots in the last 2 seats: no need to invent bot names."""
+    g = create_game(db, "classroom-v1", seed=1, team_names=["红队", "Blue", "Green", "Gold"], bots={4: "balanced", 5: "premium"})
+    assert [t.name for t in g.teams] == ["红队", "Blue", "Green", "Gold", "Ember", "Fjord"]
+    assert [t.bot for t in g.teams] == [None, None, None, None, "balanced", "premium"]
+
+
+def test_the_engine_names_its_firms_as_the_class_named_the_teams(db):
+    """The scoreboard's ranking, the market report and the exports read the engine's firm rows: they must carry the
+    team names the instructor typed, not the scenario's default names."""
+    g = create_game(db, "classroom-v1", seed=1, team_names=["红队", "Blue"], bots={i: "balanced" for i in range(6)})
+    resolve(db, g)
+    assert [r["name"] for r in service.snapshots(db, g)[-1].firm_rows] == ["红队", "Blue", "Cedar", "Delta", "Ember", "Fjord"]
+    with pytest.raises(ServiceError) as e:
+        create_game(db, "classroom-v1", seed=1, team_names=["A", "B", "A"])
+    assert (e.value.problem.field, e.value.problem.rule, e.value.problem.value) == ("team_names", "each team needs a name of its own", "A")
+
+
 def test_create_game_rejects_bad_settings_naming_the_field(db):
     with pytest.raises(ServiceError) as e:
         create_game(db, "classroom-v1", seed=1, bots={0: "genius"})
     assert (e.value.problem.field, e.value.problem.value, e.value.status) == ("bots.0", "genius", 400)
     with pytest.raises(ServiceError) as e:
-        create_game(db, "classroom-v1", seed=1, team_names=["only", "two"])
-    assert (e.value.problem.field, e.value.problem.value) == ("team_names", 2)
+        create_game(db, "classroom-v1", seed=1, team_names=[f"T{i}" for i in range(7)])
+    assert (e.value.problem.field, e.value.problem.value) == ("team_names", 7)
     with pytest.raises(ServiceError) as e:
         create_game(db, "classroom-v1", seed=-1)
     assert e.value.problem.field == "seed"

@@ -91,6 +91,56 @@ def test_the_api_refuses_a_decision_a_draft_and_a_preview_for_a_closed_period(cl
     assert r.status_code == 200 and r.get_json()["period"] == 2
 
 
+def test_a_form_for_a_rolled_back_period_is_refused_as_rolled_back_in_both_languages(app, client, inst, helpers):
+    """After the instructor rolls period 1 back, a period-2 form is refused saying period 2 was rolled back and
+    period 1 is open again (the page's lock message says the same), not "must be the open period 1"."""
+    g = new_game(client, inst, helpers)
+    team = team_client(app, helpers, g)
+    assert client.post(f"/api/games/{g['id']}/resolve", json={}, headers=inst).status_code == 200
+    assert client.post(f"/api/games/{g['id']}/rollback", json={}, headers=inst).status_code == 200
+    form = {"period": "2", "price": "97", "hire_sales": "1"}
+    r = team.post("/team/", data=form)
+    assert r.status_code == 409
+    assert "period 2 was rolled back: period 1 is open again; reload" in text_of(r.get_data(as_text=True))
+    html = r.get_data(as_text=True)  # the open period's form, the standing price carried over
+    assert 'name="period" value="1"' in html and re.search(r'<input name="price"[^>]*value="97"', html)
+    api = team_token(client, helpers, g)
+    r = client.post(f"/api/games/{g['id']}/decision?period=2", json={"price": 97}, headers=api)
+    assert r.status_code == 409 and r.get_json()["error"]["rule"] == "period 2 was rolled back: period 1 is open again; reload"
+    zh = team_client(app, helpers, g, lang="zh")
+    r = zh.post("/team/", data=form)
+    assert "第 2 期已被教师回退，现在开放的是第 1 期：请重新加载" in text_of(r.get_data(as_text=True))
+    assert client.get("/api/team", headers=api).get_json()["submitted"] is None  # nothing stored
+
+
+def test_the_practice_periods_results_are_shown_to_the_team_marked_not_scored(app, client, inst, helpers):
+    r = client.post("/api/games", json={"scenario": "classroom-v1", "seed": 3, "bots": BOTS, "practice": True}, headers=inst)
+    g = r.get_json()
+    team = team_client(app, helpers, g)
+    page = text_of(team.get("/team/").get_data(as_text=True))
+    assert "Practice period (not scored)" in page and "Decision for the practice period (not scored)" in page
+    assert "Period 0" not in page
+    r = team.post("/team/", data={"period": "0", "price": "111"})
+    assert r.status_code == 302
+    assert "Decision submitted for the practice period (not scored)" in text_of(team.get("/team/").get_data(as_text=True))
+    assert client.post(f"/api/games/{g['id']}/resolve", json={"period": 0}, headers=inst).status_code == 200
+    page = text_of(team.get("/team/").get_data(as_text=True))
+    assert "Your private report, practice period (not scored)" in page and "Market report, practice period (not scored)" in page
+    reports = team.get("/team/reports").get_data(as_text=True)
+    practice_row = re.search(r'<tr class="practice"><th scope="row">([^<]*)</th><td class="num">([^<]*)</td>', reports)
+    assert practice_row and practice_row.group(1) == "Practice (not scored)", reports[reports.find("<tbody>"):][:600]
+    from crmsim.web.db import get_db
+    from crmsim.web.service import practice_snapshot
+    from crmsim.web.models import Game
+
+    with app.app_context():
+        snap = practice_snapshot(get_db(), get_db().get(Game, g["id"]))
+        assert practice_row.group(2) == money(snap.firm_rows[0]["revenue"])
+        assert snap.firm_rows[0]["price"] == 111
+    zh = team_client(app, helpers, g, lang="zh")
+    assert "练习期(不计分)" in text_of(zh.get("/team/reports").get_data(as_text=True))
+
+
 def test_budget_fields_accept_ordinary_amounts_like_2500(app, client, inst, helpers):
     """No budget field steps in thousands: ¥2,500 of care, advertising, borrowing is accepted as typed."""
     g = new_game(client, inst, helpers)
@@ -189,7 +239,7 @@ def test_the_preview_flags_a_bid_above_the_cap_with_the_cap_and_the_rules_that_d
     p = zh.post("/api/team/preview?period=1", json=draft, headers=api).get_json()
     texts = [n["text"] for n in p["bids"][0]["notices"]]
     assert p["bids"][0]["void_reason"] == "UNQUALIFIED"
-    assert any("承诺服务 0.40 低于要求 0.50" in x for x in texts), texts
+    assert any("承诺服务 0.4 低于要求 0.5" in x for x in texts), texts
     p = zh.post("/api/team/preview?period=1", json={"bids": {t["id"]: {"price": 110, "promised_service": 0.6}}}, headers=api).get_json()
     texts = [n["text"] for n in p["bids"][0]["notices"]]
     assert any("低于其他有效投标均价的 80% 视为异常低价而无效" in x for x in texts), texts
@@ -377,3 +427,10 @@ def test_a_saved_draft_comes_back_into_the_v2_form(app, client, inst, helpers):
     assert re.search(r'<input name="retention_budget"[^>]*value="1200"', page)
     assert re.search(r'<input name="care_split.A"[^>]*value="0.6"', page)
     assert not re.search(r'name="activities.mengniu" value="investigate"[^>]*checked', page)
+
+
+def test_a_stored_whole_amount_shows_in_the_form_without_a_trailing_dot_zero():
+    from crmsim.web.team import flat_values
+
+    shown = flat_values({"advertising_budget": 10000.0, "price": 99.5, "care_budget": 2500})
+    assert (shown["advertising_budget"], shown["price"], shown["care_budget"]) == ("10000", "99.5", "2500")

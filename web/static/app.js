@@ -12,6 +12,8 @@
         const s = Math.max(0, Math.floor(left));
         el.textContent = Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0") + (paused ? " ⏸" : "");
         el.classList.toggle("late", s === 0);
+        // the team's form when the deadline passes: the server refuses late submits, so the page says so and locks
+        if (s === 0 && !paused && el.closest("#team-page") && crmsim.lockForm) crmsim.lockForm(undefined, "deadline");
       };
       show();
       if (!paused && left !== null) setInterval(() => { left -= 1; show(); }, 1000);
@@ -127,9 +129,10 @@
       span.className = "error field-error live-error";
       span.id = (input.id || "f") + "-" + Math.random().toString(36).slice(2) + "-err";
       span.textContent = q.text;
-      input.setAttribute("aria-invalid", "true");
+      const single = input.matches("input, select, textarea");  // else a group (the care split, the activities)
+      if (single) input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + span.id).trim());
-      const label = input.closest("label") || input.parentElement;
+      const label = single ? (input.closest("label") || input.parentElement) : input;
       label.appendChild(span);
     }
     // each bid: what the tender office would make of it, its figures, the rules that depend on the others
@@ -197,31 +200,43 @@
       const raw = formToRaw(form);
       try {
         const saved = await fetch(`/api/team/draft?period=${period}`, { method: "PUT", headers, body: JSON.stringify(raw) });
-        if (saved.status === 409) { crmsim.lockForm(); return; }
+        if (saved.status === 409) { await lockStale(); return; }
         if (saved.ok) state.textContent = "✓ " + L.saved;
         const r = await fetch(`/api/team/preview?period=${period}`, { method: "POST", headers, body: JSON.stringify(raw) });
-        if (r.status === 409) { crmsim.lockForm(); return; }
+        if (r.status === 409) { await lockStale(); return; }
         showPreview(form, await r.json(), L);
       } catch (e) { state.textContent = "…"; }
     };
     form.addEventListener("input", () => { form.dataset.dirty = "1"; clearTimeout(timer); timer = setTimeout(refresh, 300); });
     form.addEventListener("submit", (ev) => { if (form.dataset.locked) ev.preventDefault(); });
+    // the server refused the form's period: ask which one is open now (a resolve moved on, a rollback moved back)
+    const lockStale = async () => {
+      let open;
+      try { open = (await (await fetch(`/api/games/${form.dataset.game}/version`, { cache: "no-store" })).json()).period; } catch (e) { /* unknown */ }
+      crmsim.lockForm(open);
+    };
     crmsim.refreshPreview = refresh;
     refresh();
   };
 
   // a form whose period has closed: locked, what the student typed stays in it, and it says so
-  crmsim.lockForm = function (next) {
+  // why: "deadline" (the period is still open, its deadline has passed: the instructor may extend it or resolve),
+  // else the period is no longer open: resolved (next > p) or rolled back (next < p)
+  crmsim.lockForm = function (next, why) {
     const form = document.getElementById("decision");
-    if (!form || form.dataset.locked) return;
+    if (!form || (form.dataset.locked && form.dataset.locked !== "deadline")) return;
+    if (form.dataset.locked === "deadline" && why === "deadline") return;
     const L = JSON.parse(document.getElementById("preview-labels").textContent);
-    form.dataset.locked = "1";
+    form.dataset.locked = why === "deadline" ? "deadline" : "period";
     document.getElementById("decision-fields").disabled = true;
     document.getElementById("submit-decision").disabled = true;
     const p = parseInt(form.dataset.period, 10);
     const box = document.getElementById("period-closed");
     box.hidden = false;
-    box.innerHTML = esc(L.closed.replace("%(p)s", p).replace("%(n)s", next || p + 1)) +
+    if (why === "deadline") { box.textContent = L.deadline; return; }
+    const n = next === undefined || next === null ? p + 1 : next;
+    const text = n < p ? L.rolled_back : p === 0 ? L.closed_practice : L.closed;
+    box.innerHTML = esc(text.replace("%(p)s", p).replace("%(n)s", n)) +
       ` <button type="button" id="open-new-period">${esc(L.reload)}</button>`;
     document.getElementById("open-new-period").addEventListener("click", async () => {
       // the standing fields typed for the closed period carry over to the new form (a draft, not a submission);
@@ -288,6 +303,13 @@
         page.dataset.version = version;
         crmsim.countdown();
         const form = document.getElementById("decision");
+        if (form && form.dataset.locked === "deadline" && v.period === period && v.status === "open" && v.seconds_left > 0) {
+          // the instructor extended the deadline: the form opens again, as typed
+          delete form.dataset.locked;
+          document.getElementById("decision-fields").disabled = false;
+          document.getElementById("submit-decision").disabled = false;
+          document.getElementById("period-closed").hidden = true;
+        }
         if (v.period !== period || v.status === "finished") {
           if (form && !form.dataset.dirty && !form.dataset.locked) swapFormColumn(doc);
           else crmsim.lockForm(v.period);
