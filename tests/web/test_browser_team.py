@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from server import Api, LiveServer  # noqa: E402
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _need  # noqa: E402
+from test_browser import ARTIFACTS, browser  # noqa: E402, F401 (browser: the shared fixture, one chromium per module)
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -26,19 +26,6 @@ BOTS = {str(i): "balanced" for i in range(1, 6)}
 ALLOWED_LATIN = {"crmsim", "CRM", "ABC", "UTC", "English"}
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _need(CHROMIUM.exists(), f"no browser: {CHROMIUM} is missing (apt-get install chromium; never `playwright install` here)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "the Python playwright package is not installed (pip install -e .[test])")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(autouse=True)

@@ -13,25 +13,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from server import PASSWORD, Api, LiveServer  # noqa: E402
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _need, _watch  # noqa: E402
+from test_browser import ARTIFACTS, browser  # noqa: E402, F401 (browser: the shared fixture, one chromium per module)
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 BOTS = {str(i): "balanced" for i in range(2, 6)}  # seats 3-6; teams in seats 1 and 2
 
 pytestmark = pytest.mark.slow  # a server start and a browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _need(CHROMIUM.exists(), f"no browser: {CHROMIUM} is missing (apt-get install chromium; never `playwright install` here)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "the Python playwright package is not installed (pip install -e .[test])")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
