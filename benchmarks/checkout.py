@@ -8,10 +8,13 @@ Used by benchmarks/games.py and benchmarks/env.py.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,5 +44,19 @@ def check_out(ref: str, into: Path) -> tuple[str, Path]:
 
 
 def remove_checkout(into: Path) -> None:
-    subprocess.run(["git", "worktree", "remove", "--force", str(into / "source")], cwd=ROOT, capture_output=True)
+    """Remove the worktree `check_out` made under `into` (if it made one) and the folder itself."""
+    if (into / "source").exists():
+        subprocess.run(["git", "worktree", "remove", "--force", str(into / "source")], cwd=ROOT, capture_output=True)
     shutil.rmtree(into, ignore_errors=True)
+
+
+def finish_figures(figures: dict[str, Any], json_path: str | None) -> None:
+    """Record the load average after the run, print it beside the one before and the command that reproduces the
+    figures, and write them as JSON to `json_path` when given."""
+    figures["load_average_after"] = os.getloadavg()
+    before, after = (" ".join(f"{x:.2f}" for x in figures[k]) for k in ("load_average_before", "load_average_after"))
+    print(f"load average (1, 5, 15 min) before: {before}; after: {after}\nreproduce: {figures['command']}")
+    if json_path:
+        out = Path(json_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2), encoding="utf-8")

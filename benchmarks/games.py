@@ -37,7 +37,6 @@ import os
 import platform
 import pstats
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from checkout import ROOT, check_out, remove_checkout  # benchmarks/checkout.py (this script's folder is on sys.path)
+from checkout import ROOT, check_out, finish_figures, remove_checkout  # benchmarks/checkout.py (this script's folder is on sys.path)
 
 #: the commit before the speed work of issue 12 (the frame digests were recorded with its code)
 BASELINE = "560655f"
@@ -274,16 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             print(profile_game(args.scenarios.split(",")[0], args.seed))
     finally:
-        if site is not None:
-            remove_checkout(tmp)
-        shutil.rmtree(tmp, ignore_errors=True)
-    figures["load_average_after"] = os.getloadavg()
-    before, after = (" ".join(f"{x:.2f}" for x in figures[k]) for k in ("load_average_before", "load_average_after"))
-    print(f"load average (1, 5, 15 min) before: {before}; after: {after}\nreproduce: {figures['command']}")
-    if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+        remove_checkout(tmp)
+    finish_figures(figures, args.json)
     return 0 if comparable else 1
 
 
