@@ -20,26 +20,31 @@
     });
   };
 
+  // poll the game's version (el.data-game, -version, -poll seconds) and call onChange(v) when it moves on; the version
+  // is kept once onChange has run, unless it returns false (it reloads the page); a failed request is tried again
+  crmsim.watchVersion = function (el, onChange) {
+    let version = el.dataset.version;
+    const poll = async () => {
+      try {
+        const v = await (await fetch(`/api/games/${el.dataset.game}/version`, { cache: "no-store" })).json();
+        if (String(v.version) === String(version)) return;
+        if ((await onChange(v)) === false) return;
+        version = String(v.version);
+        el.dataset.version = version;
+      } catch (e) { /* the server may be restarting: try again */ }
+    };
+    setInterval(poll, 1000 * (parseFloat(el.dataset.poll) || 3));
+  };
+
   crmsim.liveBoard = function () {
     const board = document.getElementById("board");
     if (!board) return;
-    const game = board.dataset.game;
-    let version = board.dataset.version;
-    const poll = async () => {
-      try {
-        const r = await fetch(`/api/games/${game}/version`, { cache: "no-store" });
-        const v = await r.json();
-        if (String(v.version) !== String(version)) {
-          const html = await (await fetch(`/scoreboard/${game}?${board.dataset.query || ""}partial=1`, { cache: "no-store" })).text();
-          board.innerHTML = html;
-          if (window.crmsimCharts) window.crmsimCharts.render(board);
-          version = v.version;
-          board.dataset.version = version;
-          crmsim.countdown();
-        }
-      } catch (e) { /* the server may be restarting: try again */ }
-    };
-    setInterval(poll, 1000 * (parseFloat(board.dataset.poll) || 3));
+    crmsim.watchVersion(board, async () => {
+      const html = await (await fetch(`/scoreboard/${board.dataset.game}?${board.dataset.query || ""}partial=1`, { cache: "no-store" })).text();
+      board.innerHTML = html;
+      if (window.crmsimCharts) window.crmsimCharts.render(board);
+      crmsim.countdown();
+    });
   };
 
   crmsim.seats = function () {
@@ -277,48 +282,39 @@
   crmsim.liveTeam = function () {
     const page = document.getElementById("team-page");
     if (!page) return;
-    const game = page.dataset.game;
-    let version = page.dataset.version;
     let period = parseInt(page.dataset.period, 10);
-    const poll = async () => {
-      try {
-        const v = await (await fetch(`/api/games/${game}/version`, { cache: "no-store" })).json();
-        if (String(v.version) === String(version)) return;
-        version = String(v.version);
-        const html = await (await fetch("/team/", { cache: "no-store" })).text();
-        const doc = new DOMParser().parseFromString(html, "text/html");
-        const fresh = doc.getElementById("team-page");
-        if (!fresh) return;
-        document.querySelectorAll("#team-page [data-live]").forEach((el) => {
-          const twin = el.id && doc.getElementById(el.id);
-          if (twin) el.replaceWith(document.importNode(twin, true));
-        });
-        fresh.querySelectorAll("[data-live]").forEach((el) => {  // a section that appears only now (e.g. the first report)
-          if (el.id && !document.getElementById(el.id)) {
-            const prev = el.previousElementSibling;
-            const anchor = prev && prev.id && document.getElementById(prev.id);
-            if (anchor) anchor.after(document.importNode(el, true));
-          }
-        });
-        page.dataset.version = version;
-        crmsim.countdown();
-        const form = document.getElementById("decision");
-        if (form && form.dataset.locked === "deadline" && v.period === period && v.status === "open" && v.seconds_left > 0) {
-          // the instructor extended the deadline: the form opens again, as typed
-          delete form.dataset.locked;
-          document.getElementById("decision-fields").disabled = false;
-          document.getElementById("submit-decision").disabled = false;
-          document.getElementById("period-closed").hidden = true;
+    crmsim.watchVersion(page, async (v) => {
+      const html = await (await fetch("/team/", { cache: "no-store" })).text();
+      const doc = new DOMParser().parseFromString(html, "text/html");
+      const fresh = doc.getElementById("team-page");
+      if (!fresh) return;
+      document.querySelectorAll("#team-page [data-live]").forEach((el) => {
+        const twin = el.id && doc.getElementById(el.id);
+        if (twin) el.replaceWith(document.importNode(twin, true));
+      });
+      fresh.querySelectorAll("[data-live]").forEach((el) => {  // a section that appears only now (e.g. the first report)
+        if (el.id && !document.getElementById(el.id)) {
+          const prev = el.previousElementSibling;
+          const anchor = prev && prev.id && document.getElementById(prev.id);
+          if (anchor) anchor.after(document.importNode(el, true));
         }
-        if (v.period !== period || v.status === "finished") {
-          if (form && !form.dataset.dirty && !form.dataset.locked) swapFormColumn(doc);
-          else crmsim.lockForm(v.period);
-          period = v.period;
-          page.dataset.period = String(v.period);
-        }
-      } catch (e) { /* the server may be restarting: try again */ }
-    };
-    setInterval(poll, 1000 * (parseFloat(page.dataset.poll) || 3));
+      });
+      crmsim.countdown();
+      const form = document.getElementById("decision");
+      if (form && form.dataset.locked === "deadline" && v.period === period && v.status === "open" && v.seconds_left > 0) {
+        // the instructor extended the deadline: the form opens again, as typed
+        delete form.dataset.locked;
+        document.getElementById("decision-fields").disabled = false;
+        document.getElementById("submit-decision").disabled = false;
+        document.getElementById("period-closed").hidden = true;
+      }
+      if (v.period !== period || v.status === "finished") {
+        if (form && !form.dataset.dirty && !form.dataset.locked) swapFormColumn(doc);
+        else crmsim.lockForm(v.period);
+        period = v.period;
+        page.dataset.period = String(v.period);
+      }
+    });
   };
 
   window.crmsim = crmsim;

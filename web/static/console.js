@@ -6,23 +6,13 @@
   function live() {
     const box = document.getElementById("monitor");
     if (!box) return;
-    const game = box.dataset.game;
-    let version = box.dataset.version;
-    const poll = async () => {
-      try {
-        const v = await (await fetch(`/api/games/${game}/version`, { cache: "no-store" })).json();
-        if (String(v.version) === String(version)) return;
-        if (String(v.period) !== box.dataset.period || v.status !== box.dataset.status) {
-          const typing = document.activeElement && ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
-          if (!typing) { window.location.reload(); return; }
-        }
-        const html = await (await fetch(`/instructor/games/${game}?partial=1`, { cache: "no-store" })).text();
-        box.innerHTML = html;
-        version = v.version;
-        box.dataset.version = version;
-      } catch (e) { /* the server may be restarting: try again */ }
-    };
-    setInterval(poll, 1000 * (parseFloat(box.dataset.poll) || 3));
+    crmsim.watchVersion(box, async (v) => {
+      if (String(v.period) !== box.dataset.period || v.status !== box.dataset.status) {
+        const typing = document.activeElement && ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+        if (!typing) { window.location.reload(); return false; }
+      }
+      box.innerHTML = await (await fetch(`/instructor/games/${box.dataset.game}?partial=1`, { cache: "no-store" })).text();
+    });
   }
   window.crmsimConsole = { live };
 })();
