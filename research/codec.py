@@ -395,7 +395,7 @@ class FirmCodec:
         return decision, tuple(repairs)
 
     def _raw(self, ob: Observation, base: Decision, act: Mapping[str, float], repairs: list[str]) -> dict[str, Any]:
-        sc, s = self.scenario, self.scales
+        s = self.scales
         raw: dict[str, Any] = {
             "price": self._price(base.price, act["price"], repairs),
             "service_level": base.service_level if not act["service_level"] else

@@ -174,8 +174,6 @@ REPLAY_FIELDS = ("price", "service_level", "care_budget", "advertising_budget", 
 
 def counterfactuals(game, firm: int, args) -> tuple[dict | None, dict | None, list[str]]:
     """The debrief's "what if" answers asked in the query string: a re-scored tender (wi_*), a replay (rp_*)."""
-    from flask_babel import gettext as _
-
     from crmsim.sim.decisions import DecisionError
     from crmsim.web.service import ServiceError, replay_change, what_if_bid
 

@@ -14,13 +14,14 @@ import secrets
 import threading
 import time
 import tomllib
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -395,16 +396,20 @@ def _require_running(game: Game) -> None:
 # decisions
 
 
-def latest_decisions(db: Session, game: Game, period: int | None = None) -> dict[int, DecisionRecord]:
-    """The last submitted decision of each team for the period."""
+def team_submissions(db: Session, game: Game, period: int | None = None) -> list[DecisionRecord]:
+    """Every decision the teams submitted for the period (default: the open one), oldest first; rolled-back ones left out."""
     period = game.period if period is None else period
-    recs = db.scalars(
+    return list(db.scalars(
         select(DecisionRecord)
         .where(DecisionRecord.game_id == game.id, DecisionRecord.period == period, DecisionRecord.source != "engine",
                DecisionRecord.rolled_back_at.is_(None))
         .order_by(DecisionRecord.id)
-    ).all()
-    return {r.firm_index: r for r in recs}
+    ).all())
+
+
+def latest_decisions(db: Session, game: Game, period: int | None = None) -> dict[int, DecisionRecord]:
+    """The last submitted decision of each team for the period."""
+    return {r.firm_index: r for r in team_submissions(db, game, period)}
 
 
 def check_team_decision(state: Any, firm: int, raw: Mapping[str, Any]) -> Decision:
@@ -695,15 +700,9 @@ def bankrupt_firms(db: Session, game: Game) -> set[int]:
 def submission_status(db: Session, game: Game) -> dict[int, dict[str, Any]]:
     """The live submission monitor: per seat, who joined and when, who submitted (how often, last when), when
     the team was last seen, and whether the resolution still waits for it (`missing`)."""
-    latest = latest_decisions(db, game)
-    counts = dict(
-        db.execute(
-            select(DecisionRecord.firm_index, func.count())
-            .where(DecisionRecord.game_id == game.id, DecisionRecord.period == game.period, DecisionRecord.source != "engine",
-                   DecisionRecord.rolled_back_at.is_(None))
-            .group_by(DecisionRecord.firm_index)
-        ).all()
-    )
+    submitted = team_submissions(db, game)
+    latest = {r.firm_index: r for r in submitted}
+    counts = Counter(r.firm_index for r in submitted)
     bankrupt = bankrupt_firms(db, game)
     return {
         t.firm_index: {
@@ -892,7 +891,6 @@ def what_if_bid(db: Session, game: Game, firm: int, period: int | None, tender: 
     if not awarded:
         raise ServiceError("tender", "no resolved period awarded this tender (bids are public only after the award)", tender, 404)
     period, outcome = awarded[-1]
-    result = model.results[period - 1]
     if not 0 <= firm < len(model.state.firms):
         raise ServiceError("firm", f"must be a seat, 0 to {len(model.state.firms) - 1}", firm, 400)
     for name, value, low, high in (("price", price, 0.0, math.inf), ("promised_service", promised_service, 0.0, 1.0)):
