@@ -10,7 +10,7 @@ with the vendored ECharts (``web/static/vendor/echarts``); no CDN.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Unit = Literal["yuan", "percent", "count", "score", "ratio"]
@@ -37,7 +37,6 @@ class ChartSpec:
     kind: Kind = "line"
     x_label: str = ""
     big: bool = False  # the projector scoreboard: larger type, thicker lines
-    extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -48,7 +47,6 @@ class ChartSpec:
             "kind": self.kind,
             "x_label": self.x_label,
             "big": self.big,
-            **self.extra,
         }
 
     def table(self, lang: str = "en") -> dict:
