@@ -16,9 +16,7 @@ import argparse
 import json
 
 from crmsim.research.runner import RunSpec, execute
-
-QUALITY = ("quality_leader", "balanced", "premium", "relationship", "researcher", "retention")
-FIELD = ("balanced", "price_cutter", "premium", "relationship", "researcher", "retention")
+from crmsim.research.targets import FIELD, QUALITY  # the balance report's line-up sets
 
 
 def parse_variant(text: str) -> dict:
