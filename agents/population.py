@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from crmsim.scenarios.schema import Market
+from crmsim.sim import libm
 
 Array = Any  # an xp array (numpy.ndarray or cupy.ndarray)
 
@@ -151,7 +152,7 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
     n = market.customers
     p_buy = rng.beta(market.purchase_alpha, market.purchase_beta, n)
     p_drop = rng.beta(market.dropout_alpha, market.dropout_beta, n)
-    units = market.units_median * np.exp(market.units_sigma * rng.standard_normal(n))
+    units = market.units_median * libm.exp(market.units_sigma * rng.standard_normal(n))
     k = market.sensitivity_shape
     price_sens = rng.gamma(k, 1.0 / k, n)
     quality_sens = rng.gamma(k, 1.0 / k, n)
@@ -160,7 +161,7 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
     expectation = np.clip(rng.normal(market.expectation_mean, market.expectation_sd, n), 0.0, 1.0)
     satisfaction = np.clip(rng.normal(market.satisfaction_start, market.satisfaction_start_sd, n), 0.0, 10.0)
     loyalty = np.clip(rng.normal(market.loyalty_neutral, market.loyalty_start_sd, n), 0.0, 1.0)
-    ref_price = market.reference_price * np.exp(rng.normal(0.0, market.reference_price_sd, n))
+    ref_price = market.reference_price * libm.exp(rng.normal(0.0, market.reference_price_sd, n))
     served = rng.random(n) < market.initial_served_share
     supplier = np.where(served, rng.integers(0, n_firms, n), PROSPECT)
     tenure = np.where(served, rng.integers(market.tenure_start_min, market.tenure_start_max + 1, n), 0)
@@ -415,7 +416,7 @@ def choice_utility(
     inputs: MarketInputs, quality_sens: Array, price_sens: Array, log_ref: Array, m: Market, xp: Any = np
 ) -> Array:
     """Deterministic MNL utility of each firm (row) for each chooser (column): (firms, choosers)."""
-    log_price = xp.log(inputs.price)
+    log_price = libm.log(inputs.price, xp)
     return (
         (m.choice_quality * inputs.reputation)[:, None] * quality_sens[None, :]
         - m.choice_price * (log_price[:, None] - log_ref[None, :]) * price_sens[None, :]
@@ -426,7 +427,7 @@ def choice_utility(
 def sample_choice(utility: Array, rng: np.random.Generator, xp: Any = np) -> Array:
     """Draw one option (row) per chooser (column) with logit probabilities; columns of all -inf choose row 0."""
     u = utility - xp.max(utility, axis=0, keepdims=True)
-    cum = xp.cumsum(xp.exp(u), axis=0)
+    cum = xp.cumsum(libm.exp(u, xp), axis=0)
     draw = uniforms(rng, utility.shape[1], xp) * cum[-1]
     return xp.minimum((draw[None, :] >= cum).sum(axis=0), utility.shape[0] - 1)
 
@@ -576,7 +577,7 @@ def experience(pop: Population, inputs: MarketInputs, who: Audience, noise: Arra
     served, bins_s = who.served, who.bins_s
     expectation_s = pop.expectation[served]
     perceived = perceive_quality(firm_table(inputs.quality, 0.0, xp)[bins_s], noise, m, xp)
-    log_price_ratio = firm_table(xp.log(inputs.price), 0.0, xp)[bins_s] - xp.log(pop.ref_price[served])
+    log_price_ratio = firm_table(libm.log(inputs.price, xp), 0.0, xp)[bins_s] - xp.log(pop.ref_price[served])
     s = transaction_satisfaction(perceived, expectation_s, log_price_ratio, m, xp)
     if bool(xp.any(inputs.scandal)):
         s = xp.clip(s - firm_table(inputs.scandal, 0.0, xp)[bins_s], 0.0, 10.0)
@@ -678,7 +679,7 @@ def purchase(
     """Rule 8: every customer with a supplier after the choice buys or not (one draw each), at the supplier's price."""
     customers = xp.flatnonzero(moved.supplier >= 0)
     bins_c = moved.bins[customers]
-    log_ratio = firm_table(xp.log(inputs.price), 0.0, xp)[bins_c] - xp.log(pop.ref_price[customers])
+    log_ratio = firm_table(libm.log(inputs.price, xp), 0.0, xp)[bins_c] - xp.log(pop.ref_price[customers])
     p_buy = purchase_probability(pop.p_buy[customers], log_ratio, pop.price_sens[customers], inputs.purchase_factor, m, xp)
     buys = uniforms(rng, customers.shape[0], xp) < p_buy
     buyers = customers[buys]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from crmsim.scenarios.schema import Costs
+from crmsim.sim import libm
 from crmsim.sim.decisions import Decision
 from crmsim.sim.state import FirmState
 
@@ -132,7 +133,7 @@ def service_intensity(level, costs: Costs):
     numbers; above 1 the last steps toward service 1.0 cost the most. `level` is a number or an array of firms' levels.
     """
     curve = costs.service_cost_curve
-    return level if curve == 1 else np.power(level, curve)
+    return level if curve == 1 else libm.power(level, curve)
 
 
 def staffing_costs(sales: int, service: int, hires: int, fires: int, costs: Costs) -> tuple[float, float, float]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from crmsim.scenarios.schema import STAGES, Client, Scenario
+from crmsim.sim import libm
 from crmsim.sim.decisions import Bid
 from crmsim.sim.state import Contract, FirmIndex, Tender, TenderId
 
@@ -520,7 +521,7 @@ def cultivation_gain(relationship: np.ndarray, spend: np.ndarray, scale: float, 
         rival = np.where(relationship >= top[None, :], second[None, :], top[None, :])
     else:
         rival = np.zeros_like(relationship)
-    return (1.0 - relationship) * (1.0 - np.exp(-spend / scale)) * (1.0 - rivalry * rival)
+    return (1.0 - relationship) * (1.0 - libm.exp(-spend / scale)) * (1.0 - rivalry * rival)
 
 
 def update_relationships(
