@@ -165,6 +165,7 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
     served = rng.random(n) < market.initial_served_share
     supplier = np.where(served, rng.integers(0, n_firms, n), PROSPECT)
     tenure = np.where(served, rng.integers(market.tenure_start_min, market.tenure_start_max + 1, n), 0)
+    expected_spend = units * p_buy
 
     def real(a: np.ndarray) -> Array:
         return xp.asarray(a.astype(REAL))
@@ -176,7 +177,7 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
         price_sens=real(price_sens),
         quality_sens=real(quality_sens),
         switch_cost=real(switch_cost),
-        tier=value_tiers(xp.asarray(units * p_buy), market, xp),
+        tier=value_tiers(xp.asarray(expected_spend), market, xp),
         supplier=xp.asarray(supplier.astype(CODE)),
         expectation=real(expectation),
         satisfaction=real(satisfaction),
@@ -185,7 +186,7 @@ def init_population(market: Market, n_firms: int, rng: np.random.Generator, xp: 
         tenure=xp.asarray(tenure.astype(TENURE)),
         advocacy=xp.zeros(n, dtype=CODE),
         complaint=xp.zeros(n, dtype=CODE),
-        recent_spend=real(units * p_buy),
+        recent_spend=real(expected_spend),
         at_risk=xp.zeros(n, dtype=bool),
     )
 
@@ -197,12 +198,23 @@ def value_tiers(expected_spend: Array, m: Market, xp: Any = np) -> Array:
     a_from = n - int(round(m.tier_a_share * n))
     b_from = n - int(round((m.tier_a_share + m.tier_b_share) * n))
     tier = xp.full(n, 2, dtype=CODE)
-    if n == 0:
+    if n == 0 or b_from >= n:
         return tier
-    order = xp.argpartition(expected_spend, (min(b_from, n - 1), min(a_from, n - 1)))  # O(n), no full sort
+    ranked = xp.sort(expected_spend)
+    if _clear_cut(ranked, b_from) and (a_from >= n or _clear_cut(ranked, a_from)):
+        tier -= expected_spend >= ranked[b_from]  # the same sets as the partition below, found faster
+        if a_from < n:
+            tier -= expected_spend >= ranked[a_from]
+        return tier
+    order = xp.argpartition(expected_spend, (min(b_from, n - 1), min(a_from, n - 1)))  # ties split as ever
     tier[order[b_from:]] = 1
     tier[order[a_from:]] = 0
     return tier
+
+
+def _clear_cut(ranked: Array, k: int) -> bool:
+    """Whether the top n - k of sorted values `ranked` are exactly those >= ranked[k]: no tie across the cut, no NaN."""
+    return bool((k == 0 or ranked[k - 1] < ranked[k]) and ranked[-1] == ranked[-1])
 
 
 def join_firm(pop: Population, firm: int, m: Market, xp: Any = np, who: Array | None = None) -> Population:
@@ -248,6 +260,13 @@ def perceive_quality(delivered: Array, noise: Array, m: Market, xp: Any = np) ->
 def memory_weight(tenure: Array, m: Market, xp: Any = np) -> Array:
     """Weight of past satisfaction, growing with tenure (Bolton 1998)."""
     return m.memory_max - (m.memory_max - m.memory_min) * xp.exp(tenure.astype(REAL) * (-1.0 / m.memory_tenure))
+
+
+def memory_weights(tenure: Array, m: Market, xp: Any = np) -> Array:
+    """:func:`memory_weight` of each customer, worked out once per tenure (0 to the longest) and looked up."""
+    if tenure.shape[0] == 0:
+        return memory_weight(tenure, m, xp)
+    return memory_weight(xp.arange(int(tenure.max()) + 1, dtype=tenure.dtype), m, xp)[tenure]
 
 
 def transaction_satisfaction(perceived: Array, expectation: Array, log_price_ratio: Array, m: Market, xp: Any = np) -> Array:
@@ -353,11 +372,12 @@ def defection_hazard(
     return xp.minimum(p_drop * xp.exp(log_mult) * complaint_mult, m.max_hazard)
 
 
-def care_of(inputs: MarketInputs, bins: Array, tiers: Array, xp: Any = np) -> Array | float:
+def care_of(inputs: MarketInputs, bins: Array, tiers: Array, xp: Any = np, table: Array | None = None) -> Array | float:
     """Each customer's care intensity: the firm's, or the firm's for the customer's ABC tier when the firm
-    splits its care budget by tier (``inputs.care_tier``); 0.0 (no array) when no firm spends on care."""
+    splits its care budget by tier (``inputs.care_tier``); 0.0 (no array) when no firm spends on care.
+    `table`: the firm table of ``inputs.care``, when the caller has it."""
     if inputs.care_tier is None:
-        return per_customer(firm_table(inputs.care, 0.0, xp), bins, xp)
+        return per_customer(firm_table(inputs.care, 0.0, xp) if table is None else table, bins, xp)
     table = xp.concatenate([xp.zeros((1, 3), dtype=REAL), xp.asarray(inputs.care_tier, dtype=REAL)]).reshape(-1)
     return table[bins * 3 + tiers]
 
@@ -392,9 +412,9 @@ def purchase_probability(p_buy: Array, log_price_ratio: Array, price_sens: Array
 
 def advocacy_of(satisfaction: Array, active: Array, m: Market, xp: Any = np) -> Array:
     """Word of mouth: +1 promoter (CS >= promoter_from), -1 detractor (CS < detractor_below), else 0; prospects 0."""
-    promoter = (active & (satisfaction >= m.promoter_from)).astype(CODE)
-    detractor = (active & (satisfaction < m.detractor_below)).astype(CODE)
-    return promoter - detractor
+    promoter = active & (satisfaction >= m.promoter_from)
+    detractor = active & (satisfaction < m.detractor_below)
+    return xp.subtract(promoter, detractor, dtype=CODE)
 
 
 def update_loyalty(loyalty: Array, satisfaction: Array, m: Market, xp: Any = np) -> Array:
@@ -453,23 +473,22 @@ def firm_table(values: Array, prospect: float, xp: Any = np) -> Array:
 
 def per_customer(table: Array, bins: Array, xp: Any = np) -> Array | float:
     """Each customer's entry of a firm table; 0.0 (no array) if the table is all zero."""
-    return table[bins] if bool(xp.any(table)) else 0.0
+    return table[bins] if bool(table.any()) else 0.0
 
 
 def per_firm(bins: Array, n_firms: int, xp: Any = np, weights: Array | None = None) -> Array:
-    """Sum of `weights` (or count) per firm in float64, prospects (bin 0) left out."""
-    if weights is not None:
-        weights = weights.astype(xp.float64)
-    return xp.bincount(bins, weights=weights, minlength=n_firms + 1)[1 : n_firms + 1].astype(xp.float64)
+    """Sum of `weights` (or count) per firm in float64, prospects (bin 0) left out.
+
+    bincount sums the weights as float64 (it widens float32 weights itself), one customer after another.
+    """
+    return xp.bincount(bins, weights=weights, minlength=n_firms + 1)[1 : n_firms + 1].astype(xp.float64, copy=False)
 
 
 def per_firm_and_kind(bins: Array, kind: Array, n_kinds: int, n_firms: int, xp: Any = np, weights: Array | None = None) -> Array:
     """Counts (or sums of `weights`) per firm and kind (0 <= kind < n_kinds) in one pass: (n_firms, n_kinds)
     float64, prospects left out."""
-    if weights is not None:
-        weights = weights.astype(xp.float64)
     counts = xp.bincount(bins * n_kinds + kind, weights=weights, minlength=(n_firms + 1) * n_kinds)[: (n_firms + 1) * n_kinds]
-    return counts.reshape(n_firms + 1, n_kinds)[1:].astype(xp.float64)
+    return counts.reshape(n_firms + 1, n_kinds)[1:].astype(xp.float64, copy=False)
 
 
 # ---------------------------------------------------------------------------
@@ -504,6 +523,34 @@ def customer_equity(stayers: Cohort, joiners: Cohort, inputs: MarketInputs, n_fi
 
 
 @dataclass(frozen=True)
+class FirmTables:
+    """The period's per-firm values as float32 tables indexed by bin (the values :func:`firm_table` gives),
+    made once a step."""
+
+    quality: Array  # delivered quality
+    log_price: Array
+    price: Array
+    reputation: Array
+    wom: Array
+    care: Array
+    anchor: Array  # a firm's customers' reference-price anchor (:func:`price_anchor`); prospects: the market price
+    scandal: Array | None  # satisfaction points lost; None when no firm has a scandal
+
+
+def firm_tables(inputs: MarketInputs, m: Market, xp: Any = np) -> FirmTables:
+    """The firm tables a step reads, made together: one float32 array, a row per table."""
+    x = m.external_reference
+    rows = (inputs.quality, libm.log(inputs.price, xp), inputs.price, inputs.reputation, inputs.wom, inputs.care,
+            (1 - x) * inputs.price + x * inputs.market_price, inputs.scandal)
+    table = xp.zeros((len(rows), int(inputs.price.shape[0]) + 1), dtype=REAL)
+    table[:, 1:] = xp.stack(rows)
+    table[6, 0] = inputs.market_price
+    quality, log_price, price, reputation, wom, care, anchor, scandal = table
+    return FirmTables(quality=quality, log_price=log_price, price=price, reputation=reputation, wom=wom, care=care,
+                      anchor=anchor, scandal=scandal if bool(inputs.scandal.any()) else None)
+
+
+@dataclass(frozen=True)
 class Audience:
     """Whom the period's rules concern, fixed at the start of the period."""
 
@@ -512,6 +559,7 @@ class Audience:
     served: Array  # indices of the served customers (sorted)
     prospects: Array  # indices of the prospects (sorted)
     bins_s: Array  # the served customers' bins
+    tier_s: Array | None  # the served customers' ABC tiers, when care is split by tier (else None)
 
 
 @dataclass(frozen=True)
@@ -551,6 +599,7 @@ class Moves:
     adopters: Array
     bins: Array  # every customer's bin after the choice
     supplier: Array  # every customer's supplier after the choice
+    active: Array  # bool: with a supplier after the choice
     newcomers: Array  # choosers who joined a firm
     joined: Array  # their bins
 
@@ -564,25 +613,26 @@ class Purchases:
     units: Array  # units each buyer bought
 
 
-def audience(pop: Population, xp: Any = np) -> Audience:
+def audience(pop: Population, inputs: MarketInputs, xp: Any = np) -> Audience:
     """Served customers and prospects at the start of the period."""
     bins = firm_bins(pop.supplier, xp)
     active = pop.supplier >= 0
-    served = xp.flatnonzero(active)
-    return Audience(bins=bins, active=active, served=served, prospects=xp.flatnonzero(~active), bins_s=bins[served])
+    served = active.nonzero()[0]
+    return Audience(bins=bins, active=active, served=served, prospects=(~active).nonzero()[0], bins_s=bins[served],
+                    tier_s=pop.tier[served] if inputs.care_tier is not None else None)
 
 
-def experience(pop: Population, inputs: MarketInputs, who: Audience, noise: Array, m: Market, xp: Any = np) -> Experience:
+def experience(pop: Population, tables: FirmTables, who: Audience, noise: Array, m: Market, xp: Any = np) -> Experience:
     """Rules 1-4: perceived quality, transaction satisfaction (less any scandal), cumulative satisfaction, expectations."""
     served, bins_s = who.served, who.bins_s
     expectation_s = pop.expectation[served]
-    perceived = perceive_quality(firm_table(inputs.quality, 0.0, xp)[bins_s], noise, m, xp)
-    log_price_ratio = firm_table(libm.log(inputs.price, xp), 0.0, xp)[bins_s] - xp.log(pop.ref_price[served])
+    perceived = perceive_quality(tables.quality[bins_s], noise, m, xp)
+    log_price_ratio = tables.log_price[bins_s] - xp.log(pop.ref_price[served])
     s = transaction_satisfaction(perceived, expectation_s, log_price_ratio, m, xp)
-    if bool(xp.any(inputs.scandal)):
-        s = xp.clip(s - firm_table(inputs.scandal, 0.0, xp)[bins_s], 0.0, 10.0)
-    cs_s = cumulative_satisfaction(pop.satisfaction[served], s, memory_weight(pop.tenure[served], m, xp), xp)
-    wom = per_customer(firm_table(inputs.wom, 0.0, xp), bins_s, xp) if m.wom_expectation else 0.0
+    if tables.scandal is not None:
+        s = xp.clip(s - tables.scandal[bins_s], 0.0, 10.0)
+    cs_s = cumulative_satisfaction(pop.satisfaction[served], s, memory_weights(pop.tenure[served], m, xp), xp)
+    wom = per_customer(tables.wom, bins_s, xp) if m.wom_expectation else 0.0
     e = pop.expectation.copy()
     e[served] = update_expectation(expectation_s, perceived, wom, m, xp)
     return Experience(perceived=perceived, transaction=s, cumulative=cs_s, expectation=e)
@@ -596,7 +646,7 @@ def handle_complaints(
 
     With care split by tier, a complaint's chance of a quick resolution follows the care of the complainer's tier.
     """
-    dissatisfied = xp.flatnonzero(s < m.dissatisfied_below)
+    dissatisfied = (s < m.dissatisfied_below).nonzero()[0]
     bins_d = bins_s[dissatisfied]
     complains = uniforms(rng, dissatisfied.shape[0], xp) < complaint_probability(s[dissatisfied], m, xp)
     complainers = bins_d[complains]
@@ -619,19 +669,20 @@ def after_complaints(cs_s: Array, heard: Complaints, m: Market, xp: Any = np) ->
 
 
 def defect(
-    pop: Population, inputs: MarketInputs, who: Audience, cs_s: Array, heard: Complaints, u_defect: Array, m: Market, xp: Any = np
+    pop: Population, inputs: MarketInputs, tables: FirmTables, who: Audience, cs_s: Array, loyalty_s: Array,
+    heard: Complaints, u_defect: Array, m: Market, xp: Any = np,
 ) -> Defections:
     """Rule 6: each served customer's defection hazard and draw (a closed firm's customers all leave)."""
     complaint_mult = xp.ones(who.served.shape[0], dtype=REAL)
     complaint_mult[heard.dissatisfied] = complaint_hazard(heard.code, m, xp)
     served = who.served
-    care = care_of(inputs, who.bins_s, pop.tier[served] if inputs.care_tier is not None else None, xp)
-    hazard = defection_hazard(pop.p_drop[served], cs_s, pop.loyalty[served], pop.switch_cost[served], care, complaint_mult, m, xp)
-    if inputs.retention is not None and bool(xp.any(inputs.retention)):
+    care = care_of(inputs, who.bins_s, who.tier_s, xp, table=tables.care)
+    hazard = defection_hazard(pop.p_drop[served], cs_s, loyalty_s, pop.switch_cost[served], care, complaint_mult, m, xp)
+    if inputs.retention is not None and bool(inputs.retention.any()):
         hazard = retention_relief(hazard, pop.at_risk[served], firm_table(inputs.retention, 0.0, xp)[who.bins_s], xp)
-    if not bool(xp.all(inputs.alive)):
+    if not bool(inputs.alive.all()):
         hazard = xp.maximum(hazard, firm_table(~xp.asarray(inputs.alive), 0.0, xp)[who.bins_s])
-    quits = xp.flatnonzero(u_defect < hazard)
+    quits = (u_defect < hazard).nonzero()[0]
     return Defections(hazard=hazard, quits=quits, left=who.bins_s[quits])
 
 
@@ -648,7 +699,7 @@ def supplier_choice(
     n_firms = int(inputs.price.shape[0])
     utility = choice_utility(inputs, pop.quality_sens[choosers], pop.price_sens[choosers], xp.log(pop.ref_price[choosers]), m, xp)
     utility = xp.where(inputs.alive[:, None], utility, -xp.inf)
-    utility[left - 1, xp.flatnonzero(is_defector)] = -xp.inf
+    utility[left - 1, is_defector.nonzero()[0]] = -xp.inf
     utility = utility - (m.switching_hazard * pop.switch_cost[choosers] * is_defector)[None, :]
     outside = xp.where(is_defector, m.outside_utility + inputs.outside_boost, -xp.inf)
     pick = sample_choice(xp.concatenate([utility, outside[None, :]], axis=0), rng, xp)
@@ -662,37 +713,39 @@ def choose(
     """Rule 7: defectors and Bass adopters among the prospects choose a supplier (or, defectors, none)."""
     defectors = who.served[gone.quits]
     adopt_p = adoption_hazard(who.served.shape[0] / pop.size, float(xp.mean(inputs.awareness)), m)
-    adopters = who.prospects[u_adopt < adopt_p] if bool(xp.any(inputs.alive)) else who.prospects[:0]
+    adopters = who.prospects[(u_adopt < adopt_p).nonzero()[0]] if bool(inputs.alive.any()) else who.prospects[:0]
     choosers = xp.sort(xp.concatenate([defectors, adopters]))
     new_bin = supplier_choice(pop, choosers, who.active[choosers], gone.left, inputs, rng, m, xp)
     supplier = pop.supplier.copy()
     supplier[choosers] = new_bin - 1
     bins = who.bins.copy()
     bins[choosers] = new_bin
-    return Moves(choosers=choosers, adopters=adopters, bins=bins, supplier=supplier,
-                 newcomers=choosers[new_bin > 0], joined=new_bin[new_bin > 0])
+    joined = new_bin > 0
+    return Moves(choosers=choosers, adopters=adopters, bins=bins, supplier=supplier, active=supplier >= 0,
+                 newcomers=choosers[joined], joined=new_bin[joined])
 
 
 def purchase(
-    pop: Population, inputs: MarketInputs, moved: Moves, rng: np.random.Generator, m: Market, xp: Any = np
+    pop: Population, inputs: MarketInputs, tables: FirmTables, moved: Moves, rng: np.random.Generator, m: Market,
+    xp: Any = np,
 ) -> Purchases:
     """Rule 8: every customer with a supplier after the choice buys or not (one draw each), at the supplier's price."""
-    customers = xp.flatnonzero(moved.supplier >= 0)
+    customers = moved.active.nonzero()[0]
     bins_c = moved.bins[customers]
-    log_ratio = firm_table(libm.log(inputs.price, xp), 0.0, xp)[bins_c] - xp.log(pop.ref_price[customers])
+    log_ratio = tables.log_price[bins_c] - xp.log(pop.ref_price[customers])
     p_buy = purchase_probability(pop.p_buy[customers], log_ratio, pop.price_sens[customers], inputs.purchase_factor, m, xp)
-    buys = uniforms(rng, customers.shape[0], xp) < p_buy
+    buys = (uniforms(rng, customers.shape[0], xp) < p_buy).nonzero()[0]
     buyers = customers[buys]
     return Purchases(buyers=buyers, bins=bins_c[buys], units=pop.units[buyers])
 
 
-def price_anchor(pop: Population, inputs: MarketInputs, bins: Array, m: Market, xp: Any = np) -> Array:
+def price_anchor(pop: Population, inputs: MarketInputs, tables: FirmTables, bins: Array, m: Market, xp: Any = np) -> Array:
     """Each customer's reference-price anchor: the price paid blended with the market's mean price
     (Kalyanaram & Winer 1995); with no live price, each customer's own reference stands in for the market's."""
-    x = m.external_reference
     if inputs.market_price > 0:
-        return firm_table((1 - x) * inputs.price + x * inputs.market_price, inputs.market_price, xp)[bins]
-    price_paid = firm_table(inputs.price, 0.0, xp)[bins]
+        return tables.anchor[bins]
+    x = m.external_reference
+    price_paid = tables.price[bins]
     return xp.where(bins > 0, (1 - x) * price_paid + x * pop.ref_price, pop.ref_price)
 
 
@@ -725,35 +778,36 @@ def step_population(
         track: record the panel for customers 0..track-1.
     """
     n_firms = int(inputs.price.shape[0])
+    tables = firm_tables(inputs, m, xp)
     # whom the rules concern, and the random draws for each of them
-    who = audience(pop, xp)
+    who = audience(pop, inputs, xp)
     noise = normals(rng, who.served.shape[0], xp)
     u_defect = uniforms(rng, who.served.shape[0], xp)
     u_adopt = uniforms(rng, who.prospects.shape[0], xp)
     # 1. perceived quality; 2.-4. transaction and cumulative satisfaction, expectations
-    felt = experience(pop, inputs, who, noise, m, xp)
+    felt = experience(pop, tables, who, noise, m, xp)
     # 5. complaints and their handling
-    heard = handle_complaints(felt.transaction, who.bins_s, inputs, n_firms, rng, m, xp,
-                              pop.tier[who.served] if inputs.care_tier is not None else None)
+    heard = handle_complaints(felt.transaction, who.bins_s, inputs, n_firms, rng, m, xp, who.tier_s)
     cs_s = after_complaints(felt.cumulative, heard, m, xp)
     # 6. defection
-    gone = defect(pop, inputs, who, cs_s, heard, u_defect, m, xp)
+    loyalty_s = pop.loyalty[who.served]
+    gone = defect(pop, inputs, tables, who, cs_s, loyalty_s, heard, u_defect, m, xp)
     # 7. supplier choice: whoever moves starts fresh, a newcomer expecting partly what its firm is known for
     moved = choose(pop, inputs, who, gone, u_adopt, rng, m, xp)
     tenure = pop.tenure + who.active
     cs = pop.satisfaction.copy()
     cs[who.served] = cs_s
-    loyalty_s = update_loyalty(pop.loyalty[who.served], cs_s, m, xp)  # 10. loyalty of those who stay
+    loyalty_s = update_loyalty(loyalty_s, cs_s, m, xp)  # 10. loyalty of those who stay
     loyalty = pop.loyalty.copy()
     loyalty[who.served] = loyalty_s
     fresh_start(moved.choosers, tenure, cs, loyalty, m)
     e = felt.expectation
-    e[moved.newcomers] = newcomer_expectation(e[moved.newcomers], firm_table(inputs.reputation, 0.0, xp)[moved.joined], m, xp)
+    e[moved.newcomers] = newcomer_expectation(e[moved.newcomers], tables.reputation[moved.joined], m, xp)
     # 8. purchases
-    bought = purchase(pop, inputs, moved, rng, m, xp)
+    bought = purchase(pop, inputs, tables, moved, rng, m, xp)
     # 9. word of mouth; 10. reference price
-    advocacy = advocacy_of(cs, moved.supplier >= 0, m, xp)
-    ref_price = reference_price(pop.ref_price, price_anchor(pop, inputs, moved.bins, m, xp), m, xp)
+    advocacy = advocacy_of(cs, moved.active, m, xp)
+    ref_price = reference_price(pop.ref_price, price_anchor(pop, inputs, tables, moved.bins, m, xp), m, xp)
     # 11. the churn early warning for next period; 12. ABC tiers that follow recent spend
     tier, recent = pop.tier, pop.recent_spend
     if inputs.tier_memory is not None:
@@ -776,17 +830,17 @@ def step_population(
         at_risk=at_risk_after(pop.size, who, gone, inputs.churn_threshold, xp),
     )
     # per-firm totals and the tracked customers' panel
-    outcome = tally(pop, new_pop, inputs, who, felt, heard, gone, moved, bought, cs_s, loyalty_s, m, xp, track)
+    outcome = tally(pop, new_pop, inputs, tables, who, felt, heard, gone, moved, bought, cs_s, loyalty_s, m, xp, track)
     return new_pop, outcome
 
 
 def at_risk_after(n: int, who: Audience, gone: Defections, threshold: float, xp: Any = np) -> Array:
     """Every customer's churn-warning flag for next period: those who stayed whose hazard was above the threshold
     (a newcomer or a prospect is not flagged)."""
+    flagged = flag_at_risk(gone.hazard, threshold)
+    flagged[gone.quits] = False
     flag = xp.zeros(n, dtype=bool)
-    stayed = xp.ones(who.served.shape[0], dtype=bool)
-    stayed[gone.quits] = False
-    flag[who.served] = stayed & flag_at_risk(gone.hazard, threshold)
+    flag[who.served] = flagged
     return flag
 
 
@@ -798,8 +852,9 @@ def complaint_codes(n: int, who: Audience, heard: Complaints, xp: Any = np) -> A
 
 
 def tally(
-    pop: Population, new: Population, inputs: MarketInputs, who: Audience, felt: Experience, heard: Complaints,
-    gone: Defections, moved: Moves, bought: Purchases, cs_s: Array, loyalty_s: Array, m: Market, xp: Any, track: int,
+    pop: Population, new: Population, inputs: MarketInputs, tables: FirmTables, who: Audience, felt: Experience,
+    heard: Complaints, gone: Defections, moved: Moves, bought: Purchases, cs_s: Array, loyalty_s: Array, m: Market,
+    xp: Any, track: int,
 ) -> PopulationOutcome:
     """Per-firm totals of the period, and the tracked customers' panel.
 
@@ -821,6 +876,8 @@ def tally(
     joiners = Cohort(moved.joined, pop.p_buy[moved.newcomers] * pop.units[moved.newcomers], equity_multiple(pop.p_drop[moved.newcomers], m, xp))
     units_sold = per_firm(bought.bins, n_firms, xp, bought.units)
     wallet = per_firm(stayers.bins, n_firms, xp, stayers.expected_units) + per_firm(joiners.bins, n_firms, xp, joiners.expected_units)
+    buyer_tier = pop.tier[bought.buyers]  # at the start of the period
+    at_risk = new.at_risk.nonzero()[0]
     return PopulationOutcome(
         customers_start=end + lost - acquired,  # a defector never rejoins its own firm
         customers_end=end,
@@ -842,19 +899,18 @@ def tally(
         loyalty_sum=per_firm(stay, n_firms, xp, loyalty_s) + m.new_customer_loyalty * acquired,
         customer_equity=customer_equity(stayers, joiners, inputs, n_firms, xp),
         tier_counts=kinds.sum(axis=2),
-        revenue_tiers=per_firm_and_kind(bought.bins, pop.tier[bought.buyers], 3, n_firms, xp,
-                                        bought.units * firm_table(inputs.price, 0.0, xp)[bought.bins]),
-        units_tiers=per_firm_and_kind(bought.bins, pop.tier[bought.buyers], 3, n_firms, xp, bought.units),
-        at_risk_tiers=per_firm_and_kind(moved.bins[new.at_risk], new.tier[new.at_risk], 3, n_firms, xp),
+        revenue_tiers=per_firm_and_kind(bought.bins, buyer_tier, 3, n_firms, xp, bought.units * tables.price[bought.bins]),
+        units_tiers=per_firm_and_kind(bought.bins, buyer_tier, 3, n_firms, xp, bought.units),
+        at_risk_tiers=per_firm_and_kind(moved.bins[at_risk], new.tier[at_risk], 3, n_firms, xp),
         tier_moves=int((new.tier != pop.tier).sum()) if new.tier is not pop.tier else 0,
         prospects_end=int(n - int(end.sum())),
         adopters=int(moved.adopters.shape[0]),
-        panel=panel(pop, new, inputs, who, felt, gone, moved, bought, xp, min(track, n)),
+        panel=panel(pop, new, tables, who, felt, gone, moved, bought, xp, min(track, n)),
     )
 
 
 def panel(
-    pop: Population, new: Population, inputs: MarketInputs, who: Audience, felt: Experience, gone: Defections,
+    pop: Population, new: Population, tables: FirmTables, who: Audience, felt: Experience, gone: Defections,
     moved: Moves, bought: Purchases, xp: Any, t: int,
 ) -> dict[str, Array]:
     """The period's record of the first t customers (the tracked ones)."""
@@ -867,7 +923,7 @@ def panel(
         "perceived": _served_values(felt.perceived, who.served, t, xp),
         "bought": did_buy,
         "units": pop.units[:t] * did_buy,
-        "spend": pop.units[:t] * did_buy * firm_table(inputs.price, 0.0, xp)[moved.bins[:t]],
+        "spend": pop.units[:t] * did_buy * tables.price[moved.bins[:t]],
         "complaint": new.complaint[:t].copy(),
         "defected": _marked(who.served[gone.quits], t, xp),
         "tenure": new.tenure[:t].copy(),
@@ -876,16 +932,18 @@ def panel(
 
 def _served_values(values: Array, served: Array, t: int, xp: Any) -> Array:
     """The first t customers' values of an array over the served customers (sorted indices); NaN for prospects."""
-    k = int(xp.searchsorted(served, t))
     out = xp.full(t, xp.nan, dtype=values.dtype)
-    out[served[:k]] = values[:k]
+    if t:
+        k = int(xp.searchsorted(served, t))
+        out[served[:k]] = values[:k]
     return out
 
 
 def _marked(customers: Array, t: int, xp: Any) -> Array:
     """For the first t customers, whether each is among `customers` (sorted indices)."""
     out = xp.zeros(t, dtype=bool)
-    out[customers[: int(xp.searchsorted(customers, t))]] = True
+    if t:
+        out[customers[: int(xp.searchsorted(customers, t))]] = True
     return out
 
 
