@@ -813,16 +813,17 @@ def crm_inputs(p: Period, care_budget: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {"churn_threshold": crm.churn_threshold, "tier_memory": crm.tier_memory if crm.tiers_follow_spend else None}
     splits = {i: d.care_split for i, d in p.decisions.items() if d.care_split}
     if splits:
-        counts = _host(per_firm_and_kind(bins, pop.tier, 3, p.n_firms, xp))
+        counts = _host(per_firm_and_kind(bins, pop.tier, 3, p.n_firms, xp)).tolist()  # whole numbers: exact as floats
+        budget = care_budget.tolist()
         table = np.zeros((p.n_firms, 3))
         for i in range(p.n_firms):
             for k, tier in enumerate(TIERS):
-                share = splits[i].get(tier, 0.0) if i in splits else counts[i, k] / max(counts[i].sum(), 1.0)
-                table[i, k] = care_intensity(care_budget[i] * share, counts[i, k], costs.care_scale)
+                share = splits[i].get(tier, 0.0) if i in splits else counts[i][k] / max(sum(counts[i]), 1.0)
+                table[i, k] = care_intensity(budget[i] * share, counts[i][k], costs.care_scale)
         out["care_tier"] = xp.asarray(table)
-    budgets = np.array([p.decisions[i].retention_budget if i in p.decisions else 0.0 for i in range(p.n_firms)])
-    if budgets.any():
-        at_risk = _host(per_firm(bins[pop.at_risk], p.n_firms, xp))
+    budgets = [p.decisions[i].retention_budget if i in p.decisions else 0.0 for i in range(p.n_firms)]
+    if any(budgets):
+        at_risk = _host(per_firm(bins[pop.at_risk.nonzero()[0]], p.n_firms, xp)).tolist()
         out["retention"] = xp.asarray(np.array([retention_relief_share(b, n, crm.retention_scale, crm.retention_effect)
                                                 for b, n in zip(budgets, at_risk)]))
     return out
@@ -1071,12 +1072,14 @@ def firm_outcomes(p: Period, staff: Staffing, offer: Offer, po: PopulationOutcom
 def care_spend_by_tier(p: Period, po: PopulationOutcome) -> np.ndarray:
     """Each firm's care budget by ABC tier (firms x 3): as split, or per customer (by its customers at the end)."""
     out = np.zeros((p.n_firms, 3))
+    tier_counts = po.tier_counts.tolist()  # whole numbers: their sums are exact in any order
     for i, d in p.decisions.items():
         if d.care_split:
             out[i] = [d.care_budget * d.care_split.get(t, 0.0) for t in TIERS]
         else:
-            counts = po.tier_counts[i]
-            out[i] = d.care_budget * counts / counts.sum() if counts.sum() > 0 else 0.0
+            counts = tier_counts[i]
+            total = sum(counts)
+            out[i] = [d.care_budget * c / total for c in counts] if total > 0 else 0.0
     return out
 
 
@@ -1139,7 +1142,7 @@ def market_summary(p: Period, population: Population, po: PopulationOutcome, off
     """The period's market figures: prospects after any bankruptcy release, adopters, the events' market effects."""
     return {
         "period": p.t,
-        "prospects": int(_host(population.supplier < 0).sum()),
+        "prospects": int(p.xp.count_nonzero(population.supplier < 0)),
         "adopters": po.adopters,
         "purchase_factor": offer.inputs.purchase_factor,
         "outside_boost": offer.inputs.outside_boost,
