@@ -266,7 +266,7 @@ def memory_weights(tenure: Array, m: Market, xp: Any = np) -> Array:
     """:func:`memory_weight` of each customer, worked out once per tenure (0 to the longest) and looked up."""
     if tenure.shape[0] == 0:
         return memory_weight(tenure, m, xp)
-    return memory_weight(xp.arange(int(tenure.max()) + 1, dtype=tenure.dtype), m, xp)[tenure]
+    return memory_weight(xp.arange(int(tenure.max()) + 1, dtype=tenure.dtype), m, xp).take(tenure)
 
 
 def transaction_satisfaction(perceived: Array, expectation: Array, log_price_ratio: Array, m: Market, xp: Any = np) -> Array:
@@ -446,7 +446,7 @@ def choice_utility(
 
 def sample_choice(utility: Array, rng: np.random.Generator, xp: Any = np) -> Array:
     """Draw one option (row) per chooser (column) with logit probabilities; columns of all -inf choose row 0."""
-    u = utility - xp.max(utility, axis=0, keepdims=True)
+    u = utility - utility.max(axis=0, keepdims=True)
     cum = xp.cumsum(libm.exp(u, xp), axis=0)
     draw = uniforms(rng, utility.shape[1], xp) * cum[-1]
     return xp.minimum((draw[None, :] >= cum).sum(axis=0), utility.shape[0] - 1)
@@ -618,20 +618,20 @@ def audience(pop: Population, inputs: MarketInputs, xp: Any = np) -> Audience:
     bins = firm_bins(pop.supplier, xp)
     active = pop.supplier >= 0
     served = active.nonzero()[0]
-    return Audience(bins=bins, active=active, served=served, prospects=(~active).nonzero()[0], bins_s=bins[served],
-                    tier_s=pop.tier[served] if inputs.care_tier is not None else None)
+    return Audience(bins=bins, active=active, served=served, prospects=(~active).nonzero()[0], bins_s=bins.take(served),
+                    tier_s=pop.tier.take(served) if inputs.care_tier is not None else None)
 
 
 def experience(pop: Population, tables: FirmTables, who: Audience, noise: Array, m: Market, xp: Any = np) -> Experience:
     """Rules 1-4: perceived quality, transaction satisfaction (less any scandal), cumulative satisfaction, expectations."""
     served, bins_s = who.served, who.bins_s
-    expectation_s = pop.expectation[served]
-    perceived = perceive_quality(tables.quality[bins_s], noise, m, xp)
-    log_price_ratio = tables.log_price[bins_s] - xp.log(pop.ref_price[served])
+    expectation_s = pop.expectation.take(served)
+    perceived = perceive_quality(tables.quality.take(bins_s), noise, m, xp)
+    log_price_ratio = tables.log_price.take(bins_s) - xp.log(pop.ref_price.take(served))
     s = transaction_satisfaction(perceived, expectation_s, log_price_ratio, m, xp)
     if tables.scandal is not None:
         s = xp.clip(s - tables.scandal[bins_s], 0.0, 10.0)
-    cs_s = cumulative_satisfaction(pop.satisfaction[served], s, memory_weights(pop.tenure[served], m, xp), xp)
+    cs_s = cumulative_satisfaction(pop.satisfaction.take(served), s, memory_weights(pop.tenure.take(served), m, xp), xp)
     wom = per_customer(tables.wom, bins_s, xp) if m.wom_expectation else 0.0
     e = pop.expectation.copy()
     e[served] = update_expectation(expectation_s, perceived, wom, m, xp)
@@ -677,7 +677,7 @@ def defect(
     complaint_mult[heard.dissatisfied] = complaint_hazard(heard.code, m, xp)
     served = who.served
     care = care_of(inputs, who.bins_s, who.tier_s, xp, table=tables.care)
-    hazard = defection_hazard(pop.p_drop[served], cs_s, loyalty_s, pop.switch_cost[served], care, complaint_mult, m, xp)
+    hazard = defection_hazard(pop.p_drop.take(served), cs_s, loyalty_s, pop.switch_cost.take(served), care, complaint_mult, m, xp)
     if inputs.retention is not None and bool(inputs.retention.any()):
         hazard = retention_relief(hazard, pop.at_risk[served], firm_table(inputs.retention, 0.0, xp)[who.bins_s], xp)
     if not bool(inputs.alive.all()):
@@ -712,7 +712,7 @@ def choose(
 ) -> Moves:
     """Rule 7: defectors and Bass adopters among the prospects choose a supplier (or, defectors, none)."""
     defectors = who.served[gone.quits]
-    adopt_p = adoption_hazard(who.served.shape[0] / pop.size, float(xp.mean(inputs.awareness)), m)
+    adopt_p = adoption_hazard(who.served.shape[0] / pop.size, float(inputs.awareness.mean()), m)
     adopters = who.prospects[(u_adopt < adopt_p).nonzero()[0]] if bool(inputs.alive.any()) else who.prospects[:0]
     choosers = xp.sort(xp.concatenate([defectors, adopters]))
     new_bin = supplier_choice(pop, choosers, who.active[choosers], gone.left, inputs, rng, m, xp)
@@ -731,9 +731,9 @@ def purchase(
 ) -> Purchases:
     """Rule 8: every customer with a supplier after the choice buys or not (one draw each), at the supplier's price."""
     customers = moved.active.nonzero()[0]
-    bins_c = moved.bins[customers]
-    log_ratio = tables.log_price[bins_c] - xp.log(pop.ref_price[customers])
-    p_buy = purchase_probability(pop.p_buy[customers], log_ratio, pop.price_sens[customers], inputs.purchase_factor, m, xp)
+    bins_c = moved.bins.take(customers)
+    log_ratio = tables.log_price.take(bins_c) - xp.log(pop.ref_price.take(customers))
+    p_buy = purchase_probability(pop.p_buy.take(customers), log_ratio, pop.price_sens.take(customers), inputs.purchase_factor, m, xp)
     buys = (uniforms(rng, customers.shape[0], xp) < p_buy).nonzero()[0]
     buyers = customers[buys]
     return Purchases(buyers=buyers, bins=bins_c[buys], units=pop.units[buyers])
@@ -743,7 +743,7 @@ def price_anchor(pop: Population, inputs: MarketInputs, tables: FirmTables, bins
     """Each customer's reference-price anchor: the price paid blended with the market's mean price
     (Kalyanaram & Winer 1995); with no live price, each customer's own reference stands in for the market's."""
     if inputs.market_price > 0:
-        return tables.anchor[bins]
+        return tables.anchor.take(bins)
     x = m.external_reference
     price_paid = tables.price[bins]
     return xp.where(bins > 0, (1 - x) * price_paid + x * pop.ref_price, pop.ref_price)
@@ -790,7 +790,7 @@ def step_population(
     heard = handle_complaints(felt.transaction, who.bins_s, inputs, n_firms, rng, m, xp, who.tier_s)
     cs_s = after_complaints(felt.cumulative, heard, m, xp)
     # 6. defection
-    loyalty_s = pop.loyalty[who.served]
+    loyalty_s = pop.loyalty.take(who.served)
     gone = defect(pop, inputs, tables, who, cs_s, loyalty_s, heard, u_defect, m, xp)
     # 7. supplier choice: whoever moves starts fresh, a newcomer expecting partly what its firm is known for
     moved = choose(pop, inputs, who, gone, u_adopt, rng, m, xp)
@@ -872,7 +872,7 @@ def tally(
     stay = who.bins_s.copy()
     stay[gone.quits] = 0
     # r from this period's hazard (a newcomer's: its base dropout)
-    stayers = Cohort(stay, pop.p_buy[who.served] * pop.units[who.served], equity_multiple(gone.hazard, m, xp))
+    stayers = Cohort(stay, pop.p_buy.take(who.served) * pop.units.take(who.served), equity_multiple(gone.hazard, m, xp))
     joiners = Cohort(moved.joined, pop.p_buy[moved.newcomers] * pop.units[moved.newcomers], equity_multiple(pop.p_drop[moved.newcomers], m, xp))
     units_sold = per_firm(bought.bins, n_firms, xp, bought.units)
     wallet = per_firm(stayers.bins, n_firms, xp, stayers.expected_units) + per_firm(joiners.bins, n_firms, xp, joiners.expected_units)
