@@ -543,7 +543,7 @@ def firm_tables(inputs: MarketInputs, m: Market, xp: Any = np) -> FirmTables:
     rows = (inputs.quality, libm.log(inputs.price, xp), inputs.price, inputs.reputation, inputs.wom, inputs.care,
             (1 - x) * inputs.price + x * inputs.market_price, inputs.scandal)
     table = xp.zeros((len(rows), int(inputs.price.shape[0]) + 1), dtype=REAL)
-    table[:, 1:] = xp.stack(rows)
+    table[:, 1:] = xp.concatenate(rows).reshape(len(rows), -1)
     table[6, 0] = inputs.market_price
     quality, log_price, price, reputation, wom, care, anchor, scandal = table
     return FirmTables(quality=quality, log_price=log_price, price=price, reputation=reputation, wom=wom, care=care,
