@@ -124,6 +124,8 @@ def scheduled_clients(scenario: Scenario, period: int) -> list[Client]:
 
 def is_number(x: object) -> bool:
     """A real number that fits a float (bools are not numbers here)."""
+    if type(x) is float:  # the common case, answered without the numbers ABC
+        return True
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
         return False
     try:
@@ -248,7 +250,7 @@ def score_bids(records: Sequence[BidRecord], weights: tuple[float, float, float]
 def rank_bids(valid: Sequence[BidRecord], rng: np.random.Generator) -> tuple[list[BidRecord], str | None]:
     """Order valid bids: highest total; totals within TIE_TOLERANCE of each other tie, and a tie
     goes to the lower price, then to a draw of the rng."""
-    draws = rng.random(len(valid))
+    draws = rng.random(len(valid)).tolist()
     remaining = list(range(len(valid)))
     ranked: list[BidRecord] = []
     tie = None
