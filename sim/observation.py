@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from crmsim.scenarios.schema import STAGES, Event, Scenario
 from crmsim.sim.decisions import DecisionContext
 from crmsim.sim.events import announced_events
@@ -91,42 +93,84 @@ class Observation:
 
 @dataclass(frozen=True)
 class PublicReport:
-    """The part of an observation every firm shares: last period's public rows and published bids, the news."""
+    """The part of an observation every firm shares: last period's public rows and published bids, the news,
+    the tender calendar."""
 
     market: list[dict[str, Any]]
     last_bids: list[dict[str, Any]]
     news: tuple[Event, ...]
+    calendar: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _ScenarioLimits:
+    """The scenario's part of every :class:`DecisionContext` (worked out once per scenario: a Scenario is frozen)."""
+
+    fields: dict[str, Any]  # DecisionContext's fields that only the scenario sets
+    activity_hours: dict[str, float]  # copied into each context: a bot cannot change the scenario's
+    activity_stages: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, sc: Scenario) -> _ScenarioLimits:
+        return cls(
+            fields=dict(
+                price_cap=sc.market.price_cap,
+                max_hire=sc.costs.max_hire_per_period,
+                clients_per_sales_staff=sc.costs.clients_per_sales_staff,
+                bids_per_sales_staff=sc.costs.bids_per_sales_staff,
+                client_ids=frozenset(sc.client_ids),
+                credit_line=sc.costs.credit_line,
+                cultivation_mode=sc.cultivation.mode,
+                hours_per_sales_staff=sc.cultivation.hours_per_sales_staff,
+                research_offered=sc.research.offered,
+                survey_max=sc.research.survey_max,
+                retention_offered=sc.crm.retention_offered,
+                tier_care=sc.crm.tier_care,
+            ),
+            activity_hours=dict(sc.cultivation.activity_hours),
+            activity_stages=dict(sc.cultivation.activity_stages),
+        )
+
+
+# id -> (scenario, its limits): a Scenario holds dicts, so it is not hashable; looked up by identity, the
+# scenario kept alive so that its id is not reused
+_SCENARIO_LIMITS: dict[int, tuple[Scenario, _ScenarioLimits]] = {}
+
+
+def scenario_limits(sc: Scenario) -> _ScenarioLimits:
+    """The scenario's part of a firm's :class:`DecisionContext`, worked out on the first call for `sc`."""
+    hit = _SCENARIO_LIMITS.get(id(sc))
+    if hit is None or hit[0] is not sc:
+        if len(_SCENARIO_LIMITS) >= 64:  # a long-lived process (a sweep, the web app) meets many scenarios
+            _SCENARIO_LIMITS.clear()
+        hit = _SCENARIO_LIMITS[id(sc)] = (sc, _ScenarioLimits.of(sc))
+    return hit[1]
 
 
 def decision_context(state: GameState, firm: int) -> DecisionContext:
     """What validation needs to know about `firm` now: its staff, books and standing decision, and the game's tenders."""
     f = state.firms[firm]
     sc = state.scenario
+    limits = scenario_limits(sc)
     return DecisionContext(
-        price_cap=sc.market.price_cap,
+        **limits.fields,
         sales_staff=f.sales_staff,
         service_staff=f.service_staff,
-        max_hire=sc.costs.max_hire_per_period,
-        clients_per_sales_staff=sc.costs.clients_per_sales_staff,
-        bids_per_sales_staff=sc.costs.bids_per_sales_staff,
-        client_ids=frozenset(sc.client_ids),
         tender_ids=state.tender_ids,
         open_tender_ids=frozenset(t.id for t in state.tenders),
         cash=f.cash,
         debt=f.debt,
-        credit_line=sc.costs.credit_line,
         previous=f.standing,
         emergency_debt=f.emergency_debt,
-        cultivation_mode=sc.cultivation.mode,
-        hours_per_sales_staff=sc.cultivation.hours_per_sales_staff,
-        activity_hours=dict(sc.cultivation.activity_hours),  # the firm's own copies: a bot cannot change the scenario's
-        activity_stages=dict(sc.cultivation.activity_stages),
-        stages={c: STAGES[int(state.lifecycle.stage[firm, k])] for k, c in enumerate(sc.client_ids)} if state.lifecycle is not None else {},
-        research_offered=sc.research.offered,
-        survey_max=sc.research.survey_max,
-        retention_offered=sc.crm.retention_offered,
-        tier_care=sc.crm.tier_care,
+        activity_hours=dict(limits.activity_hours),  # the firm's own copies: a bot cannot change the scenario's
+        activity_stages=dict(limits.activity_stages),
+        stages=dict(zip(sc.client_ids, stage_names(state, firm))) if state.lifecycle is not None else {},
     )
+
+
+def stage_names(state: GameState, firm: int) -> list[str]:
+    """Lifecycle cultivation: `firm`'s stage with each client, in client order."""
+    return [STAGES[s] for s in state.lifecycle.stage[firm].tolist()]
 
 
 def public_report(state: GameState, results: list | None = None) -> PublicReport:
@@ -136,13 +180,16 @@ def public_report(state: GameState, results: list | None = None) -> PublicReport
         market=[public_row(r) for r in last.firm_rows] if last else [],
         last_bids=last.bid_rows() if last else [],
         news=news(state),
+        calendar=tender_calendar(state.scenario, state.period),
     )
 
 
-def observe(state: GameState, firm: int, results: list | None = None, public: PublicReport | None = None) -> Observation:
+def observe(state: GameState, firm: int, results: list | None = None, public: PublicReport | None = None,
+            limits: DecisionContext | None = None) -> Observation:
     """Build firm `firm`'s observation from the state and past PeriodResults.
 
-    `public` is the period's :func:`public_report`, when the caller already built it for another firm.
+    `public` is the period's :func:`public_report`, when the caller already built it for another firm;
+    `limits` the firm's :func:`decision_context`, when the caller built it to validate the decision too.
     """
     results = results or []
     last = results[-1] if results else None
@@ -151,8 +198,7 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     ids = state.scenario.client_ids
     rel = state.relationship
     rivals = [j for j in range(len(state.firms)) if j != firm]
-    sup = state.population.supplier
-    customers = float((sup == firm).sum())
+    customers = float(np.count_nonzero(state.population.supplier == firm))
     own = rel[firm].tolist()
     satisfaction = state.client_satisfaction[firm].tolist()
     lc = state.lifecycle
@@ -164,9 +210,9 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     lifecycle = {}
     if lc is not None:
         lifecycle = {
-            "stage": {c: STAGES[int(lc.stage[firm, k])] for k, c in enumerate(ids)},
-            "progress": {c: float(lc.progress[firm, k]) for k, c in enumerate(ids)},
-            "idle": {c: int(lc.idle[firm, k]) for k, c in enumerate(ids)},
+            "stage": dict(zip(ids, stage_names(state, firm))),
+            "progress": dict(zip(ids, lc.progress[firm].tolist())),
+            "idle": dict(zip(ids, lc.idle[firm].tolist())),
         }
     return Observation(
         period=state.period,
@@ -179,12 +225,12 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
         rivals_relationship_max=dict(zip(ids, rivals_max)),
         customers=customers,
         own_last=last.firm_rows[firm] if last else None,
-        limits=decision_context(state, firm),
+        limits=decision_context(state, firm) if limits is None else limits,
         market=public.market,
         last_bids=public.last_bids,
         history=[r.firm_rows[firm] for r in results],
         news=public.news,
-        calendar=tender_calendar(state.scenario, state.period),
+        calendar=public.calendar,
         research=last.research.get(firm) if last else None,
         **lifecycle,
     )
