@@ -57,7 +57,8 @@ def public_fields(game_over: bool = False) -> tuple[str, ...]:
 
 def public_row(row: Mapping[str, Any], game_over: bool = False) -> dict[str, Any]:
     """A firm row cut to what anyone may see (:func:`public_fields`); a column the row lacks reads None."""
-    return {k: row.get(k) for k in public_fields(game_over)}
+    keys = public_fields(game_over)
+    return dict(zip(keys, map(row.get, keys)))
 
 
 @dataclass(frozen=True)
