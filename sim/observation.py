@@ -10,6 +10,7 @@ is over, when the debrief may show everything (:func:`public_fields`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,13 +199,13 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     f = state.firms[firm]
     ids = state.scenario.client_ids
     rel = state.relationship
-    rivals = [j for j in range(len(state.firms)) if j != firm]
+    n_firms = len(state.firms)
     customers = float(np.count_nonzero(state.population.supplier == firm))
     own = rel[firm].tolist()
     satisfaction = state.client_satisfaction[firm].tolist()
     lc = state.lifecycle
     if lc is None:
-        rivals_max = rel[rivals].max(axis=0).tolist() if rivals else [0.0] * len(ids)
+        rivals_max = rel[rival_rows(n_firms, firm)].max(axis=0).tolist() if n_firms > 1 else [0.0] * len(ids)
     else:  # rivals' standing is private with lifecycle cultivation: what their published bid scores showed
         shown = shown_relationships(results, firm)
         rivals_max = [shown.get(c, 0.0) for c in ids]
@@ -235,6 +236,14 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
         research=last.research.get(firm) if last else None,
         **lifecycle,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def rival_rows(n_firms: int, firm: int) -> np.ndarray:
+    """The indices of `firm`'s rivals among `n_firms` firms, in firm order (an index array, made once, read-only)."""
+    rows = np.array([j for j in range(n_firms) if j != firm], dtype=np.intp)
+    rows.flags.writeable = False
+    return rows
 
 
 def shown_relationships(results: list, firm: int) -> dict[str, float]:
