@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from crmsim.scenarios.schema import STAGES
+from crmsim.scenarios.schema import STAGES, Client
 from crmsim.sim.observation import Observation
 from crmsim.sim.state import Tender
 from crmsim.sim.tenders import bid_bond, unit_delivery_cost, unqualified
@@ -119,7 +119,13 @@ def last_winning_price(obs: Observation, client: str) -> float | None:
 
 def mean_rival_price(obs: Observation) -> float:
     prices = [r["price"] for r in obs.market if not r["bankrupt"] and r["firm"] != obs.firm.index]
-    return float(np.mean(prices)) if prices else obs.firm.standing.price
+    return mean(prices) if prices else obs.firm.standing.price
+
+
+def mean(values: Sequence[float]) -> float:
+    """``float(np.mean(values))`` of a non-empty list of numbers: NumPy's float64 sum (np.add.reduce) over their
+    count, without np.mean's wrapper (a few µs a call, and the bots call it every period)."""
+    return float(np.add.reduce(np.array(values, dtype=np.float64))) / len(values)
 
 
 def invited_clients(obs: Observation) -> list[str]:
@@ -166,7 +172,11 @@ def cultivate(obs: Observation, wants: dict[str, float], hires: int = 0) -> RawD
 
 def client_value(obs: Observation, client: str) -> float:
     """A key client's contract value per period: volume x price cap / periods between its tenders."""
-    c = obs.scenario.client(client)
+    return contract_value(obs.scenario.client(client))
+
+
+def contract_value(c: Client) -> float:
+    """:func:`client_value` of a Client."""
     return c.volume * c.price_cap / c.every
 
 
@@ -442,7 +452,8 @@ class Researcher(Strategy):
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         ref = obs.scenario.market.reference_price
-        by_value = sorted(obs.scenario.client_ids, key=lambda c: (-client_value(obs, c), c))
+        value = {c.id: contract_value(c) for c in obs.scenario.clients}
+        by_value = sorted(obs.scenario.client_ids, key=lambda c: (-value[c], c))
         known = (obs.research or {}).get("rivals", {})
         strong = {c for c, bands in known.items() if any(b["band"] == "strong" for b in bands)}
         started = [c for c in by_value if (obs.stage.get(c, "potential") != "potential" if obs.stage else obs.relationship[c] > obs.scenario.firms.relationship)]
@@ -500,7 +511,8 @@ class Retention(Strategy):
             if qualified(obs, t, promised) and cost * 1.15 <= t.price_cap:
                 bids[t.id] = {"price": round(min(t.price_cap * 0.98, cost * 1.2), 2), "promised_service": promised}
         # keep the clients it has won: they are its customers too
-        won = [c for c in obs.scenario.client_ids if any(b["client"] == c and b["won"] and b["firm"] == obs.firm.index for b in obs.last_bids)]
+        won_from = {b["client"] for b in obs.last_bids if b["won"] and b["firm"] == obs.firm.index}
+        won = [c for c in obs.scenario.client_ids if c in won_from]
         keep = list(dict.fromkeys(won + sorted(obs.scenario.client_ids, key=lambda c: (-obs.relationship[c], c))))[:2]
         out = {
             "price": round(ref * 1.03, 2),

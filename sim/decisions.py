@@ -109,6 +109,9 @@ class Decision:
 
 
 DECISION_FIELDS = tuple(f.name for f in fields(Decision))
+_FIELD_SET = frozenset(DECISION_FIELDS)
+_BID_KEYS = frozenset({"price", "promised_service"})
+MAPPING = (dict, Mapping)  # isinstance(x, MAPPING) is isinstance(x, Mapping), without the ABC's look-up for a dict
 
 
 @dataclass(frozen=True)
@@ -199,14 +202,8 @@ class _Checker:
         self.problems.append(Problem(name, rule, value))
 
     def number(self, name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False) -> float | None:
-        kind = type(value)
-        if kind is not float and kind is not int and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, str))):
-            self.fail(name, "must be a number", value)
-            return None
-        try:
-            x = float(value.strip()) if isinstance(value, str) else float(value)
-        except (ValueError, OverflowError):
-            self.fail(name, "must be a number", value)
+        x = value if type(value) is float else self._as_float(name, value)  # a float, as bots and JSON send, as it is
+        if x is None:
             return None
         if not math.isfinite(x):
             self.fail(name, "must be a finite number", value)
@@ -217,7 +214,20 @@ class _Checker:
             return None
         return x
 
+    def _as_float(self, name: str, value: Any) -> float | None:
+        """Anything but a float: a number (not a bool) or a numeric string as a float, else None and a problem."""
+        if type(value) is not int and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, str))):
+            self.fail(name, "must be a number", value)
+            return None
+        try:
+            return float(value.strip()) if isinstance(value, str) else float(value)
+        except (ValueError, OverflowError):
+            self.fail(name, "must be a number", value)
+            return None
+
     def integer(self, name: str, value: Any, lo: int, hi: int) -> int | None:
+        if type(value) is int and lo <= value <= hi:  # an int in range, as bots and JSON send, as it is
+            return value
         x = self.number(name, value, lo, hi)
         if x is None:
             return None
@@ -246,15 +256,17 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
     if isinstance(raw, Decision):
         raw = _as_raw(raw)
     c = _Checker()
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, MAPPING):
         raise DecisionError([Problem("(decision)", "must be a mapping of field names to values", raw)])
-    for key in raw:
-        if key not in DECISION_FIELDS:
-            c.fail(str(key), f"unknown field; allowed: {', '.join(DECISION_FIELDS)}", raw[key])
+    if not _FIELD_SET.issuperset(raw):
+        for key in raw:
+            if key not in _FIELD_SET:
+                c.fail(str(key), f"unknown field; allowed: {', '.join(DECISION_FIELDS)}", raw[key])
     prev = ctx.previous
 
     def get(name: str, default: Any) -> Any:
-        return raw[name] if name in raw and raw[name] is not None else default
+        value = raw.get(name)
+        return default if value is None else value
 
     price = c.number("price", get("price", prev.price), 0, min(ctx.price_cap, MAX_MONEY), lo_open=True)
     service = c.number("service_level", get("service_level", prev.service_level), 0, 1)
@@ -272,7 +284,7 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
 
     cultivation: dict[ClientId, float] = {}
     raw_cult = get("cultivation", prev.cultivation)
-    if not isinstance(raw_cult, Mapping):
+    if not isinstance(raw_cult, MAPPING):
         c.fail("cultivation", "must be a mapping of client id to spend", raw_cult)
     else:
         for cid, spend in raw_cult.items():
@@ -302,7 +314,7 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
 
     bids: dict[TenderId, Bid] = {}
     raw_bids = get("bids", {})
-    if not isinstance(raw_bids, Mapping):
+    if not isinstance(raw_bids, MAPPING):
         c.fail("bids", "must be a mapping of tender id to {price, promised_service}", raw_bids)
     else:
         for tid, bid in raw_bids.items():
@@ -315,12 +327,11 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
                 continue
             if isinstance(bid, Bid):
                 bid = {"price": bid.price, "promised_service": bid.promised_service}
-            if not isinstance(bid, Mapping):
+            if not isinstance(bid, MAPPING):
                 c.fail(name, "must be {price, promised_service}", bid)
                 continue
-            extra = set(bid) - {"price", "promised_service"}
-            if extra:
-                c.fail(name, "allowed keys are price and promised_service", sorted(map(str, extra)))
+            if not _BID_KEYS.issuperset(bid):
+                c.fail(name, "allowed keys are price and promised_service", sorted(map(str, set(bid) - _BID_KEYS)))
             bp = c.number(f"{name}.price", bid.get("price"), 0, MAX_MONEY, lo_open=True)
             bs = c.number(f"{name}.promised_service", bid.get("promised_service"), 0, 1)
             if bp is not None and bs is not None:
@@ -360,7 +371,7 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
 def _check_activities(c: _Checker, raw: Any, ctx: DecisionContext, sales_after: int) -> dict[ClientId, tuple[str, ...]]:
     """Sales activities per client (lifecycle cultivation): known clients and activities, each at most once
     per client, each at a stage where it counts, within the sales staff's hours (docs/rules.md section 7.1)."""
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, MAPPING):
         c.fail("activities", "must be a mapping of client id to a list of activities", raw)
         return {}
     if raw and ctx.cultivation_mode != "lifecycle":

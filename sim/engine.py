@@ -33,7 +33,7 @@ from crmsim.agents.population import (
 )
 from crmsim.scenarios.schema import STAGES, Market, Scenario
 from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, emergency_loan, is_insolvent, service_intensity
-from crmsim.sim.decisions import Bid, Decision, DecisionError, Problem, decision_from_dict, validate_decision
+from crmsim.sim.decisions import Bid, Decision, DecisionContext, DecisionError, Problem, decision_from_dict, validate_decision
 from crmsim.sim.events import event_effects, starting_events
 from crmsim.sim.metrics import FirmOutcomes, metrics
 from crmsim.sim.observation import Observation, decision_context, observe, public_report
@@ -143,14 +143,18 @@ def initial_state(scenario: Scenario, seed: int, xp: Any = np) -> GameState:
 # what comes in: decisions, adjustments, bots, a decision log
 
 
-def check_decision(state: GameState, firm: int, raw: Mapping[str, Any] | Decision) -> Decision:
-    """Validate a submitted decision for `firm`; raises DecisionError naming every problem."""
+def check_decision(state: GameState, firm: int, raw: Mapping[str, Any] | Decision,
+                   limits: DecisionContext | None = None) -> Decision:
+    """Validate a submitted decision for `firm`; raises DecisionError naming every problem.
+
+    `limits` is the firm's :func:`decision_context`, when the caller already built it (for its observation).
+    """
     if not 0 <= firm < len(state.firms):
         raise DecisionError([Problem("firm", f"must be a firm index in [0, {len(state.firms) - 1}]", firm)])
     if state.firms[firm].bankrupt:
         raise DecisionError([Problem("firm", "is bankrupt and takes no more decisions", state.firms[firm].name)])
     try:
-        return validate_decision(raw, decision_context(state, firm))
+        return validate_decision(raw, decision_context(state, firm) if limits is None else limits)
     except DecisionError as exc:
         raise DecisionError(exc.problems, state.firms[firm].name) from None
 
@@ -180,7 +184,8 @@ class Bot(Protocol):
 
 def bot_decisions(state: GameState, bots: Mapping[int, Bot], results: list, seed: int) -> dict[int, Decision]:
     """Let the bots decide for this period: each live bot seat, in seat order, decides from its own
-    observation with its own ``bot_rng(seed, seat, period)``; its decision is validated like a team's.
+    observation with its own ``bot_rng(seed, seat, period)``; its decision is validated like a team's,
+    against the limits its observation showed (one :func:`decision_context` per seat).
 
     A bot that returns None keeps its standing decision (it is left out).
 
@@ -193,11 +198,12 @@ def bot_decisions(state: GameState, bots: Mapping[int, Bot], results: list, seed
         if state.firms[i].bankrupt:
             continue
         public = public or public_report(state, results)  # built once, shared by every bot
-        raw = bots[i].decide(observe(state, i, results, public), bot_rng(seed, i, state.period))
+        limits = decision_context(state, i)
+        raw = bots[i].decide(observe(state, i, results, public, limits), bot_rng(seed, i, state.period))
         if raw is None:
             continue
         try:
-            out[i] = check_decision(state, i, raw)
+            out[i] = check_decision(state, i, raw, limits)
         except DecisionError as exc:
             raise DecisionError(exc.problems, f"bot {bots[i].name} ({state.firms[i].name})") from None
     return out

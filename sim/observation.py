@@ -10,9 +10,12 @@ is over, when the debrief may show everything (:func:`public_fields`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from crmsim.scenarios.schema import STAGES, Event, Scenario
 from crmsim.sim.decisions import DecisionContext
@@ -55,7 +58,8 @@ def public_fields(game_over: bool = False) -> tuple[str, ...]:
 
 def public_row(row: Mapping[str, Any], game_over: bool = False) -> dict[str, Any]:
     """A firm row cut to what anyone may see (:func:`public_fields`); a column the row lacks reads None."""
-    return {k: row.get(k) for k in public_fields(game_over)}
+    keys = public_fields(game_over)
+    return dict(zip(keys, map(row.get, keys)))
 
 
 @dataclass(frozen=True)
@@ -91,42 +95,84 @@ class Observation:
 
 @dataclass(frozen=True)
 class PublicReport:
-    """The part of an observation every firm shares: last period's public rows and published bids, the news."""
+    """The part of an observation every firm shares: last period's public rows and published bids, the news,
+    the tender calendar."""
 
     market: list[dict[str, Any]]
     last_bids: list[dict[str, Any]]
     news: tuple[Event, ...]
+    calendar: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _ScenarioLimits:
+    """The scenario's part of every :class:`DecisionContext` (worked out once per scenario: a Scenario is frozen)."""
+
+    fields: dict[str, Any]  # DecisionContext's fields that only the scenario sets
+    activity_hours: dict[str, float]  # copied into each context: a bot cannot change the scenario's
+    activity_stages: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, sc: Scenario) -> _ScenarioLimits:
+        return cls(
+            fields=dict(
+                price_cap=sc.market.price_cap,
+                max_hire=sc.costs.max_hire_per_period,
+                clients_per_sales_staff=sc.costs.clients_per_sales_staff,
+                bids_per_sales_staff=sc.costs.bids_per_sales_staff,
+                client_ids=frozenset(sc.client_ids),
+                credit_line=sc.costs.credit_line,
+                cultivation_mode=sc.cultivation.mode,
+                hours_per_sales_staff=sc.cultivation.hours_per_sales_staff,
+                research_offered=sc.research.offered,
+                survey_max=sc.research.survey_max,
+                retention_offered=sc.crm.retention_offered,
+                tier_care=sc.crm.tier_care,
+            ),
+            activity_hours=dict(sc.cultivation.activity_hours),
+            activity_stages=dict(sc.cultivation.activity_stages),
+        )
+
+
+# id -> (scenario, its limits): a Scenario holds dicts, so it is not hashable; looked up by identity, the
+# scenario kept alive so that its id is not reused
+_SCENARIO_LIMITS: dict[int, tuple[Scenario, _ScenarioLimits]] = {}
+
+
+def scenario_limits(sc: Scenario) -> _ScenarioLimits:
+    """The scenario's part of a firm's :class:`DecisionContext`, worked out on the first call for `sc`."""
+    hit = _SCENARIO_LIMITS.get(id(sc))
+    if hit is None or hit[0] is not sc:
+        if len(_SCENARIO_LIMITS) >= 64:  # a long-lived process (a sweep, the web app) meets many scenarios
+            _SCENARIO_LIMITS.clear()
+        hit = _SCENARIO_LIMITS[id(sc)] = (sc, _ScenarioLimits.of(sc))
+    return hit[1]
 
 
 def decision_context(state: GameState, firm: int) -> DecisionContext:
     """What validation needs to know about `firm` now: its staff, books and standing decision, and the game's tenders."""
     f = state.firms[firm]
     sc = state.scenario
+    limits = scenario_limits(sc)
     return DecisionContext(
-        price_cap=sc.market.price_cap,
+        **limits.fields,
         sales_staff=f.sales_staff,
         service_staff=f.service_staff,
-        max_hire=sc.costs.max_hire_per_period,
-        clients_per_sales_staff=sc.costs.clients_per_sales_staff,
-        bids_per_sales_staff=sc.costs.bids_per_sales_staff,
-        client_ids=frozenset(sc.client_ids),
         tender_ids=state.tender_ids,
         open_tender_ids=frozenset(t.id for t in state.tenders),
         cash=f.cash,
         debt=f.debt,
-        credit_line=sc.costs.credit_line,
         previous=f.standing,
         emergency_debt=f.emergency_debt,
-        cultivation_mode=sc.cultivation.mode,
-        hours_per_sales_staff=sc.cultivation.hours_per_sales_staff,
-        activity_hours=dict(sc.cultivation.activity_hours),  # the firm's own copies: a bot cannot change the scenario's
-        activity_stages=dict(sc.cultivation.activity_stages),
-        stages={c: STAGES[int(state.lifecycle.stage[firm, k])] for k, c in enumerate(sc.client_ids)} if state.lifecycle is not None else {},
-        research_offered=sc.research.offered,
-        survey_max=sc.research.survey_max,
-        retention_offered=sc.crm.retention_offered,
-        tier_care=sc.crm.tier_care,
+        activity_hours=dict(limits.activity_hours),  # the firm's own copies: a bot cannot change the scenario's
+        activity_stages=dict(limits.activity_stages),
+        stages=dict(zip(sc.client_ids, stage_names(state, firm))) if state.lifecycle is not None else {},
     )
+
+
+def stage_names(state: GameState, firm: int) -> list[str]:
+    """Lifecycle cultivation: `firm`'s stage with each client, in client order."""
+    return [STAGES[s] for s in state.lifecycle.stage[firm].tolist()]
 
 
 def public_report(state: GameState, results: list | None = None) -> PublicReport:
@@ -136,13 +182,16 @@ def public_report(state: GameState, results: list | None = None) -> PublicReport
         market=[public_row(r) for r in last.firm_rows] if last else [],
         last_bids=last.bid_rows() if last else [],
         news=news(state),
+        calendar=tender_calendar(state.scenario, state.period),
     )
 
 
-def observe(state: GameState, firm: int, results: list | None = None, public: PublicReport | None = None) -> Observation:
+def observe(state: GameState, firm: int, results: list | None = None, public: PublicReport | None = None,
+            limits: DecisionContext | None = None) -> Observation:
     """Build firm `firm`'s observation from the state and past PeriodResults.
 
-    `public` is the period's :func:`public_report`, when the caller already built it for another firm.
+    `public` is the period's :func:`public_report`, when the caller already built it for another firm;
+    `limits` the firm's :func:`decision_context`, when the caller built it to validate the decision too.
     """
     results = results or []
     last = results[-1] if results else None
@@ -150,23 +199,22 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     f = state.firms[firm]
     ids = state.scenario.client_ids
     rel = state.relationship
-    rivals = [j for j in range(len(state.firms)) if j != firm]
-    sup = state.population.supplier
-    customers = float((sup == firm).sum())
+    n_firms = len(state.firms)
+    customers = float(np.count_nonzero(state.population.supplier == firm))
     own = rel[firm].tolist()
     satisfaction = state.client_satisfaction[firm].tolist()
     lc = state.lifecycle
     if lc is None:
-        rivals_max = rel[rivals].max(axis=0).tolist() if rivals else [0.0] * len(ids)
+        rivals_max = rel[rival_rows(n_firms, firm)].max(axis=0).tolist() if n_firms > 1 else [0.0] * len(ids)
     else:  # rivals' standing is private with lifecycle cultivation: what their published bid scores showed
         shown = shown_relationships(results, firm)
         rivals_max = [shown.get(c, 0.0) for c in ids]
     lifecycle = {}
     if lc is not None:
         lifecycle = {
-            "stage": {c: STAGES[int(lc.stage[firm, k])] for k, c in enumerate(ids)},
-            "progress": {c: float(lc.progress[firm, k]) for k, c in enumerate(ids)},
-            "idle": {c: int(lc.idle[firm, k]) for k, c in enumerate(ids)},
+            "stage": dict(zip(ids, stage_names(state, firm))),
+            "progress": dict(zip(ids, lc.progress[firm].tolist())),
+            "idle": dict(zip(ids, lc.idle[firm].tolist())),
         }
     return Observation(
         period=state.period,
@@ -179,15 +227,23 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
         rivals_relationship_max=dict(zip(ids, rivals_max)),
         customers=customers,
         own_last=last.firm_rows[firm] if last else None,
-        limits=decision_context(state, firm),
+        limits=decision_context(state, firm) if limits is None else limits,
         market=public.market,
         last_bids=public.last_bids,
         history=[r.firm_rows[firm] for r in results],
         news=public.news,
-        calendar=tender_calendar(state.scenario, state.period),
+        calendar=public.calendar,
         research=last.research.get(firm) if last else None,
         **lifecycle,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def rival_rows(n_firms: int, firm: int) -> np.ndarray:
+    """The indices of `firm`'s rivals among `n_firms` firms, in firm order (an index array, made once, read-only)."""
+    rows = np.array([j for j in range(n_firms) if j != firm], dtype=np.intp)
+    rows.flags.writeable = False
+    return rows
 
 
 def shown_relationships(results: list, firm: int) -> dict[str, float]:

@@ -77,3 +77,21 @@ def test_adaptive_bot_reads_public_results_only(small_classroom):
     obs = model.observation(4)
     assert obs.market and all("cash" not in row and "cost_of_goods" not in row for row in obs.market)
     assert obs.own_last["firm"] == 4 and "cash" in obs.own_last
+
+
+def test_bots_mean_is_numpys_mean_to_the_bit():
+    """agents.bots.mean (the price-cutter's mean rival price) is float(np.mean(values)): lists of 1 to 40 prices,
+    rounded to cents or not, ints among them, across eleven orders of magnitude."""
+    import numpy as np
+
+    from crmsim.agents.bots import mean
+
+    rng = np.random.default_rng(3)
+    for n in range(1, 41):
+        for _ in range(100):
+            values = (rng.random(n) * 10.0 ** int(rng.integers(-3, 8))).tolist()
+            if rng.random() < 0.3:
+                values = [round(v, 2) for v in values]
+            if rng.random() < 0.2:
+                values[0] = int(values[0])
+            assert mean(values) == float(np.mean(values)), values
