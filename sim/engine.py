@@ -32,7 +32,7 @@ from crmsim.agents.population import (
     step_population,
 )
 from crmsim.scenarios.schema import STAGES, Market, Scenario
-from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, emergency_loan, is_insolvent, service_intensity
+from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, decision_lines, emergency_loan, is_insolvent, service_intensity
 from crmsim.sim.decisions import Bid, Decision, DecisionError, Problem, decision_from_dict, validate_decision
 from crmsim.sim.events import event_effects, starting_events
 from crmsim.sim.metrics import FirmOutcomes, metrics
@@ -900,6 +900,11 @@ def accounts(
     firms: list[FirmState] = []
     newly_bankrupt: list[int] = []
     costs, m, t = p.scenario.costs, p.scenario.market, p.t
+    # every per-firm figure read once as Python floats: the same values and arithmetic as numpy's scalars, cheaper
+    debt, emergency, sales, service = staff.debt.tolist(), staff.emergency.tolist(), staff.sales.tolist(), staff.service.tolist()
+    unit_cost, reputation = shocks.unit_cost.tolist(), shocks.reputation.tolist()
+    quality, awareness = offer.quality.tolist(), offer.awareness.tolist()
+    promoters, detractors = po.promoters.tolist(), po.detractors.tolist()
     for f in p.state.firms:
         i = f.index
         if f.bankrupt:
@@ -907,7 +912,7 @@ def accounts(
             firms.append(f)
             continue
         d = p.decisions[i]
-        ledger = firm_ledger(p, f, d, shocks, delivered, po, float(staff.debt[i]), float(staff.emergency[i]))
+        ledger = firm_ledger(p, f, d, shocks, delivered, po, debt[i], emergency[i])
         if ledger.emergency_loan > 0:
             p.note("emergency_loan", i, f"emergency loan {ledger.emergency_loan:.0f} at {costs.emergency_rate:.0%} per period")
         cash_end = ledger.cash_end
@@ -917,17 +922,18 @@ def accounts(
             p.note("bankruptcy", i, f"cash {cash_end:.0f} after the credit line is exhausted (破产)")
         ledgers[i] = ledger
         firms.append(
-            replace(
-                f,
+            FirmState(  # every field named (a new FirmState, cheaper than dataclasses.replace)
+                index=i,
+                name=f.name,
                 cash=cash_end,
-                debt=float(staff.debt[i]),
-                emergency_debt=float(staff.emergency[i]) + ledger.emergency_loan,
-                sales_staff=int(staff.sales[i]),
-                service_staff=int(staff.service[i]),
-                unit_cost=float(shocks.unit_cost[i]),
-                reputation=float(next_reputation(shocks.reputation[i], offer.quality[i], m)),
-                awareness=float(offer.awareness[i]),
-                wom=float(word_of_mouth(po.promoters[i], po.detractors[i], p.n_firms, population_size, m)),
+                debt=debt[i],
+                emergency_debt=emergency[i] + ledger.emergency_loan,
+                sales_staff=sales[i],
+                service_staff=service[i],
+                unit_cost=unit_cost[i],
+                reputation=next_reputation(reputation[i], quality[i], m),
+                awareness=awareness[i],
+                wom=word_of_mouth(promoters[i], detractors[i], p.n_firms, population_size, m),
                 standing=d.standing(),
                 cum_operating_profit=f.cum_operating_profit + ledger.operating_profit,
                 bankrupt=bankrupt,
@@ -981,17 +987,18 @@ def period_ledger(
         debt, emergency: debts after this period's borrowing and repayment (the credit room for the loan).
     """
     costs = scenario.costs
-    known = decision_ledger(f, d, costs, customers, cultivation_total(d, scenario), research_fee(d.research, scenario.research))
-    ledger = replace(
-        known,
+    lines = decision_lines(f, d, costs, customers, cultivation_total(d, scenario), research_fee(d.research, scenario.research))
+    lines.update(
         revenue_market=revenue_market,
         revenue_contracts=sum(x.revenue for x in deliveries),
         cost_of_goods=units_sold * unit_cost + sum(x.cost_of_goods for x in deliveries),
-        service_cost=known.service_cost + sum(x.service_cost for x in deliveries),
+        service_cost=lines["service_cost"] + sum(x.service_cost for x in deliveries),
         penalties=sum(x.penalty for x in deliveries),
         adjustment=adjustment,
     )
-    return replace(ledger, emergency_loan=emergency_loan(ledger.cash_before_emergency, debt, emergency, costs))
+    ledger = Ledger(**lines)  # built once; the rare emergency loan replaces it
+    loan = emergency_loan(ledger.cash_before_emergency, debt, emergency, costs)
+    return replace(ledger, emergency_loan=loan) if loan else ledger
 
 
 # -- 8. bankruptcies ------------------------------------------------------------------
@@ -1173,9 +1180,10 @@ def publish_tenders(p: Period, awards: Awards, rng: np.random.Generator) -> list
 
 
 def next_state(p: Period, ended: Bankruptcies, ties: Ties, shocks: Shocks, tenders: list[Tender]) -> GameState:
-    """The game before the next period."""
-    return replace(
-        p.state,
+    """The game before the next period (every field named: a new GameState, cheaper than dataclasses.replace)."""
+    return GameState(
+        scenario=p.scenario,
+        seed=p.state.seed,
         period=p.t + 1,
         firms=ended.firms,
         relationship=ended.relationship,
