@@ -11,6 +11,7 @@ identical results.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -374,7 +375,21 @@ def cultivation_total(decision: Decision, scenario: Scenario) -> float:
     order, or (lifecycle cultivation) the cost of its sales activities."""
     if scenario.cultivation.mode == "lifecycle":
         return plan_cost(decision.activities, scenario.cultivation)[0]
-    return float(cultivation_spend({0: decision}, scenario.client_ids, 1)[0].sum())
+    budgets = tuple(decision.cultivation.items())
+    if any(a == 0 or a != a for _, a in budgets):  # a zero's sign or a NaN would not tell cached totals apart
+        return budget_total(budgets, scenario.client_ids)
+    return _cached_budget_total(budgets, scenario.client_ids)
+
+
+def budget_total(budgets: tuple[tuple[str, float], ...], clients: tuple[str, ...]) -> float:
+    """Cultivation budgets (client, ¥) summed as numpy sums them: one row of :func:`cultivation_spend`."""
+    row = np.zeros(len(clients))
+    for cid, amount in budgets:
+        row[clients.index(cid)] = amount
+    return float(row.sum())
+
+
+_cached_budget_total = functools.lru_cache(maxsize=4096)(budget_total)  # bots repeat a handful of budget sets
 
 
 # ---------------------------------------------------------------------------
@@ -547,11 +562,12 @@ class Staffing:
 def staffing_and_finance(p: Period) -> Staffing:
     """Staff change at once; borrowing adds to ordinary debt and repayment clears the dearer emergency loans first."""
     state, costs = p.state, p.scenario.costs
-    sales = np.array([f.sales_staff for f in state.firms])
-    service = np.array([f.service_staff for f in state.firms])
-    cash = np.array([f.cash for f in state.firms])
-    debt = np.array([f.debt for f in state.firms])
-    emergency = np.array([f.emergency_debt for f in state.firms])
+    # per firm in Python numbers (numpy's float64 arithmetic, exactly), made arrays once at the end
+    sales = [f.sales_staff for f in state.firms]
+    service = [f.service_staff for f in state.firms]
+    cash = [f.cash for f in state.firms]
+    debt = [f.debt for f in state.firms]
+    emergency = [f.emergency_debt for f in state.firms]
     for i, d in p.decisions.items():
         sales[i] += d.hire_sales - d.fire_sales
         service[i] += d.hire_service - d.fire_service
@@ -559,6 +575,7 @@ def staffing_and_finance(p: Period) -> Staffing:
         from_emergency = min(d.repay, emergency[i])
         emergency[i] -= from_emergency
         debt[i] += d.borrow - (d.repay - from_emergency)
+    sales, service, cash, debt, emergency = (np.array(v) for v in (sales, service, cash, debt, emergency))
     customers_start = _host(customer_counts(state.population.supplier, p.n_firms, p.xp))
     due = tuple(c for c in state.contracts if c.deliver_period == p.t)
     contract_load = np.zeros(p.n_firms)
@@ -577,7 +594,7 @@ def staffing_and_finance(p: Period) -> Staffing:
         capacity=capacity,
         load=load,
         utilisation=utilisation,
-        quality_factor=np.array([capacity_effect(u, p.scenario.market) for u in utilisation]),
+        quality_factor=np.array([capacity_effect(u, p.scenario.market) for u in utilisation.tolist()]),
         due=due,
         later=tuple(c for c in state.contracts if c.deliver_period > p.t),
     )
