@@ -143,23 +143,28 @@ def run_game(spec: RunSpec) -> pd.DataFrame:
     model.run()
     valid = [b.valid for r in model.results for _, b in r.all_bids()]
     failed = [o.failed for r in model.results for o in r.tenders]
-    firms = pd.DataFrame(model.results[-1].firm_rows, columns=["firm", "name", *FINAL_COLUMNS])
+    rows = model.results[-1].firm_rows
+    n = len(rows)
     record = game_record(spec, scenario, labels)
-    columns = {  # one frame built at once: inserting its columns one by one cost several ms a game
-        "run_id": record["run_id"],
-        "seed": spec.seed,
-        "scenario": spec.scenario,
-        "firm": firms["firm"],
-        "strategy": [labels[i] for i in firms["firm"]],
-        **{c: firms[c] for c in ["name", *FINAL_COLUMNS]},
+    game = {  # the game's own figures, one value for every row
         "periods_played": len(model.results),
         "void_bid_rate": float(np.mean(np.logical_not(valid))) if valid else 0.0,
         "failed_tender_rate": float(np.mean(failed)) if failed else 0.0,
         "lineup": ",".join(labels),
-        **game_texture(model),
+    }
+    texture = game_texture(model)
+    columns = {  # one frame built at once from lists, pandas' cheapest input (typed gives each column its declared dtype)
+        "run_id": [record["run_id"]] * n,
+        "seed": [spec.seed] * n,
+        "scenario": [spec.scenario] * n,
+        "firm": [r["firm"] for r in rows],
+        "strategy": [labels[r["firm"]] for r in rows],
+        **{c: [r[c] for r in rows] for c in ["name", *FINAL_COLUMNS]},
+        **{k: [v] * n for k, v in game.items()},
+        **{k: v if isinstance(v, (list, np.ndarray)) else [v] * n for k, v in texture.items()},
         **_tag_columns(spec),
     }
-    final = typed("runs", pd.DataFrame(columns, index=firms.index))
+    final = typed("runs", pd.DataFrame(columns, index=pd.RangeIndex(n)))
     final.attrs[RECORD] = record
     return final
 
