@@ -922,6 +922,7 @@ def accounts(
     unit_cost, reputation = shocks.unit_cost.tolist(), shocks.reputation.tolist()
     quality, awareness = offer.quality.tolist(), offer.awareness.tolist()
     promoters, detractors = po.promoters.tolist(), po.detractors.tolist()
+    sales_of = ledger_sales(p, shocks, delivered, po)
     for f in p.state.firms:
         i = f.index
         if f.bankrupt:
@@ -929,7 +930,7 @@ def accounts(
             firms.append(f)
             continue
         d = p.decisions[i]
-        ledger = firm_ledger(p, f, d, shocks, delivered, po, debt[i], emergency[i])
+        ledger = period_ledger(p.scenario, f, d, **sales_of[i], debt=debt[i], emergency=emergency[i])
         if ledger.emergency_loan > 0:
             p.note("emergency_loan", i, f"emergency loan {ledger.emergency_loan:.0f} at {costs.emergency_rate:.0%} per period")
         cash_end = ledger.cash_end
@@ -960,22 +961,18 @@ def accounts(
     return Books(ledgers=ledgers, firms=firms, newly_bankrupt=newly_bankrupt)
 
 
-def firm_ledger(
-    p: Period, f: FirmState, d: Decision, shocks: Shocks, delivered: Deliveries, po: PopulationOutcome, debt: float, emergency: float
-) -> Ledger:
-    """One live firm's ledger for the period, with the emergency loan that covers a cash shortfall."""
-    i = f.index
-    return period_ledger(
-        p.scenario, f, d,
-        customers=float(po.customers_end[i]),
-        revenue_market=float(po.revenue[i]),
-        units_sold=float(po.units_sold[i]),
-        unit_cost=float(shocks.unit_cost[i]),
-        deliveries=[x for x in delivered.deliveries if x.contract.firm == i],
-        adjustment=float(p.adjustments.get(i, 0.0)),
-        debt=debt,
-        emergency=emergency,
-    )
+def ledger_sales(p: Period, shocks: Shocks, delivered: Deliveries, po: PopulationOutcome) -> list[dict[str, Any]]:
+    """Each firm's sales and deliveries as :func:`period_ledger` books them (its keyword arguments), the period's
+    arrays read once as Python floats."""
+    deliveries: dict[int, list[Delivery]] = {i: [] for i in range(p.n_firms)}
+    for x in delivered.deliveries:
+        deliveries[x.contract.firm].append(x)
+    figures = zip(po.customers_end.tolist(), po.revenue.tolist(), po.units_sold.tolist(), shocks.unit_cost.tolist())
+    return [
+        dict(customers=customers, revenue_market=revenue, units_sold=units, unit_cost=unit_cost, deliveries=deliveries[i],
+             adjustment=float(p.adjustments.get(i, 0.0)))
+        for i, (customers, revenue, units, unit_cost) in enumerate(figures)
+    ]
 
 
 def period_ledger(
