@@ -1097,7 +1097,8 @@ def care_spend_by_tier(p: Period, po: PopulationOutcome) -> np.ndarray:
             out[i] = [d.care_budget * d.care_split.get(t, 0.0) for t in TIERS]
         else:
             counts = po.tier_counts[i]
-            out[i] = d.care_budget * counts / counts.sum() if counts.sum() > 0 else 0.0
+            customers = counts.sum()
+            out[i] = d.care_budget * counts / customers if customers > 0 else 0.0
     return out
 
 
@@ -1106,14 +1107,14 @@ def relationship_rows(p: Period, ended: Bankruptcies, ties: Ties) -> list[dict[s
     also the stage, the progress toward the next, the periods without contact, this period's activities' cost,
     sales hours and progress gained, and the strongest rival stage the firm faced."""
     rows = []
-    lc = ended.lifecycle
+    lc, t, clients = ended.lifecycle, p.t, tuple(enumerate(p.scenario.client_ids))
     relationship, satisfaction = ended.relationship.tolist(), ties.client_satisfaction.tolist()  # values exactly, cheaper to read
     if lc is not None:
         stage, progress, idle = lc.stage.tolist(), lc.progress.tolist(), lc.idle.tolist()
         spend, hours, gained, hold = ties.spend.tolist(), ties.hours.tolist(), ties.gained.tolist(), ties.hold.tolist()
     for i in range(p.n_firms):
-        for k, cid in enumerate(p.scenario.client_ids):
-            row = {"period": p.t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
+        for k, cid in clients:
+            row = {"period": t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
                    "client_satisfaction": float(satisfaction[i][k])}
             if lc is not None:
                 row.update(stage=STAGES[int(stage[i][k])], progress=float(progress[i][k]), idle=int(idle[i][k]),

@@ -372,10 +372,11 @@ def typed(name: str, df: pd.DataFrame, run_id: str | None = None, seed: int | No
         df = df.drop(columns=[c for c in ("run_id", "seed") if c in df.columns])
         df.insert(0, "run_id", run_id)
         df.insert(1, "seed", seed)
-    undeclared = [c for c in df.columns if frame.column(str(c)) is None]
+    names = df.columns.tolist()  # plain lists: iterating pandas' string Index and dtypes Series costs more than the check
+    undeclared = [c for c in names if frame.column(str(c)) is None]
     if undeclared:
         raise ValueError(f"frame {name}: columns not declared in crmsim.sim.frames: {', '.join(map(str, undeclared))}")
-    casts = {c: t for c, now in df.dtypes.items() if (t := frame.column(c).dtype) != "object" and now != t}
+    casts = {c: t for c, now in zip(names, df.dtypes.tolist()) if (t := frame.column(c).dtype) != "object" and now != t}
     if not casts:
         return df
     out = df.copy(deep=False)
