@@ -101,13 +101,18 @@ def scorecard(rows: Sequence[dict], weights: Scoring, references: dict[str, tupl
     live = [not r["bankrupt"] for r in rows]
     comps = {comp: component_scores([metric_points(rows, m, live, weights, references) for m in metrics])
              for comp, metrics in COMPONENTS.items()}
+    weighted = [(getattr(weights, c), comps[c]) for c in COMPONENTS]
     out = []
-    for i in range(len(rows)):
+    for i, scores in enumerate(zip(*comps.values())):
         total = 0  # the weighted sum, added in COMPONENTS order from 0 as sum() adds
-        for c in COMPONENTS:
-            total = total + getattr(weights, c) * comps[c][i]
-        out.append({**{f"score_{c}": comps[c][i] for c in COMPONENTS}, "score": float(total)})
+        for w, comp in weighted:
+            total = total + w * comp[i]
+        out.append({**dict(zip(SCORE_COLUMNS, scores)), "score": float(total)})
     return out
+
+
+#: each component's score column
+SCORE_COLUMNS = tuple(f"score_{c}" for c in COMPONENTS)
 
 
 def metric_points(rows: Sequence[dict], metric: str, live: list[bool], weights: Scoring,
