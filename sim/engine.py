@@ -667,8 +667,8 @@ def run_tenders(p: Period, staff: Staffing, shocks: Shocks, rng: np.random.Gener
     for tender in p.state.tenders:
         entry = entries.get(tender.id, {})
         k = p.client_pos[tender.client]
-        rel = {i: float(p.state.relationship[i, k]) for i in range(p.n_firms)}
-        stage = {i: int(p.state.lifecycle.stage[i, k]) for i in range(p.n_firms)} if p.state.lifecycle is not None else None
+        rel = dict(enumerate(p.state.relationship[:, k].tolist()))
+        stage = dict(enumerate(p.state.lifecycle.stage[:, k].tolist())) if p.state.lifecycle is not None else None
         bids = {i: b for i, (b, _) in entry.items()}
         over = {i for i, (_, o) in entry.items() if o}
         out = resolve_tender(tender, bids, bidders, rel, p.scenario, p.t, bond_left, rng, over_limit=over, stage=stage)

@@ -124,6 +124,8 @@ def scheduled_clients(scenario: Scenario, period: int) -> list[Client]:
 
 def is_number(x: object) -> bool:
     """A real number that fits a float (bools are not numbers here)."""
+    if type(x) is float:  # the common case, answered without the numbers ABC
+        return True
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
         return False
     try:
@@ -248,7 +250,7 @@ def score_bids(records: Sequence[BidRecord], weights: tuple[float, float, float]
 def rank_bids(valid: Sequence[BidRecord], rng: np.random.Generator) -> tuple[list[BidRecord], str | None]:
     """Order valid bids: highest total; totals within TIE_TOLERANCE of each other tie, and a tie
     goes to the lower price, then to a draw of the rng."""
-    draws = rng.random(len(valid))
+    draws = rng.random(len(valid)).tolist()
     remaining = list(range(len(valid)))
     ranked: list[BidRecord] = []
     tie = None
@@ -310,26 +312,38 @@ def max_winning_price(
     bids, so a higher price that voids a rival and fails the tender does not count.
     """
 
-    # the trial game at price p, in plain numbers (the rules above, on every bid valid before check 9)
-    prices = [winner.price] + [o.price for o in others]
+    # the trial game at price p, in plain numbers: the rules above (abnormally_low_threshold, price_points,
+    # outscores) written out on every bid valid before check 9, in the same floating-point operations
+    rival_prices = [o.price for o in others]
     w_p, w_s, w_r = weights
+    points = w_p * 100.0  # price_points: w_price x 100 x lowest / price
     fixed = [service_points(w_s, b.promised_service) for b in (winner, *others)]
     ties = [relationship_points(w_r, relationship[b.firm]) for b in (winner, *others)]
-    n = len(prices)
+    mine_fixed, mine_ties = fixed[0], ties[0]
+    rivals = list(zip(rival_prices, fixed[1:], ties[1:]))
+    n = 1 + len(rival_prices)
+    others_n = n - 1
 
     def wins(p: float) -> bool:
-        prices[0] = p
         if n >= 2:
-            total = sum(prices)
-            valid = [not (x < abnormally_low_threshold(ratio, total, x, n)) for x in prices]
+            total = sum(rival_prices, p)
+            if p < ratio * (total - p) / others_n:  # the winner abnormally low
+                return False
+            valid = [(x, f, t) for x, f, t in rivals if not x < ratio * (total - x) / others_n]
+            if 1 + len(valid) < min_valid:
+                return False
+            low = p
+            for x, _, _ in valid:
+                if x < low:
+                    low = x
         else:
-            valid = [True]
-        if not valid[0] or sum(valid) < min_valid:
-            return False
-        low = min([x for x, ok in zip(prices, valid) if ok])
-        mine = price_points(w_p, low, p) + fixed[0] + ties[0]
-        for k in range(1, n):  # the winner must outscore every valid rival
-            if valid[k] and not outscores(mine, p, price_points(w_p, low, prices[k]) + fixed[k] + ties[k], prices[k]):
+            if min_valid > 1:
+                return False
+            valid, low = [], p
+        mine = points * low / p + mine_fixed + mine_ties
+        for x, f, t in valid:  # the winner must outscore every valid rival
+            theirs = points * low / x + f + t
+            if not (mine - theirs > TIE_TOLERANCE or (abs(mine - theirs) <= TIE_TOLERANCE and p < x)):
                 return False
         return True
 
