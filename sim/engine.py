@@ -930,7 +930,7 @@ def accounts(
             firms.append(f)
             continue
         d = p.decisions[i]
-        ledger = period_ledger(p.scenario, f, d, **sales_of[i], debt=debt[i], emergency=emergency[i])
+        ledger = period_ledger(p.scenario, f, d, **sales_of[i], debt=float(debt[i]), emergency=float(emergency[i]))
         if ledger.emergency_loan > 0:
             p.note("emergency_loan", i, f"emergency loan {ledger.emergency_loan:.0f} at {costs.emergency_rate:.0%} per period")
         cash_end = ledger.cash_end
@@ -944,14 +944,14 @@ def accounts(
                 index=i,
                 name=f.name,
                 cash=cash_end,
-                debt=debt[i],
-                emergency_debt=emergency[i] + ledger.emergency_loan,
-                sales_staff=sales[i],
-                service_staff=service[i],
-                unit_cost=unit_cost[i],
-                reputation=next_reputation(reputation[i], quality[i], m),
-                awareness=awareness[i],
-                wom=word_of_mouth(promoters[i], detractors[i], p.n_firms, population_size, m),
+                debt=float(debt[i]),
+                emergency_debt=float(emergency[i]) + ledger.emergency_loan,
+                sales_staff=int(sales[i]),
+                service_staff=int(service[i]),
+                unit_cost=float(unit_cost[i]),
+                reputation=float(next_reputation(reputation[i], quality[i], m)),
+                awareness=float(awareness[i]),
+                wom=float(word_of_mouth(promoters[i], detractors[i], p.n_firms, population_size, m)),
                 standing=d.standing(),
                 cum_operating_profit=f.cum_operating_profit + ledger.operating_profit,
                 bankrupt=bankrupt,
@@ -969,8 +969,8 @@ def ledger_sales(p: Period, shocks: Shocks, delivered: Deliveries, po: Populatio
         deliveries[x.contract.firm].append(x)
     figures = zip(po.customers_end.tolist(), po.revenue.tolist(), po.units_sold.tolist(), shocks.unit_cost.tolist())
     return [
-        dict(customers=customers, revenue_market=revenue, units_sold=units, unit_cost=unit_cost, deliveries=deliveries[i],
-             adjustment=float(p.adjustments.get(i, 0.0)))
+        dict(customers=float(customers), revenue_market=float(revenue), units_sold=float(units), unit_cost=float(unit_cost),
+             deliveries=deliveries[i], adjustment=float(p.adjustments.get(i, 0.0)))
         for i, (customers, revenue, units, unit_cost) in enumerate(figures)
     ]
 
