@@ -178,16 +178,19 @@ def game_texture(model) -> dict[str, Any]:
     n = len(model.state.firms)
     outcomes = [o for r in results for o in r.tenders]
     mid = results[max(0, len(results) // 2 - 1)].firm_rows
-    cult = {f"cult_{k}_{h}": np.zeros(n) for k in ("gain", "cost", "hours") for h in ("held", "free")}
+    cult = {f"cult_{k}_{h}": [0.0] * n for k in ("gain", "cost", "hours") for h in ("held", "free")}  # float sums, as float64
+    sums = {h: (cult[f"cult_gain_{h}"], cult[f"cult_cost_{h}"], cult[f"cult_hours_{h}"]) for h in ("held", "free")}
     for r in results:
         for row in r.relationship_rows:
             if row.get("activity_cost", 0.0) <= 0:
                 continue
             hold = "held" if row["rival_hold"] == "stable" else "free" if row["rival_hold"] in ("none", "potential", "target", "evaluation") else None
             if hold:
-                cult[f"cult_gain_{hold}"][row["firm"]] += row["progress_gained"]
-                cult[f"cult_cost_{hold}"][row["firm"]] += row["activity_cost"]
-                cult[f"cult_hours_{hold}"][row["firm"]] += row["activity_hours"]
+                gain, cost, hours = sums[hold]
+                i = row["firm"]
+                gain[i] += row["progress_gained"]
+                cost[i] += row["activity_cost"]
+                hours[i] += row["activity_hours"]
     return {
         "tenders_total": len(outcomes),
         "tenders_awarded": sum(o.winner is not None for o in outcomes),
@@ -196,7 +199,7 @@ def game_texture(model) -> dict[str, Any]:
         "rank_mid": [row["rank"] for row in mid],
         "revenue_contracts_total": [sum(r.ledgers[i].revenue_contracts for r in results) for i in range(n)],
         "operating_profit_total": [sum(r.ledgers[i].operating_profit for r in results) for i in range(n)],
-        **cult,
+        **{k: np.array(v) for k, v in cult.items()},
     }
 
 
