@@ -143,23 +143,28 @@ def run_game(spec: RunSpec) -> pd.DataFrame:
     model.run()
     valid = [b.valid for r in model.results for _, b in r.all_bids()]
     failed = [o.failed for r in model.results for o in r.tenders]
-    firms = pd.DataFrame(model.results[-1].firm_rows, columns=["firm", "name", *FINAL_COLUMNS])
+    rows = model.results[-1].firm_rows
+    n = len(rows)
     record = game_record(spec, scenario, labels)
-    columns = {  # one frame built at once: inserting its columns one by one cost several ms a game
-        "run_id": record["run_id"],
-        "seed": spec.seed,
-        "scenario": spec.scenario,
-        "firm": firms["firm"],
-        "strategy": [labels[i] for i in firms["firm"]],
-        **{c: firms[c] for c in ["name", *FINAL_COLUMNS]},
+    game = {  # the game's own figures, one value for every row
         "periods_played": len(model.results),
         "void_bid_rate": float(np.mean(np.logical_not(valid))) if valid else 0.0,
         "failed_tender_rate": float(np.mean(failed)) if failed else 0.0,
         "lineup": ",".join(labels),
-        **game_texture(model),
+    }
+    texture = game_texture(model)
+    columns = {  # one frame built at once from lists, pandas' cheapest input (typed gives each column its declared dtype)
+        "run_id": [record["run_id"]] * n,
+        "seed": [spec.seed] * n,
+        "scenario": [spec.scenario] * n,
+        "firm": [r["firm"] for r in rows],
+        "strategy": [labels[r["firm"]] for r in rows],
+        **{c: [r[c] for r in rows] for c in ["name", *FINAL_COLUMNS]},
+        **{k: [v] * n for k, v in game.items()},
+        **{k: v if isinstance(v, (list, np.ndarray)) else [v] * n for k, v in texture.items()},
         **_tag_columns(spec),
     }
-    final = typed("runs", pd.DataFrame(columns, index=firms.index))
+    final = typed("runs", pd.DataFrame(columns, index=pd.RangeIndex(n)))
     final.attrs[RECORD] = record
     return final
 
@@ -173,16 +178,19 @@ def game_texture(model) -> dict[str, Any]:
     n = len(model.state.firms)
     outcomes = [o for r in results for o in r.tenders]
     mid = results[max(0, len(results) // 2 - 1)].firm_rows
-    cult = {f"cult_{k}_{h}": np.zeros(n) for k in ("gain", "cost", "hours") for h in ("held", "free")}
+    cult = {f"cult_{k}_{h}": [0.0] * n for k in ("gain", "cost", "hours") for h in ("held", "free")}  # float sums, as float64
+    sums = {h: (cult[f"cult_gain_{h}"], cult[f"cult_cost_{h}"], cult[f"cult_hours_{h}"]) for h in ("held", "free")}
     for r in results:
         for row in r.relationship_rows:
             if row.get("activity_cost", 0.0) <= 0:
                 continue
             hold = "held" if row["rival_hold"] == "stable" else "free" if row["rival_hold"] in ("none", "potential", "target", "evaluation") else None
             if hold:
-                cult[f"cult_gain_{hold}"][row["firm"]] += row["progress_gained"]
-                cult[f"cult_cost_{hold}"][row["firm"]] += row["activity_cost"]
-                cult[f"cult_hours_{hold}"][row["firm"]] += row["activity_hours"]
+                gain, cost, hours = sums[hold]
+                i = row["firm"]
+                gain[i] += row["progress_gained"]
+                cost[i] += row["activity_cost"]
+                hours[i] += row["activity_hours"]
     return {
         "tenders_total": len(outcomes),
         "tenders_awarded": sum(o.winner is not None for o in outcomes),
@@ -191,7 +199,7 @@ def game_texture(model) -> dict[str, Any]:
         "rank_mid": [row["rank"] for row in mid],
         "revenue_contracts_total": [sum(r.ledgers[i].revenue_contracts for r in results) for i in range(n)],
         "operating_profit_total": [sum(r.ledgers[i].operating_profit for r in results) for i in range(n)],
-        **cult,
+        **{k: np.array(v) for k, v in cult.items()},
     }
 
 

@@ -8,6 +8,7 @@ cash_end = cash_start + inflows - outflows + adjustment + borrowing - repayment 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from operator import attrgetter
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class Ledger:
 
     @property
     def operating_costs(self) -> float:
-        return sum(getattr(self, k) for k in OPERATING_COSTS)
+        return sum(_operating_lines(self))
 
     @property
     def operating_profit(self) -> float:
@@ -79,8 +80,8 @@ class Ledger:
 
     @property
     def cash_before_emergency(self) -> float:
-        inflow = sum(getattr(self, k) for k in INFLOWS)
-        outflow = sum(getattr(self, k) for k in OUTFLOWS)
+        inflow = sum(_inflow_lines(self))
+        outflow = sum(_outflow_lines(self))
         return self.cash_start + inflow - outflow + self.adjustment + self.borrowing - self.repayment
 
     @property
@@ -88,20 +89,30 @@ class Ledger:
         return self.cash_before_emergency + self.emergency_loan
 
     def to_dict(self) -> dict[str, float]:
-        d = {k: getattr(self, k) for k in LEDGER_FIELDS}
+        return {"cash_start": self.cash_start, **self.flows(), "cash_end": self.cash_end}
+
+    def flows(self) -> dict[str, float]:
+        """The lines after ``cash_start``, in order, then revenue, operating costs, operating and net profit: the
+        firm table's ledger columns (:meth:`to_dict` without the cash at either end)."""
+        d = dict(zip(FLOW_FIELDS, _flow_lines(self)))
         revenue, costs = self.revenue, self.operating_costs  # the properties' values, each summed once
         d.update(
             revenue=revenue,
             operating_costs=costs,
             operating_profit=revenue - costs,
             net_profit=(revenue - costs) - self.interest,
-            cash_end=self.cash_end,
         )
         return d
 
 
 #: the ledger's lines, in order (the firm table's columns)
 LEDGER_FIELDS = tuple(f.name for f in fields(Ledger))
+FLOW_FIELDS = tuple(k for k in LEDGER_FIELDS if k != "cash_start")  # every line but the cash at the start
+# each reads its lines as one tuple, in the order above, for sum() to add left to right as before
+_flow_lines = attrgetter(*FLOW_FIELDS)
+_inflow_lines = attrgetter(*INFLOWS)
+_outflow_lines = attrgetter(*OUTFLOWS)
+_operating_lines = attrgetter(*OPERATING_COSTS)
 
 
 def interest_due(debt: float, emergency_debt: float, costs: Costs) -> float:
@@ -159,6 +170,13 @@ def decision_ledger(firm: FirmState, decision: Decision, costs: Costs, customers
         cultivation: total cultivation spend (¥ budgets, or the sales activities' cost).
         research: the fees of the research the decision orders.
     """
+    return Ledger(**decision_lines(firm, decision, costs, customers, cultivation, research))
+
+
+def decision_lines(firm: FirmState, decision: Decision, costs: Costs, customers: float, cultivation: float,
+                   research: float = 0.0) -> dict[str, float]:
+    """:func:`decision_ledger`'s lines as keyword arguments of :class:`Ledger`, for a caller that adds the period's
+    sales to them before building the ledger once."""
     salaries, hiring, severance = staffing_costs(
         firm.sales_staff + decision.hire_sales - decision.fire_sales,
         firm.service_staff + decision.hire_service - decision.fire_service,
@@ -166,7 +184,7 @@ def decision_ledger(firm: FirmState, decision: Decision, costs: Costs, customers
         decision.fire_sales + decision.fire_service,
         costs,
     )
-    return Ledger(
+    return dict(
         cash_start=firm.cash,
         salaries=salaries,
         hiring=hiring,

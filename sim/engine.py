@@ -11,6 +11,7 @@ identical results.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from crmsim.agents.population import (
     step_population,
 )
 from crmsim.scenarios.schema import STAGES, Market, Scenario
-from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, emergency_loan, is_insolvent, service_intensity
+from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, decision_lines, emergency_loan, is_insolvent, service_intensity
 from crmsim.sim.decisions import Bid, Decision, DecisionContext, DecisionError, Problem, decision_from_dict, validate_decision
 from crmsim.sim.events import event_effects, starting_events
 from crmsim.sim.metrics import FirmOutcomes, metrics
@@ -380,7 +381,21 @@ def cultivation_total(decision: Decision, scenario: Scenario) -> float:
     order, or (lifecycle cultivation) the cost of its sales activities."""
     if scenario.cultivation.mode == "lifecycle":
         return plan_cost(decision.activities, scenario.cultivation)[0]
-    return float(cultivation_spend({0: decision}, scenario.client_ids, 1)[0].sum())
+    budgets = tuple(decision.cultivation.items())
+    if any(a == 0 or a != a for _, a in budgets):  # a zero's sign or a NaN would not tell cached totals apart
+        return budget_total(budgets, scenario.client_ids)
+    return _cached_budget_total(budgets, scenario.client_ids)
+
+
+def budget_total(budgets: tuple[tuple[str, float], ...], clients: tuple[str, ...]) -> float:
+    """Cultivation budgets (client, ¥) summed as numpy sums them: one row of :func:`cultivation_spend`."""
+    row = np.zeros(len(clients))
+    for cid, amount in budgets:
+        row[clients.index(cid)] = amount
+    return float(row.sum())
+
+
+_cached_budget_total = functools.lru_cache(maxsize=4096)(budget_total)  # bots repeat a handful of budget sets
 
 
 # ---------------------------------------------------------------------------
@@ -553,11 +568,12 @@ class Staffing:
 def staffing_and_finance(p: Period) -> Staffing:
     """Staff change at once; borrowing adds to ordinary debt and repayment clears the dearer emergency loans first."""
     state, costs = p.state, p.scenario.costs
-    sales = np.array([f.sales_staff for f in state.firms])
-    service = np.array([f.service_staff for f in state.firms])
-    cash = np.array([f.cash for f in state.firms])
-    debt = np.array([f.debt for f in state.firms])
-    emergency = np.array([f.emergency_debt for f in state.firms])
+    # per firm in Python numbers (numpy's float64 arithmetic, exactly), made arrays once at the end
+    sales = [f.sales_staff for f in state.firms]
+    service = [f.service_staff for f in state.firms]
+    cash = [f.cash for f in state.firms]
+    debt = [f.debt for f in state.firms]
+    emergency = [f.emergency_debt for f in state.firms]
     for i, d in p.decisions.items():
         sales[i] += d.hire_sales - d.fire_sales
         service[i] += d.hire_service - d.fire_service
@@ -565,6 +581,7 @@ def staffing_and_finance(p: Period) -> Staffing:
         from_emergency = min(d.repay, emergency[i])
         emergency[i] -= from_emergency
         debt[i] += d.borrow - (d.repay - from_emergency)
+    sales, service, cash, debt, emergency = (np.array(v) for v in (sales, service, cash, debt, emergency))
     customers_start = _host(customer_counts(state.population.supplier, p.n_firms, p.xp))
     due = tuple(c for c in state.contracts if c.deliver_period == p.t)
     contract_load = np.zeros(p.n_firms)
@@ -583,7 +600,7 @@ def staffing_and_finance(p: Period) -> Staffing:
         capacity=capacity,
         load=load,
         utilisation=utilisation,
-        quality_factor=np.array([capacity_effect(u, p.scenario.market) for u in utilisation]),
+        quality_factor=np.array([capacity_effect(u, p.scenario.market) for u in utilisation.tolist()]),
         due=due,
         later=tuple(c for c in state.contracts if c.deliver_period > p.t),
     )
@@ -907,6 +924,12 @@ def accounts(
     firms: list[FirmState] = []
     newly_bankrupt: list[int] = []
     costs, m, t = p.scenario.costs, p.scenario.market, p.t
+    # every per-firm figure read once as Python floats: the same values and arithmetic as numpy's scalars, cheaper
+    debt, emergency, sales, service = staff.debt.tolist(), staff.emergency.tolist(), staff.sales.tolist(), staff.service.tolist()
+    unit_cost, reputation = shocks.unit_cost.tolist(), shocks.reputation.tolist()
+    quality, awareness = offer.quality.tolist(), offer.awareness.tolist()
+    promoters, detractors = po.promoters.tolist(), po.detractors.tolist()
+    sales_of = ledger_sales(p, shocks, delivered, po)
     for f in p.state.firms:
         i = f.index
         if f.bankrupt:
@@ -914,7 +937,7 @@ def accounts(
             firms.append(f)
             continue
         d = p.decisions[i]
-        ledger = firm_ledger(p, f, d, shocks, delivered, po, float(staff.debt[i]), float(staff.emergency[i]))
+        ledger = period_ledger(p.scenario, f, d, **sales_of[i], debt=float(debt[i]), emergency=float(emergency[i]))
         if ledger.emergency_loan > 0:
             p.note("emergency_loan", i, f"emergency loan {ledger.emergency_loan:.0f} at {costs.emergency_rate:.0%} per period")
         cash_end = ledger.cash_end
@@ -924,17 +947,18 @@ def accounts(
             p.note("bankruptcy", i, f"cash {cash_end:.0f} after the credit line is exhausted (破产)")
         ledgers[i] = ledger
         firms.append(
-            replace(
-                f,
+            FirmState(  # every field named (a new FirmState, cheaper than dataclasses.replace)
+                index=i,
+                name=f.name,
                 cash=cash_end,
-                debt=float(staff.debt[i]),
-                emergency_debt=float(staff.emergency[i]) + ledger.emergency_loan,
-                sales_staff=int(staff.sales[i]),
-                service_staff=int(staff.service[i]),
-                unit_cost=float(shocks.unit_cost[i]),
-                reputation=float(next_reputation(shocks.reputation[i], offer.quality[i], m)),
-                awareness=float(offer.awareness[i]),
-                wom=float(word_of_mouth(po.promoters[i], po.detractors[i], p.n_firms, population_size, m)),
+                debt=float(debt[i]),
+                emergency_debt=float(emergency[i]) + ledger.emergency_loan,
+                sales_staff=int(sales[i]),
+                service_staff=int(service[i]),
+                unit_cost=float(unit_cost[i]),
+                reputation=float(next_reputation(reputation[i], quality[i], m)),
+                awareness=float(awareness[i]),
+                wom=float(word_of_mouth(promoters[i], detractors[i], p.n_firms, population_size, m)),
                 standing=d.standing(),
                 cum_operating_profit=f.cum_operating_profit + ledger.operating_profit,
                 bankrupt=bankrupt,
@@ -944,22 +968,18 @@ def accounts(
     return Books(ledgers=ledgers, firms=firms, newly_bankrupt=newly_bankrupt)
 
 
-def firm_ledger(
-    p: Period, f: FirmState, d: Decision, shocks: Shocks, delivered: Deliveries, po: PopulationOutcome, debt: float, emergency: float
-) -> Ledger:
-    """One live firm's ledger for the period, with the emergency loan that covers a cash shortfall."""
-    i = f.index
-    return period_ledger(
-        p.scenario, f, d,
-        customers=float(po.customers_end[i]),
-        revenue_market=float(po.revenue[i]),
-        units_sold=float(po.units_sold[i]),
-        unit_cost=float(shocks.unit_cost[i]),
-        deliveries=[x for x in delivered.deliveries if x.contract.firm == i],
-        adjustment=float(p.adjustments.get(i, 0.0)),
-        debt=debt,
-        emergency=emergency,
-    )
+def ledger_sales(p: Period, shocks: Shocks, delivered: Deliveries, po: PopulationOutcome) -> list[dict[str, Any]]:
+    """Each firm's sales and deliveries as :func:`period_ledger` books them (its keyword arguments), the period's
+    arrays read once as Python floats."""
+    deliveries: dict[int, list[Delivery]] = {i: [] for i in range(p.n_firms)}
+    for x in delivered.deliveries:
+        deliveries[x.contract.firm].append(x)
+    figures = zip(po.customers_end.tolist(), po.revenue.tolist(), po.units_sold.tolist(), shocks.unit_cost.tolist())
+    return [
+        dict(customers=float(customers), revenue_market=float(revenue), units_sold=float(units), unit_cost=float(unit_cost),
+             deliveries=deliveries[i], adjustment=float(p.adjustments.get(i, 0.0)))
+        for i, (customers, revenue, units, unit_cost) in enumerate(figures)
+    ]
 
 
 def period_ledger(
@@ -988,17 +1008,18 @@ def period_ledger(
         debt, emergency: debts after this period's borrowing and repayment (the credit room for the loan).
     """
     costs = scenario.costs
-    known = decision_ledger(f, d, costs, customers, cultivation_total(d, scenario), research_fee(d.research, scenario.research))
-    ledger = replace(
-        known,
+    lines = decision_lines(f, d, costs, customers, cultivation_total(d, scenario), research_fee(d.research, scenario.research))
+    lines.update(
         revenue_market=revenue_market,
         revenue_contracts=sum(x.revenue for x in deliveries),
         cost_of_goods=units_sold * unit_cost + sum(x.cost_of_goods for x in deliveries),
-        service_cost=known.service_cost + sum(x.service_cost for x in deliveries),
+        service_cost=lines["service_cost"] + sum(x.service_cost for x in deliveries),
         penalties=sum(x.penalty for x in deliveries),
         adjustment=adjustment,
     )
-    return replace(ledger, emergency_loan=emergency_loan(ledger.cash_before_emergency, debt, emergency, costs))
+    ledger = Ledger(**lines)  # built once; the rare emergency loan replaces it
+    loan = emergency_loan(ledger.cash_before_emergency, debt, emergency, costs)
+    return replace(ledger, emergency_loan=loan) if loan else ledger
 
 
 # -- 8. bankruptcies ------------------------------------------------------------------
@@ -1094,14 +1115,14 @@ def relationship_rows(p: Period, ended: Bankruptcies, ties: Ties) -> list[dict[s
     also the stage, the progress toward the next, the periods without contact, this period's activities' cost,
     sales hours and progress gained, and the strongest rival stage the firm faced."""
     rows = []
-    lc = ended.lifecycle
+    lc, t, clients = ended.lifecycle, p.t, tuple(enumerate(p.scenario.client_ids))
     relationship, satisfaction = ended.relationship.tolist(), ties.client_satisfaction.tolist()  # values exactly, cheaper to read
     if lc is not None:
         stage, progress, idle = lc.stage.tolist(), lc.progress.tolist(), lc.idle.tolist()
         spend, hours, gained, hold = ties.spend.tolist(), ties.hours.tolist(), ties.gained.tolist(), ties.hold.tolist()
     for i in range(p.n_firms):
-        for k, cid in enumerate(p.scenario.client_ids):
-            row = {"period": p.t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
+        for k, cid in clients:
+            row = {"period": t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
                    "client_satisfaction": float(satisfaction[i][k])}
             if lc is not None:
                 row.update(stage=STAGES[int(stage[i][k])], progress=float(progress[i][k]), idle=int(idle[i][k]),
@@ -1182,9 +1203,10 @@ def publish_tenders(p: Period, awards: Awards, rng: np.random.Generator) -> list
 
 
 def next_state(p: Period, ended: Bankruptcies, ties: Ties, shocks: Shocks, tenders: list[Tender]) -> GameState:
-    """The game before the next period."""
-    return replace(
-        p.state,
+    """The game before the next period (every field named: a new GameState, cheaper than dataclasses.replace)."""
+    return GameState(
+        scenario=p.scenario,
+        seed=p.state.seed,
         period=p.t + 1,
         firms=ended.firms,
         relationship=ended.relationship,

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -372,21 +372,29 @@ def typed(name: str, df: pd.DataFrame, run_id: str | None = None, seed: int | No
         df = df.drop(columns=[c for c in ("run_id", "seed") if c in df.columns])
         df.insert(0, "run_id", run_id)
         df.insert(1, "seed", seed)
-    undeclared = [c for c in df.columns if frame.column(str(c)) is None]
+    names = df.columns.tolist()  # plain lists: iterating pandas' string Index and dtypes Series costs more than the check
+    undeclared = [c for c in names if frame.column(str(c)) is None]
     if undeclared:
         raise ValueError(f"frame {name}: columns not declared in crmsim.sim.frames: {', '.join(map(str, undeclared))}")
-    casts = {c: t for c, now in df.dtypes.items() if (t := frame.column(c).dtype) != "object" and now != t}
+    casts = {c: t for c, now in zip(names, df.dtypes.tolist()) if (t := frame.column(c).dtype) != "object" and now != _dtype(t)}
     if not casts:
         return df
     out = df.copy(deep=False)
     for c, t in casts.items():
-        if t.lower().startswith("int") and df[c].dtype.kind == "f":
-            values = df[c].to_numpy()
+        column = df[c]
+        if t.lower().startswith("int") and column.dtype.kind == "f":
+            values = column.to_numpy()
             whole = values == np.round(values)  # NaN is not: a never-missing count fails here
             if not (whole | np.isnan(values) if t == "Int64" else whole).all():
                 raise ValueError(f"frame {name}: column {c} is declared {t}; it holds a value that is not a whole number")
-        out[c] = df[c].astype(t)
+        out[c] = column.astype(t)
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def _dtype(name: str) -> Any:
+    """A declared dtype's pandas dtype, parsed once (a dtype compares with it as with its name)."""
+    return pd.api.types.pandas_dtype(name)
 
 
 def read_csv(path: str | Path | IO, name: str) -> pd.DataFrame:

@@ -7,9 +7,9 @@ firm into a :class:`FirmOutcomes` record; :func:`metrics` turns it into rows.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -74,100 +74,145 @@ def firm_rows(o: FirmOutcomes) -> list[dict[str, Any]]:
     return rows
 
 
-def read_by_firm(o: FirmOutcomes) -> FirmOutcomes:
-    """The outcomes with each per-firm array as a Python list (its values exactly), so that reading one
-    firm's figures (:func:`firm_row`) costs a list lookup rather than a numpy scalar each."""
+@dataclass(frozen=True)
+class ByFirm:
+    """The period's outcomes read for the firm table: every per-firm array as a list of Python floats (the values
+    exactly, as ``float(a[i])`` reads them), so that one firm's figure costs a list lookup rather than a numpy
+    scalar; each firm's bids and its mean relationship gathered in one pass."""
+
+    outcomes: FirmOutcomes
+    customers: SimpleNamespace  # the PopulationOutcome's fields, arrays as lists
+    firm: SimpleNamespace  # FirmOutcomes' per-firm arrays as lists (None where not given)
+    relationship_mean: list[float]
+    bids: dict[int, list[BidRecord]]
+
+
+def read_by_firm(o: FirmOutcomes) -> ByFirm:
+    """The outcomes as :class:`ByFirm` reads them."""
     po = o.customers
-    lists = {f.name: v.tolist() if isinstance(v, np.ndarray) else v for f in fields(po) for v in [getattr(po, f.name)]}
-    return replace(
-        o,
-        customers=replace(po, **lists),
-        **{k: getattr(o, k).tolist() for k in ("price", "service_level", "quality", "utilisation", "care", "released",
-                                               "unit_cost", "care_by_tier", "service_cost") if getattr(o, k) is not None},
+    rel = o.relationship
+    return ByFirm(
+        outcomes=o,
+        customers=SimpleNamespace(**{k: _floats(v) for k, v in po.__dict__.items()}),
+        firm=SimpleNamespace(**{k: _floats(getattr(o, k)) for k in PER_FIRM}),
+        # a C-ordered array's row means, as each row's own .mean() gives them
+        relationship_mean=np.ascontiguousarray(rel).mean(axis=1).tolist() if rel.shape[1] else [0.0] * rel.shape[0],
+        bids=bids_by_firm(o.bids),
     )
 
 
-def tier_report(o: FirmOutcomes, i: int) -> dict[str, float]:
-    """The ABC report of firm i (ABC 分类, the 80/20 lesson): revenue, margin and customers the churn warning
-    flags, by tier. Margin = revenue - cost of goods - service cost of the tier's customers - care spent on it."""
-    po = o.customers
-    out: dict[str, float] = {}
-    for k, t in enumerate(("a", "b", "c")):
-        revenue = float(po.revenue_tiers[i][k])
-        cogs = float(po.units_tiers[i][k]) * (float(o.unit_cost[i]) if o.unit_cost is not None else 0.0)
-        service = float(po.tier_counts[i][k]) * (float(o.service_cost[i]) if o.service_cost is not None else 0.0)
-        care = float(o.care_by_tier[i][k]) if o.care_by_tier is not None else 0.0
-        out[f"revenue_{t}"] = revenue
-        out[f"margin_{t}"] = revenue - cogs - service - care
-        out[f"at_risk_{t}"] = float(po.at_risk_tiers[i][k])
+#: FirmOutcomes' arrays over firms
+PER_FIRM = ("price", "service_level", "quality", "utilisation", "care", "released", "unit_cost", "care_by_tier", "service_cost")
+
+
+def _floats(v: Any) -> Any:
+    """An array as (nested) lists of Python floats; anything else as it is."""
+    if not isinstance(v, np.ndarray):
+        return v
+    return (v if v.dtype == np.float64 else v.astype(float)).tolist()
+
+
+def bids_by_firm(bids: list[BidRecord]) -> dict[int, list[BidRecord]]:
+    """Each firm's bids, in their order."""
+    out: dict[int, list[BidRecord]] = {}
+    for b in bids:
+        out.setdefault(b.firm, []).append(b)
     return out
 
 
-def firm_row(o: FirmOutcomes, f: FirmState, totals: Mapping[str, float]) -> dict[str, Any]:
+def tier_report(o: ByFirm, i: int) -> dict[str, float]:
+    """The ABC report of firm i (ABC 分类, the 80/20 lesson): revenue, margin and customers the churn warning
+    flags, by tier. Margin = revenue - cost of goods - service cost of the tier's customers - care spent on it."""
+    po, fo = o.customers, o.firm
+    unit_cost = fo.unit_cost[i] if fo.unit_cost is not None else 0.0
+    service_cost = fo.service_cost[i] if fo.service_cost is not None else 0.0
+    care = fo.care_by_tier[i] if fo.care_by_tier is not None else (0.0, 0.0, 0.0)
+    revenue, units, counts, at_risk = po.revenue_tiers[i], po.units_tiers[i], po.tier_counts[i], po.at_risk_tiers[i]
+    out: dict[str, float] = {}
+    for k, t in enumerate(("a", "b", "c")):
+        out[f"revenue_{t}"] = revenue[k]
+        out[f"margin_{t}"] = revenue[k] - units[k] * unit_cost - counts[k] * service_cost - care[k]
+        out[f"at_risk_{t}"] = at_risk[k]
+    return out
+
+
+#: the firm table's column counting each void reason's bids
+VOID_COLUMNS = {r: f"void_{r.lower()}" for r in VOID_REASONS}
+
+
+def bid_counts(bids: list[BidRecord]) -> dict[str, int]:
+    """A firm's tenders bid, won and voided, and its void bids by reason (each count summed from 0, in bid order)."""
+    out = {"tenders_bid": len(bids), "tenders_won": 0, "tenders_voided": 0, **dict.fromkeys(VOID_COLUMNS.values(), 0)}
+    for b in bids:
+        out["tenders_won"] += b.won
+        out["tenders_voided"] += not b.valid
+        column = VOID_COLUMNS.get(b.void_reason)
+        if column is not None:
+            out[column] += 1
+    return out
+
+
+def firm_row(o: ByFirm, f: FirmState, totals: Mapping[str, float]) -> dict[str, Any]:
     """Firm `f`'s row of the firm table."""
-    i, t, po = f.index, o.period, o.customers
-    lg = o.ledgers[i]
-    start = float(po.customers_start[i])
-    end = float(po.customers_end[i]) if f.live else 0.0
-    complaints = float(po.complaints[i])
-    bids = [b for b in o.bids if b.firm == i]
-    voids = Counter(b.void_reason for b in bids)
+    i, t, po, fo = f.index, o.outcomes.period, o.customers, o.firm
+    lg = o.outcomes.ledgers[i]
+    start = po.customers_start[i]
+    end = po.customers_end[i] if f.live else 0.0
+    complaints = po.complaints[i]
+    lost = po.lost[i]
     row = {
         "period": t,
         "firm": i,
         "name": f.name,
         "bankrupt": f.bankrupt,
         "bankrupt_period": f.bankrupt_period,
-        "submitted": o.submitted.get(i, False),
-        "price": float(o.price[i]) if f.live or f.bankrupt_period == t else math.nan,
-        "service_level": float(o.service_level[i]),
-        "delivered_quality": float(o.quality[i]),
-        "utilisation": float(o.utilisation[i]) if math.isfinite(o.utilisation[i]) else math.inf,
+        "submitted": o.outcomes.submitted.get(i, False),
+        "price": fo.price[i] if f.live or f.bankrupt_period == t else math.nan,
+        "service_level": fo.service_level[i],
+        "delivered_quality": fo.quality[i],
+        "utilisation": fo.utilisation[i] if math.isfinite(fo.utilisation[i]) else math.inf,
         "sales_staff": f.sales_staff,
         "service_staff": f.service_staff,
         "cash": f.cash,
         "debt": f.debt,
         "emergency_debt": f.emergency_debt,
         "equity": f.equity,
-        **{k: v for k, v in lg.to_dict().items() if k not in ("cash_start", "cash_end")},
+        **lg.flows(),
         "cash_start": lg.cash_start,
         "cum_operating_profit": f.cum_operating_profit,
         "customers_start": start,
         "customers": end,
-        "customers_released": float(o.released[i]),
-        "acquired": float(po.acquired[i]),
-        "lost": float(po.lost[i]),
-        "acquisition_rate": float(po.acquired[i]) / totals["acquired"],
-        "retention_rate": 1.0 - float(po.lost[i]) / start if start > 0 else math.nan,
-        "churn_rate": float(po.lost[i]) / start if start > 0 else math.nan,
-        "avg_satisfaction": float(po.satisfaction_sum[i]) / end if end > 0 else math.nan,
-        "avg_loyalty": float(po.loyalty_sum[i]) / end if end > 0 else math.nan,
-        "care_intensity": float(o.care[i]),
+        "customers_released": fo.released[i],
+        "acquired": po.acquired[i],
+        "lost": lost,
+        "acquisition_rate": po.acquired[i] / totals["acquired"],
+        "retention_rate": 1.0 - lost / start if start > 0 else math.nan,
+        "churn_rate": lost / start if start > 0 else math.nan,
+        "avg_satisfaction": po.satisfaction_sum[i] / end if end > 0 else math.nan,
+        "avg_loyalty": po.loyalty_sum[i] / end if end > 0 else math.nan,
+        "care_intensity": fo.care[i],
         "complaints": complaints,
-        "resolved_quickly": float(po.resolved_quickly[i]),
-        "resolved": float(po.resolved[i]),
-        "unresolved": float(po.unresolved[i]),
-        "silent_dissatisfied": float(po.silent[i]),
-        "resolution_rate": (float(po.resolved_quickly[i]) + float(po.resolved[i])) / complaints if complaints else math.nan,
-        "units_sold": float(po.units_sold[i]),
-        "buyers": float(po.buyers[i]),
-        "share_of_wallet": min(1.0, float(po.units_sold[i]) / float(po.wallet[i])) if po.wallet[i] > 0 else math.nan,
+        "resolved_quickly": po.resolved_quickly[i],
+        "resolved": po.resolved[i],
+        "unresolved": po.unresolved[i],
+        "silent_dissatisfied": po.silent[i],
+        "resolution_rate": (po.resolved_quickly[i] + po.resolved[i]) / complaints if complaints else math.nan,
+        "units_sold": po.units_sold[i],
+        "buyers": po.buyers[i],
+        "share_of_wallet": min(1.0, po.units_sold[i] / po.wallet[i]) if po.wallet[i] > 0 else math.nan,
         "market_share_customers": end / totals["customers"],
         "market_share_revenue": lg.revenue / totals["revenue"],
-        "customer_equity": float(po.customer_equity[i]) if f.live else 0.0,
-        "tier_a": float(po.tier_counts[i][0]),
-        "tier_b": float(po.tier_counts[i][1]),
-        "tier_c": float(po.tier_counts[i][2]),
+        "customer_equity": po.customer_equity[i] if f.live else 0.0,
+        "tier_a": po.tier_counts[i][0],
+        "tier_b": po.tier_counts[i][1],
+        "tier_c": po.tier_counts[i][2],
         **tier_report(o, i),
-        "promoters": float(po.promoters[i]),
-        "detractors": float(po.detractors[i]),
+        "promoters": po.promoters[i],
+        "detractors": po.detractors[i],
         "reputation": f.reputation,
         "awareness": f.awareness,
-        "relationship_mean": float(o.relationship[i].mean()) if o.relationship.shape[1] else 0.0,
-        "tenders_bid": len(bids),
-        "tenders_won": sum(b.won for b in bids),
-        "tenders_voided": sum(not b.valid for b in bids),
-        **{f"void_{r.lower()}": voids.get(r, 0) for r in VOID_REASONS},
+        "relationship_mean": o.relationship_mean[i],
+        **bid_counts(o.bids.get(i, [])),
     }
     if f.bankrupt:  # a bankrupt firm's customer rates are 0, not undefined
         for key in ("retention_rate", "churn_rate", "avg_satisfaction", "avg_loyalty"):

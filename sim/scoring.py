@@ -16,6 +16,7 @@ everyone in the last period does not pay.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,15 +31,23 @@ COMPONENTS = {
 }
 
 
-def scale_0_100(values: np.ndarray, live: np.ndarray) -> np.ndarray:
+def scale_0_100(values: Sequence[float], live: Sequence[bool]) -> np.ndarray:
     """Min-max scale over live firms; dead firms get 0."""
-    out = np.zeros(len(values))
-    if not live.any():
-        return out
-    v = values[live]
-    lo, hi = v.min(), v.max()
-    out[live] = 100.0 if hi - lo <= 1e-12 else 100.0 * (v - lo) / (hi - lo)
-    return out
+    return np.array(min_max_points(list(values), list(live)))
+
+
+def min_max_points(values: list[float], live: list[bool]) -> list[float]:
+    """Min-max points (0-100) over the live firms, as plain floats; dead firms get 0, all live firms 100 when equal."""
+    v = [x for x, ok in zip(values, live) if ok]
+    if not v:
+        return [0.0] * len(values)
+    if any(x != x or (x == 0.0 and math.copysign(1.0, x) < 0) for x in v):  # a NaN or -0.0: the extremes numpy picks
+        lo, hi = float(np.min(v)), float(np.max(v))
+    else:
+        lo, hi = min(v), max(v)
+    if hi - lo <= 1e-12:
+        return [100.0 if ok else 0.0 for ok in live]
+    return [100.0 * (x - lo) / (hi - lo) if ok else 0.0 for x, ok in zip(values, live)]
 
 
 def start_value(metric: str, scenario: Scenario) -> float:
@@ -60,12 +69,16 @@ def start_value(metric: str, scenario: Scenario) -> float:
 def metric_references(rows: Sequence[dict], scenario: Scenario) -> dict[str, tuple[float, float]]:
     """The (reference, span) of every scorecard metric this period, as published with the scores."""
     live = [r for r in rows if not r["bankrupt"]]
+    market = [metric for metric, m in scenario.scoring.metrics.items() if m.reference == "market"]
+    # the live firms' mean of each "market" metric: the rows of one C-ordered array, each mean as np.mean gives it
+    means = np.array([[float(r[k]) for r in live] for k in market]).mean(axis=1).tolist() if live and market else [0.0] * len(market)
+    market_mean = dict(zip(market, means))
     out = {}
     for metric, m in scenario.scoring.metrics.items():
         if m.reference == "start":
             ref = start_value(metric, scenario)
         elif m.reference == "market":
-            ref = float(np.mean([float(r[metric]) for r in live])) if live else 0.0
+            ref = market_mean[metric]
         else:
             ref = m.value
         span = max(m.span * abs(ref), m.span * 1e-9) if m.relative else m.span
@@ -83,22 +96,43 @@ def scorecard(rows: Sequence[dict], weights: Scoring, references: dict[str, tupl
 
     `references` (from :func:`metric_references`) are required when ``weights.method == "reference"``.
     """
-    live = np.array([not r["bankrupt"] for r in rows])
-    comps = {}
-    for comp, metrics in COMPONENTS.items():
-        if weights.method == "reference":
-            if references is None:
-                raise ValueError("scorecard: method 'reference' needs the metrics' references")
-            scaled = [np.array([reference_points(float(r[m]), *references[m]) if ok else 0.0 for r, ok in zip(rows, live)])
-                      for m in metrics]
-        else:
-            scaled = [scale_0_100(np.array([float(r[m]) for r in rows]), live) for m in metrics]
-        comps[comp] = np.mean(scaled, axis=0)
-    total = sum(getattr(weights, c) * comps[c] for c in COMPONENTS)
-    return [
-        {**{f"score_{c}": float(comps[c][i]) for c in COMPONENTS}, "score": float(total[i])}
-        for i in range(len(rows))
-    ]
+    if weights.method == "reference" and references is None:
+        raise ValueError("scorecard: method 'reference' needs the metrics' references")
+    live = [not r["bankrupt"] for r in rows]
+    comps = {comp: component_scores([metric_points(rows, m, live, weights, references) for m in metrics])
+             for comp, metrics in COMPONENTS.items()}
+    weighted = [(getattr(weights, c), comps[c]) for c in COMPONENTS]
+    out = []
+    for i, scores in enumerate(zip(*comps.values())):
+        total = 0  # the weighted sum, added in COMPONENTS order from 0 as sum() adds
+        for w, comp in weighted:
+            total = total + w * comp[i]
+        out.append({**dict(zip(SCORE_COLUMNS, scores)), "score": float(total)})
+    return out
+
+
+#: each component's score column
+SCORE_COLUMNS = tuple(f"score_{c}" for c in COMPONENTS)
+
+
+def metric_points(rows: Sequence[dict], metric: str, live: list[bool], weights: Scoring,
+                  references: dict[str, tuple[float, float]] | None) -> list[float]:
+    """Each firm's points (0-100) on one metric, by the scenario's scoring method; 0 for a bankrupt firm."""
+    if weights.method == "reference":
+        reference, span = references[metric]
+        return [reference_points(float(r[metric]), reference, span) if ok else 0.0 for r, ok in zip(rows, live)]
+    return min_max_points([float(r[metric]) for r in rows], live)
+
+
+def component_scores(points: list[list[float]]) -> list[float]:
+    """Each firm's component score: the mean of its metrics' points (added in order, as ``np.mean(axis=0)`` does)."""
+    out = []
+    for i in range(len(points[0])):
+        total = points[0][i]
+        for p in points[1:]:
+            total = total + p[i]
+        out.append(total / len(points))
+    return out
 
 
 def rank_firms(rows: Sequence[dict]) -> list[int]:
