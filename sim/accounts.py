@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from operator import attrgetter
 
-import numpy as np
 
 from crmsim.scenarios.schema import Costs
 from crmsim.sim import libm
