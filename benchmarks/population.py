@@ -306,8 +306,12 @@ def replay_check(n: int, periods: int, seed: int = SEED) -> list[dict[str, Any]]
             for k in ("expectation", "satisfaction", "loyalty", "ref_price")
         }
         rel = {}
-        for k, v in outcome_dict(po).items():
-            if k in ("panel", "prospects_end", "adopters"):
+        vec_out = outcome_dict(po)
+        # the CRM tallies of the second version (revenue, units and at-risk counts by ABC tier, ...) are not
+        # written per object: compared are the tallies both versions keep
+        row["not_compared"] = sorted(k for k in vec_out if k not in out and k not in ("panel",))
+        for k, v in vec_out.items():
+            if k in ("panel", "prospects_end", "adopters") or k not in out:
                 continue
             a, b = np.asarray(v, dtype=float), np.asarray(out[k], dtype=float)
             rel[k] = float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1.0)))
