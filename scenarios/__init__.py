@@ -9,10 +9,11 @@ Errors name the file, the key, the rule and the value.
 
 from __future__ import annotations
 
+import functools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -25,8 +26,33 @@ __all__ = [
     "list_scenarios",
     "scenario_from_dict",
     "scenario_with_overrides",
+    "per_scenario",
     "SCENARIO_DIR",
 ]
+
+T = TypeVar("T")
+
+
+def per_scenario(fn: Callable[[Scenario], T]) -> Callable[[Scenario], T]:
+    """Cache ``fn(scenario)`` per scenario object: worked out on the first call for a scenario, then reused.
+
+    A Scenario is frozen but holds dicts, so it is not hashable; it is looked up by identity and kept alive
+    with its value, so that its id is not reused. A long-lived process (a sweep, the web app) meets many
+    scenarios: the cache starts afresh after 64.
+    """
+    cache: dict[int, tuple[Scenario, T]] = {}
+
+    @functools.wraps(fn)
+    def cached(sc: Scenario) -> T:
+        hit = cache.get(id(sc))
+        if hit is None or hit[0] is not sc:
+            if len(cache) >= 64:
+                cache.clear()
+            hit = cache[id(sc)] = (sc, fn(sc))
+        return hit[1]
+
+    cached.cache_clear = cache.clear  # type: ignore[attr-defined]
+    return cached
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import crmsim
+from crmsim.scenarios import per_scenario
 
 if TYPE_CHECKING:
     from crmsim.scenarios import Scenario
@@ -71,8 +72,10 @@ def _canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
+@per_scenario
 def scenario_hash(scenario: Scenario) -> str:
-    """A stable hash of the validated scenario's content (``model_dump(mode="json")``, after overrides)."""
+    """A stable hash of the validated scenario's content (``model_dump(mode="json")``, after overrides);
+    worked out once per scenario object (a Scenario is frozen)."""
     return hashlib.sha256(_canonical(scenario.model_dump(mode="json"))).hexdigest()[:16]
 
 

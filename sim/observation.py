@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from crmsim.scenarios import per_scenario
 from crmsim.scenarios.schema import STAGES, Event, Scenario
 from crmsim.sim.decisions import DecisionContext
 from crmsim.sim.events import announced_events
@@ -134,19 +135,10 @@ class _ScenarioLimits:
         )
 
 
-# id -> (scenario, its limits): a Scenario holds dicts, so it is not hashable; looked up by identity, the
-# scenario kept alive so that its id is not reused
-_SCENARIO_LIMITS: dict[int, tuple[Scenario, _ScenarioLimits]] = {}
-
-
+@per_scenario
 def scenario_limits(sc: Scenario) -> _ScenarioLimits:
     """The scenario's part of a firm's :class:`DecisionContext`, worked out on the first call for `sc`."""
-    hit = _SCENARIO_LIMITS.get(id(sc))
-    if hit is None or hit[0] is not sc:
-        if len(_SCENARIO_LIMITS) >= 64:  # a long-lived process (a sweep, the web app) meets many scenarios
-            _SCENARIO_LIMITS.clear()
-        hit = _SCENARIO_LIMITS[id(sc)] = (sc, _ScenarioLimits.of(sc))
-    return hit[1]
+    return _ScenarioLimits.of(sc)
 
 
 def decision_context(state: GameState, firm: int) -> DecisionContext:

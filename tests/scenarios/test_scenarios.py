@@ -162,3 +162,22 @@ def test_behavioural_settings_that_were_code_constants_keep_their_values(name):
 def test_behavioural_settings_have_bounds(key, value, rule):
     with pytest.raises(ScenarioError, match=f"{key}: {rule}; got {value}"):
         load_scenario("classroom-v1", overrides={key: value})
+
+
+def test_per_scenario_works_a_value_out_once_per_scenario_object():
+    from crmsim.scenarios import load_scenario, per_scenario
+
+    calls = []
+
+    @per_scenario
+    def name_length(sc):
+        calls.append(sc)
+        return len(sc.name)
+
+    a, b = load_scenario("classroom-v1"), load_scenario("classroom-v1")  # equal content, two objects
+    assert name_length(a) == name_length(a) == len(a.name)
+    assert calls == [a]
+    assert name_length(b) == len(b.name) and len(calls) == 2 and calls[1] is b
+    name_length.cache_clear()
+    name_length(a)
+    assert len(calls) == 3
