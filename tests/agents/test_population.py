@@ -276,3 +276,35 @@ def test_individual_view_of_one_customer():
     assert m.state.population.customer(17)["supplier"] == h.supplier.iloc[-1]
     with pytest.raises(IndexError, match="must be in"):
         m.customer_history(10_000)
+
+
+def _partitioned_tiers(spend: np.ndarray, m: Market) -> np.ndarray:
+    """The tiers as value_tiers always cut them before its faster sort path: by argpartition alone."""
+    n = spend.shape[0]
+    a_from, b_from = n - int(round(m.tier_a_share * n)), n - int(round((m.tier_a_share + m.tier_b_share) * n))
+    tier = np.full(n, 2, dtype=np.int8)
+    if n == 0 or b_from >= n:
+        return tier
+    order = np.argpartition(spend, (min(b_from, n - 1), min(a_from, n - 1)))
+    tier[order[b_from:]] = 1
+    tier[order[a_from:]] = 0
+    return tier
+
+
+@pytest.mark.parametrize("case", range(300))
+def test_value_tiers_cut_the_same_sets_as_the_partition_with_ties_and_nan(case):
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(0, 400))
+    kind = case % 4
+    if kind == 0:
+        spend = rng.lognormal(size=n)
+    elif kind == 1:  # heavy ties: few distinct values, so cuts often fall inside a tie
+        spend = rng.integers(0, 5, n).astype(float)
+    elif kind == 2:  # ties and NaN
+        spend = rng.integers(0, 8, n).astype(float)
+        spend[rng.random(n) < 0.05] = np.nan
+    else:  # float32, as the population keeps expected spend
+        spend = rng.gamma(2.0, 1.0, n).astype(np.float32).round(1)
+    shares = sorted(rng.uniform(0.0, 1.0, 2))
+    m = M.model_copy(update={"tier_a_share": float(shares[0]), "tier_b_share": float(shares[1] - shares[0])})
+    np.testing.assert_array_equal(value_tiers(spend, m), _partitioned_tiers(spend, m))
