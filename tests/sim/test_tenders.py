@@ -836,3 +836,39 @@ def test_bid_for_a_closed_past_tender_shows_late_in_bid_rows():
     rows = [r for r in res.bid_rows() if r["tender"] == "acme-01"]
     assert len(rows) == 1 and rows[0]["void_reason"] == T.LATE
     assert res.firm_rows[0]["void_late"] == 1
+
+
+def _max_winning_price_by_the_rules(winner, others, weights, relationship, cap, ratio, min_valid):
+    """The trial game through the rule functions themselves (abnormally_low_threshold, price_points, outscores),
+    bisected as max_winning_price bisects: the reference its written-out arithmetic must equal bit for bit."""
+    bids = [winner, *others]
+    w_p, w_s, w_r = weights
+    fixed = [T.service_points(w_s, b.promised_service) for b in bids]
+    ties = [T.relationship_points(w_r, relationship[b.firm]) for b in bids]
+
+    def wins(p):
+        prices = [p] + [b.price for b in others]
+        n, total = len(prices), sum(prices)
+        valid = [n < 2 or not x < T.abnormally_low_threshold(ratio, total, x, n) for x in prices]
+        if not valid[0] or sum(valid) < min_valid:
+            return False
+        low = min(x for x, ok in zip(prices, valid) if ok)
+        mine = T.price_points(w_p, low, p) + fixed[0] + ties[0]
+        return all(T.outscores(mine, p, T.price_points(w_p, low, prices[k]) + fixed[k] + ties[k], prices[k])
+                   for k in range(1, n) if valid[k])
+
+    return T.highest_winning_price(wins, winner.price, cap)
+
+
+@pytest.mark.parametrize("case", range(200))
+def test_max_winning_price_equals_the_trial_through_the_scoring_rules(case):
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(1, 7))
+    prices = rng.uniform(60.0, 120.0, n).round(int(rng.integers(0, 3)))
+    bids = [T.BidRecord("t-1", "c", i, float(prices[i]), round(float(rng.uniform(0.5, 1.0)), 2)) for i in range(n)]
+    relationship = {i: float(rng.uniform(0.0, 1.0)) for i in range(n)}
+    w = rng.dirichlet([1.0, 1.0, 1.0])
+    weights = (float(w[0]), float(w[1]), float(w[2]))
+    ratio, min_valid = float(rng.choice([0.0, 0.7, 0.8, 0.9])), int(rng.integers(1, 4))
+    args = (bids[0], bids[1:], weights, relationship, 130.0, ratio, min_valid)
+    assert T.max_winning_price(*args) == _max_winning_price_by_the_rules(*args)
