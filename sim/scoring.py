@@ -31,11 +31,6 @@ COMPONENTS = {
 }
 
 
-def scale_0_100(values: Sequence[float], live: Sequence[bool]) -> np.ndarray:
-    """Min-max scale over live firms; dead firms get 0."""
-    return np.array(min_max_points(list(values), list(live)))
-
-
 def min_max_points(values: list[float], live: list[bool]) -> list[float]:
     """Min-max points (0-100) over the live firms, as plain floats; dead firms get 0, all live firms 100 when equal."""
     v = [x for x, ok in zip(values, live) if ok]

@@ -3,11 +3,10 @@ worked out by hand here."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from crmsim.scenarios.schema import Scoring
-from crmsim.sim.scoring import rank_firms, scale_0_100, scorecard
+from crmsim.sim.scoring import min_max_points, rank_firms, scorecard
 
 
 def firm(equity, cum_op, satisfaction, retention, share, relationship, equity_of_customers, bankrupt=False, bankrupt_period=None):
@@ -35,14 +34,14 @@ B = firm(300.0, 10.0, 6.0, 0.7, 0.3, 0.2, 3000.0)
 C = firm(200.0, 30.0, 7.0, 0.8, 0.2, 0.3, 2000.0)
 
 
-def test_scale_0_100_maps_the_worst_live_firm_to_0_and_the_best_to_100():
-    out = scale_0_100(np.array([100.0, 300.0, 200.0, 9e9]), np.array([True, True, True, False]))
-    assert out.tolist() == [0.0, 100.0, 50.0, 0.0]
+def test_min_max_points_map_the_worst_live_firm_to_0_and_the_best_to_100():
+    out = min_max_points([100.0, 300.0, 200.0, 9e9], [True, True, True, False])
+    assert out == [0.0, 100.0, 50.0, 0.0]
 
 
-def test_scale_0_100_gives_100_to_all_when_every_live_firm_is_equal():
-    assert scale_0_100(np.array([5.0, 5.0, 1.0]), np.array([True, True, False])).tolist() == [100.0, 100.0, 0.0]
-    assert scale_0_100(np.array([5.0, 7.0]), np.array([False, False])).tolist() == [0.0, 0.0]
+def test_min_max_points_give_100_to_all_when_every_live_firm_is_equal():
+    assert min_max_points([5.0, 5.0, 1.0], [True, True, False]) == [100.0, 100.0, 0.0]
+    assert min_max_points([5.0, 7.0], [False, False]) == [0.0, 0.0]
 
 
 def test_scorecard_components_and_weighted_score_worked_by_hand():
