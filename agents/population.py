@@ -539,9 +539,8 @@ class FirmTables:
 
 def firm_tables(inputs: MarketInputs, m: Market, xp: Any = np) -> FirmTables:
     """The firm tables a step reads, made together: one float32 array, a row per table."""
-    x = m.external_reference
     rows = (inputs.quality, libm.log(inputs.price, xp), inputs.price, inputs.reputation, inputs.wom, inputs.care,
-            (1 - x) * inputs.price + x * inputs.market_price, inputs.scandal)
+            blended_anchor(inputs.price, inputs.market_price, m), inputs.scandal)
     table = xp.zeros((len(rows), int(inputs.price.shape[0]) + 1), dtype=REAL)
     table[:, 1:] = xp.concatenate(rows).reshape(len(rows), -1)
     table[6, 0] = inputs.market_price
@@ -744,9 +743,14 @@ def price_anchor(pop: Population, inputs: MarketInputs, tables: FirmTables, bins
     (Kalyanaram & Winer 1995); with no live price, each customer's own reference stands in for the market's."""
     if inputs.market_price > 0:
         return tables.anchor.take(bins)
+    return xp.where(bins > 0, blended_anchor(tables.price[bins], pop.ref_price, m), pop.ref_price)
+
+
+def blended_anchor(price_paid: Array, reference: Array | float, m: Market) -> Array:
+    """The anchor of :func:`price_anchor`: ``(1 - external_reference)`` x the price paid + ``external_reference``
+    x the outside reference (the market's mean price, or the customer's own reference)."""
     x = m.external_reference
-    price_paid = tables.price[bins]
-    return xp.where(bins > 0, (1 - x) * price_paid + x * pop.ref_price, pop.ref_price)
+    return (1 - x) * price_paid + x * reference
 
 
 def step_population(
