@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from operator import attrgetter
 
-
 from crmsim.scenarios.schema import Costs
 from crmsim.sim import libm
 from crmsim.sim.decisions import Decision
