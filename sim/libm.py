@@ -66,22 +66,25 @@ def exp(x: Any, xp: Any = np) -> Any:
     return _by_libm(_exp, x)
 
 
+def _log(v: float) -> float:
+    try:
+        return math.log(v)
+    except ValueError:  # zero, or a negative number
+        return -math.inf if v == 0 else math.nan
+
+
 def log(x: Any, xp: Any = np) -> Any:
     """The natural logarithm, element by element; float64 numpy arrays as the C library computes it."""
     if NUMPY_IS_LIBM or not _is_float64(x, xp):
         return xp.log(x)
-    a = np.asarray(x, dtype=np.float64)
-    out = np.full(a.shape, np.nan)
-    pos = a > 0
-    out[pos] = _by_libm(math.log, a[pos])
-    out[a == 0] = -np.inf
-    return out[()] if out.ndim == 0 else out
+    return _by_libm(_log, x)
 
 
 def power(x: Any, y: float) -> np.ndarray:
     """x ** y for a float64 array `x` and a number `y`, as the C library's pow computes it."""
     if NUMPY_IS_LIBM:
         return np.power(x, y)
+
     def pow_(v: float) -> float:
         try:
             return math.pow(v, y)
