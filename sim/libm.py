@@ -10,6 +10,11 @@ So every float64 ``exp``, ``log`` and ``power`` of a rule goes through here: num
 library (x86-64 without AVX-512, checked once at import), else the C library one number at a time
 (:mod:`math`), which is what numpy gives on the machines without AVX-512. float32 arrays and other array
 libraries (``xp``, such as CuPy) keep their own functions.
+
+``exp`` has a faster way to the C library where numpy's own loop is not it: numpy's complex exp has no
+vectorised code of its own and calls the C library's ``cexp``, whose real part for ``x + 0j`` is the C
+library's ``exp(x)`` times 1.0 up to x = 709 (above, it scales). It is taken only where a check at import
+finds it equal to :func:`math.exp` bit for bit, on numbers where numpy's real loop differs.
 """
 
 from __future__ import annotations
@@ -59,10 +64,43 @@ def _exp(v: float) -> float:
         return math.inf
 
 
+#: the largest x whose complex exp ``cexp(x + 0j)`` the C library computes as ``exp(x) * 1.0``
+_CEXP_UNSCALED_UP_TO = 709.0
+
+
+def _exp_by_cexp(x: Any) -> np.ndarray:
+    """The C library's exp(x) as the real part of its cexp(x + 0j); the numbers above 709 (or NaN) one at a time."""
+    a = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # those numbers are recomputed below, quietly as math does
+        out = np.exp(a.astype(np.complex128)).real.copy()
+    scaled = ~(a <= _CEXP_UNSCALED_UP_TO)
+    if scaled.any():
+        out[scaled] = _by_libm(_exp, a[scaled])
+    return out[()] if out.ndim == 0 else out
+
+
+def cexp_check_numbers() -> np.ndarray:
+    """The 4,096 numbers the import-time check runs: half where the engine's numbers lie, half over exp's range."""
+    x = np.random.default_rng(20261201).uniform(-745.0, 709.0, 4096)
+    x[:2048] /= 20.0
+    return x
+
+
+def cexp_calls_libm() -> bool:
+    """Whether numpy's complex exp gives the C library's exp bit for bit here, on :func:`cexp_check_numbers`."""
+    x = cexp_check_numbers()
+    return bool(np.array_equal(_exp_by_cexp(x), _by_libm(_exp, x)))
+
+
+CEXP_IS_LIBM = not NUMPY_IS_LIBM and cexp_calls_libm()
+
+
 def exp(x: Any, xp: Any = np) -> Any:
     """e ** x, element by element; float64 numpy arrays as the C library computes it."""
     if NUMPY_IS_LIBM or not _is_float64(x, xp):
         return xp.exp(x)
+    if CEXP_IS_LIBM:
+        return _exp_by_cexp(x)
     return _by_libm(_exp, x)
 
 

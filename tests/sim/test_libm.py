@@ -28,10 +28,22 @@ def c_library(fn, values):
     return np.array(out)
 
 
-@pytest.fixture(params=["numpy where it calls libm", "one number at a time"])
+PATHS = ["numpy where it calls libm", "numpy's complex exp", "one number at a time"]
+
+
+def take_path(name, monkeypatch):
+    """Make libm take the path `name` (numpy's own loop is the machine's: that path is tested where it is libm)."""
+    if name == "numpy where it calls libm":
+        return
+    if name == "numpy's complex exp" and not libm.cexp_calls_libm():
+        pytest.skip("numpy's complex exp is not the C library's exp on this machine (libm does not take it here)")
+    monkeypatch.setattr(libm, "NUMPY_IS_LIBM", False)
+    monkeypatch.setattr(libm, "CEXP_IS_LIBM", name == "numpy's complex exp")
+
+
+@pytest.fixture(params=PATHS)
 def path(request, monkeypatch):
-    if request.param == "one number at a time":
-        monkeypatch.setattr(libm, "NUMPY_IS_LIBM", False)
+    take_path(request.param, monkeypatch)
     return request.param
 
 
@@ -41,6 +53,21 @@ def test_exp_is_the_c_librarys_bit_for_bit(path):
     assert got.dtype == np.float64 and got.shape == x.shape
     np.testing.assert_array_equal(got, c_library(math.exp, x.tolist()))
     np.testing.assert_array_equal(libm.exp(x.reshape(-1, 3)[:5]), c_library(math.exp, x.reshape(-1, 3)[:5].ravel().tolist()).reshape(5, 3))
+    near_the_top = np.linspace(705.0, 712.0, 701)  # where cexp scales (above 709) and where exp overflows
+    np.testing.assert_array_equal(libm.exp(near_the_top), c_library(math.exp, near_the_top.tolist()))
+    assert libm.exp(np.float64(2.0)).shape == () and float(libm.exp(2.0)) == math.exp(2.0)
+
+
+def test_the_import_check_would_see_numpys_own_exp():
+    """Where numpy's real exp is its own, it differs from the C library on some of the check's numbers; else the
+    check could pass a complex exp that is numpy's own too."""
+    x = libm.cexp_check_numbers()
+    own = np.exp(x) != c_library(math.exp, x.tolist())
+    if libm.NUMPY_IS_LIBM:
+        assert not own.any()
+    else:
+        assert own.sum() >= 20
+    assert libm.CEXP_IS_LIBM == (not libm.NUMPY_IS_LIBM and libm.cexp_calls_libm())
 
 
 def test_log_is_the_c_librarys_bit_for_bit(path):
@@ -79,9 +106,11 @@ def test_numpy_is_trusted_only_on_x86_64_without_avx512(machine, features, expec
     assert libm.numpy_calls_libm(machine, features) is expected
 
 
-def test_a_whole_game_gives_the_recorded_frames_one_number_at_a_time(monkeypatch):
-    """The per-number path is the numpy path of the machines without AVX-512: the recorded digests hold by it."""
-    monkeypatch.setattr(libm, "NUMPY_IS_LIBM", False)
+@pytest.mark.parametrize("name", PATHS[1:])
+def test_a_whole_game_gives_the_recorded_frames_by_the_c_library(name, monkeypatch):
+    """The complex-exp and per-number paths give the numpy path of the machines without AVX-512: the recorded
+    digests hold by each."""
+    take_path(name, monkeypatch)
     spec = importlib.util.spec_from_file_location("record_frame_digests", FIXTURES / "record_frame_digests.py")
     recorder = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recorder)
