@@ -4,6 +4,7 @@ a retry after a failed task runs afresh."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 
 import pandas as pd
@@ -38,6 +39,15 @@ def test_the_pool_spawns_its_workers():
         assert START_METHOD == "spawn" and pool._mp_context.get_start_method() == "spawn"
     finally:
         pool.shutdown()
+
+
+def test_a_pool_worker_starts_with_the_engine_imported_and_out_of_the_collectors_sight():
+    """start_worker imports the game's modules (numpy, pandas, mesa, the engine), then gc.freeze(): the tens of
+    thousands of import-time objects the collector no longer walks (this process froze none)."""
+    with process_pool(1) as pool:
+        frozen = pool.submit(gc.get_freeze_count).result()
+    assert frozen > 50_000
+    assert gc.get_freeze_count() == 0
 
 
 def test_registered_names_and_modules_a_batch_needs(plugin_module):
