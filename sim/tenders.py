@@ -12,6 +12,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
@@ -247,10 +248,16 @@ def score_bids(records: Sequence[BidRecord], weights: tuple[float, float, float]
         r.total = r.price_score + r.service_score + r.relationship_score
 
 
+_total = attrgetter("total")
+
+
 def rank_bids(valid: Sequence[BidRecord], rng: np.random.Generator) -> tuple[list[BidRecord], str | None]:
     """Order valid bids: highest total; totals within TIE_TOLERANCE of each other tie, and a tie
     goes to the lower price, then to a draw of the rng."""
     draws = rng.random(len(valid)).tolist()
+    by_total = sorted(valid, key=_total, reverse=True)
+    if all(a.total - b.total > TIE_TOLERANCE for a, b in zip(by_total, by_total[1:])):
+        return by_total, None  # no two totals tie: the order by total is the ranking the groups below give
     remaining = list(range(len(valid)))
     ranked: list[BidRecord] = []
     tie = None
@@ -322,29 +329,28 @@ def max_winning_price(
     ties = [relationship_points(w_r, relationship[b.firm]) for b in (winner, *others)]
     mine_fixed, mine_ties = fixed[0], ties[0]
     rivals = list(zip(rival_prices, fixed[1:], ties[1:]))
-    n = 1 + len(rival_prices)
-    others_n = n - 1
+    others_n = len(rival_prices)
+    rivals_needed = min_valid - 1  # valid rivals the tender needs besides the winner
 
     def wins(p: float) -> bool:
-        if n >= 2:
+        valid = []
+        low = p
+        if others_n:
             total = sum(rival_prices, p)
             if p < ratio * (total - p) / others_n:  # the winner abnormally low
                 return False
-            valid = [(x, f, t) for x, f, t in rivals if not x < ratio * (total - x) / others_n]
-            if 1 + len(valid) < min_valid:
-                return False
-            low = p
-            for x, _, _ in valid:
-                if x < low:
-                    low = x
-        else:
-            if min_valid > 1:
-                return False
-            valid, low = [], p
+            for rival in rivals:  # the rivals not abnormally low, and the lowest valid price
+                x = rival[0]
+                if not x < ratio * (total - x) / others_n:
+                    valid.append(rival)
+                    if x < low:
+                        low = x
+        if len(valid) < rivals_needed:
+            return False
         mine = points * low / p + mine_fixed + mine_ties
         for x, f, t in valid:  # the winner must outscore every valid rival
-            theirs = points * low / x + f + t
-            if not (mine - theirs > TIE_TOLERANCE or (abs(mine - theirs) <= TIE_TOLERANCE and p < x)):
+            lead = mine - (points * low / x + f + t)
+            if not (lead > TIE_TOLERANCE or (abs(lead) <= TIE_TOLERANCE and p < x)):
                 return False
         return True
 

@@ -470,6 +470,41 @@ def test_totals_within_tie_tolerance_go_to_the_lower_price():
     assert ranked[0].firm == 1 and tie == "price"
 
 
+def _ranking_by_tie_groups(valid, draws):
+    """The ranking rule as section 6.6 states it: the best total's group (totals within TIE_TOLERANCE of it) first,
+    by lower price, then by the draw; then the next group among the rest."""
+    remaining, ranked = list(range(len(valid))), []
+    while remaining:
+        best = max(valid[i].total for i in remaining)
+        group = sorted((i for i in remaining if best - valid[i].total <= T.TIE_TOLERANCE), key=lambda i: (valid[i].price, draws[i]))
+        ranked += group
+        remaining = [i for i in remaining if i not in group]
+    return [valid[i] for i in ranked]
+
+
+@pytest.mark.parametrize("case", range(200))
+def test_ranking_follows_the_tie_groups_whether_or_not_totals_tie(case):
+    """Ranking rule: rank_bids orders bids as the tie groups do, when every total stands apart (ranked by total
+    alone) and when some fall within TIE_TOLERANCE of each other or are equal; it draws the rng once per bid."""
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(1, 7))
+    base = rng.uniform(40.0, 80.0, n)
+    if case % 2:  # near ties: some totals a few tolerances apart, some equal
+        base = base[0] + rng.integers(-3, 4, n) * T.TIE_TOLERANCE * rng.choice([0.4, 1.0, 1.5])
+    valid = []
+    for i in range(n):
+        r = T.BidRecord("t-01", "t", i, float(rng.choice([80.0, 90.0, 100.0])), 0.5)
+        r.total = float(base[i])
+        valid.append(r)
+    draws = np.random.default_rng(case).random(n).tolist()
+    after = np.random.default_rng(case)
+    after.random(n)
+    rank_rng = np.random.default_rng(case)
+    ranked, _ = T.rank_bids(valid, rank_rng)
+    assert [r.firm for r in ranked] == [r.firm for r in _ranking_by_tie_groups(valid, draws)]
+    assert rank_rng.random() == after.random()
+
+
 # ---------------------------------------------------------------------------
 # contracts and delivery
 
