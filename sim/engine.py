@@ -706,10 +706,16 @@ def bids_by_tender(p: Period, staff: Staffing) -> dict[str, dict[int, tuple[Bid,
     """Every bid as tender id -> firm -> (bid, beyond the firm's bid limit), bids in tender-id order per firm."""
     out: dict[str, dict[int, tuple[Bid, bool]]] = {}
     for i, d in sorted(p.decisions.items()):
-        limit = decision_context(p.state, i).bid_limit(int(staff.sales[i]))
+        limit = bid_limit(p.scenario, int(staff.sales[i]))
         for k, (tid, bid) in enumerate(sorted(d.bids.items())):
             out.setdefault(tid, {})[i] = (bid, k >= limit)
     return out
+
+
+def bid_limit(scenario: Scenario, sales_after: int) -> int:
+    """Tenders `sales_after` sales staff can bid in a period: the firm's ``DecisionContext.bid_limit``, read from
+    the one scenario figure it needs rather than a whole context per firm (a test holds the two equal)."""
+    return sales_after * scenario.costs.bids_per_sales_staff
 
 
 def void_stray_bids(p: Period, entries: Mapping[str, Mapping[int, tuple[Bid, bool]]]) -> list[BidRecord]:

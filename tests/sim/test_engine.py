@@ -190,6 +190,21 @@ def test_capacity_is_checked_against_tenders_won_earlier_the_same_period():
     assert rows["b-01"]["void_reason"] == "NO_CAPACITY"  # 80 + 80 > 100
 
 
+@pytest.mark.parametrize("name", list_scenarios())
+def test_the_tender_office_bid_limit_is_the_decision_context_bid_limit(name):
+    """Bid limit (section 6.4): the limit the tender office voids extra bids by (engine.bid_limit) is the one
+    validation and the observation show (DecisionContext.bid_limit), for every firm and staff level."""
+    from crmsim.sim.engine import bid_limit
+    from crmsim.sim.observation import decision_context
+
+    sc = load_scenario(name)
+    state = initial_state(sc, 3)
+    for i in range(sc.firms.count):
+        context = decision_context(state, i)
+        for sales in range(0, 12):
+            assert bid_limit(sc, sales) == context.bid_limit(sales)
+
+
 def check_decision_for(state, firm, raw):
     from crmsim.sim.engine import check_decision
 
