@@ -1128,14 +1128,16 @@ def relationship_rows(p: Period, ended: Bankruptcies, ties: Ties) -> list[dict[s
         spend, hours, gained, hold = ties.spend.tolist(), ties.hours.tolist(), ties.gained.tolist(), ties.hold.tolist()
     for i in range(p.n_firms):
         for k, cid in clients:
-            row = {"period": t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
-                   "client_satisfaction": float(satisfaction[i][k])}
-            if lc is not None:
-                row.update(stage=STAGES[int(stage[i][k])], progress=float(progress[i][k]), idle=int(idle[i][k]),
-                           activity_cost=float(spend[i][k]), activity_hours=float(hours[i][k]),
-                           progress_gained=float(gained[i][k]),
-                           rival_hold=STAGES[int(hold[i][k])] if hold[i][k] >= 0 else "none")
-            rows.append(row)
+            if lc is None:
+                rows.append({"period": t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
+                             "client_satisfaction": float(satisfaction[i][k])})
+                continue
+            rows.append({"period": t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
+                         "client_satisfaction": float(satisfaction[i][k]),
+                         "stage": STAGES[int(stage[i][k])], "progress": float(progress[i][k]), "idle": int(idle[i][k]),
+                         "activity_cost": float(spend[i][k]), "activity_hours": float(hours[i][k]),
+                         "progress_gained": float(gained[i][k]),
+                         "rival_hold": STAGES[int(hold[i][k])] if hold[i][k] >= 0 else "none"})
     return rows
 
 

@@ -129,11 +129,15 @@ def tier_report(o: ByFirm, i: int) -> dict[str, float]:
     care = fo.care_by_tier[i] if fo.care_by_tier is not None else (0.0, 0.0, 0.0)
     revenue, units, counts, at_risk = po.revenue_tiers[i], po.units_tiers[i], po.tier_counts[i], po.at_risk_tiers[i]
     out: dict[str, float] = {}
-    for k, t in enumerate(("a", "b", "c")):
-        out[f"revenue_{t}"] = revenue[k]
-        out[f"margin_{t}"] = revenue[k] - units[k] * unit_cost - counts[k] * service_cost - care[k]
-        out[f"at_risk_{t}"] = at_risk[k]
+    for k, (revenue_t, margin_t, at_risk_t) in enumerate(TIER_COLUMNS):
+        out[revenue_t] = revenue[k]
+        out[margin_t] = revenue[k] - units[k] * unit_cost - counts[k] * service_cost - care[k]
+        out[at_risk_t] = at_risk[k]
     return out
+
+
+#: the ABC report's columns, tier by tier
+TIER_COLUMNS = tuple((f"revenue_{t}", f"margin_{t}", f"at_risk_{t}") for t in ("a", "b", "c"))
 
 
 #: the firm table's column counting each void reason's bids
