@@ -354,7 +354,56 @@ def max_winning_price(
                 return False
         return True
 
-    return highest_winning_price(wins, winner.price, cap)
+    # The steady case, the common one: a rival's abnormally-low line only rises with the trial price (the others'
+    # mean rises with it, and every operation above rounds monotonically), so a rival valid in the trial at the cap
+    # is valid below it, and one void at the winner's price is void above it. When that places every rival, and the
+    # winner's price clears its own line by far more than any rounding, every trial has the same valid rivals: the
+    # trial needs only the scores, in the same operations, and a rival's total is the same in each trial where the
+    # lowest price is a rival's (tests/sim/test_tenders.py checks both trials against the rules).
+    price = winner.price
+    if others_n and ratio >= 0 and price <= cap < 1e300 and price > clear_of_abnormally_low(ratio, rival_prices, cap):
+        steady = valid_rivals(rival_prices, cap, ratio)
+        if steady == valid_rivals(rival_prices, price, ratio):
+            kept = [rivals[j] for j in steady]
+            low_rival = min((x for x, _, _ in kept), default=math.inf)
+            at_low_rival = [(x, points * low_rival / x + f + t) for x, f, t in kept]
+            # the strongest of those totals: a winner ahead of it by more than a tie is ahead of each (subtraction
+            # rounds monotonically); none with a NaN among them
+            top = max((total for _, total in at_low_rival), default=-math.inf)
+            if any(total != total for _, total in at_low_rival):
+                top = math.inf
+
+            def wins(p: float) -> bool:  # the trial above, its valid rivals known
+                if len(kept) < rivals_needed:
+                    return False
+                if low_rival < p:
+                    mine = points * low_rival / p + mine_fixed + mine_ties
+                    if mine - top > TIE_TOLERANCE:
+                        return True
+                    scored = at_low_rival
+                else:
+                    mine = points * p / p + mine_fixed + mine_ties
+                    scored = [(x, points * p / x + f + t) for x, f, t in kept]
+                for x, total in scored:
+                    lead = mine - total
+                    if not (lead > TIE_TOLERANCE or (abs(lead) <= TIE_TOLERANCE and p < x)):
+                        return False
+                return True
+
+    return highest_winning_price(wins, price, cap)
+
+
+def valid_rivals(rival_prices: Sequence[float], p: float, ratio: float) -> list[int]:
+    """The rivals (by index) that are not abnormally low in :func:`max_winning_price`'s trial at price `p`."""
+    total = sum(rival_prices, p)
+    return [j for j, x in enumerate(rival_prices) if not x < ratio * (total - x) / len(rival_prices)]
+
+
+def clear_of_abnormally_low(ratio: float, rival_prices: Sequence[float], cap: float) -> float:
+    """A price above which a winner is not abnormally low in any of :func:`max_winning_price`'s trials up to `cap`:
+    the abnormally-low line (`ratio` x the mean of the rivals' prices), with margins of 1e-9 for the trial's rounding
+    (the rivals' total in each trial is off by far less than 1e-9 of itself plus the trial price)."""
+    return ratio * (math.fsum(rival_prices) * (1 + 1e-9) + cap * 1e-9) / len(rival_prices) * (1 + 1e-9)
 
 
 def highest_winning_price(wins: Callable[[float], bool], price: float, cap: float) -> float:

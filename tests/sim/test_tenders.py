@@ -907,3 +907,30 @@ def test_max_winning_price_equals_the_trial_through_the_scoring_rules(case):
     ratio, min_valid = float(rng.choice([0.0, 0.7, 0.8, 0.9])), int(rng.integers(1, 4))
     args = (bids[0], bids[1:], weights, relationship, 130.0, ratio, min_valid)
     assert T.max_winning_price(*args) == _max_winning_price_by_the_rules(*args)
+
+
+@pytest.mark.parametrize("case", range(300))
+def test_max_winning_price_equals_the_rules_near_ties_and_the_abnormally_low_line(case):
+    """max_winning_price equals the trial through the rules where its shortcuts are tested hardest: prices close
+    together and often equal, near-tied totals, winners and rivals on either side of the abnormally-low line as
+    the trial price moves (rivals whose validity changes, the steady case where none does), NaN relationships."""
+    rng = np.random.default_rng(10_000 + case)
+    n = int(rng.integers(1, 8))
+    ratio = float(rng.choice([0.0, 0.5, 0.8, 0.9, 0.95, 1.0]))
+    base = float(rng.uniform(50.0, 100.0))
+    prices = base * (1.0 + rng.choice([0.0, 0.01, 0.05, 0.2], n) * rng.uniform(-1.0, 1.0, n))
+    if case % 3 == 0:
+        prices = prices.round()  # equal prices
+    if case % 5 == 0:
+        prices[0] = base * ratio * float(rng.uniform(0.9, 1.1)) or base  # the winner near the abnormally-low line
+    bids = [T.BidRecord("t-1", "c", i, float(prices[i]), float(rng.choice([0.5, 0.6, 0.75, 1.0]))) for i in range(n)]
+    relationship = {i: float(rng.choice([0.0, 0.25, 0.5, rng.uniform(0.0, 1.0)])) for i in range(n)}
+    if case % 17 == 0:
+        relationship[int(rng.integers(0, n))] = math.nan
+    w = rng.dirichlet([1.0, 1.0, 1.0]) if case % 4 else np.array([0.5, 0.25, 0.25])
+    weights = (float(w[0]), float(w[1]), float(w[2]))
+    cap = float(max(prices) * rng.choice([1.0, 1.1, 1.5, 2.0]))
+    if case % 5 == 0:  # every trial close to the winner's line
+        cap = float(prices[0] * rng.choice([1.0001, 1.01, 1.05]))
+    args = (bids[0], bids[1:], weights, relationship, cap, ratio, int(rng.integers(1, 5)))
+    assert T.max_winning_price(*args) == _max_winning_price_by_the_rules(*args)
