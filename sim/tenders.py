@@ -373,11 +373,14 @@ def max_winning_price(
             if any(total != total for _, total in at_low_rival):
                 top = math.inf
 
+            short = len(kept) < rivals_needed  # too few valid rivals: no trial wins
+            low_points = points * low_rival  # the price score's numerator while a rival's price is the lowest
+
             def wins(p: float) -> bool:  # the trial above, its valid rivals known
-                if len(kept) < rivals_needed:
+                if short:
                     return False
                 if low_rival < p:
-                    mine = points * low_rival / p + mine_fixed + mine_ties
+                    mine = low_points / p + mine_fixed + mine_ties
                     if mine - top > TIE_TOLERANCE:
                         return True
                     scored = at_low_rival
