@@ -406,7 +406,7 @@ def clear_of_abnormally_low(ratio: float, rival_prices: Sequence[float], cap: fl
     """A price above which a winner is not abnormally low in any of :func:`max_winning_price`'s trials up to `cap`:
     the abnormally-low line (`ratio` x the mean of the rivals' prices), with margins of 1e-9 for the trial's rounding
     (the rivals' total in each trial is off by far less than 1e-9 of itself plus the trial price)."""
-    return ratio * (math.fsum(rival_prices) * (1 + 1e-9) + cap * 1e-9) / len(rival_prices) * (1 + 1e-9)
+    return ratio * (sum(rival_prices) * (1 + 1e-9) + cap * 1e-9) / len(rival_prices) * (1 + 1e-9)
 
 
 def highest_winning_price(wins: Callable[[float], bool], price: float, cap: float) -> float:
