@@ -496,13 +496,11 @@ def test_ranking_follows_the_tie_groups_whether_or_not_totals_tie(case):
         r = T.BidRecord("t-01", "t", i, float(rng.choice([80.0, 90.0, 100.0])), 0.5)
         r.total = float(base[i])
         valid.append(r)
-    draws = np.random.default_rng(case).random(n).tolist()
-    after = np.random.default_rng(case)
-    after.random(n)
+    draws = np.random.default_rng(case).random(n + 1).tolist()  # rank_bids' draws, then the rng's next one
     rank_rng = np.random.default_rng(case)
     ranked, _ = T.rank_bids(valid, rank_rng)
-    assert [r.firm for r in ranked] == [r.firm for r in _ranking_by_tie_groups(valid, draws)]
-    assert rank_rng.random() == after.random()
+    assert [r.firm for r in ranked] == [r.firm for r in _ranking_by_tie_groups(valid, draws[:n])]
+    assert rank_rng.random() == draws[n]  # one draw per bid, whether or not totals tied
 
 
 # ---------------------------------------------------------------------------
