@@ -361,7 +361,8 @@ def max_winning_price(
     # trial needs only the scores, in the same operations, and a rival's total is the same in each trial where the
     # lowest price is a rival's (tests/sim/test_tenders.py checks both trials against the rules).
     price = winner.price
-    if others_n and ratio >= 0 and price <= cap < 1e300 and price > clear_of_abnormally_low(ratio, rival_prices, cap):
+    if (others_n and ratio >= 0 and min(rival_prices) > 0 and price <= cap < 1e300
+            and price > clear_of_abnormally_low(ratio, rival_prices, cap)):
         steady = valid_rivals(rival_prices, cap, ratio)
         if steady == valid_rivals(rival_prices, price, ratio):
             kept = [rivals[j] for j in steady]
@@ -404,8 +405,8 @@ def valid_rivals(rival_prices: Sequence[float], p: float, ratio: float) -> list[
 
 def clear_of_abnormally_low(ratio: float, rival_prices: Sequence[float], cap: float) -> float:
     """A price above which a winner is not abnormally low in any of :func:`max_winning_price`'s trials up to `cap`:
-    the abnormally-low line (`ratio` x the mean of the rivals' prices), with margins of 1e-9 for the trial's rounding
-    (the rivals' total in each trial is off by far less than 1e-9 of itself plus the trial price)."""
+    the abnormally-low line (`ratio` x the mean of the rivals' prices, all positive), with margins of 1e-9 for the
+    trial's rounding (the rivals' total in each trial is off by far less than 1e-9 of itself plus the trial price)."""
     return ratio * (sum(rival_prices) * (1 + 1e-9) + cap * 1e-9) / len(rival_prices) * (1 + 1e-9)
 
 
