@@ -19,11 +19,13 @@ import numpy as np
 
 from crmsim.scenarios import per_scenario
 from crmsim.scenarios.schema import STAGES, Event, Scenario
-from crmsim.sim.decisions import DecisionContext
+from crmsim.sim.decisions import ClientId, DecisionContext
 from crmsim.sim.events import announced_events
 from crmsim.sim.market_research import tender_calendar
 from crmsim.sim.state import FirmState, GameState, Tender
 from crmsim.sim.tenders import relationship_shown
+
+ShownAwards = dict[ClientId, list[list[tuple[int, float]]]]  # per client, newest award first: (firm, R) of each valid bid
 
 # A firm row's columns that every firm (and the public scoreboard) sees after each period.
 PUBLIC_FIRM_FIELDS = (
@@ -103,6 +105,7 @@ class PublicReport:
     last_bids: list[dict[str, Any]]
     news: tuple[Event, ...]
     calendar: list[dict[str, Any]]
+    shown: ShownAwards | None = None  # lifecycle cultivation: what published bid scores showed (:func:`shown_awards`)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def public_report(state: GameState, results: list | None = None) -> PublicReport
         last_bids=last.bid_rows() if last else [],
         news=news(state),
         calendar=tender_calendar(state.scenario, state.period),
+        shown=shown_awards(results or []) if state.lifecycle is not None else None,
     )
 
 
@@ -199,7 +203,7 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     if lc is None:
         rivals_max = rel[rival_rows(n_firms, firm)].max(axis=0).tolist() if n_firms > 1 else [0.0] * len(ids)
     else:  # rivals' standing is private with lifecycle cultivation: what their published bid scores showed
-        shown = shown_relationships(results, firm)
+        shown = shown_relationships(results, firm, public.shown)
         rivals_max = [shown.get(c, 0.0) for c in ids]
     lifecycle = {}
     if lc is not None:
@@ -238,19 +242,45 @@ def rival_rows(n_firms: int, firm: int) -> np.ndarray:
     return rows
 
 
-def shown_relationships(results: list, firm: int) -> dict[str, float]:
+def shown_relationships(results: list, firm: int, awards: ShownAwards | None = None) -> dict[str, float]:
     """Per client, the strongest relationship a rival showed in the client's latest scored award: every valid
-    bid's relationship score (w_relationship x 100 x R) is published, so R can be read back from it."""
+    bid's relationship score (w_relationship x 100 x R) is published, so R can be read back from it.
+
+    `awards` is :func:`shown_awards` of `results`, when the caller already worked it out (once a period).
+    """
     out: dict[str, float] = {}
+    for client, scored in (shown_awards(results) if awards is None else awards).items():
+        for award in scored:
+            shown = [r for f, r in award if f != firm]
+            if shown:
+                out[client] = max(shown)
+                break
+    return out
+
+
+def shown_awards(results: list) -> ShownAwards:
+    """Per client, newest first, (firm, R) of each valid bid of the scored awards :func:`shown_relationships`
+    reads, R read back from the published relationship score: the latest award with a valid bid, and when
+    that one showed a single firm, the latest before it that showed another (that firm's latest rival)."""
+    out: ShownAwards = {}
+    complete: set[ClientId] = set()
     for r in reversed(results):
         for o in r.tenders:
             client = o.tender.client
-            w = o.tender.weights[2]
-            if client in out or w <= 0:
+            if client in complete:
                 continue
-            shown = [relationship_shown(b.relationship_score, w) for b in o.bids if b.valid and b.firm != firm]
-            if shown:
-                out[client] = max(shown)
+            w = o.tender.weights[2]
+            if w <= 0:
+                continue
+            shown = [(b.firm, relationship_shown(b.relationship_score, w)) for b in o.bids if b.valid]
+            if not shown:
+                continue
+            awards = out.setdefault(client, [])
+            if awards and all(f == awards[0][0][0] for f, _ in shown):
+                continue  # the newer award's one firm again: still no rival for it
+            awards.append(shown)
+            if len(awards) > 1 or any(f != shown[0][0] for f, _ in shown):
+                complete.add(client)
     return out
 
 

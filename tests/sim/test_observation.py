@@ -11,7 +11,15 @@ import pytest
 
 from crmsim.scenarios import load_scenario
 from crmsim.sim.engine import initial_state
-from crmsim.sim.observation import BOOKS_FIELDS, PUBLIC_FIRM_FIELDS, observe, public_fields, public_row
+from crmsim.sim.observation import (
+    BOOKS_FIELDS,
+    PUBLIC_FIRM_FIELDS,
+    observe,
+    public_fields,
+    public_row,
+    shown_awards,
+    shown_relationships,
+)
 
 CLIENTS = [
     {"id": "acme", "name": {"en": "Acme", "zh": "甲"}, "volume": 1000, "price_cap": 100, "every": 1},
@@ -55,6 +63,25 @@ def test_own_relationships_and_the_strongest_rivals_hold_per_client():
     assert ob.rivals_relationship_max == {"acme": 0.4, "bolt": 0.6}
     assert observe(state(), 2).rivals_relationship_max == {"acme": 0.4, "bolt": 0.5}
     assert ob.client_satisfaction == {"acme": 7.0, "bolt": 7.0}
+
+
+def award(client: str, w_relationship: float, *bids: tuple[int, bool, float]) -> SimpleNamespace:
+    """A past award of `client`'s tender: each bid (firm, valid, R) published with the score w x 100 x R."""
+    tender = SimpleNamespace(client=client, weights=(1.0 - w_relationship, 0.0, w_relationship))
+    return SimpleNamespace(tender=tender, bids=[SimpleNamespace(firm=f, valid=v, relationship_score=w_relationship * 100 * r)
+                                                for f, v, r in bids])
+
+
+def test_with_lifecycle_cultivation_a_rivals_hold_is_what_its_latest_valid_bid_showed():
+    """Acme: period 2 showed A alone (B's bid void), so A reads period 1 (B 0.4, C 0.3: 0.4) and B and C read A's 0.9;
+    bolt's price-only award shows nothing, its scored one B's 0.6; a client never scored shows nothing."""
+    results = [
+        SimpleNamespace(tenders=[award("acme", 0.5, (1, True, 0.4), (2, True, 0.3)), award("bolt", 0.25, (1, True, 0.6))]),
+        SimpleNamespace(tenders=[award("acme", 0.5, (0, True, 0.9), (1, False, 0.8)), award("bolt", 0.0, (2, True, 0.2))]),
+    ]
+    expected = [{"acme": 0.4, "bolt": 0.6}, {"acme": 0.9}, {"acme": 0.9, "bolt": 0.6}]
+    assert [shown_relationships(results, f) for f in range(3)] == expected
+    assert [shown_relationships(results, f, shown_awards(results)) for f in range(3)] == expected
 
 
 def test_customers_are_the_firms_own_count():
