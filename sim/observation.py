@@ -193,6 +193,7 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     last = results[-1] if results else None
     public = public or public_report(state, results)
     f = state.firms[firm]
+    limits = decision_context(state, firm) if limits is None else limits
     ids = state.scenario.client_ids
     rel = state.relationship
     n_firms = len(state.firms)
@@ -208,7 +209,7 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     lifecycle = {}
     if lc is not None:
         lifecycle = {
-            "stage": dict(zip(ids, stage_names(state, firm))),
+            "stage": dict(limits.stages),  # the firm's own copy of what validation reads
             "progress": dict(zip(ids, lc.progress[firm].tolist())),
             "idle": dict(zip(ids, lc.idle[firm].tolist())),
         }
@@ -223,7 +224,7 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
         rivals_relationship_max=dict(zip(ids, rivals_max)),
         customers=customers,
         own_last=last.firm_rows[firm] if last else None,
-        limits=decision_context(state, firm) if limits is None else limits,
+        limits=limits,
         market=public.market,
         last_bids=public.last_bids,
         history=[r.firm_rows[firm] for r in results],
