@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from crmsim.scenarios import per_scenario
 from crmsim.scenarios.schema import STAGES, Event, Scenario
-from crmsim.sim.decisions import ClientId, DecisionContext
+from crmsim.sim.decisions import ClientId, DecisionContext, frozen_record
 from crmsim.sim.events import announced_events
 from crmsim.sim.market_research import tender_calendar
 from crmsim.sim.state import FirmState, GameState, Tender
@@ -52,6 +52,7 @@ PUBLIC_FIRM_FIELDS = (
 )
 # A firm's books: private to the firm during the game, published when the game is over.
 BOOKS_FIELDS = ("cash", "debt", "emergency_debt", "equity")
+CONTEXT_FIELDS = tuple(f.name for f in fields(DecisionContext))
 
 
 def public_fields(game_over: bool = False) -> tuple[str, ...]:
@@ -112,27 +113,28 @@ class PublicReport:
 class _ScenarioLimits:
     """The scenario's part of every :class:`DecisionContext` (worked out once per scenario: a Scenario is frozen)."""
 
-    fields: dict[str, Any]  # DecisionContext's fields that only the scenario sets
+    template: dict[str, Any]  # every DecisionContext field in field order: the scenario's set, the firm's None
     activity_hours: dict[str, float]  # copied into each context: a bot cannot change the scenario's
     activity_stages: dict[str, tuple[str, ...]]
 
     @classmethod
     def of(cls, sc: Scenario) -> _ScenarioLimits:
         return cls(
-            fields=dict(
-                price_cap=sc.market.price_cap,
-                max_hire=sc.costs.max_hire_per_period,
-                clients_per_sales_staff=sc.costs.clients_per_sales_staff,
-                bids_per_sales_staff=sc.costs.bids_per_sales_staff,
-                client_ids=frozenset(sc.client_ids),
-                credit_line=sc.costs.credit_line,
-                cultivation_mode=sc.cultivation.mode,
-                hours_per_sales_staff=sc.cultivation.hours_per_sales_staff,
-                research_offered=sc.research.offered,
-                survey_max=sc.research.survey_max,
-                retention_offered=sc.crm.retention_offered,
-                tier_care=sc.crm.tier_care,
-            ),
+            template={
+                **dict.fromkeys(CONTEXT_FIELDS),
+                "price_cap": sc.market.price_cap,
+                "max_hire": sc.costs.max_hire_per_period,
+                "clients_per_sales_staff": sc.costs.clients_per_sales_staff,
+                "bids_per_sales_staff": sc.costs.bids_per_sales_staff,
+                "client_ids": frozenset(sc.client_ids),
+                "credit_line": sc.costs.credit_line,
+                "cultivation_mode": sc.cultivation.mode,
+                "hours_per_sales_staff": sc.cultivation.hours_per_sales_staff,
+                "research_offered": sc.research.offered,
+                "survey_max": sc.research.survey_max,
+                "retention_offered": sc.crm.retention_offered,
+                "tier_care": sc.crm.tier_care,
+            },
             activity_hours=dict(sc.cultivation.activity_hours),
             activity_stages=dict(sc.cultivation.activity_stages),
         )
@@ -149,20 +151,20 @@ def decision_context(state: GameState, firm: int) -> DecisionContext:
     f = state.firms[firm]
     sc = state.scenario
     limits = scenario_limits(sc)
-    return DecisionContext(
-        **limits.fields,
-        sales_staff=f.sales_staff,
-        service_staff=f.service_staff,
-        tender_ids=state.tender_ids,
-        open_tender_ids=frozenset(t.id for t in state.tenders),
-        cash=f.cash,
-        debt=f.debt,
-        previous=f.standing,
-        emergency_debt=f.emergency_debt,
-        activity_hours=dict(limits.activity_hours),  # the firm's own copies: a bot cannot change the scenario's
-        activity_stages=dict(limits.activity_stages),
-        stages=dict(zip(sc.client_ids, stage_names(state, firm))) if state.lifecycle is not None else {},
-    )
+    return frozen_record(DecisionContext, {
+        **limits.template,
+        "sales_staff": f.sales_staff,
+        "service_staff": f.service_staff,
+        "tender_ids": state.tender_ids,
+        "open_tender_ids": frozenset(t.id for t in state.tenders),
+        "cash": f.cash,
+        "debt": f.debt,
+        "previous": f.standing,
+        "emergency_debt": f.emergency_debt,
+        "activity_hours": dict(limits.activity_hours),  # the firm's own copies: a bot cannot change the scenario's
+        "activity_stages": dict(limits.activity_stages),
+        "stages": dict(zip(sc.client_ids, stage_names(state, firm))) if state.lifecycle is not None else {},
+    })
 
 
 def stage_names(state: GameState, firm: int) -> list[str]:
@@ -206,33 +208,35 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     else:  # rivals' standing is private with lifecycle cultivation: what their published bid scores showed
         shown = shown_relationships(results, firm, public.shown)
         rivals_max = [shown.get(c, 0.0) for c in ids]
-    lifecycle = {}
+    stage: dict[str, str] = {}
+    progress: dict[str, float] = {}
+    idle: dict[str, int] = {}
     if lc is not None:
-        lifecycle = {
-            "stage": dict(limits.stages),  # the firm's own copy of what validation reads
-            "progress": dict(zip(ids, lc.progress[firm].tolist())),
-            "idle": dict(zip(ids, lc.idle[firm].tolist())),
-        }
-    return Observation(
-        period=state.period,
-        periods=state.scenario.periods,
-        firm=f,
-        scenario=state.scenario,
-        tenders=state.tenders,
-        relationship=dict(zip(ids, own)),
-        client_satisfaction=dict(zip(ids, satisfaction)),
-        rivals_relationship_max=dict(zip(ids, rivals_max)),
-        customers=customers,
-        own_last=last.firm_rows[firm] if last else None,
-        limits=limits,
-        market=public.market,
-        last_bids=public.last_bids,
-        history=[r.firm_rows[firm] for r in results],
-        news=public.news,
-        calendar=public.calendar,
-        research=last.research.get(firm) if last else None,
-        **lifecycle,
-    )
+        stage = dict(limits.stages)  # the firm's own copy of what validation reads
+        progress = dict(zip(ids, lc.progress[firm].tolist()))
+        idle = dict(zip(ids, lc.idle[firm].tolist()))
+    return frozen_record(Observation, {
+        "period": state.period,
+        "periods": state.scenario.periods,
+        "firm": f,
+        "scenario": state.scenario,
+        "tenders": state.tenders,
+        "relationship": dict(zip(ids, own)),
+        "client_satisfaction": dict(zip(ids, satisfaction)),
+        "rivals_relationship_max": dict(zip(ids, rivals_max)),
+        "customers": customers,
+        "own_last": last.firm_rows[firm] if last else None,
+        "limits": limits,
+        "market": public.market,
+        "last_bids": public.last_bids,
+        "history": [r.firm_rows[firm] for r in results],
+        "news": public.news,
+        "calendar": public.calendar,
+        "stage": stage,
+        "progress": progress,
+        "idle": idle,
+        "research": last.research.get(firm) if last else None,
+    })
 
 
 @functools.lru_cache(maxsize=256)

@@ -9,7 +9,7 @@ changes nothing. Property tests throw random and hostile decisions at
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, fields, replace
 
 import numpy as np
 import pytest
@@ -53,6 +53,17 @@ def problems(raw, ctx: DecisionContext = CTX):
 
 def fields_of(probs) -> list[str]:
     return [p.field for p in probs]
+
+
+def test_a_validated_decision_is_the_frozen_decision_its_fields_make():
+    """Validation sets every field at once (frozen_record): the same Decision the constructor builds, every
+    field set in field order, and as frozen."""
+    d = validate_decision({"price": 120.0, "hire_sales": 1, "bids": {"a-01": {"price": 90.0, "promised_service": 0.7}}}, CTX)
+    assert list(vars(d)) == list(DECISION_FIELDS) == [f.name for f in fields(Decision)]
+    assert d == Decision(**vars(d))
+    assert repr(d) == repr(Decision(**vars(d)))
+    with pytest.raises(FrozenInstanceError):
+        d.price = 1.0
 
 
 # ---------------------------------------------------------------------------

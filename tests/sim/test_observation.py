@@ -3,7 +3,7 @@ section 10.1), on a state and a last period set up by hand."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, fields, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,9 +11,11 @@ import pytest
 
 from crmsim.scenarios import load_scenario
 from crmsim.sim.engine import initial_state
+from crmsim.sim.decisions import DecisionContext
 from crmsim.sim.observation import (
     BOOKS_FIELDS,
     PUBLIC_FIRM_FIELDS,
+    Observation,
     observe,
     public_fields,
     public_row,
@@ -95,6 +97,22 @@ def test_limits_are_what_validation_allows_now():
     assert ob.limits.bid_limit(3) == 6 and ob.limits.client_limit(2) == 4
     assert ob.limits.borrow_room == 150_000.0
     assert ob.limits.open_tender_ids == {"acme-01"} and ob.limits.tender_ids == {"acme-01"}
+
+
+@pytest.mark.parametrize("lifecycle", [False, True])
+def test_an_observation_and_its_limits_are_the_frozen_records_their_fields_make(lifecycle):
+    """observe and decision_context set every field at once (frozen_record): the same records the constructors
+    build, every field set in field order (none left unset), and as frozen."""
+    st = initial_state(load_scenario("classroom-v2"), 3) if lifecycle else state()
+    ob = observe(st, 1)
+    for record, cls in ((ob, Observation), (ob.limits, DecisionContext)):
+        assert list(vars(record)) == [f.name for f in fields(cls)]
+        assert record == cls(**vars(record)) and repr(record) == repr(cls(**vars(record)))
+    assert all(value is not None for value in vars(ob.limits).values())
+    assert bool(ob.stage) == bool(ob.limits.stages) == lifecycle and ob.stage == ob.limits.stages
+    assert ob.stage is not ob.limits.stages  # the observation's own copy
+    with pytest.raises(FrozenInstanceError):
+        ob.limits.cash = 1e9
 
 
 def test_news_are_the_events_starting_this_period():
