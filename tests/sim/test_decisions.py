@@ -20,6 +20,7 @@ from crmsim.scenarios import load_scenario
 from crmsim.sim.decisions import DECISION_FIELDS, MAX_MONEY, Bid, Decision, DecisionContext, DecisionError, validate_decision
 from crmsim.sim.engine import check_decision, decision_context, initial_state, period_rng, resolve_period
 from crmsim.sim.model import CRMModel
+from crmsim.sim.observation import Observation
 from crmsim.sim.tenders import LATE, MALFORMED
 
 # ---------------------------------------------------------------------------
@@ -64,6 +65,8 @@ def test_a_validated_decision_is_the_frozen_decision_its_fields_make():
     assert repr(d) == repr(Decision(**vars(d)))
     with pytest.raises(FrozenInstanceError):
         d.price = 1.0
+    for cls in (Decision, DecisionContext, Observation):  # the records built this way: no __post_init__ to skip
+        assert cls.__dataclass_params__.frozen and not hasattr(cls, "__post_init__")
 
 
 # ---------------------------------------------------------------------------
