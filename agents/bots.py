@@ -38,7 +38,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from crmsim.scenarios.schema import STAGES, Client
+from crmsim.scenarios import per_scenario
+from crmsim.scenarios.schema import STAGES, Client, Scenario
 from crmsim.sim.observation import Observation
 from crmsim.sim.state import Tender
 from crmsim.sim.tenders import bid_bond, unit_delivery_cost, unqualified
@@ -178,6 +179,13 @@ def client_value(obs: Observation, client: str) -> float:
 def contract_value(c: Client) -> float:
     """:func:`client_value` of a Client."""
     return c.volume * c.price_cap / c.every
+
+
+@per_scenario
+def clients_by_value(sc: Scenario) -> tuple[str, ...]:
+    """The scenario's key clients, the highest :func:`contract_value` first (ties by id)."""
+    value = {c.id: contract_value(c) for c in sc.clients}
+    return tuple(sorted(sc.client_ids, key=lambda c: (-value[c], c)))
 
 
 def rival_strength(obs: Observation, client: str) -> float:
@@ -452,8 +460,7 @@ class Researcher(Strategy):
 
     def decide(self, obs: Observation, rng: np.random.Generator) -> RawDecision:
         ref = obs.scenario.market.reference_price
-        value = {c.id: contract_value(c) for c in obs.scenario.clients}
-        by_value = sorted(obs.scenario.client_ids, key=lambda c: (-value[c], c))
+        by_value = clients_by_value(obs.scenario)
         known = (obs.research or {}).get("rivals", {})
         strong = {c for c, bands in known.items() if any(b["band"] == "strong" for b in bands)}
         started = [c for c in by_value if (obs.stage.get(c, "potential") != "potential" if obs.stage else obs.relationship[c] > obs.scenario.firms.relationship)]

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from crmsim.scenarios import per_scenario
 from crmsim.scenarios.schema import STAGES, Event, Scenario
-from crmsim.sim.decisions import DecisionContext
+from crmsim.sim.decisions import ClientId, DecisionContext, frozen_record
 from crmsim.sim.events import announced_events
 from crmsim.sim.market_research import tender_calendar
 from crmsim.sim.state import FirmState, GameState, Tender
 from crmsim.sim.tenders import relationship_shown
+
+ShownAwards = dict[ClientId, list[list[tuple[int, float]]]]  # per client, newest award first: (firm, R) of each valid bid
 
 # A firm row's columns that every firm (and the public scoreboard) sees after each period.
 PUBLIC_FIRM_FIELDS = (
@@ -50,6 +52,7 @@ PUBLIC_FIRM_FIELDS = (
 )
 # A firm's books: private to the firm during the game, published when the game is over.
 BOOKS_FIELDS = ("cash", "debt", "emergency_debt", "equity")
+CONTEXT_FIELDS = tuple(f.name for f in fields(DecisionContext))
 
 
 def public_fields(game_over: bool = False) -> tuple[str, ...]:
@@ -103,33 +106,35 @@ class PublicReport:
     last_bids: list[dict[str, Any]]
     news: tuple[Event, ...]
     calendar: list[dict[str, Any]]
+    shown: ShownAwards | None = None  # lifecycle cultivation: what published bid scores showed (:func:`shown_awards`)
 
 
 @dataclass(frozen=True)
 class _ScenarioLimits:
     """The scenario's part of every :class:`DecisionContext` (worked out once per scenario: a Scenario is frozen)."""
 
-    fields: dict[str, Any]  # DecisionContext's fields that only the scenario sets
+    template: dict[str, Any]  # every DecisionContext field in field order: the scenario's set, the firm's None
     activity_hours: dict[str, float]  # copied into each context: a bot cannot change the scenario's
     activity_stages: dict[str, tuple[str, ...]]
 
     @classmethod
     def of(cls, sc: Scenario) -> _ScenarioLimits:
         return cls(
-            fields=dict(
-                price_cap=sc.market.price_cap,
-                max_hire=sc.costs.max_hire_per_period,
-                clients_per_sales_staff=sc.costs.clients_per_sales_staff,
-                bids_per_sales_staff=sc.costs.bids_per_sales_staff,
-                client_ids=frozenset(sc.client_ids),
-                credit_line=sc.costs.credit_line,
-                cultivation_mode=sc.cultivation.mode,
-                hours_per_sales_staff=sc.cultivation.hours_per_sales_staff,
-                research_offered=sc.research.offered,
-                survey_max=sc.research.survey_max,
-                retention_offered=sc.crm.retention_offered,
-                tier_care=sc.crm.tier_care,
-            ),
+            template={
+                **dict.fromkeys(CONTEXT_FIELDS),
+                "price_cap": sc.market.price_cap,
+                "max_hire": sc.costs.max_hire_per_period,
+                "clients_per_sales_staff": sc.costs.clients_per_sales_staff,
+                "bids_per_sales_staff": sc.costs.bids_per_sales_staff,
+                "client_ids": frozenset(sc.client_ids),
+                "credit_line": sc.costs.credit_line,
+                "cultivation_mode": sc.cultivation.mode,
+                "hours_per_sales_staff": sc.cultivation.hours_per_sales_staff,
+                "research_offered": sc.research.offered,
+                "survey_max": sc.research.survey_max,
+                "retention_offered": sc.crm.retention_offered,
+                "tier_care": sc.crm.tier_care,
+            },
             activity_hours=dict(sc.cultivation.activity_hours),
             activity_stages=dict(sc.cultivation.activity_stages),
         )
@@ -146,20 +151,20 @@ def decision_context(state: GameState, firm: int) -> DecisionContext:
     f = state.firms[firm]
     sc = state.scenario
     limits = scenario_limits(sc)
-    return DecisionContext(
-        **limits.fields,
-        sales_staff=f.sales_staff,
-        service_staff=f.service_staff,
-        tender_ids=state.tender_ids,
-        open_tender_ids=frozenset(t.id for t in state.tenders),
-        cash=f.cash,
-        debt=f.debt,
-        previous=f.standing,
-        emergency_debt=f.emergency_debt,
-        activity_hours=dict(limits.activity_hours),  # the firm's own copies: a bot cannot change the scenario's
-        activity_stages=dict(limits.activity_stages),
-        stages=dict(zip(sc.client_ids, stage_names(state, firm))) if state.lifecycle is not None else {},
-    )
+    return frozen_record(DecisionContext, {
+        **limits.template,
+        "sales_staff": f.sales_staff,
+        "service_staff": f.service_staff,
+        "tender_ids": state.tender_ids,
+        "open_tender_ids": frozenset(t.id for t in state.tenders),
+        "cash": f.cash,
+        "debt": f.debt,
+        "previous": f.standing,
+        "emergency_debt": f.emergency_debt,
+        "activity_hours": dict(limits.activity_hours),  # the firm's own copies: a bot cannot change the scenario's
+        "activity_stages": dict(limits.activity_stages),
+        "stages": dict(zip(sc.client_ids, stage_names(state, firm))) if state.lifecycle is not None else {},
+    })
 
 
 def stage_names(state: GameState, firm: int) -> list[str]:
@@ -175,6 +180,7 @@ def public_report(state: GameState, results: list | None = None) -> PublicReport
         last_bids=last.bid_rows() if last else [],
         news=news(state),
         calendar=tender_calendar(state.scenario, state.period),
+        shown=shown_awards(results or []) if state.lifecycle is not None else None,
     )
 
 
@@ -189,6 +195,7 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     last = results[-1] if results else None
     public = public or public_report(state, results)
     f = state.firms[firm]
+    limits = decision_context(state, firm) if limits is None else limits
     ids = state.scenario.client_ids
     rel = state.relationship
     n_firms = len(state.firms)
@@ -199,35 +206,37 @@ def observe(state: GameState, firm: int, results: list | None = None, public: Pu
     if lc is None:
         rivals_max = rel[rival_rows(n_firms, firm)].max(axis=0).tolist() if n_firms > 1 else [0.0] * len(ids)
     else:  # rivals' standing is private with lifecycle cultivation: what their published bid scores showed
-        shown = shown_relationships(results, firm)
+        shown = shown_relationships(results, firm, public.shown)
         rivals_max = [shown.get(c, 0.0) for c in ids]
-    lifecycle = {}
+    stage: dict[str, str] = {}
+    progress: dict[str, float] = {}
+    idle: dict[str, int] = {}
     if lc is not None:
-        lifecycle = {
-            "stage": dict(zip(ids, stage_names(state, firm))),
-            "progress": dict(zip(ids, lc.progress[firm].tolist())),
-            "idle": dict(zip(ids, lc.idle[firm].tolist())),
-        }
-    return Observation(
-        period=state.period,
-        periods=state.scenario.periods,
-        firm=f,
-        scenario=state.scenario,
-        tenders=state.tenders,
-        relationship=dict(zip(ids, own)),
-        client_satisfaction=dict(zip(ids, satisfaction)),
-        rivals_relationship_max=dict(zip(ids, rivals_max)),
-        customers=customers,
-        own_last=last.firm_rows[firm] if last else None,
-        limits=decision_context(state, firm) if limits is None else limits,
-        market=public.market,
-        last_bids=public.last_bids,
-        history=[r.firm_rows[firm] for r in results],
-        news=public.news,
-        calendar=public.calendar,
-        research=last.research.get(firm) if last else None,
-        **lifecycle,
-    )
+        stage = dict(limits.stages)  # the firm's own copy of what validation reads
+        progress = dict(zip(ids, lc.progress[firm].tolist()))
+        idle = dict(zip(ids, lc.idle[firm].tolist()))
+    return frozen_record(Observation, {
+        "period": state.period,
+        "periods": state.scenario.periods,
+        "firm": f,
+        "scenario": state.scenario,
+        "tenders": state.tenders,
+        "relationship": dict(zip(ids, own)),
+        "client_satisfaction": dict(zip(ids, satisfaction)),
+        "rivals_relationship_max": dict(zip(ids, rivals_max)),
+        "customers": customers,
+        "own_last": last.firm_rows[firm] if last else None,
+        "limits": limits,
+        "market": public.market,
+        "last_bids": public.last_bids,
+        "history": [r.firm_rows[firm] for r in results],
+        "news": public.news,
+        "calendar": public.calendar,
+        "stage": stage,
+        "progress": progress,
+        "idle": idle,
+        "research": last.research.get(firm) if last else None,
+    })
 
 
 @functools.lru_cache(maxsize=256)
@@ -238,19 +247,45 @@ def rival_rows(n_firms: int, firm: int) -> np.ndarray:
     return rows
 
 
-def shown_relationships(results: list, firm: int) -> dict[str, float]:
+def shown_relationships(results: list, firm: int, awards: ShownAwards | None = None) -> dict[str, float]:
     """Per client, the strongest relationship a rival showed in the client's latest scored award: every valid
-    bid's relationship score (w_relationship x 100 x R) is published, so R can be read back from it."""
+    bid's relationship score (w_relationship x 100 x R) is published, so R can be read back from it.
+
+    `awards` is :func:`shown_awards` of `results`, when the caller already worked it out (once a period).
+    """
     out: dict[str, float] = {}
+    for client, scored in (shown_awards(results) if awards is None else awards).items():
+        for award in scored:
+            shown = [r for f, r in award if f != firm]
+            if shown:
+                out[client] = max(shown)
+                break
+    return out
+
+
+def shown_awards(results: list) -> ShownAwards:
+    """Per client, newest first, (firm, R) of each valid bid of the scored awards :func:`shown_relationships`
+    reads, R read back from the published relationship score: the latest award with a valid bid, and when
+    that one showed a single firm, the latest before it that showed another (that firm's latest rival)."""
+    out: ShownAwards = {}
+    complete: set[ClientId] = set()
     for r in reversed(results):
         for o in r.tenders:
             client = o.tender.client
-            w = o.tender.weights[2]
-            if client in out or w <= 0:
+            if client in complete:
                 continue
-            shown = [relationship_shown(b.relationship_score, w) for b in o.bids if b.valid and b.firm != firm]
-            if shown:
-                out[client] = max(shown)
+            w = o.tender.weights[2]
+            if w <= 0:
+                continue
+            shown = [(b.firm, relationship_shown(b.relationship_score, w)) for b in o.bids if b.valid]
+            if not shown:
+                continue
+            awards = out.setdefault(client, [])
+            if awards and all(f == awards[0][0][0] for f, _ in shown):
+                continue  # the newer award's one firm again: still no rival for it
+            awards.append(shown)
+            if len(awards) > 1 or any(f != shown[0][0] for f, _ in shown):
+                complete.add(client)
     return out
 
 

@@ -52,6 +52,8 @@ _POOL_SIZE = 4  # SeedSequence's default pool size
 _XSHIFT = 16
 _MIX_MULT_L, _MIX_MULT_R = 0xCA01_F9DD, 0x4973_F715
 _MAX_SEED_WORDS, _MAX_KEY = 8, 8  # beyond: NumPy's SeedSequence (the tables below cover 64 hashes)
+_SEED_LIMIT = 1 << (32 * _MAX_SEED_WORDS)
+_WORD, _WORD_PAIR = np.dtype("<u4"), np.dtype("<u8")  # little-endian, as SeedSequence's words are read everywhere
 
 
 def _hash_consts(init: int, mult: int, n: int = 64) -> tuple[int, ...]:
@@ -139,12 +141,13 @@ class StreamSeed(ISpawnableSeedSequence):
         n = 2 * n_words if wide else n_words
         if n >= len(_HASH_OUT) or not (wide or np.dtype(dtype) == np.uint32):
             return self.numpy.generate_state(n_words, dtype)  # many words, or NumPy's error for another dtype
+        cells = self._cells  # read once: StreamSeed's __getattr__ slows every attribute look-up
         words = []
         for i in range(n):
-            value = ((self._cells[i % _POOL_SIZE] ^ _HASH_OUT[i]) * _HASH_OUT[i + 1]) & _MASK32
+            value = ((cells[i % _POOL_SIZE] ^ _HASH_OUT[i]) * _HASH_OUT[i + 1]) & _MASK32
             words.append(value ^ (value >> _XSHIFT))
         if wide:  # pairs of words, little-endian first, as NumPy reads them on every machine
-            return np.array(words, dtype="<u4").view("<u8").astype(np.uint64, copy=False)
+            return np.array(words, dtype=_WORD).view(_WORD_PAIR).astype(np.uint64, copy=False)
         return np.array(words, dtype=np.uint32)
 
     @property
@@ -169,8 +172,12 @@ class StreamSeed(ISpawnableSeedSequence):
 def fast_seed(seed: Any, key: tuple[Any, ...]) -> bool:
     """Whether :class:`StreamSeed` stands in for NumPy's SeedSequence: an int seed of at most 256 bits and at most
     8 indices below 2**32 (the tables cover that many hashes); anything else goes to NumPy."""
-    return (type(seed) is int and 0 <= seed < 1 << (32 * _MAX_SEED_WORDS) and len(key) <= _MAX_KEY
-            and all(type(k) is int and 0 <= k <= _MASK32 for k in key))
+    if type(seed) is not int or not 0 <= seed < _SEED_LIMIT or len(key) > _MAX_KEY:
+        return False
+    for k in key:  # a loop, not all(...): the bots ask for every seat and period
+        if type(k) is not int or not 0 <= k <= _MASK32:
+            return False
+    return True
 
 
 def stream_rng(seed: int, *key: int) -> np.random.Generator:

@@ -9,7 +9,7 @@ changes nothing. Property tests throw random and hostile decisions at
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, fields, replace
 
 import numpy as np
 import pytest
@@ -20,6 +20,7 @@ from crmsim.scenarios import load_scenario
 from crmsim.sim.decisions import DECISION_FIELDS, MAX_MONEY, Bid, Decision, DecisionContext, DecisionError, validate_decision
 from crmsim.sim.engine import check_decision, decision_context, initial_state, period_rng, resolve_period
 from crmsim.sim.model import CRMModel
+from crmsim.sim.observation import Observation
 from crmsim.sim.tenders import LATE, MALFORMED
 
 # ---------------------------------------------------------------------------
@@ -53,6 +54,19 @@ def problems(raw, ctx: DecisionContext = CTX):
 
 def fields_of(probs) -> list[str]:
     return [p.field for p in probs]
+
+
+def test_a_validated_decision_is_the_frozen_decision_its_fields_make():
+    """Validation sets every field at once (frozen_record): the same Decision the constructor builds, every
+    field set in field order, and as frozen."""
+    d = validate_decision({"price": 120.0, "hire_sales": 1, "bids": {"a-01": {"price": 90.0, "promised_service": 0.7}}}, CTX)
+    assert list(vars(d)) == list(DECISION_FIELDS) == [f.name for f in fields(Decision)]
+    assert d == Decision(**vars(d))
+    assert repr(d) == repr(Decision(**vars(d)))
+    with pytest.raises(FrozenInstanceError):
+        d.price = 1.0
+    for cls in (Decision, DecisionContext, Observation):  # the records built this way: no __post_init__ to skip
+        assert cls.__dataclass_params__.frozen and not hasattr(cls, "__post_init__")
 
 
 # ---------------------------------------------------------------------------

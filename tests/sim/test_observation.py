@@ -3,7 +3,7 @@ section 10.1), on a state and a last period set up by hand."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, fields, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,7 +11,17 @@ import pytest
 
 from crmsim.scenarios import load_scenario
 from crmsim.sim.engine import initial_state
-from crmsim.sim.observation import BOOKS_FIELDS, PUBLIC_FIRM_FIELDS, observe, public_fields, public_row
+from crmsim.sim.decisions import DecisionContext
+from crmsim.sim.observation import (
+    BOOKS_FIELDS,
+    PUBLIC_FIRM_FIELDS,
+    Observation,
+    observe,
+    public_fields,
+    public_row,
+    shown_awards,
+    shown_relationships,
+)
 
 CLIENTS = [
     {"id": "acme", "name": {"en": "Acme", "zh": "甲"}, "volume": 1000, "price_cap": 100, "every": 1},
@@ -57,6 +67,25 @@ def test_own_relationships_and_the_strongest_rivals_hold_per_client():
     assert ob.client_satisfaction == {"acme": 7.0, "bolt": 7.0}
 
 
+def award(client: str, w_relationship: float, *bids: tuple[int, bool, float]) -> SimpleNamespace:
+    """A past award of `client`'s tender: each bid (firm, valid, R) published with the score w x 100 x R."""
+    tender = SimpleNamespace(client=client, weights=(1.0 - w_relationship, 0.0, w_relationship))
+    return SimpleNamespace(tender=tender, bids=[SimpleNamespace(firm=f, valid=v, relationship_score=w_relationship * 100 * r)
+                                                for f, v, r in bids])
+
+
+def test_with_lifecycle_cultivation_a_rivals_hold_is_what_its_latest_valid_bid_showed():
+    """Acme: period 2 showed A alone (B's bid void), so A reads period 1 (B 0.4, C 0.3: 0.4) and B and C read A's 0.9;
+    bolt's price-only award shows nothing, its scored one B's 0.6; a client never scored shows nothing."""
+    results = [
+        SimpleNamespace(tenders=[award("acme", 0.5, (1, True, 0.4), (2, True, 0.3)), award("bolt", 0.25, (1, True, 0.6))]),
+        SimpleNamespace(tenders=[award("acme", 0.5, (0, True, 0.9), (1, False, 0.8)), award("bolt", 0.0, (2, True, 0.2))]),
+    ]
+    expected = [{"acme": 0.4, "bolt": 0.6}, {"acme": 0.9}, {"acme": 0.9, "bolt": 0.6}]
+    assert [shown_relationships(results, f) for f in range(3)] == expected
+    assert [shown_relationships(results, f, shown_awards(results)) for f in range(3)] == expected
+
+
 def test_customers_are_the_firms_own_count():
     """Suppliers 0,0,1,-,2,0,-,1,0,-: firm 0 has 4 customers, firm 1 two, firm 2 one."""
     assert [observe(state(), i).customers for i in range(3)] == [4.0, 2.0, 1.0]
@@ -68,6 +97,22 @@ def test_limits_are_what_validation_allows_now():
     assert ob.limits.bid_limit(3) == 6 and ob.limits.client_limit(2) == 4
     assert ob.limits.borrow_room == 150_000.0
     assert ob.limits.open_tender_ids == {"acme-01"} and ob.limits.tender_ids == {"acme-01"}
+
+
+@pytest.mark.parametrize("lifecycle", [False, True])
+def test_an_observation_and_its_limits_are_the_frozen_records_their_fields_make(lifecycle):
+    """observe and decision_context set every field at once (frozen_record): the same records the constructors
+    build, every field set in field order (none left unset), and as frozen."""
+    st = initial_state(load_scenario("classroom-v2"), 3) if lifecycle else state()
+    ob = observe(st, 1)
+    for record, cls in ((ob, Observation), (ob.limits, DecisionContext)):
+        assert list(vars(record)) == [f.name for f in fields(cls)]
+        assert record == cls(**vars(record)) and repr(record) == repr(cls(**vars(record)))
+    assert all(value is not None for value in vars(ob.limits).values())
+    assert bool(ob.stage) == bool(ob.limits.stages) == lifecycle and ob.stage == ob.limits.stages
+    assert ob.stage is not ob.limits.stages  # the observation's own copy
+    with pytest.raises(FrozenInstanceError):
+        ob.limits.cash = 1e9
 
 
 def test_news_are_the_events_starting_this_period():
