@@ -40,6 +40,12 @@ def frozen_record(cls: type[Record], values: dict[str, Any]) -> Record:
     return record
 
 
+def bid_limit(sales_after: int, bids_per_sales_staff: int) -> int:
+    """The bid limit: tenders `sales_after` sales staff (after the period's hires and fires) can bid in a period.
+    Validation reads it through :meth:`DecisionContext.bid_limit`, the tender office directly."""
+    return sales_after * bids_per_sales_staff
+
+
 @dataclass(frozen=True)
 class Bid:
     """A sealed bid on one tender: unit price and promised service level."""
@@ -194,8 +200,8 @@ class DecisionContext:
         return sales_after * self.clients_per_sales_staff
 
     def bid_limit(self, sales_after: int) -> int:
-        """Tenders `sales_after` sales staff can bid in a period."""
-        return sales_after * self.bids_per_sales_staff
+        """Tenders `sales_after` sales staff can bid in a period (:func:`bid_limit`)."""
+        return bid_limit(sales_after, self.bids_per_sales_staff)
 
     def hours_limit(self, sales_after: int) -> float:
         """Sales hours (工时) `sales_after` sales staff have for activities in a period."""

@@ -34,7 +34,7 @@ from crmsim.agents.population import (
 )
 from crmsim.scenarios.schema import STAGES, Market, Scenario
 from crmsim.sim.accounts import MAX_ADJUSTMENT, Ledger, decision_ledger, decision_lines, emergency_loan, is_insolvent, service_intensity
-from crmsim.sim.decisions import Bid, Decision, DecisionContext, DecisionError, Problem, decision_from_dict, validate_decision
+from crmsim.sim.decisions import Bid, Decision, DecisionContext, DecisionError, Problem, bid_limit, decision_from_dict, validate_decision
 from crmsim.sim.events import event_effects, starting_events
 from crmsim.sim.metrics import FirmOutcomes, metrics
 from crmsim.sim.observation import Observation, decision_context, observe, public_report
@@ -706,16 +706,10 @@ def bids_by_tender(p: Period, staff: Staffing) -> dict[str, dict[int, tuple[Bid,
     """Every bid as tender id -> firm -> (bid, beyond the firm's bid limit), bids in tender-id order per firm."""
     out: dict[str, dict[int, tuple[Bid, bool]]] = {}
     for i, d in sorted(p.decisions.items()):
-        limit = bid_limit(p.scenario, int(staff.sales[i]))
+        limit = bid_limit(int(staff.sales[i]), p.scenario.costs.bids_per_sales_staff)
         for k, (tid, bid) in enumerate(sorted(d.bids.items())):
             out.setdefault(tid, {})[i] = (bid, k >= limit)
     return out
-
-
-def bid_limit(scenario: Scenario, sales_after: int) -> int:
-    """Tenders `sales_after` sales staff can bid in a period: the firm's ``DecisionContext.bid_limit``, read from
-    the one scenario figure it needs rather than a whole context per firm (a test holds the two equal)."""
-    return sales_after * scenario.costs.bids_per_sales_staff
 
 
 def void_stray_bids(p: Period, entries: Mapping[str, Mapping[int, tuple[Bid, bool]]]) -> list[BidRecord]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ import pytest
 
 from crmsim.agents.bots import lineup
 from crmsim.scenarios import list_scenarios, load_scenario
-from crmsim.sim.decisions import Decision, DecisionError
+from crmsim.sim.decisions import Bid, Decision, DecisionError
 from crmsim.sim.engine import initial_state, period_rng, resolve_period
 from crmsim.sim.model import CRMModel
 
@@ -192,17 +194,23 @@ def test_capacity_is_checked_against_tenders_won_earlier_the_same_period():
 
 @pytest.mark.parametrize("name", list_scenarios())
 def test_the_tender_office_bid_limit_is_the_decision_context_bid_limit(name):
-    """Bid limit (section 6.4): the limit the tender office voids extra bids by (engine.bid_limit) is the one
-    validation and the observation show (DecisionContext.bid_limit), for every firm and staff level."""
-    from crmsim.sim.engine import bid_limit
+    """Bid limit (section 6.4): the limit the tender office voids extra bids by is the one validation and the
+    observation show (DecisionContext.bid_limit), for every firm and staff level: a firm bidding on one tender
+    more than its limit has its alphabetically last bid voided as MALFORMED, the others not."""
+    from crmsim.sim.engine import bids_by_tender, blank_period
     from crmsim.sim.observation import decision_context
 
     sc = load_scenario(name)
     state = initial_state(sc, 3)
+    p = blank_period(state)
     for i in range(sc.firms.count):
         context = decision_context(state, i)
-        for sales in range(0, 12):
-            assert bid_limit(sc, sales) == context.bid_limit(sales)
+        for sales in range(0, 6):
+            limit = context.bid_limit(sales)
+            p.decisions[i] = replace(state.firms[i].standing, bids={f"t{k:03d}": Bid(1.0, 0.5) for k in range(limit + 1)})
+            staff = SimpleNamespace(sales=np.full(sc.firms.count, sales))  # bids_by_tender reads the sales staff alone
+            beyond = [over for tid, by_firm in sorted(bids_by_tender(p, staff).items()) for f, (_, over) in by_firm.items() if f == i]
+            assert beyond == [False] * limit + [True]
 
 
 def check_decision_for(state, firm, raw):
