@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -368,11 +368,9 @@ def word_of_mouth(promoters: float, detractors: float, n_firms: int, customers: 
 
 def cultivation_spend(decisions: Mapping[int, Decision], clients: tuple[str, ...], n_firms: int) -> np.ndarray:
     """Cultivation spend per firm and client (firms x clients, the scenario's client order)."""
-    pos = {c: k for k, c in enumerate(clients)}
     spend = np.zeros((n_firms, len(clients)))
     for i, d in decisions.items():
-        for cid, amount in d.cultivation.items():
-            spend[i, pos[cid]] = amount
+        spend[i] = budget_row(d.cultivation.items(), clients)
     return spend
 
 
@@ -387,12 +385,17 @@ def cultivation_total(decision: Decision, scenario: Scenario) -> float:
     return _cached_budget_total(budgets, scenario.client_ids)
 
 
-def budget_total(budgets: tuple[tuple[str, float], ...], clients: tuple[str, ...]) -> float:
-    """Cultivation budgets (client, ¥) summed as numpy sums them: one row of :func:`cultivation_spend`."""
+def budget_row(budgets: Iterable[tuple[str, float]], clients: tuple[str, ...]) -> np.ndarray:
+    """Cultivation budgets (client, ¥) in the scenario's client order: one firm's row of :func:`cultivation_spend`."""
     row = np.zeros(len(clients))
     for cid, amount in budgets:
         row[clients.index(cid)] = amount
-    return float(row.sum())
+    return row
+
+
+def budget_total(budgets: tuple[tuple[str, float], ...], clients: tuple[str, ...]) -> float:
+    """Cultivation budgets (client, ¥) summed as numpy sums them: one row of :func:`cultivation_spend`, summed."""
+    return float(budget_row(budgets, clients).sum())
 
 
 _cached_budget_total = functools.lru_cache(maxsize=4096)(budget_total)  # bots repeat a handful of budget sets
@@ -1122,16 +1125,17 @@ def relationship_rows(p: Period, ended: Bankruptcies, ties: Ties) -> list[dict[s
         spend, hours, gained, hold = ties.spend.tolist(), ties.hours.tolist(), ties.gained.tolist(), ties.hold.tolist()
     for i in range(p.n_firms):
         for k, cid in clients:
-            if lc is None:
-                rows.append({"period": t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
-                             "client_satisfaction": float(satisfaction[i][k])})
-                continue
-            rows.append({"period": t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
-                         "client_satisfaction": float(satisfaction[i][k]),
-                         "stage": STAGES[int(stage[i][k])], "progress": float(progress[i][k]), "idle": int(idle[i][k]),
-                         "activity_cost": float(spend[i][k]), "activity_hours": float(hours[i][k]),
-                         "progress_gained": float(gained[i][k]),
-                         "rival_hold": STAGES[int(hold[i][k])] if hold[i][k] >= 0 else "none"})
+            row = {"period": t, "firm": i, "client": cid, "relationship": float(relationship[i][k]),
+                   "client_satisfaction": float(satisfaction[i][k])}
+            if lc is not None:  # each key set by itself: the keyword form of dict.update costs half as much again
+                row["stage"] = STAGES[int(stage[i][k])]
+                row["progress"] = float(progress[i][k])
+                row["idle"] = int(idle[i][k])
+                row["activity_cost"] = float(spend[i][k])
+                row["activity_hours"] = float(hours[i][k])
+                row["progress_gained"] = float(gained[i][k])
+                row["rival_hold"] = STAGES[int(hold[i][k])] if hold[i][k] >= 0 else "none"
+            rows.append(row)
     return rows
 
 
