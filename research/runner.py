@@ -240,10 +240,14 @@ def execute(
     results, todo = resume(out_dir, unique, stale) if out_dir else ({}, dict(unique))
     bar = tqdm(total=len(unique), initial=len(results), unit="game", disable=not progress, desc="games")
 
+    labelled: dict[str, RunSpec] = {}  # run_id -> the spec whose labels run_game's rows already carry
+
     def keep(spec: RunSpec, df: pd.DataFrame) -> None:
         record = df.attrs.pop(RECORD, None)
         check_returned(spec, record)
         results[spec.run_id] = df
+        if run is run_game:
+            labelled[spec.run_id] = spec
         if out_dir:
             keep_run(out_dir, spec.run_id, df, record or spec.provenance)
         bar.update(1)
@@ -270,7 +274,8 @@ def execute(
             if own:
                 pool.shutdown()
     bar.close()
-    frames = [_tagged(results[s.run_id], s) for s in specs]
+    # relabel only rows kept from a folder or played for another spec naming the same game (a copy costs a millisecond a game)
+    frames = [results[s.run_id] if labelled.get(s.run_id) is s else _tagged(results[s.run_id], s) for s in specs]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

@@ -108,6 +108,24 @@ def test_specs_naming_the_same_game_play_it_once_and_each_keeps_its_own_tags():
                                   rows.iloc[:6].drop(columns="tag:point").reset_index(drop=True))
 
 
+def test_run_games_rows_already_carry_their_specs_labels_as_execute_would_set_them():
+    """execute keeps run_game's rows for the spec that played them as they are, and relabels only rows kept from a
+    folder or shared with another spec: the two must give the same frame, column order and dtypes included."""
+    from crmsim.research.runner import _tagged
+
+    base = specs_from("classroom-v1", LINEUP, spawn_seeds(3, 1), overrides=SMALL)[0]
+    spec = RunSpec(base.scenario, base.strategies, base.seed, base.overrides, (("point", 4), ("mix", "a|b"), ("w", 0.5)))
+    rows = run_game(spec)
+    rows.attrs.clear()
+    assert [c for c in rows.columns if c.startswith(("param:", "tag:"))] == ["param:market.customers", "tag:point", "tag:mix", "tag:w"]
+    pd.testing.assert_frame_equal(_tagged(rows, spec), rows)
+    other = RunSpec(spec.scenario, spec.strategies, spec.seed, spec.overrides, (("point", 5),))
+    assert _tagged(rows, other)["tag:point"].tolist() == [5] * len(rows) and "tag:mix" not in _tagged(rows, other)
+    both = execute([spec, other], workers=1, progress=False)
+    pd.testing.assert_frame_equal(both.iloc[: len(rows)].reset_index(drop=True), rows.reset_index(drop=True))
+    assert both["tag:point"].tolist() == [4] * len(rows) + [5] * len(rows)
+
+
 def test_summary_intervals_resample_whole_games_not_seats():
     """Seats of one game share its luck: summarize's interval is the clustered bootstrap's, wider than a seat-level one."""
     import numpy as np
