@@ -146,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         frames["customers"] = model.customer_panel() if args.customers else pd.DataFrame()
         if not args.customers:
             frames.pop("customers")
-        record = model_provenance(model)
+        record = model_provenance(model, None if args.replay else args.scenario)
         write_frames(frames, args.out, formats, record)
         write_log(model.decision_log(), args.out, record)
         console.print(f"wrote {', '.join(sorted(frames))} ({'/'.join(formats)}) and decisions.json to {args.out}")
@@ -483,11 +483,12 @@ def _plugin_specs(args: argparse.Namespace) -> list[str]:
     """Import the --import modules and check the --strategy specs; returns the specs.
 
     The current folder goes first on the module path, as ``python -m`` does, so a module next to the
-    user's files can be named.
+    user's files can be named: by --import, --strategy, or a ``module:Class`` in --firms or --strategies.
     """
     from crmsim.research.experiment_file import import_strategies
 
-    if (args.strategy or args.import_) and os.getcwd() not in sys.path:
+    named = [n for option in ("firms", "strategies") for n in _names(getattr(args, option, None)) or [] if ":" in n]
+    if (args.strategy or args.import_ or named) and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     for target in args.import_ or []:
         problem = import_strategies(target, Path.cwd())
@@ -502,8 +503,8 @@ def _plugin_specs(args: argparse.Namespace) -> list[str]:
 def _seats(args: argparse.Namespace, seats: int) -> list[str] | None:
     """The line-up of --firms and --strategy: --firms, then each --strategy; with --strategy alone,
     the strategies then the default line-up fill the seats; neither: None (the default line-up)."""
+    plugins = _plugin_specs(args)  # first: an imported module may register names that --firms uses
     firms = bot_names(args.firms, "--firms")
-    plugins = _plugin_specs(args)
     if firms is None and plugins:
         return (plugins + list(DEFAULT_LINEUP))[:max(seats, len(plugins))]
     return (firms or []) + plugins or None

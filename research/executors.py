@@ -26,8 +26,6 @@ cached error.
 from __future__ import annotations
 
 import gc
-import hashlib
-import importlib.util
 import io
 import multiprocessing
 import os
@@ -41,6 +39,7 @@ from typing import Any
 
 from crmsim import InputError
 from crmsim.agents.bots import BOTS, BUILT_IN, Strategy, StrategySpec, parse_spec, plugin_strategies, strategy_class
+from crmsim.sim.export import module_digest  # noqa: F401 (public here too: workers run it)
 
 #: the process pool's start method (see the module docstring for why)
 START_METHOD = "spawn"
@@ -204,20 +203,6 @@ def check_workers(client, scenario_refs: Iterable[str]) -> None:
         raise ClusterMismatch("Dask workers differ from this process, so their results would not be this study's:\n  "
                               + "\n  ".join(lines) + "\nInstall the same crmsim (and scenario files) on every worker, "
                               "or leave those workers out")
-
-
-def module_digest(name: str) -> str | None:
-    """A hash of the module's source as this process would import it; None if it cannot be found."""
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not spec.has_location:
-        return None
-    try:
-        return hashlib.sha256(spec.loader.get_data(spec.origin)).hexdigest()
-    except (OSError, AttributeError):
-        return None
 
 
 def module_digests(names: Iterable[str]) -> dict[str, str | None]:

@@ -34,7 +34,7 @@ from crmsim.research.executors import (  # noqa: F401 (dask_executor and open_ex
 )
 from crmsim.research.provenance import check_returned, keep_run, resume
 from crmsim.research.stats import N_BOOT, cluster_mean
-from crmsim.sim.export import provenance
+from crmsim.sim.export import provenance, with_strategy_code
 from crmsim.sim.frames import typed
 
 FINAL_COLUMNS = (
@@ -55,8 +55,13 @@ class RunSpec:
         strategies: one per seat: a bot spec (``"premium"``, ``"premium(price_premium=1.25)"``,
             ``"my_bots:LoyaltyFirst"``, an entry-point name) or a Strategy instance (each game plays a copy).
         seed: the game seed.
-        overrides: dotted scenario settings, as (key, value) pairs.
-        tags: labels for the output (replicate number, design point) that do not change the game.
+        overrides: dotted scenario settings, as (key, value) pairs or a mapping (kept as pairs sorted by key,
+            as :func:`specs_from` makes them).
+        tags: labels for the output (replicate number, design point) that do not change the game; pairs or a
+            mapping, as `overrides`.
+
+    Raises:
+        TypeError: overrides or tags that are neither a mapping nor (key, value) pairs, naming the field and value.
     """
 
     scenario: str
@@ -64,6 +69,22 @@ class RunSpec:
     seed: int
     overrides: tuple[tuple[str, Any], ...] = ()
     tags: tuple[tuple[str, Any], ...] = field(default=(), compare=False)  # e.g. sweep parameters, replicate number
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.strategies, tuple):  # a list, as one writes it
+            object.__setattr__(self, "strategies", tuple(self.strategies))
+        for name in ("overrides", "tags"):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                value = tuple(sorted(value.items()))
+            elif isinstance(value, (tuple, list)) and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in value):
+                value = tuple(p if isinstance(p, tuple) else tuple(p) for p in value)
+            else:
+                value = None
+            if value is None or not all(isinstance(k, str) for k, _ in value):
+                raise TypeError(f"RunSpec.{name}: must be a mapping or (key, value) pairs with text keys; got {getattr(self, name)!r}")
+            if value is not getattr(self, name):
+                object.__setattr__(self, name, value)
 
     @functools.cached_property
     def labels(self) -> tuple[str, ...]:
@@ -82,8 +103,10 @@ class RunSpec:
 
 
 def game_record(spec: RunSpec, scenario, labels: Sequence[str]) -> dict[str, Any]:
-    """The provenance record of the spec's game, played on `scenario` with these seat labels."""
-    return provenance(scenario, spec.seed, list(labels), scenario_ref=spec.scenario, overrides=dict(spec.overrides))
+    """The provenance record of the spec's game, played on `scenario` with these seat labels (with plug-in
+    strategies, their modules' hashes too: crmsim.sim.export.with_strategy_code)."""
+    record = provenance(scenario, spec.seed, list(labels), scenario_ref=spec.scenario, overrides=dict(spec.overrides))
+    return with_strategy_code(record, spec.strategies)
 
 
 def spawn_seeds(master_seed: int, n: int) -> list[int]:

@@ -6,13 +6,15 @@ key-value metadata (keys ``crmsim.<field>``, values JSON), JSON files under ``"p
 ``run_id`` hashes the crmsim version, the scenario's content, the seed(s) and the line-up(s), so equal
 games have equal ids in every process and any edit to the scenario or upgrade of crmsim changes it.
 The git commit (and whether the checkout had uncommitted changes) is recorded beside it, not hashed:
-a development checkout commits often, and an installed crmsim has no commit (``None``).
+a development checkout commits often, and an installed crmsim has no commit (``None``). So is
+``strategy_code``, a hash of each plug-in strategy's module, for games with strategies from outside crmsim.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import io
 import json
 import numbers
@@ -124,9 +126,51 @@ def provenance(
     }
 
 
-def model_provenance(model: CRMModel) -> dict[str, Any]:
-    """The provenance of a played (or replayed) game: its scenario, seed and the seats' strategy labels."""
-    return provenance(model.scenario, model.seed, model_lineup(model))
+def model_provenance(model: CRMModel, scenario_ref: str | None = None) -> dict[str, Any]:
+    """The provenance of a played (or replayed) game: its scenario (`scenario_ref`: as the user named it; default
+    its name), seed and the seats' strategy labels, and the plug-in strategies' code (:func:`strategy_code`)."""
+    record = provenance(model.scenario, model.seed, model_lineup(model), scenario_ref=scenario_ref)
+    return with_strategy_code(record, [a.strategy for a in model.firm_agents if a.strategy is not None])
+
+
+def module_digest(name: str) -> str | None:
+    """A SHA-256 of the module's source file as this process would import it now; None if it cannot be found."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.has_location:
+        return None
+    try:
+        return hashlib.sha256(spec.loader.get_data(spec.origin)).hexdigest()
+    except (OSError, AttributeError):
+        return None
+
+
+def strategy_code(strategies: Iterable[Any]) -> dict[str, str]:
+    """module -> :func:`module_digest` of each module outside crmsim that defines one of `strategies` (bot specs
+    or instances).
+
+    Built-in bots are covered by the crmsim version. A class defined in the running script (``__main__``), or
+    whose source file cannot be found, is left out. The digest is of the file on disk: in a long-lived session
+    (a notebook), reload a module after editing it, or the games play the code loaded before the edit.
+    """
+    from crmsim.agents.bots import BUILT_IN, make_bot
+
+    modules = {type(make_bot(s)).__module__ for s in strategies if not (isinstance(s, str) and s in BUILT_IN)}
+    own = crmsim.__name__
+    digests = {m: module_digest(m) for m in sorted(modules) if m.split(".")[0] not in (own, "__main__", "__mp_main__")}
+    return {m: d for m, d in digests.items() if d is not None}
+
+
+def with_strategy_code(record: dict[str, Any], strategies: Iterable[Any]) -> dict[str, Any]:
+    """`record` with ``strategy_code`` (:func:`strategy_code`) when a strategy comes from outside crmsim. Recorded
+    beside the run_id, not hashed into it (as the git commit): a resume compares it and refuses kept games made
+    with other strategy code (research.provenance)."""
+    code = strategy_code(strategies)
+    if code:
+        record["strategy_code"] = code
+    return record
 
 
 def model_lineup(model: CRMModel) -> list[str]:

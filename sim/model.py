@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable
@@ -392,8 +393,8 @@ FIRM_REPORTERS = {
     "cash": lambda a: a.firm.cash,
     "equity": lambda a: a.firm.equity,
     "customers": lambda a: _firm_figure(a, "customers", a.model.customers_at_start[a.index]),
-    "score": lambda a: _firm_figure(a, "score", None),
-    "rank": lambda a: _firm_figure(a, "rank", None),
+    "score": lambda a: _firm_figure(a, "score", math.nan),  # NaN before the first period, as after it when missing
+    "rank": lambda a: _firm_figure(a, "rank", math.nan),
     "bankrupt": lambda a: a.firm.bankrupt,
     "price": lambda a: a.firm.standing.price,
     "sales_staff": lambda a: a.firm.sales_staff,

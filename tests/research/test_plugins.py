@@ -150,3 +150,30 @@ def test_import_loads_a_file_that_registers_names(plugin_module, tmp_path, capsy
     assert set(pd.read_parquet(tmp_path / "t" / "results.parquet")["strategy"]) <= {"premium", "loyalty_first"}
     assert main(["tournament", "classroom-v1", "--import", "no_such_module_xyz", "--out", str(tmp_path / "x")]) == 2
     assert "--import no_such_module_xyz: cannot import it" in capsys.readouterr().out
+
+
+def test_firms_take_names_an_import_registers_and_module_class_from_the_current_folder(plugin_module, tmp_path, monkeypatch):
+    """--firms is checked after the --import modules ran (they may add names to BOTS), and a module:Class in
+    --firms or --strategies is found in the folder the command runs from, as with --strategy."""
+    name, folder = plugin_module(register=True)
+    sys.path.remove(str(folder))  # reachable only through --import, or from the current folder
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the command may put the current folder on it
+    assert main(["run", "classroom-v1", "--seed", "2", "--import", str(folder / f"{name}.py"), "--firms", "loyalty_first,premium",
+                 "--out", str(tmp_path / "run"), "--format", "parquet", "--quiet"]) == 0
+    lineup_run = json.loads((tmp_path / "run" / "decisions.json").read_text())["provenance"]["lineup"]
+    assert lineup_run == ["loyalty_first", "premium"] * 3
+    assert main(["sweep", "classroom-v1", "--param", "market.reference_price=100", "--seeds", "1", "--workers", "1",
+                 "--import", str(folder / f"{name}.py"), "--firms", "loyalty_first,balanced", "--out", str(tmp_path / "sweep"),
+                 "--quiet", *SMALL]) == 0
+    assert set(pd.read_parquet(tmp_path / "sweep" / "results.parquet")["strategy"]) == {"loyalty_first", "balanced"}
+    name, folder = plugin_module()  # a module that registers nothing, reachable only from the current folder
+    sys.path.remove(str(folder))
+    monkeypatch.chdir(folder)
+    assert main(["run", "classroom-v1", "--seed", "2", "--firms", f"{name}:LoyaltyFirst,premium", "--out", str(tmp_path / "run2"),
+                 "--format", "parquet", "--quiet"]) == 0
+    assert json.loads((tmp_path / "run2" / "decisions.json").read_text())["provenance"]["lineup"][:2] == [
+        f"{name}:LoyaltyFirst", "premium"]
+    sys.modules.pop(name, None)
+    sys.path.remove(str(folder))
+    assert main(["tournament", "classroom-v1", "--strategies", f"premium,{name}:LoyaltyFirst", "--seeds", "1", "--max-lineups", "2",
+                 "--workers", "1", "--out", str(tmp_path / "tour"), "--quiet", *SMALL]) == 0

@@ -4,6 +4,7 @@ line-up, with a run_id hashing them; a resume into a folder made with other code
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -102,6 +103,47 @@ def test_a_kept_run_made_by_another_crmsim_version_is_refused(tmp_path):
     assert read_provenance(path)["crmsim_version"] == crmsim.__version__
 
 
+def test_a_kept_file_that_records_another_game_than_its_name_is_refused(tmp_path):
+    """A file copied over another game's (or renamed) is not read as that game: its record names another run_id."""
+    specs = specs_from("classroom-v1", LINEUP, spawn_seeds(6, 2), overrides=SMALL)
+    first = execute(specs, workers=1, out_dir=tmp_path, progress=False)
+    runs = tmp_path / "runs"
+    (runs / f"{specs[1].run_id}.parquet").write_bytes((runs / f"{specs[0].run_id}.parquet").read_bytes())
+    with pytest.raises(StaleRuns) as caught:
+        execute(specs, workers=1, out_dir=tmp_path, progress=False)
+    message = str(caught.value)
+    assert f"the game recorded in {specs[1].run_id}.parquet (run_id): kept {specs[0].run_id}, now {specs[1].run_id} (1 run)" in message
+    assert f"(seed): kept {specs[0].seed}, now {specs[1].seed}" in message
+    again = execute(specs, workers=1, out_dir=tmp_path, progress=False, stale="rerun")
+    pd.testing.assert_frame_equal(again, first)
+    assert read_provenance(runs / f"{specs[1].run_id}.parquet")["run_id"] == specs[1].run_id
+
+
+def test_editing_ones_own_strategy_module_between_two_runs_into_one_folder_is_refused(plugin_module, tmp_path):
+    """Each plug-in strategy's module is hashed into the kept games' records: after an edit, the games in the
+    folder are refused as stale, naming the module, never read into the study; --rerun-stale plays them again."""
+    name, folder = plugin_module()
+    lineup = (f"{name}:LoyaltyFirst", "premium", "balanced") * 2
+    specs = specs_from("classroom-v1", lineup, spawn_seeds(7, 2), overrides=SMALL)
+    built_in = specs_from("classroom-v1", LINEUP, spawn_seeds(7, 2), overrides=SMALL)
+    first = execute(specs, workers=1, out_dir=tmp_path, progress=False)
+    kept = read_provenance(tmp_path / "runs" / f"{specs[0].run_id}.parquet")
+    source = folder / f"{name}.py"
+    assert kept["strategy_code"] == {name: hashlib.sha256(source.read_bytes()).hexdigest()}
+    assert "strategy_code" not in built_in[0].provenance  # built-in bots: the crmsim version covers them
+    source.write_text(source.read_text(encoding="utf-8").replace("* self.care_factor", "* self.care_factor * 1.5"), encoding="utf-8")
+    edited = specs_from("classroom-v1", lineup, spawn_seeds(7, 2), overrides=SMALL)
+    assert [s.run_id for s in edited] == [s.run_id for s in specs]  # recorded beside the run_id, as the git commit
+    with pytest.raises(StaleRuns) as caught:
+        execute(edited, workers=1, out_dir=tmp_path, progress=False)
+    was, now = kept["strategy_code"][name][:16], hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    assert f"code of strategy module {name}: kept {was}, now {now} (2 runs)" in str(caught.value)
+    sys.modules.pop(name, None)  # the edited module, as a fresh process would import it
+    again = execute(edited, workers=1, out_dir=tmp_path, progress=False, stale="rerun")
+    assert read_provenance(tmp_path / "runs" / f"{specs[0].run_id}.parquet")["strategy_code"] == {name: hashlib.sha256(source.read_bytes()).hexdigest()}
+    assert not again["score"].equals(first["score"])
+
+
 def test_a_run_without_provenance_is_stale(tmp_path):
     spec = specs_from("classroom-v1", LINEUP, spawn_seeds(4, 1), overrides=SMALL)[0]
     execute([spec], workers=1, out_dir=tmp_path, progress=False)
@@ -136,6 +178,17 @@ def test_batch_outputs_and_the_engine_run_record_their_provenance(tmp_path):
     assert log["provenance"]["seed"] == 3 and log["provenance"]["lineup"] == ["premium", "random"] * 3
     assert log["provenance"]["scenario_hash"] == scenario_hash(load_scenario("classroom-v1"))
     assert read_provenance(tmp_path / "run" / "firms.parquet") == log["provenance"]
+
+
+def test_crmsim_run_records_the_scenario_as_named_as_batches_do(tmp_path):
+    path = _scenario_file(tmp_path)
+    assert main(["run", str(path), "--seed", "3", "--firms", "premium,random", "--out", str(tmp_path / "run"), "--format", "parquet",
+                 "--quiet"]) == 0
+    record = json.loads((tmp_path / "run" / "decisions.json").read_text())["provenance"]
+    batch = RunSpec(str(path), ("premium", "random") * 3, 3).provenance
+    assert record["scenario"] == str(path) == batch["scenario"] and record["run_id"] == batch["run_id"]
+    assert main(["run", "--replay", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--format", "parquet", "--quiet"]) == 0
+    assert json.loads((tmp_path / "again" / "decisions.json").read_text())["provenance"]["run_id"] == record["run_id"]
 
 
 def test_the_cli_refuses_a_rerun_after_the_scenario_file_changed_and_replays_with_rerun_stale(tmp_path, capsys):

@@ -152,3 +152,18 @@ def test_summary_intervals_resample_whole_games_not_seats():
     assert table.loc["a", "mean_score_ci"] > 1.5 * naive
     # seat 0 of every game is an "a" and ranks first: a wins one of its three seats per game, b never
     assert table.loc["a", "win_rate"] == pytest.approx(1 / 3) and table.loc["b", "win_rate"] == 0.0 and table.loc["a", "games"] == games * 3
+
+
+def test_a_runspec_takes_mappings_and_lists_as_one_writes_them_and_names_a_wrong_field():
+    seeds = spawn_seeds(2, 1)
+    made = specs_from("classroom-v1", LINEUP, seeds, overrides={"market.customers": 1500}, tags={"point": 1})[0]
+    written = RunSpec("classroom-v1", list(LINEUP), seeds[0], {"market.customers": 1500}, {"point": 1})
+    assert written == made and written.run_id == made.run_id and written.tags == (("point", 1),)
+    assert written.strategies == LINEUP and hash(written) == hash(made)
+    assert RunSpec("classroom-v1", LINEUP, seeds[0], [["market.customers", 1500]]).overrides == (("market.customers", 1500),)
+    rows = run_game(written)
+    assert rows["param:market.customers"].tolist() == [1500] * 6 and rows["tag:point"].tolist() == [1] * 6
+    with pytest.raises(TypeError, match=r"RunSpec.overrides: must be a mapping or \(key, value\) pairs with text keys; got 'market.customers=1500'"):
+        RunSpec("classroom-v1", LINEUP, 1, "market.customers=1500")
+    with pytest.raises(TypeError, match=r"RunSpec.tags: .*got \(\(1, 2\),\)"):
+        RunSpec("classroom-v1", LINEUP, 1, (), ((1, 2),))

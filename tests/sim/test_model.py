@@ -57,6 +57,7 @@ def test_the_datacollector_exists_from_construction_and_collects_step_0(scenario
     assert firms["customers"].tolist() == np.bincount(supplier[supplier >= 0], minlength=6).tolist()
     assert firms["customers"].sum() + start["prospects"].iloc[0] == scenario.market.customers
     assert firms["score"].isna().all() and firms["rank"].isna().all()
+    assert firms["score"].dtype == firms["rank"].dtype == np.float64  # NaN, as in the frame after a run, not None
     assert model.frames() == {}  # no period yet
 
 
