@@ -32,6 +32,7 @@ import pandas as pd
 
 from crmsim import InputError
 from crmsim.agents.bots import StrategySpec
+from crmsim.research.parameters import SEAT_COUNT, SEAT_COUNT_RULE
 from crmsim.research.runner import RunSpec, execute, spawn_seeds, summarize
 from crmsim.sim.export import provenance, write_json, write_tables
 from crmsim.sim.streams import DESIGN_STREAM
@@ -344,6 +345,9 @@ def sweep(
     clash = sorted(set(swept) & set(overrides))
     if clash:
         raise InputError(f"overrides: {', '.join(clash)} is swept; it cannot also be fixed")
+    if SEAT_COUNT in swept:
+        given = params.get(SEAT_COUNT, bounds.get(SEAT_COUNT))
+        raise InputError(f"param {SEAT_COUNT}: {SEAT_COUNT_RULE} (--set {SEAT_COUNT}=N); got {given!r}")
 
     base = load_scenario(scenario, overrides=overrides)
     seats = lineup(list(strategies) if strategies else None, base.firms.count)
