@@ -348,11 +348,9 @@ def scenario_metrics(rows: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 def strategy_table(rows: pd.DataFrame, n_firms: int, seed: int = 0) -> pd.DataFrame:
     """Per strategy: :func:`crmsim.research.runner.summarize` (intervals resampling whole games) plus games, wins,
     bankruptcy bounds, mean cash and dominance."""
-    s = summarize(rows, "strategy", seed=seed).rename(columns={"games": "seats", "win_rate_low": "win_rate_lo",
-                                                                  "win_rate_high": "win_rate_hi"})
+    s = summarize(rows, "strategy", seed=seed).rename(columns={"win_rate_low": "win_rate_lo", "win_rate_high": "win_rate_hi"})
     g = rows.assign(win=rows["rank"] == 1, bk=rows["bankrupt"].astype(bool)).groupby("strategy")
     s = s.set_index("strategy")
-    s.insert(0, "games", g["run_id"].nunique())
     s.insert(2, "wins", g["win"].sum().astype(int))
     bounds = {name: _clustered_rate(grp["bk"], grp["run_id"], seed)[1:] for name, grp in g}
     s["bankruptcy_lo"] = [bounds[name][0] for name in s.index]

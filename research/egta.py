@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from crmsim import InputError
+
 #: a strategy is in the Nash support when its probability is at least this
 SUPPORT_THRESHOLD = 0.02
 #: "balanced" needs at least this many strategies in the Nash support ...
@@ -92,6 +94,10 @@ def payoff_table(rows: pd.DataFrame, value: str = "score", game: str = "game", s
     Args:
         rows: must hold `game` (an id per game), `strategy` (the seat's strategy), `value` (its payoff) and
             `lineup` (the game's line-up as a comma-separated string, any seat order).
+
+    Raises:
+        InputError: when a cell has no game, naming the (deviator, field) pairs missing, or when no game in
+            `rows` played a line-up of the reduction at all.
     """
     cells: dict[tuple[str, str], list[float]] = {}
     for _, g in rows.groupby(game, sort=True):
@@ -101,6 +107,9 @@ def payoff_table(rows: pd.DataFrame, value: str = "score", game: str = "game", s
         s, t = dev
         seats = g[g[strategy] == s]
         cells.setdefault((s, t), []).append(float(seats[value].mean()))
+    if not cells:
+        raise InputError(f"payoff table: no games for any (deviator, field): none of the {rows[game].nunique()} games "
+                         "played a line-up of the deviation-preserving reduction; play dpr_lineups() first")
     names = sorted({s for s, _ in cells} | {t for _, t in cells})
     k = len(names)
     pos = {n: i for i, n in enumerate(names)}
@@ -114,7 +123,7 @@ def payoff_table(rows: pd.DataFrame, value: str = "score", game: str = "game", s
         games[pos[s], pos[t]] = v.size
     if np.isnan(payoff).any():
         missing = [(names[i], names[j]) for i, j in zip(*np.nonzero(np.isnan(payoff)))]
-        raise ValueError(f"payoff table: no games for (deviator, field) {missing[:5]}; play dpr_lineups() first")
+        raise InputError(f"payoff table: no games for (deviator, field) {missing[:5]}; play dpr_lineups() first")
     return PayoffTable(tuple(names), payoff, stderr, games)
 
 

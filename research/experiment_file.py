@@ -53,7 +53,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crmsim import InputError
-from crmsim.research.parameters import Parameter, sweepable
+from crmsim.research.parameters import SEAT_COUNT, SEAT_COUNT_RULE, Parameter, sweepable
 from crmsim.research.sweep import RUN_OUTCOMES, SobolWarning, sweep
 from crmsim.sim.export import provenance, write_json, write_tables
 
@@ -216,18 +216,19 @@ def check_experiment(data: Mapping[str, Any], source: str = "<experiment>", fold
             problems.append(f"imports.{i}: {problem}; got {target!r}")
     scenario = _scenario_ref(spec.scenario, folder)
     try:
-        params = {p.key: p for p in sweepable(scenario)}
+        settable = {p.key: p for p in sweepable(scenario, with_seat_count=True)}
     except ValueError as exc:
         raise ExperimentError(source, problems + [f"scenario: {str(exc).splitlines()[-1].strip(' -')}; got {spec.scenario!r}"]) from None
+    params = {key: p for key, p in settable.items() if key != SEAT_COUNT}
     grid, bounds = _design_values(spec, params, problems)
     for key, value in spec.fixed.items():
         if key in spec.parameters:
             problems.append(f"fixed.{key}: a parameter cannot also be fixed; got {value!r}")
         else:
-            problems += _value_problems(f"fixed.{key}", key, value, params)
+            problems += _value_problems(f"fixed.{key}", key, value, settable)
     if spec.design.sobol_indices and spec.design.kind != "sobol":
         problems.append(f"design.sobol_indices: Sobol indices need design.kind = 'sobol'; got kind {spec.design.kind!r}")
-    lineups = _check_lineups(spec, params, problems)
+    lineups = _check_lineups(spec, settable, problems)
     if problems:
         raise ExperimentError(source, problems)
     return Experiment(spec=spec, source=source, scenario=scenario, grid=grid, bounds=bounds, lineups=lineups)
@@ -275,6 +276,9 @@ def _design_values(spec: ExperimentSpec, params: Mapping[str, Parameter], proble
     kind = spec.design.kind
     for key, given in spec.parameters.items():
         where = f"parameters.{key}"
+        if key == SEAT_COUNT:
+            problems.append(f"{where}: {SEAT_COUNT_RULE} (under [fixed]); got {given!r}")
+            continue
         if key not in params:
             problems += _value_problems(where, key, None, params)
             continue
@@ -309,7 +313,7 @@ def _check_lineups(spec: ExperimentSpec, params: Mapping[str, Parameter], proble
     from crmsim.agents.bots import DEFAULT_LINEUP, make_bot, strategy_label
 
     lineups = spec.lineups or [list(DEFAULT_LINEUP)]
-    seats = spec.fixed.get("firms.count", params["firms.count"].value)
+    seats = spec.fixed.get(SEAT_COUNT, params[SEAT_COUNT].value)
     labels: set[str] = set()
     for i, lu in enumerate(lineups):
         if len(lu) > seats:

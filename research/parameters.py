@@ -4,9 +4,11 @@ Every number, switch and choice a scenario file can set is a sweepable parameter
 key (``market.customers``, ``scoring.metrics.equity.span``): the key ``load_scenario(overrides=...)``,
 ``crmsim sweep --param`` and experiment files take. For each, :func:`sweepable` gives its type, its
 default (the schema's), its value in the scenario, its declared bounds and its description. Lists
-(clients, events, firm names, stage scores) and free text (names, titles) are not sweepable. A setting's
-own bounds are checked here; rules between settings (``memory_min <= memory_max``) are the scenario
-validation's, applied when a point is loaded.
+(clients, events, firm names, stage scores) and free text (names, titles) are not sweepable, and neither is
+``firms.count`` (:data:`SEAT_COUNT`): it is the number of seats, which every point of a sweep fills with the
+same line-up, and a scenario that lists ``firms.names`` accepts it only with names of the same length. A
+setting's own bounds are checked here; rules between settings (``memory_min <= memory_max``) are the
+scenario validation's, applied when a point is loaded.
 
     crmsim params classroom-v1
 """
@@ -29,6 +31,10 @@ from crmsim.scenarios.schema import Text
 
 #: the setting types a sweep can vary
 SCALARS = (bool, int, float)
+#: the number of seats: fixed for a whole sweep or experiment (``--set``, ``[fixed]``), never varied across its points
+SEAT_COUNT = "firms.count"
+#: why a sweep refuses to vary SEAT_COUNT, in the words its errors use
+SEAT_COUNT_RULE = "the number of seats cannot vary across a sweep's points, which all play one line-up; fix it for the whole sweep"
 
 
 @dataclass(frozen=True)
@@ -91,10 +97,14 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e9 else f"{x:g}"
 
 
-def sweepable(scenario: Scenario | str = "classroom-v1") -> list[Parameter]:
-    """Every sweepable setting of `scenario` (a Scenario, or a shipped name or path), in schema order."""
+def sweepable(scenario: Scenario | str = "classroom-v1", *, with_seat_count: bool = False) -> list[Parameter]:
+    """Every sweepable setting of `scenario` (a Scenario, or a shipped name or path), in schema order.
+
+    Args:
+        with_seat_count: also list :data:`SEAT_COUNT`, which a sweep may fix but not vary.
+    """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return list(_walk(Scenario, sc, None, ""))
+    return [p for p in _walk(Scenario, sc, None, "") if with_seat_count or p.key != SEAT_COUNT]
 
 
 def parameter_table(scenario: Scenario | str = "classroom-v1") -> pd.DataFrame:

@@ -342,21 +342,23 @@ def summarize(rows: pd.DataFrame, by: str | list[str], *, cluster: str = "run_id
 
     Seats in one game share its seed, market and rivals, so they are not independent draws: each interval
     is a clustered bootstrap over the games (research.stats.cluster_mean, games = `cluster`). Columns:
-    ``games`` (the seats in the group), and for each measure its value, ``_ci`` (half the interval's width),
-    ``_low`` and ``_high``.
+    ``games`` (the distinct games, values of `cluster`, in which the group held a seat), ``seats`` (its rows: a
+    strategy seated twice in one game counts one game and two seats), and for each measure its value, ``_ci``
+    (half the interval's width), ``_low`` and ``_high``.
     """
     data = rows.assign(win=(rows["rank"] == 1).astype(float), bankrupt=rows["bankrupt"].astype(bool))
     records = []
     for key, g in data.groupby(by, sort=True):
         rec = dict(zip(by, key)) if isinstance(by, list) else {by: key}
-        rec["games"] = len(g)
+        rec["games"] = g[cluster].nunique()
+        rec["seats"] = len(g)
         for column, name in SUMMARY_MEASURES:
             iv = cluster_mean(g[column].astype(float), g[cluster], n_boot=n_boot, seed=seed)
             rec.update({name: iv.estimate, f"{name}_ci": (iv.high - iv.low) / 2, f"{name}_low": iv.low, f"{name}_high": iv.high})
         rec["bankruptcy_rate"] = float(g["bankrupt"].mean())
         records.append(rec)
     keys = by if isinstance(by, list) else [by]
-    columns = [*keys, "games", *[f"{n}{x}" for _, n in SUMMARY_MEASURES for x in ("", "_ci", "_low", "_high")], "bankruptcy_rate"]
+    columns = [*keys, "games", "seats", *[f"{n}{x}" for _, n in SUMMARY_MEASURES for x in ("", "_ci", "_low", "_high")], "bankruptcy_rate"]
     return pd.DataFrame(records, columns=columns)
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 
 from crmsim import InputError
 from crmsim.agents.bots import StrategySpec
+from crmsim.research.parameters import SEAT_COUNT, SEAT_COUNT_RULE
 from crmsim.research.runner import RunSpec, execute, spawn_seeds, summarize
 from crmsim.sim.export import provenance, write_json, write_tables
 from crmsim.sim.streams import DESIGN_STREAM
@@ -209,13 +210,26 @@ def point_outcomes(runs: pd.DataFrame, params: Sequence[str] = ()) -> pd.DataFra
     return out.reset_index().rename(columns={"tag:point": "point"})
 
 
+def bootstrap_seed(seed: int) -> int:
+    """The seed handed to SALib's Sobol bootstrap for a sweep's `seed`: never 0, the same for the same `seed`.
+
+    SALib 1.6's ``sobol.analyze`` seeds its own generator only ``if seed:``; a seed of 0 (the default master
+    seed) falls back to the unseeded global ``np.random``, so its intervals changed on every run. The seed is
+    therefore taken from ``np.random.SeedSequence(seed)`` and made odd, hence never 0.
+    """
+    return int(np.random.SeedSequence(seed).generate_state(1)[0]) | 1
+
+
 def sobol_indices(points: pd.DataFrame, problem: Mapping[str, Any], seed: int = 0) -> pd.DataFrame:
     """First-order and total Sobol indices (SALib.analyze.sobol) of every outcome column of `points`.
 
     `points` must hold Saltelli's design in order (one row per point); an outcome that never varies has NaN indices.
+    The bootstrap behind ``S1_conf`` and ``ST_conf`` draws from :func:`bootstrap_seed` (`seed`), so the same points
+    and seed give the same intervals, seed 0 included, and numpy's global random state is left alone.
     """
     from SALib.analyze import sobol
 
+    boot_seed = bootstrap_seed(seed)
     outputs = [c for c in points.columns if c in RUN_OUTCOMES or c.startswith("score:")]
     rows = []
     for out in outputs:
@@ -225,7 +239,7 @@ def sobol_indices(points: pd.DataFrame, problem: Mapping[str, Any], seed: int = 
         else:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = sobol.analyze(dict(problem), y, calc_second_order=False, seed=seed)
+                res = sobol.analyze(dict(problem), y, calc_second_order=False, seed=boot_seed)
         for i, name in enumerate(problem["names"]):
             rows.append({"output": out, "parameter": name, **{k: float(res[k][i]) for k in ("S1", "S1_conf", "ST", "ST_conf")}})
     return pd.DataFrame(rows, columns=["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"])
@@ -331,6 +345,9 @@ def sweep(
     clash = sorted(set(swept) & set(overrides))
     if clash:
         raise InputError(f"overrides: {', '.join(clash)} is swept; it cannot also be fixed")
+    if SEAT_COUNT in swept:
+        given = params.get(SEAT_COUNT, bounds.get(SEAT_COUNT))
+        raise InputError(f"param {SEAT_COUNT}: {SEAT_COUNT_RULE} (--set {SEAT_COUNT}=N); got {given!r}")
 
     base = load_scenario(scenario, overrides=overrides)
     seats = lineup(list(strategies) if strategies else None, base.firms.count)

@@ -87,6 +87,17 @@ def test_payoff_table_names_missing_cells():
         payoff_table(rows)
 
 
+def test_payoff_table_without_any_reduction_line_up_says_to_play_them():
+    """Games whose line-ups all mix two or more seats of each strategy fill no cell: an InputError, not an empty table
+    that analyse divides by."""
+    from crmsim import InputError
+
+    rows = pd.DataFrame([{"game": g, "strategy": s, "score": 1.0, "lineup": "a,a,b,b"} for g in (0, 1) for s in "aabb"])
+    with pytest.raises(InputError, match=r"no games for any \(deviator, field\): none of the 2 games played a line-up "
+                                         r"of the deviation-preserving reduction; play dpr_lineups\(\) first"):
+        payoff_table(rows)
+
+
 def test_verdict_needs_three_strategies_in_the_support_and_no_dominant_winner():
     rps = analyse(PayoffTable(("paper", "rock", "scissors"), RPS, np.zeros((3, 3)), np.ones((3, 3), int)),
                   {"paper": 0.33, "rock": 0.33, "scissors": 0.34})

@@ -79,6 +79,7 @@ def test_an_experiment_runs_each_lineup_as_a_sweep_and_reports_the_outcomes_aske
     ({"lineups": [["premium"] * 7]}, "lineups.0: 7 strategies for 6 firms"),
     ({"outcomes": ["score:adaptive"]}, "outcomes.0: must be one of mean_score, bankruptcy_rate, void_bid_rate, failed_tender_rate, score:balanced"),
     ({"fixed": {"market.reference_price": 100}}, "fixed.market.reference_price: a parameter cannot also be fixed; got 100"),
+    ({"parameters": {"firms.count": [4, 6]}}, "parameters.firms.count: the number of seats cannot vary across a sweep's points"),
     ({"colour": "red"}, "colour: Extra inputs are not permitted; got 'red'"),
     ({"imports": ["missing_strategies.py"]}, "imports.0: no such file; got 'missing_strategies.py'"),
 ])
@@ -89,6 +90,13 @@ def test_problems_name_the_file_the_key_the_rule_and_the_value(change, problem):
         check_experiment(data, "study.toml")
     assert str(caught.value).startswith("study.toml: invalid experiment\n")
     assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+def test_the_seat_count_may_be_fixed_and_line_ups_are_checked_against_it():
+    data = {"scenario": "large-market-v1", "parameters": {"market.reference_price": [90, 110]}, "fixed": {"firms.count": 4}}
+    assert check_experiment({**data, "lineups": [["balanced", "premium"]]}, "study.toml").lineups == [["balanced", "premium"]]
+    with pytest.raises(ExperimentError, match=r"lineups.0: 5 strategies for 4 firms"):
+        check_experiment({**data, "lineups": [["balanced"] * 5]}, "study.toml")
 
 
 def test_a_scenario_path_and_imports_are_read_relative_to_the_file(tmp_path, plugin_module):

@@ -58,3 +58,27 @@ def test_the_params_command_lists_keys_with_bounds(capsys):
     text = capsys.readouterr().out
     assert "market.customers" in text and "[10, 50000000]" in text and "10000" in text
     assert len(parameter_table("classroom-v1")) == len(sweepable("classroom-v1"))
+
+
+@pytest.mark.parametrize("scenario", ["classroom-v2", "large-market-v1"])
+def test_the_seat_count_is_not_listed_as_sweepable_but_can_be_asked_for(scenario):
+    """firms.count is the number of seats every point of a sweep fills with one line-up (and, where the scenario lists
+    firms.names, must match them): params leaves it out; experiment files ask for it to check a fixed value."""
+    assert "firms.count" not in {p.key for p in sweepable(scenario)}
+    assert "firms.count" not in set(parameter_table(scenario)["key"])
+    count = {p.key: p for p in sweepable(scenario, with_seat_count=True)}["firms.count"]
+    assert count.value == load_scenario(scenario).firms.count and count.bounds == "[2, 16]"
+
+
+def test_the_params_command_leaves_the_seat_count_out_and_a_sweep_refuses_to_vary_it(capsys):
+    from crmsim import InputError
+    from crmsim.research.sweep import sweep
+
+    assert main(["params", "classroom-v2", "--match", "firms."]) == 0
+    text = capsys.readouterr().out
+    assert "firms.cash" in text and "firms.count" not in text
+    rule = r"param firms.count: the number of seats cannot vary across a sweep's points, which all play one line-up"
+    with pytest.raises(InputError, match=rule):
+        sweep("large-market-v1", {"firms.count": [4, 6]}, progress=False)
+    with pytest.raises(InputError, match=rule):
+        sweep("large-market-v1", bounds={"firms.count": (4, 8)}, design="lhs", samples=2, progress=False)

@@ -126,6 +126,18 @@ def test_run_games_rows_already_carry_their_specs_labels_as_execute_would_set_th
     assert both["tag:point"].tolist() == [4] * len(rows) + [5] * len(rows)
 
 
+def test_summary_counts_a_strategys_distinct_games_and_its_seats_apart():
+    """A strategy seated several times in one game played that game once: games counts run ids, seats counts rows."""
+    from crmsim.research.runner import summarize
+
+    lineups = {"g0": ["a", "a", "a", "b"], "g1": ["a", "b", "b", "b"], "g2": ["b", "b", "b", "b"]}
+    rows = pd.DataFrame([{"run_id": run, "strategy": s, "rank": seat + 1, "score": 10.0 - seat, "bankrupt": False}
+                         for run, seats in lineups.items() for seat, s in enumerate(seats)])
+    table = summarize(rows, "strategy", n_boot=50).set_index("strategy")
+    assert list(table.columns[:2]) == ["games", "seats"]
+    assert table[["games", "seats"]].to_dict("index") == {"a": {"games": 2, "seats": 4}, "b": {"games": 3, "seats": 8}}
+
+
 def test_summary_intervals_resample_whole_games_not_seats():
     """Seats of one game share its luck: summarize's interval is the clustered bootstrap's, wider than a seat-level one."""
     import numpy as np
@@ -151,7 +163,9 @@ def test_summary_intervals_resample_whole_games_not_seats():
     naive = 1.96 * a["score"].std(ddof=1) / np.sqrt(len(a))  # seats as independent draws
     assert table.loc["a", "mean_score_ci"] > 1.5 * naive
     # seat 0 of every game is an "a" and ranks first: a wins one of its three seats per game, b never
-    assert table.loc["a", "win_rate"] == pytest.approx(1 / 3) and table.loc["b", "win_rate"] == 0.0 and table.loc["a", "games"] == games * 3
+    assert table.loc["a", "win_rate"] == pytest.approx(1 / 3) and table.loc["b", "win_rate"] == 0.0
+    # a sits three seats in each of the 40 games: 40 games, 120 seats
+    assert (table.loc["a", "games"], table.loc["a", "seats"]) == (games, games * 3)
 
 
 def test_a_runspec_takes_mappings_and_lists_as_one_writes_them_and_names_a_wrong_field():

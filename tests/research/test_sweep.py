@@ -85,6 +85,23 @@ def test_sobol_design_gives_first_order_and_total_indices_per_outcome():
     assert np.isfinite(idx[idx["output"].isin(varying)][["S1", "ST"]].to_numpy()).all()
 
 
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_sobol_intervals_repeat_with_the_seed_zero_included_and_leave_the_global_random_state_alone(seed):
+    """SALib seeds its bootstrap only for a truthy seed; sobol_indices hands it one for every seed, 0 too."""
+    from crmsim.research.sweep import sobol_indices
+
+    design, problem = sample_design({"a": (0, 1), "b": (0, 1)}, "sobol", 8, sobol_indices=True)
+    points = pd.DataFrame({"mean_score": [p["a"] + 2 * p["b"] ** 2 for p in design]})
+    np.random.seed(1)
+    first = sobol_indices(points, problem, seed=seed)
+    np.random.seed(2)
+    state = np.random.get_state()[1].copy()
+    second = sobol_indices(points, problem, seed=seed)
+    assert (np.random.get_state()[1] == state).all()
+    assert np.isfinite(first[["S1_conf", "ST_conf"]].to_numpy()).all()
+    pd.testing.assert_frame_equal(first, second)
+
+
 def test_sobol_warnings_name_the_unstable_parameter_and_a_larger_n():
     from crmsim.research.sweep import sobol_warnings
 

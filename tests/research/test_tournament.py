@@ -42,7 +42,9 @@ def test_tournament_is_reproducible_and_ranks_every_strategy():
     t = a.table
     assert t["mean_rank"].is_monotonic_increasing and t["position"].tolist() == list(range(1, len(t) + 1))
     assert set(t["strategy"]) <= {"premium", "balanced", "price_cutter"}
-    assert t["games"].sum() == 4 * 6  # every seat of every game
+    assert t["seats"].sum() == 4 * 6  # every seat of every game
+    played = a.results.groupby("strategy")["run_id"].nunique()  # games: the distinct games a strategy sat in
+    assert t.set_index("strategy")["games"].to_dict() == played.to_dict() and (t["games"] <= t["seats"]).all()
     assert ((t["win_rate"] >= 0) & (t["win_rate"] <= 1)).all() and (t["mean_rank_ci"].fillna(0) >= 0).all()
     assert set(a.results["tag:mix"]) == {",".join(m) for m in a.lineups}
 
