@@ -598,6 +598,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     markets = pd.DataFrame([{"mapping": k + (" (written)" if k == cal.mapping else ""), **m, "m": cal.occasions[k]}
                             for k, m in cal.markets.items()])
     console.print(_frame_table(markets, "crmsim \\[market] parameters by mapping (one period = one month; m: purchases per occasion)"))
+    for name, why in cal.unavailable.items():
+        console.print(f"note: no {name} mapping for this log: {why}", markup=False, highlight=False)
     problems = check_market(cal.market)
     if problems:
         console.print("[red]error:[/red] the calibrated values break the scenario schema: " + "; ".join(problems), highlight=False)

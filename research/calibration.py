@@ -711,6 +711,7 @@ class Calibration:
     unit: str
     calibration_end: pd.Timestamp
     projection_periods: int = PROJECTION_PERIODS
+    unavailable: dict[str, str] = field(default_factory=dict)  # mappings this log cannot give (not in markets), and why
 
     @property
     def market(self) -> dict[str, float]:
@@ -738,6 +739,13 @@ def calibrate(transactions: pd.DataFrame, unit: str = "week", calibration_end: p
         reference_price: crmsim's reference price; units per purchase are spend / reference_price.
         mapping: which [market] parameters :meth:`Calibration.toml` writes (see MAPPINGS).
         periods: months over which the BG/NBD is projected onto crmsim's model (the "bgnbd" mapping).
+
+    Every mapping is worked out, for comparison; one the log cannot give (moment matching, when a monthly
+    trait's fitted variance is not one a Beta can have) is left out of ``markets`` and named in ``unavailable``.
+
+    Raises:
+        InputError: a bad argument, a log too thin to fit, or a `mapping` the log cannot give (naming why and
+            the mappings it can give).
     """
     if mapping not in MAPPINGS:
         raise InputError(f"mapping must be one of {', '.join(MAPPINGS)}; got {mapping!r}")
@@ -766,15 +774,22 @@ def calibrate(transactions: pd.DataFrame, unit: str = "week", calibration_end: p
         gg = fits["gamma_gamma"].params
     projection, m_projection = project_bgnbd(fits["bgnbd"].params, unit, periods)
     m_observed = float(observed["k_tx"].sum() / observed["x"].sum())
-    moments, m_moments = market_from_moments(fits["bgnbd"].params, gg, unit, reference_price)
     markets = {
         "bgnbd": market_from_bgbb(projection.params, m_projection, gg, reference_price),
         "bgbb": market_from_bgbb(fits["bgbb"].params, m_observed, gg, reference_price),
-        "moments": moments,
     }
-    occasions = {"bgnbd": m_projection, "bgbb": m_observed, "moments": m_moments}
+    occasions = {"bgnbd": m_projection, "bgbb": m_observed}
+    unavailable = {}
+    try:  # moment matching needs each monthly trait's variance inside what a Beta can have
+        markets["moments"], occasions["moments"] = market_from_moments(fits["bgnbd"].params, gg, unit, reference_price)
+    except ValueError as exc:
+        unavailable["moments"] = str(exc)
+    if mapping in unavailable:
+        others = ", ".join(m for m in MAPPINGS if m in markets)
+        raise InputError(f"mapping {mapping}: this log cannot give it ({unavailable[mapping]}); use another mapping: {others}")
     return Calibration(summary=summary, periods=months, fits=fits, projection=projection, markets=markets,
-                       occasions=occasions, mapping=mapping, unit=unit, calibration_end=end, projection_periods=periods)
+                       occasions=occasions, mapping=mapping, unit=unit, calibration_end=end, projection_periods=periods,
+                       unavailable=unavailable)
 
 
 def check_market(market: Mapping[str, float]) -> list[str]:

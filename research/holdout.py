@@ -108,10 +108,9 @@ def cdnow_holdout(replicates: int = 30, base: str | Path = DEFAULT_SCENARIO, wee
     from crmsim.research.calibration import (CDNOW_CALIBRATION_END, MAPPINGS, bgnbd_conditional_expected, bgnbd_expected, calibrate,
                                       daily, load_cdnow_transactions)
 
-    mappings = MAPPINGS if mappings is None else tuple(mappings)
-
     tx = load_cdnow_transactions()
     cal = calibrate(tx, unit="week", calibration_end=CDNOW_CALIBRATION_END, pareto=False)
+    mappings = tuple(m for m in MAPPINGS if m in cal.markets) if mappings is None else tuple(mappings)  # default: those the log gives
     d = daily(tx)
     day0 = d["date"].min()
     day = (d["date"] - day0).dt.days.to_numpy()

@@ -40,7 +40,7 @@ from crmsim.sim.frames import typed
 FINAL_COLUMNS = (
     "rank", "score", "score_financial", "score_customer", "score_relationship", "score_growth", "cash", "equity",
     "cum_operating_profit", "customers", "market_share_customers", "avg_satisfaction", "customer_equity", "bankrupt",
-    "bankrupt_period", "tenders_won",
+    "bankrupt_period",
 )
 #: where run_game puts the provenance of the rows it returns (``DataFrame.attrs``)
 RECORD = "crmsim"
@@ -183,6 +183,7 @@ def run_game(spec: RunSpec) -> pd.DataFrame:
         "firm": [r["firm"] for r in rows],
         "strategy": [labels[r["firm"]] for r in rows],
         **{c: [r[c] for r in rows] for c in ["name", *FINAL_COLUMNS]},
+        "tenders_won": [sum(r.firm_rows[i]["tenders_won"] for r in model.results) for i in range(n)],  # over the game
         **{k: [v] * n for k, v in game.items()},
         **{k: v if isinstance(v, (list, np.ndarray)) else [v] * n for k, v in texture.items()},
         **_tag_columns(spec),

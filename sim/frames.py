@@ -331,7 +331,8 @@ RUNS = Frame(
         *(Column(n, _FINAL[n].dtype, f"after the last period: {_FINAL[n].doc}", _FINAL[n].missing, _FINAL[n].unit) for n in (
             "rank", "score", "score_financial", "score_customer", "score_relationship", "score_growth", "cash", "equity",
             "cum_operating_profit", "customers", "market_share_customers", "avg_satisfaction", "customer_equity", "bankrupt",
-            "bankrupt_period", "tenders_won")),
+            "bankrupt_period")),
+        _c("tenders_won", "int64", "tenders the firm won over the game"),
         _c("periods_played", "int64", "periods the game lasted"),
         _c("void_bid_rate", "float64", "share of the game's bids voided", unit="0-1"),
         _c("failed_tender_rate", "float64", "share of the game's tenders that failed", unit="0-1"),
@@ -348,8 +349,10 @@ RUNS = Frame(
           for h, where in (("held", "a rival held in its stable stage"), ("free", "no rival had taken to formation"))),
     ),
     prefixes=(
-        _c("param:", "object", "a scenario override of the spec (param:<dotted key>), its value as given"),
-        _c("tag:", "object", "a label of the spec (tag:<key>: replicate, design point, mix), its value as given"),
+        _c("param:", "object", "a scenario override of the spec (param:<dotted key>), its value as given, in the dtype pandas "
+           "infers from it (int64, float64, bool, str; object otherwise)"),
+        _c("tag:", "object", "a label of the spec (tag:<key>: replicate, design point, mix), its value as given, in the dtype "
+           "pandas infers from it"),
     ),
 )
 

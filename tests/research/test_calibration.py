@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from crmsim import InputError
 from crmsim.research import calibration as cal
 from crmsim.scenarios import load_scenario
 from crmsim.cli import main
@@ -165,3 +166,27 @@ def test_calibrate_command_writes_a_market_section_that_loads_as_a_scenario(tmp_
 
     assert main(["calibrate", str(path), "--id-col", "client"]) == 2
     assert "column 'client' not in the file" in capsys.readouterr().out
+
+
+def test_a_log_that_cannot_give_the_moments_mapping_still_calibrates_with_the_others(tmp_path, capsys):
+    """400 customers buying for a whole year at their own pace (a month apart on average), none dropping out: the
+    moment-matched dropout Beta does not exist. The default mapping still works, the moments one is named as
+    unavailable, and asking for it is a clear error, not a traceback."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for c in range(400):
+        t, gap = float(rng.integers(0, 30)), float(rng.gamma(2.0, 14.0))
+        while t < 360:
+            rows.append({"customer": c, "date": pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(t)), "amount": float(rng.gamma(5, 8))})
+            t += rng.exponential(gap)
+    tx = pd.DataFrame(rows)
+    result = cal.calibrate(tx)
+    assert list(result.markets) == ["bgnbd", "bgbb"] and "no Beta has mean" in result.unavailable["moments"]
+    with pytest.raises(InputError, match=r"mapping moments: this log cannot give it \(no Beta has mean .*\); use another mapping: bgnbd, bgbb"):
+        cal.calibrate(tx, mapping="moments")
+    path = tmp_path / "transactions.csv"
+    tx.rename(columns={"customer": "customer_id"}).to_csv(path, index=False)  # the command's default column names
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "market.toml")]) == 0
+    assert "note: no moments mapping for this log: no Beta has mean" in capsys.readouterr().out
+    assert main(["calibrate", str(path), "--mapping", "moments"]) == 2
+    assert "error: mapping moments: this log cannot give it" in capsys.readouterr().out

@@ -30,6 +30,8 @@ def test_run_game_rows_equal_the_final_period_of_the_fully_collected_game():
     last = frames["firms"][frames["firms"]["period"] == 12].reset_index(drop=True)
     cols = ["firm", "name", *FINAL_COLUMNS]
     pd.testing.assert_frame_equal(rows[cols], last[cols], check_dtype=False, check_exact=True)
+    won = frames["firms"].groupby("firm")["tenders_won"].sum()
+    assert rows["tenders_won"].tolist() == won.tolist() and rows["tenders_won"].sum() == rows["tenders_awarded"].iloc[0] > 0
     assert rows["void_bid_rate"].iloc[0] == float((~frames["bids"]["valid"]).mean())
     assert rows["failed_tender_rate"].iloc[0] == float(frames["tenders"]["failed"].mean())
     assert rows["strategy"].tolist() == list(LINEUP) and (rows["param:market.customers"] == 1500).all()
