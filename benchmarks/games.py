@@ -97,7 +97,8 @@ def play_batch(scenario: str, games: int, seed: int, workers: int) -> dict[str, 
     start, start_cpu = time.perf_counter(), cpu_seconds()
     rows = execute(todo, workers=workers, progress=False)
     seconds, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
-    kept = rows.drop(columns=["run_id"]).sort_values(["seed", "firm"]).reset_index(drop=True)
+    # tenders_won left out: it became the game's total (it was the last period's) after 4ce5830, with the same games
+    kept = rows.drop(columns=["run_id", "tenders_won"]).sort_values(["seed", "firm"]).reset_index(drop=True)
     numbers = [c for c in kept.columns if pd.api.types.is_numeric_dtype(kept[c]) and not pd.api.types.is_bool_dtype(kept[c])]
     kept = kept.astype({c: "float64" for c in numbers})  # values compared, not dtypes (counts became integers)
     digest = hashlib.sha256(kept.to_csv(index=False).encode()).hexdigest()
