@@ -1,10 +1,12 @@
 """Is a scenario balanced? A Monte Carlo over seeds and bot line-ups, with a verdict.
 
-:func:`balance_report` plays a scenario many times with the strategy bots —
-the default line-up, the same line-up rotated across the seats, and a few
-seeded random mixes of the purposeful bots — through
-:func:`crmsim.research.runner.execute` (any Executor; resumable from ``out_dir``),
-then measures what makes a scenario good to teach with:
+:func:`balance_report` plays a scenario many times through
+:func:`crmsim.research.runner.execute` (any Executor; resumable from ``out_dir``). By default it plays
+the four line-up sets of :mod:`crmsim.research.targets` (field, standing, reckless, quality; seats
+rotated per seed), measuring the game-fact targets, and the deviation-preserving line-ups of the
+strategy analysis (:mod:`crmsim.research.egta`): a payoff table, its Nash mixture and alpha-Rank.
+Given ``lineups``, it plays only those. Over the line-ups' games (not the analysis') it measures what
+makes a scenario good to teach with:
 
 - **bankruptcy** — share of firms, and share of games with at least one
   bankruptcy (a game where most firms go under is too harsh);
@@ -20,8 +22,10 @@ rivals), so every interval over seats resamples whole games (a clustered
 bootstrap, research.stats); shares of games use Wilson intervals and means
 over games the normal approximation, games being independent.
 
-The verdict names every problem found, with the numbers and the thresholds
-(the ``*_THRESHOLD`` / ``DOMINANCE_*`` constants below), or says "balanced".
+The default verdict starts with the strategy analysis ("balanced" when the Nash mixture holds at least
+three strategies and no strategy wins more than 40% of its field games), then the targets passed and
+missed, then every threshold finding (the ``*_THRESHOLD`` / ``DOMINANCE_*`` constants below), each with
+its numbers. With ``lineups`` it names the threshold findings, or says "balanced".
 
 Example::
 
@@ -142,12 +146,20 @@ class BalanceReport:
         strategies: one row per strategy: games, seats, wins, win rate with its 95% interval resampling
             whole games (``win_rate_lo``/``win_rate_hi``, half-width ``win_rate_ci``), mean rank and score
             likewise (``_ci``, ``_low``, ``_high``), bankruptcy rate with its bounds, mean final cash, ``dominant``.
-        verdict: plain English, one line per finding, each with its numbers and thresholds.
-        labels: the findings: any of "too harsh", "dominated", "trivial", "failed tenders everywhere";
-            or just "balanced".
+        verdict: plain English, one line per finding, each with its numbers and thresholds. By default: the
+            strategy analysis ("balanced" or "not balanced: ..."), "targets: N of M pass" with the missed ones,
+            a line per watched target, then the threshold findings. With ``lineups``: the threshold findings,
+            or one "balanced: ..." line.
+        labels: by default "balanced" or "unbalanced" (the strategy analysis; neither without it), then any
+            threshold finding ("too harsh", "dominated", "trivial", "failed tenders everywhere"), then
+            "targets missed" when a counted target fails. With ``lineups``: the threshold findings, or just
+            "balanced".
         plots: the PNG files written (empty without an output folder).
-        rows: every firm's final row from :func:`crmsim.research.runner.run_game` (one per seat per game).
+        rows: every firm's final row from :func:`crmsim.research.runner.run_game` (one per seat per game), the
+            strategy analysis' games included (``tag:set`` is "egta"); summary, strategies and plots leave those out.
         lineups: the line-ups played; seeds: the game seeds; n_firms: seats per game.
+        targets: the game-fact targets (:mod:`crmsim.research.targets`), when the sets were played.
+        egta: the strategy analysis (:mod:`crmsim.research.egta`), when it was played.
     """
 
     scenario: str
@@ -575,12 +587,14 @@ def balance_report(
             line-up (common random numbers), so line-ups are compared on the same draws.
         lineups: bot names per line-up; a shorter one is repeated to fill every seat. Given, only these are
             played (no targets, no strategy analysis).
-        egta_seeds: games per cell of the payoff table (default: `seeds`).
+        egta: play the strategy analysis (the payoff table, its Nash mixture and alpha-Rank) besides the sets.
+        egta_seeds: games per cell of the payoff table, on the first of the game seeds (default: `seeds`).
+        egta_strategies: the strategies of the payoff table (default :data:`EGTA_STRATEGIES`).
         out_dir: if given, finished games are kept under ``out_dir/runs`` (a rerun resumes) and the
             plots, ``report.md`` and CSV tables are written there.
         executor, workers, progress, stale: passed to :func:`crmsim.research.runner.execute`.
         overrides: dotted scenario keys to set, e.g. ``{"market.customers": 2000}``.
-        master_seed: seeds both the game seeds and the random mixes.
+        master_seed: seeds the game seeds, the bootstrap of the intervals and the Nash search's starting points.
     """
     from crmsim.agents.bots import lineup as fill
     from crmsim.agents.bots import strategy_label
