@@ -49,8 +49,9 @@ class TournamentResult:
     """A tournament's frames and how its lineups were chosen.
 
     Attributes:
-        table: one row per strategy, best mean rank first: seats played (``games``), mean rank, win rate,
-            mean score (each with a 95% interval resampling whole games) and bankruptcy rate.
+        table: one row per strategy, best mean rank first: the games it played (``games``) and its seats in them
+            (``seats``), mean rank, win rate, mean score (each with a 95% interval resampling whole games) and
+            bankruptcy rate.
         results: one row per firm per game (research.runner.run_game's rows; ``tag:mix`` names the lineup).
         matrix: mean score of the row strategy in games where the column strategy sat among its opponents.
         pairs: every two strategies compared on score within the games where both played: ``a, b, diff``

@@ -11,11 +11,14 @@ other held-out seeds, and writes everything to --out.
 
 Kept out of CI: it needs torch and stable-baselines3, which crmsim does not require::
 
-    pip install -e ".[rl]"          # stable-baselines3 (and the torch it pulls in)
+    pip install -e ".[research,rl]"     # the envs (gymnasium, pettingzoo) and stable-baselines3 with torch
     python docs/examples/train_ppo.py --timesteps 120000 --out out/ppo
 
 The run the research guide quotes (docs/research.md, "Training PPO"): ``--timesteps 120000`` on two
-cores. Rerun ``--evaluate-only`` to evaluate a saved model again.
+cores. Rerun ``--evaluate-only`` to evaluate a saved model again (result.json keeps the training record).
+
+The policy learns on observations normalised by ``VecNormalize``; ``load_policy`` wraps the saved model with
+those statistics (``NormalisedPolicy``), which is how it must be played as a ``PolicyStrategy``.
 """
 
 from __future__ import annotations
@@ -91,7 +94,8 @@ def train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     model.learn(total_timesteps=args.timesteps, progress_bar=False)
     seconds = time.perf_counter() - start
     seeds = sorted({s for log in venv.get_attr("seeds") for s in log})
-    returns = [float(r) for m in venv.get_attr("episode_returns") for r in m]
+    finished = zip(venv.get_attr("episode_times"), venv.get_attr("episode_returns"))  # per env (Monitor): when each ended
+    returns = [float(r) for _, r in sorted((t, r) for times, rets in finished for t, r in zip(times, rets))]  # in that order
     model.save(out / "ppo")
     venv.save(str(out / "vecnormalize.pkl"))
     venv.close()
@@ -193,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.evaluate_only:
         record["training"] = train(args, out)
         print(json.dumps(record["training"], indent=2))
+    elif (out / "result.json").exists():  # keep the record of the training that made the model
+        training = json.loads((out / "result.json").read_text(encoding="utf-8")).get("training")
+        if training is not None:
+            record["training"] = training
     table, diffs, seeds = evaluate(args, out)
     record.update(held_out_seeds=seeds, table=table.to_dict("records"), paired=diffs.to_dict("records"))
     with pd.option_context("display.width", 200, "display.max_columns", 30):
@@ -201,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.tournament_lineups:
             rr = round_robin(args, out)
             record["tournament"] = rr.to_dict("records")
-            print(rr[["position", "strategy", "games", "mean_rank", "mean_rank_low", "mean_rank_high", "win_rate",
+            if "ppo" not in set(rr["strategy"]):
+                print(f"warning: the {args.tournament_lineups} sampled line-ups leave PPO out; sample more (--tournament-lineups)")
+            print(rr[["position", "strategy", "games", "seats", "mean_rank", "mean_rank_low", "mean_rank_high", "win_rate",
                       "mean_score", "mean_score_low", "mean_score_high", "bankruptcy_rate"]].round(2).to_string(index=False))
     (out / "result.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     return 0

@@ -120,4 +120,5 @@ def test_a_whole_game_gives_the_recorded_frames_by_the_c_library(name, monkeypat
     for name, was in recorded[recorder.game_key(*game)].items():
         now = recorder.frame_digest(frames[name])
         for column, digest in was["columns"].items():
-            assert now["columns"][column]["values"] == digest["values"], f"{name}.{column}"
+            if (name, column) not in recorder.REDEFINED:
+                assert now["columns"][column]["values"] == digest["values"], f"{name}.{column}"
