@@ -62,7 +62,8 @@ def bootstrap_ratio(numerators: np.ndarray, denominators: np.ndarray, *, n_boot:
     """Interval of sum(numerators) / sum(denominators) when clusters (rows) are resampled with replacement.
 
     A mean over seats is a ratio of per-game totals (sum of values / number of seats), so resampling the
-    per-game totals resamples whole games.
+    per-game totals resamples whole games. One game says nothing of how games vary: its interval is NaN
+    (resampling it would give a zero-width interval that looks certain), while its estimate stands.
     """
     num = np.asarray(numerators, dtype=float)
     den = np.asarray(denominators, dtype=float)
@@ -70,6 +71,8 @@ def bootstrap_ratio(numerators: np.ndarray, denominators: np.ndarray, *, n_boot:
     if k == 0 or den.sum() == 0:
         return Interval(float("nan"), float("nan"), float("nan"), k)
     estimate = float(num.sum() / den.sum())
+    if k == 1:
+        return Interval(estimate, float("nan"), float("nan"), k)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, k, size=(n_boot, k))
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -55,3 +55,16 @@ def test_game_statistic_of_a_proportion():
     iv = game_statistic([1.0] * 24 + [0.0] * 6, seed=0)
     assert iv.estimate == pytest.approx(0.8)
     assert iv.low < 0.8 < iv.high and iv.n_clusters == 30
+
+
+def test_one_game_gives_an_estimate_but_no_interval_and_no_clear_difference():
+    """A single game cannot show how games vary: resampling it would give a zero-width interval that looks
+    certain. The estimate stands; the interval is NaN, and a pair compared in one game is never 'clear'."""
+    one = cluster_mean(np.array([3.0, 5.0]), np.array([7, 7]))
+    assert one.estimate == 4.0 and np.isnan(one.low) and np.isnan(one.high) and one.n_clusters == 1
+    rows = pd.DataFrame({"game": [1, 1, 2, 2], "strategy": ["a", "b", "a", "c"], "score": [60.0, 40.0, 55.0, 50.0]})
+    pairs = paired_comparisons(rows, "score", "strategy", cluster="game").set_index(["a", "b"])
+    assert pairs.loc[("a", "b"), "diff"] == 20.0 and pairs.loc[("a", "b"), "games"] == 1
+    assert np.isnan(pairs.loc[("a", "b"), "low"]) and not pairs.loc[("a", "b"), "clear"]
+    two = cluster_mean(np.array([3.0, 5.0]), np.array([7, 8]))
+    assert two.low == 3.0 and two.high == 5.0  # two games: a real, if rough, interval
