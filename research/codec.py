@@ -7,7 +7,8 @@ is a residual around the baseline, and the observation shows the baseline. So th
 :class:`crmsim.research.policy.PolicyStrategy` (a trained policy playing as a bot) encode and decode alike.
 
 Every entry of both vectors is declared once, by name and bounds, in the layouts built here; actions are
-read and observations written through dicts keyed by those names, so values cannot drift from the layout.
+read and observations written through dicts keyed by those names (an observation in parts: one dict per block,
+client, tender slot or market row, tagged with its name prefix), so values cannot drift from the layout.
 The rules sheet (what each entry means, how actions are repaired) is research/env.py's module docstring.
 """
 
@@ -32,6 +33,8 @@ from crmsim.sim.tenders import contract_load, is_invited, unit_delivery_cost
 Bounds = tuple[float, float]
 Layout = list[tuple[str, float, float]]  # (name, low, high) per entry
 Plan = tuple[str, ...]  # the sales activities done with one client in a period
+Part = tuple[str, dict[str, float]]  # (name prefix, {entry: value}): one block of an observation, e.g. ("client.C1", {...})
+PartLayout = tuple[str, tuple[tuple[str, Bounds], ...]]  # (name prefix, ((entry, bounds), ...)) in layout order
 
 OBS_CLIP = 10.0  # unbounded quantities are scaled, then clipped to [-OBS_CLIP, OBS_CLIP]
 FLAG_ON = 0.5  # a flag entry at or above this switches a choice on; at or below -FLAG_ON off; between: the baseline's
@@ -228,9 +231,12 @@ class FirmCodec:
         self.max_volume = max((c.volume for c in sc.clients), default=1.0)
         self.ladders = {stage: self._ladder(stage) for stage in STAGES}
         self.action_layout = self._action_layout()
-        self.observation_layout = self._observation_layout()
+        self.observation_parts = self._observation_parts()
+        self.observation_layout: Layout = [(f"{prefix}.{n}", *b) for prefix, entries in self.observation_parts for n, b in entries]
         self.action_names = tuple(n for n, _, _ in self.action_layout)
         self.observation_names = tuple(n for n, _, _ in self.observation_layout)
+        self._action_parts = (("", self.action_names),)
+        self._o_parts = tuple((prefix, tuple(n for n, _ in entries)) for prefix, entries in self.observation_parts)
         self._a_index = {n: k for k, n in enumerate(self.action_names)}
         self._o_low = np.array([lo for _, lo, _ in self.observation_layout], dtype=np.float32)
         self._o_high = np.array([hi for _, _, hi in self.observation_layout], dtype=np.float32)
@@ -262,24 +268,25 @@ class FirmCodec:
         names += [f"slot{k}.{n}" for k in range(self.max_tenders) for n in SLOT_ACTIONS]
         return [(n, *SYMMETRIC) for n in names]
 
-    def _observation_layout(self) -> Layout:
-        out: Layout = [(f"own.{n}", *b) for n, b in OWN + (CRM_OWN if self.crm else ())]
-        out += [(f"last.{n}", *b) for n, b in LAST]
-        out += [(f"baseline.{n}", *b) for n, b in BASELINE]
-        if self.scenario.crm.retention_offered:
-            out.append(("baseline.retention_budget", *POSITIVE))
+    def _observation_parts(self) -> list[PartLayout]:
+        """The observation's parts in layout order: the firm's own blocks, one per key client, one per tender slot,
+        one per firm of the market report, then the news and research blocks (``observation_layout`` joins them)."""
+        own = OWN + (CRM_OWN if self.crm else ())
+        baseline = BASELINE + ((("retention_budget", POSITIVE),) if self.scenario.crm.retention_offered else ())
         client = CLIENT + (CLIENT_LIFECYCLE if self.lifecycle else CLIENT_SPEND) + (CLIENT_RESEARCH if self.research else ())
-        out += [(f"client.{c}.{n}", *b) for c in self.clients for n, b in client]
-        for k in range(self.max_tenders):
-            out.append((f"slot{k}.present", *UNIT))
-            out += [(f"slot{k}.client.{c}", *UNIT) for c in self.clients]
-            out += [(f"slot{k}.{n}", *b) for n, b in TENDER_TERMS]
-        for j in range(self.n_firms):
-            out += [(f"market.{self._seat(j)}.{n}", *MARKET_BOUNDS.get(n, UNIT)) for n in MARKET_ROW]
-        out += [(f"news.{n}", *b) for n, b in NEWS]
+        market = tuple((n, MARKET_BOUNDS.get(n, UNIT)) for n in MARKET_ROW)
+        out: list[PartLayout] = [("own", own), ("last", LAST), ("baseline", baseline)]
+        out += [(f"client.{c}", client) for c in self.clients]
+        out += [(f"slot{k}", self._slot_entries()) for k in range(self.max_tenders)]
+        out += [(f"market.{self._seat(j)}", market) for j in range(self.n_firms)]
+        out.append(("news", NEWS))
         if self.research:
-            out += [(f"research.{n}", *b) for n, b in RESEARCH]
+            out.append(("research", RESEARCH))
         return out
+
+    def _slot_entries(self) -> tuple[tuple[str, Bounds], ...]:
+        """A tender slot's entries: whether a tender is open in it, its client (one flag per key client), its terms."""
+        return (("present", UNIT),) + tuple((f"client.{c}", UNIT) for c in self.clients) + TENDER_TERMS
 
     @staticmethod
     def _seat(j: int) -> str:
@@ -300,14 +307,22 @@ class FirmCodec:
         return {n: float(v) for n, v in zip(names, np.asarray(vector).ravel())}
 
     @staticmethod
-    def _vector(names: Sequence[str], values: Mapping[str, float], what: str) -> np.ndarray:
-        """The values in layout order; a value missing or not in the layout is a codec bug, named here."""
-        if len(values) != len(names):
-            raise RuntimeError(f"{what}: entries {sorted(set(names) - values.keys())} missing, {sorted(values.keys() - set(names))} not in the layout")
-        try:
-            return np.array([values[n] for n in names], dtype=np.float64)
-        except KeyError as exc:
-            raise RuntimeError(f"{what}: entry {exc} missing; {sorted(values.keys() - set(names))} not in the layout") from None
+    def _vector(layout: Sequence[tuple[str, Sequence[str]]], parts: Sequence[Part], what: str) -> np.ndarray:
+        """The parts' values in layout order; a part out of order, or a value missing or not in the layout, is a
+        codec bug, named here. `layout` holds each part's (prefix, entry names) in order."""
+        if len(parts) != len(layout) or any(p != prefix for (p, _), (prefix, _) in zip(parts, layout)):
+            raise RuntimeError(f"{what}: parts {[p for p, _ in parts]} do not follow the layout's {[prefix for prefix, _ in layout]}")
+        values: list[float] = []
+        for (prefix, names), (_, part) in zip(layout, parts):
+            try:
+                if len(part) == len(names):  # as many entries as names, and every name found: none missing, none extra
+                    values += [part[n] for n in names]
+                    continue
+            except KeyError:
+                pass
+            raise RuntimeError(f"{what}: {prefix or 'entries'} {sorted(set(names) - part.keys())} missing, "
+                               f"{sorted(part.keys() - set(names))} not in the layout")
+        return np.array(values, dtype=np.float64)
 
     @staticmethod
     def slots(tenders: Sequence[Tender]) -> tuple[Tender, ...]:
@@ -640,28 +655,35 @@ class FirmCodec:
                     continue
             act[f"slot{k}.promised_service"] = share(new.promised_service, promised, s.bid_service) or 1e-9
             act[f"slot{k}.price"] = share(new.price, price, s.bid_price * max(t.price_cap - cost, 1e-9)) or 1e-9
-        a = self._vector(self.action_names, act, "action")
+        a = self._vector(self._action_parts, [("", act)], "action")
         return np.clip(a, -1.0, 1.0).astype(np.float32)
 
     # -- observation -> vector ---------------------------------------------
 
     def observe(self, ob: Observation, baseline: Decision) -> np.ndarray:
         """Firm `ob.firm`'s observation vector (see ``observation_names``), showing `baseline` as its baseline."""
-        capacity = ob.firm.service_staff * self.scenario.costs.customers_per_service_staff
-        reach = self.sales_reach(ob, baseline)
-        values = {
-            **self._own(ob, capacity),
-            **self._last(ob),
-            **self._baseline(ob, baseline),
-            **self._client_block(ob, baseline),
-            **self._slot_block(ob, baseline, capacity, reach),
-            **self._market(ob),
-            **self._news(ob),
-            **self._research_block(ob, baseline),
-        }
-        x = self._vector(self.observation_names, values, "observation")
+        x = self._vector(self._o_parts, self._parts(ob, baseline), "observation")
         x = np.nan_to_num(x, nan=0.0, posinf=OBS_CLIP, neginf=-OBS_CLIP)
         return np.clip(x, self._o_low, self._o_high).astype(np.float32)
+
+    def observation_entries(self, ob: Observation, baseline: Decision) -> dict[str, float]:
+        """The entries :meth:`observe` encodes, as {entry name: value} before clipping, for reading and tests."""
+        return {f"{prefix}.{n}": v for prefix, part in self._parts(ob, baseline) for n, v in part.items()}
+
+    def _parts(self, ob: Observation, baseline: Decision) -> list[Part]:
+        """The observation's parts, in the order of ``observation_parts``."""
+        capacity = ob.firm.service_staff * self.scenario.costs.customers_per_service_staff
+        reach = self.sales_reach(ob, baseline)
+        return [
+            ("own", self._own(ob, capacity)),
+            ("last", self._last(ob)),
+            ("baseline", self._baseline(ob, baseline)),
+            *self._client_block(ob, baseline),
+            *self._slot_block(ob, baseline, capacity, reach),
+            *self._market(ob),
+            ("news", self._news(ob)),
+            *self._research_block(ob, baseline),
+        ]
 
     def _own(self, ob: Observation, capacity: float) -> dict[str, float]:
         """The firm's own position at the start of the period."""
@@ -691,13 +713,13 @@ class FirmCodec:
             own["standing_retention"] = st.retention_budget / s.retention / 4
             for t in TIER_NAMES:
                 own[f"standing_care_{t.lower()}"] = st.care_split.get(t, 0.0)
-        return {f"own.{k}": v for k, v in own.items()}
+        return own
 
     def _last(self, ob: Observation) -> dict[str, float]:
         """The firm's own metrics row of last period (zeros before period 1)."""
         r = ob.own_last
         if r is None:
-            return {f"last.{n}": 0.0 for n, _ in LAST}
+            return {n: 0.0 for n, _ in LAST}
         m, n_tenders = self.money_scale, max(1, self.max_tenders)
         customers = max(_num(r["customers"]), 1.0)
         last = {
@@ -714,7 +736,7 @@ class FirmCodec:
             **{f"tier_{t}": _num(r.get(f"tier_{t}")) / customers for t in "abc"},
             **{f"at_risk_{t}": _num(r.get(f"at_risk_{t}")) / customers for t in "abc"},
         }
-        return {f"last.{k}": v for k, v in last.items()}
+        return last
 
     def _baseline(self, ob: Observation, b: Decision) -> dict[str, float]:
         """The baseline decision's firm-level fields, in action units (staff and finance) or as shares."""
@@ -730,16 +752,16 @@ class FirmCodec:
         }
         if self.scenario.crm.retention_offered:
             out["retention_budget"] = b.retention_budget / s.retention / 4
-        return {f"baseline.{k}": v for k, v in out.items()}
+        return out
 
-    def _client_block(self, ob: Observation, b: Decision) -> dict[str, float]:
+    def _client_block(self, ob: Observation, b: Decision) -> list[Part]:
         """Per key client: relationships, the client's satisfaction, last period's award, next period's calendar, and the
         firm's cultivation (standing and baseline spend, or stage, progress, idle periods and the baseline plan)."""
         sc = self.scenario
         won = {row["client"]: row for row in ob.last_bids if row["won"]}
         upcoming = {row["client"] for row in ob.calendar}
         rivals = (ob.research or {}).get("rivals", {})
-        out: dict[str, float] = {}
+        out: list[Part] = []
         for c in self.clients:
             client = sc.client(c)
             w = won.get(c)
@@ -776,18 +798,18 @@ class FirmCodec:
                     rival_band_known=1.0 if bands is not None else 0.0,
                     baseline_rivals=1.0 if c in b.research.rivals else 0.0,
                 )
-            out.update({f"client.{c}.{k}": v for k, v in block.items()})
+            out.append((f"client.{c}", block))
         return out
 
-    def _slot_block(self, ob: Observation, b: Decision, capacity: float, reach: int) -> dict[str, float]:
+    def _slot_block(self, ob: Observation, b: Decision, capacity: float, reach: int) -> list[Part]:
         """Per tender slot: the open tender's terms, the firm's standing with it and the baseline's bid; zeros for an empty slot."""
         sc, f = self.scenario, ob.firm
         open_tenders = self.slots(ob.tenders)
-        names = ["present"] + [f"client.{c}" for c in self.clients] + [n for n, _ in TENDER_TERMS]
-        out: dict[str, float] = {}
+        names = [n for n, _ in self._slot_entries()]
+        out: list[Part] = []
         for k in range(self.max_tenders):
             if k >= len(open_tenders):
-                out.update({f"slot{k}.{n}": 0.0 for n in names})
+                out.append((f"slot{k}", dict.fromkeys(names, 0.0)))
                 continue
             t = open_tenders[k]
             rel = ob.relationship.get(t.client, 0.0)
@@ -816,19 +838,19 @@ class FirmCodec:
                 "baseline_price": mine.price / t.price_cap if mine is not None else 0.0,
                 "baseline_promised": mine.promised_service if mine is not None else 0.0,
             }
-            out.update({f"slot{k}.{n}": v for n, v in block.items()})
+            out.append((f"slot{k}", block))
         return out
 
-    def _market(self, ob: Observation) -> dict[str, float]:
+    def _market(self, ob: Observation) -> list[Part]:
         """Last period's public report, one row per firm: own row first, then rivals in seat order after it."""
         m, n_tenders, firm = self.money_scale, max(1, self.max_tenders), ob.firm.index
         rows = {row["firm"]: row for row in ob.market}
-        out: dict[str, float] = {}
+        out: list[Part] = []
         for j in range(self.n_firms):
             row = rows.get((firm + j) % self.n_firms)
             prefix = f"market.{self._seat(j)}"
             if row is None:
-                out.update({f"{prefix}.{n}": 0.0 for n in MARKET_ROW})
+                out.append((prefix, dict.fromkeys(MARKET_ROW, 0.0)))
                 continue
             encoded = {
                 "present": 1.0,
@@ -843,7 +865,7 @@ class FirmCodec:
                 "score": _num(row["score"]) / 100,
                 "rank": (row["rank"] - 1) / max(1, self.n_firms - 1),
             }
-            out.update({f"{prefix}.{n}": v for n, v in encoded.items()})
+            out.append((prefix, encoded))
         return out
 
     def _news(self, ob: Observation) -> dict[str, float]:
@@ -866,12 +888,13 @@ class FirmCodec:
                 news["purchase_change_ahead"] += e.magnitude - 1.0
             elif e.period > ob.period and e.kind == "cost_shock":
                 news["cost_shock_ahead"] += e.magnitude - 1.0
-        return {f"news.{k}": v for k, v in news.items()}
+        return news
 
-    def _research_block(self, ob: Observation, b: Decision) -> dict[str, float]:
-        """Last period's own survey (means by tier; zeros without one) and the baseline's research order."""
+    def _research_block(self, ob: Observation, b: Decision) -> list[Part]:
+        """Last period's own survey (means by tier; zeros without one) and the baseline's research order (no part
+        in a scenario without research)."""
         if not self.research:
-            return {}
+            return []
         survey = (ob.research or {}).get("survey")
         out = {"survey_present": 0.0, "baseline_survey": b.research.survey / self.scales.survey, "baseline_forecast": float(b.research.forecast)}
         for t in TIER_NAMES:
@@ -882,4 +905,4 @@ class FirmCodec:
             for row in survey["tiers"]:
                 out[f"survey_satisfaction_{row['tier'].lower()}"] = _num(row["satisfaction"]) / 10
                 out[f"survey_loyalty_{row['tier'].lower()}"] = _num(row["loyalty"])
-        return {f"research.{k}": v for k, v in out.items()}
+        return [("research", out)]

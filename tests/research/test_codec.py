@@ -336,3 +336,41 @@ def test_to_action_inverts_moves_within_one_step():
     a = env.decision_to_action(raw)
     assert np.abs(a).max() <= 1
     assert decode(env, a) == (d, ())
+
+
+# ---------------------------------------------------------------------------
+# the observation vector
+
+
+@pytest.mark.parametrize("scenario", ["classroom-v1", "classroom-v2", "service-economy-v2"])
+def test_every_observation_entry_sits_at_its_names_place(scenario):
+    """The vector holds, at each name of ``observation_names``, the value the blocks give that name (NaN read as 0,
+    then clipped to the entry's bounds), on several periods with tenders open and empty slots."""
+    env = single(scenario, max_tenders=4)
+    codec, slots_seen = env.codec, set()
+    for period in range(4):
+        t = env.turn
+        entries = codec.observation_entries(t.ob, t.baseline)
+        assert entries.keys() == set(codec.observation_names) and len(entries) == len(codec.observation_names)
+        expected = np.nan_to_num(np.array([entries[n] for n in codec.observation_names]), nan=0.0, posinf=10.0, neginf=-10.0)
+        expected = np.clip(expected, codec.observation_space().low, codec.observation_space().high).astype(np.float32)
+        assert np.array_equal(codec.observe(t.ob, t.baseline), expected), f"period {period + 1}"
+        assert np.array_equal(t.vector, expected)
+        slots_seen |= {entries[f"slot{k}.present"] for k in range(4)}
+        env.step(np.random.default_rng(period).uniform(-1, 1, env.action_space.shape).astype(np.float32))
+    assert slots_seen == {0.0, 1.0}  # open tenders and empty slots were both seen
+
+
+def test_a_block_entry_missing_extra_or_out_of_order_is_a_codec_bug():
+    """Assembling the vector names the part and the entries that do not match the layout, rather than shifting values."""
+    env = single("classroom-v2")
+    codec, t = env.codec, env.turn
+    parts = codec._parts(t.ob, t.baseline)
+    own = dict(parts[0][1])
+    del own["cash"]
+    with pytest.raises(RuntimeError, match=r"observation: own \['cash'\] missing, \[\] not in the layout"):
+        codec._vector(codec._o_parts, [("own", own), *parts[1:]], "observation")
+    with pytest.raises(RuntimeError, match=r"observation: own \[\] missing, \['extra'\] not in the layout"):
+        codec._vector(codec._o_parts, [("own", {**parts[0][1], "extra": 1.0}), *parts[1:]], "observation")
+    with pytest.raises(RuntimeError, match=r"do not follow the layout"):
+        codec._vector(codec._o_parts, [parts[1], parts[0], *parts[2:]], "observation")
