@@ -32,7 +32,7 @@ import importlib
 import importlib.metadata
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -683,6 +683,14 @@ def make_bot(spec: StrategySpec) -> Strategy:
     except TypeError as exc:
         fields = ", ".join(f.name for f in dataclasses.fields(cls) if f.init) if dataclasses.is_dataclass(cls) else "see its __init__"
         raise ValueError(f"strategy {spec!r}: {exc} (fields of {cls.__name__}: {fields or 'none'})") from None
+
+
+def defining_modules(classes: Iterable[type]) -> list[str]:
+    """The modules, outside crmsim, that define `classes` (sorted): the researcher's own strategy code. A class
+    defined in the running script (``__main__``; ``__mp_main__`` in a spawned worker) has no module to name."""
+    own = __name__.split(".")[0]
+    modules = {c.__module__ for c in classes}
+    return sorted(m for m in modules if m not in ("__main__", "__mp_main__") and m.split(".")[0] != own)
 
 
 def registered_name(cls: type[Strategy]) -> str | None:

@@ -38,13 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from crmsim import InputError
-from crmsim.agents.bots import BOTS, BUILT_IN, Strategy, StrategySpec, parse_spec, plugin_strategies, strategy_class
+from crmsim.agents.bots import BOTS, BUILT_IN, Strategy, StrategySpec, defining_modules, parse_spec, plugin_strategies, strategy_class
 from crmsim.sim.export import module_digest  # noqa: F401 (public here too: workers run it)
 
 #: the process pool's start method (see the module docstring for why)
 START_METHOD = "spawn"
-#: modules that ship with crmsim (the workers' version check covers them)
-OWN_PACKAGE = "crmsim"
 
 
 def default_workers() -> int:
@@ -81,8 +79,7 @@ def strategy_modules(strategies: Iterable[StrategySpec], names: Mapping[str, typ
             classes.add(type(spec))
         elif ":" in parse_spec(spec)[0]:
             classes.add(strategy_class(parse_spec(spec)[0]))
-    modules = {c.__module__ for c in classes}
-    return sorted(m for m in modules if m != "__main__" and m.split(".")[0] != OWN_PACKAGE)
+    return defining_modules(classes)
 
 
 def start_worker(names: Mapping[str, type[Strategy]]) -> None:

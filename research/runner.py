@@ -83,8 +83,7 @@ class RunSpec:
                 value = None
             if value is None or not all(isinstance(k, str) for k, _ in value):
                 raise TypeError(f"RunSpec.{name}: must be a mapping or (key, value) pairs with text keys; got {getattr(self, name)!r}")
-            if value is not getattr(self, name):
-                object.__setattr__(self, name, value)
+            object.__setattr__(self, name, value)
 
     @functools.cached_property
     def labels(self) -> tuple[str, ...]:

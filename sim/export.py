@@ -155,11 +155,10 @@ def strategy_code(strategies: Iterable[Any]) -> dict[str, str]:
     whose source file cannot be found, is left out. The digest is of the file on disk: in a long-lived session
     (a notebook), reload a module after editing it, or the games play the code loaded before the edit.
     """
-    from crmsim.agents.bots import BUILT_IN, make_bot
+    from crmsim.agents.bots import BUILT_IN, defining_modules, make_bot
 
-    modules = {type(make_bot(s)).__module__ for s in strategies if not (isinstance(s, str) and s in BUILT_IN)}
-    own = crmsim.__name__
-    digests = {m: module_digest(m) for m in sorted(modules) if m.split(".")[0] not in (own, "__main__", "__mp_main__")}
+    classes = {type(make_bot(s)) for s in strategies if not (isinstance(s, str) and s in BUILT_IN)}
+    digests = {m: module_digest(m) for m in defining_modules(classes)}
     return {m: d for m, d in digests.items() if d is not None}
 
 
