@@ -13,6 +13,11 @@ Measures, in one run:
   same rows (the speed work changes no result);
 * with ``--dask``, the same games on a Dask LocalCluster of ``--workers`` processes (new code only), and
   that the pool and Dask gave identical rows;
+* with ``--breakdown``, where a new game's time goes, timed without a profiler: the customer population's
+  rules (drawing the customers, ``init_population``; the periods' steps, ``step_population``: numpy arrays,
+  one operation per rule), the bots' decisions (``bot_decisions``) and the rest; and the floors these set for
+  the targets: a game can't take less than its population, and an env that plays one period a step can't make
+  more steps per second than one over a period's population step;
 * with ``--profile``, a cProfile of one new game.
 
 The targets (issue 12): a classroom game in 15 ms on one core, 1,000 games in 10 s on 2 cores. On a shared
@@ -24,6 +29,7 @@ Run from the repository root::
     python benchmarks/games.py
     python benchmarks/games.py --old-ref main --rounds 5 --games 200 --json out/games.json
     python benchmarks/games.py --no-old --games 0 --profile
+    python benchmarks/games.py --no-old --games 0 --breakdown
     python benchmarks/games.py --record-digests 560655f   # tests/fixtures/frame_digests.json from that commit
 """
 
@@ -85,6 +91,67 @@ def play_games(scenario: str, games: int, seed: int) -> dict[str, Any]:
             "crmsim": str(Path(crmsim.__file__).parent)}
 
 
+#: the engine's entry points --breakdown times (crmsim.sim.engine calls them through its module globals)
+PARTS = {"init_population": "drawing the customers", "step_population": "the periods' population steps",
+         "bot_decisions": "the bots' decisions"}
+
+
+def play_parts(scenario: str, games: int, seed: int) -> dict[str, Any]:
+    """`games` games (after a warm-up), each part of PARTS timed around its calls: seconds per game of each part
+    and of the whole game, and per period of the population step (medians over the games)."""
+    import crmsim.sim.engine as engine
+    import crmsim.sim.model as model
+    from crmsim.research.runner import run_game
+
+    spent = dict.fromkeys(PARTS, 0.0)
+    calls = dict.fromkeys(PARTS, 0)
+
+    def timed(name: str, home: Any) -> None:
+        inner = getattr(home, name)
+
+        def part(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+                calls[name] += 1
+
+        setattr(home, name, part)
+
+    for name in PARTS:
+        timed(name, model if hasattr(model, name) else engine)
+    todo = specs(scenario, games + 1, seed)
+    run_game(todo[0])
+    per_game: dict[str, list[float]] = {name: [] for name in (*PARTS, "game", "step_per_period")}
+    for spec in todo[1:]:
+        for name in PARTS:
+            spent[name], calls[name] = 0.0, 0
+        start = time.perf_counter()
+        run_game(spec)
+        per_game["game"].append(time.perf_counter() - start)
+        for name in PARTS:
+            per_game[name].append(spent[name])
+        per_game["step_per_period"].append(spent["step_population"] / max(calls["step_population"], 1))
+    return {name: statistics.median(values) for name, values in per_game.items()}
+
+
+def breakdown(scenario: str, games: int, seed: int) -> dict[str, Any]:
+    """Print and return where a new `scenario` game's time goes, and the floors its population sets (see the module doc)."""
+    parts = run_worker(None, "parts", scenario, str(games), str(seed))
+    game, population = parts["game"], parts["init_population"] + parts["step_population"]
+    rest = game - population - parts["bot_decisions"]
+    print(f"where a {scenario} game's time goes (median of {games} games, {ms(game)} each):")
+    for name, label in PARTS.items():
+        print(f"  {label} ({name}): {ms(parts[name])}, {parts[name] / game:.0%}")
+    print(f"  the rest (tenders, accounts, validation, observations, rows): {ms(rest)}, {rest / game:.0%}")
+    ceiling = 1.0 / parts["step_per_period"]
+    print(f"  floors: the population alone is {ms(population)} a game, {population / TARGET_GAME_S:.0%} of the "
+          f"{ms(TARGET_GAME_S)} target; one period's population step takes {ms(parts['step_per_period'])}, so an env "
+          f"that plays a period a step makes at most {ceiling:,.0f} steps/s (target 2,000)")
+    return {**parts, "scenario": scenario, "population_s": population, "rest_s": rest, "env_steps_per_s_ceiling": ceiling}
+
+
 def play_batch(scenario: str, games: int, seed: int, workers: int) -> dict[str, Any]:
     """`games` games on a process pool of `workers` (pool start-up included): seconds, and a digest of the rows."""
     import hashlib
@@ -124,6 +191,17 @@ def run_worker(site: Path | None, *args: str) -> dict[str, Any]:
     if done.returncode:
         raise RuntimeError(f"worker failed ({'old' if site else 'new'} {' '.join(args)}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def alternate(sites: dict[str, Path | None], scenario: str, rounds: int, per_round: int, seed: int) -> dict[str, list[dict[str, Any]]]:
+    """One-game measurements (:func:`play_games`, `per_round` games each) of each labelled crmsim (`sites`: label ->
+    the folder for PYTHONPATH, None for this Python's), `rounds` times, in fresh processes, the order reversed
+    every other round so all meet the same machine load; label -> the measurements."""
+    out: dict[str, list[dict[str, Any]]] = {label: [] for label in sites}
+    for r in range(rounds):
+        for label in list(sites) if r % 2 == 0 else list(sites)[::-1]:
+            out[label].append(run_worker(sites[label], "games", scenario, str(per_round), str(seed)))
+    return out
 
 
 def profile_game(scenario: str, seed: int, top: int = 30) -> str:
@@ -191,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=2024, help="master seed of the games' seeds")
     p.add_argument("--dask", action="store_true", help="also play the batch on a Dask LocalCluster (new code)")
+    p.add_argument("--breakdown", action="store_true",
+                   help="time the population, the bots and the rest of new games, and print the floors they set")
     p.add_argument("--profile", action="store_true", help="print a cProfile of one new game")
     p.add_argument("--json", help="write the figures to this file")
     p.add_argument("--record-digests", metavar="REF", help="write tests/fixtures/frame_digests.json with REF's code, then stop")
@@ -198,8 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.worker is not None:
         kind, scenario, games, seed, *rest = args.worker
-        result = (play_games(scenario, int(games), int(seed)) if kind == "games"
-                  else play_batch(scenario, int(games), int(seed), int(rest[0])))
+        if kind == "parts":
+            result = play_parts(scenario, int(games), int(seed))
+        else:
+            result = (play_games(scenario, int(games), int(seed)) if kind == "games"
+                      else play_batch(scenario, int(games), int(seed), int(rest[0])))
         print(json.dumps(result))
         return 0
 
@@ -224,10 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         versions = ("old", "new") if site is not None else ("new",)
         comparable = True
         for scenario in args.scenarios.split(","):
-            case: dict[str, Any] = {"scenario": scenario, "old": [], "new": []}
-            for r in range(args.rounds):
-                for which in versions if r % 2 == 0 else versions[::-1]:
-                    case[which].append(run_worker(site if which == "old" else None, "games", scenario, str(args.per_round), str(args.seed)))
+            case: dict[str, Any] = {"scenario": scenario, **alternate({"old": site, "new": None} if site else {"new": None},
+                                                                      scenario, args.rounds, args.per_round, args.seed)}
             line = f"one {scenario} game on one core:"
             for which in versions:
                 case[f"{which}_cpu_s"] = statistics.median(m["cpu_s"] for m in case[which])
@@ -271,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Dask LocalCluster ({args.workers} workers, new code): {args.games} games in {d['seconds']:.1f} s "
                   f"(+ {d['startup_s']:.1f} s start-up); rows {'identical to' if d['identical_to_pool'] else 'DIFFERENT from'} the pool's")
             comparable &= d["identical_to_pool"]
+        if args.breakdown:
+            figures["breakdown"] = [breakdown(scenario, max(args.per_round, 5), args.seed)
+                                    for scenario in args.scenarios.split(",")]
         if args.profile:
             print(profile_game(args.scenarios.split(",")[0], args.seed))
     finally:
