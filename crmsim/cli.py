@@ -350,11 +350,14 @@ def scenario_settings(scenario: str, items: list[str] | None, flag: str, many: b
 
     A value the scenario's schema refuses is blamed on the option that gave it, not on the scenario file.
     """
+    from crmsim.research.parameters import SEAT_COUNT, SEAT_COUNT_RULE
     from crmsim.research.sweep import parse_value
 
     load_scenario(scenario)  # a problem of the scenario itself names its file
     settings: dict[str, Any] = {}
     for key, text in _key_values(items, flag).items():
+        if many and key == SEAT_COUNT:  # before its values, which the scenario may refuse for its own reason
+            raise UsageError(f"{flag} {key}={text}: {SEAT_COUNT_RULE} (--set {SEAT_COUNT}=N)")
         values = [parse_value(v) for v in text.split(",")] if many else [parse_value(text)]
         for value in values:
             with blame(f"{flag} {key}={text}"):

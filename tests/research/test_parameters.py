@@ -82,3 +82,11 @@ def test_the_params_command_leaves_the_seat_count_out_and_a_sweep_refuses_to_var
         sweep("large-market-v1", {"firms.count": [4, 6]}, progress=False)
     with pytest.raises(InputError, match=rule):
         sweep("large-market-v1", bounds={"firms.count": (4, 8)}, design="lhs", samples=2, progress=False)
+
+
+def test_the_sweep_command_names_the_seat_count_rule_before_checking_the_values(capsys):
+    """classroom-v1 lists six firm names, so 4 would break its own names rule; the sweep's rule comes first."""
+    assert main(["sweep", "classroom-v1", "--param", "firms.count=4,6", "--seeds", "1", "--quiet"]) == 2
+    out = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert "error: --param firms.count=4,6: the number of seats cannot vary across a sweep's points" in out
+    assert "names must list" not in out
