@@ -441,7 +441,7 @@ def cmd_balance(args: argparse.Namespace) -> int:
     research_command(args)
     from crmsim.research.balance import balance_report
     from crmsim.research.runner import open_executor
-    from crmsim.research.targets import result_word
+    from crmsim.research.targets import interval_text, result_word
 
     extra = {"master_seed": args.seed} if args.seed else {}
     if args.set:
@@ -464,8 +464,8 @@ def cmd_balance(args: argparse.Namespace) -> int:
     if report.targets is not None:
         t = report.targets
         console.print(_frame_table(pd.DataFrame({
-            "target": t["target"], "estimate": t["estimate"].round(3), "95% CI": [f"{a:.2f} - {b:.2f}" for a, b in zip(t["low"], t["high"])],
-            "rule": t["rule"], "result": [result_word(ok, w) for ok, w in zip(t["passed"], t["watch"])], "counted": t["note"],
+            "target": t["target"], "estimate": t["estimate"].round(3), "95% CI": [interval_text(a, b) for a, b in zip(t["low"], t["high"])],
+            "rule": t["rule"], "result": [result_word(ok, w, a) for ok, w, a in zip(t["passed"], t["watch"], t["applies"])], "counted": t["note"],
         }), f"Game facts of {args.scenario} ({len(report.seeds)} seeds per set)"))
     if report.egta is not None:
         console.print(_frame_table(report.egta.frame().round(3), f"Strategies: Nash mixture (regret {report.egta.nash_regret:.3f}), "

@@ -61,7 +61,7 @@ from crmsim.research.egta import (
     seat_rotation,
 )
 from crmsim.research.markdown import md_table as _md_table
-from crmsim.research.targets import result_word, set_lineups, target_table, win_shares
+from crmsim.research.targets import interval_text, result_word, set_lineups, target_table, win_shares
 from crmsim.research.stats import cluster_mean
 from crmsim.sim.export import provenance, write_json
 from crmsim.sim.streams import BALANCE_STREAM
@@ -461,8 +461,8 @@ def target_markdown(targets: pd.DataFrame) -> str:
     """The targets as a Markdown table: target, estimate, 95% CI, rule, pass or fail, what it counted."""
     return _md_table(
         ["target", "estimate", "95% CI", "rule", "result", "fact", "counted"],
-        [[r.target, f"{r.estimate:.2f}", f"{r.low:.2f} - {r.high:.2f}", r.rule,
-          result_word(r.passed, r.watch), r.fact, r.note]
+        [[r.target, f"{r.estimate:.2f}" if np.isfinite(r.estimate) else "-", interval_text(r.low, r.high), r.rule,
+          result_word(r.passed, r.watch, r.applies), r.fact, r.note]
          for r in targets.itertuples()],
     )
 
@@ -656,15 +656,18 @@ def _game_facts_report(scenario: str, base, game_seeds: list[int], overrides: di
     rows = execute(specs, executor=executor, workers=workers, out_dir=out_dir, progress=progress, stale=stale)
     games = rows[rows["tag:set"] != "egta"]
     summary, strategies, labels, verdict = assess(games, n_firms, master_seed)
-    targets = target_table(games, seed=master_seed)
+    targets = target_table(games, seed=master_seed, scenario=base)
     shares = win_shares(games)
     result = analyse(payoff_table(rows[rows["tag:set"] == "egta"], game="run_id"), shares, seed=master_seed) if egta else None
-    required = targets[~targets["watch"]]
+    required = targets[~targets["watch"] & targets["applies"]]
     missed = required[~required["passed"]]
-    watched = targets[targets["watch"]]
+    watched = targets[targets["watch"] & targets["applies"]]
+    inapplicable = targets[~targets["applies"]]
     head = result.verdict() if result is not None else "no strategy analysis (egta off)"
     lines = [head, f"targets: {int(required['passed'].sum())} of {len(required)} pass"
              + (": missed " + ", ".join(f"{r.target} ({r.estimate:.2f}, rule {r.rule})" for r in missed.itertuples()) if len(missed) else ""),
+             *([f"not applicable (not counted): {', '.join(inapplicable['target'])}: the scenario cultivates by spend, "
+                "with no lifecycle stages"] if len(inapplicable) else []),
              *[f"watch (a known open problem, not counted): {r.target} {r.estimate:.2f}, rule {r.rule}: "
                + ("met" if r.passed else "not met") for r in watched.itertuples()],
              *[v for v in verdict.splitlines() if not v.startswith("balanced:")]]

@@ -13,7 +13,9 @@
   researcher, retention), rotated: the mass market alone must not win a game that tenders should decide.
 
 and measures each target of :data:`TARGETS` with a 95% interval from a bootstrap that resamples whole
-games (:mod:`crmsim.research.stats`). A target passes when its estimate meets the threshold. The per-game
+games (:mod:`crmsim.research.stats`). A target passes when its estimate meets the threshold. A target about
+lifecycle cultivation (the held-progress ratios: rivals' stable clients exist only with lifecycle stages) does
+not apply to a scenario that cultivates by spend: it is reported "n/a" and not counted. The per-game
 facts come from :func:`crmsim.research.runner.run_game` (its ``tenders_*``, ``clients_*``, ``rank_mid`` and
 ``cult_*`` columns).
 """
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from crmsim.research.stats import N_BOOT, Interval, bootstrap, bootstrap_ratio, cluster_totals
+from crmsim.scenarios.schema import Scenario
 
 FIELD = ("balanced", "price_cutter", "premium", "relationship", "researcher", "retention")
 STANDING = ("standing", "balanced", "price_cutter", "premium", "relationship", "adaptive")
@@ -49,11 +52,16 @@ class Target:
     threshold: float
     at_least: bool  # True: estimate >= threshold passes; False: estimate <= threshold passes
     watch: bool = False  # a known open balance problem: measured and reported, not counted in the scenario's pass total
+    lifecycle_only: bool = False  # about lifecycle stages: does not apply where the scenario cultivates by spend
 
     @property
     def rule(self) -> str:
         sign = ">=" if self.at_least else "<="
         return f"{sign} {self.threshold:g}"
+
+    def applies(self, scenario: Scenario | None) -> bool:
+        """Whether the target means anything in `scenario` (None: unknown, taken as yes)."""
+        return not (self.lifecycle_only and scenario is not None and scenario.cultivation.mode != "lifecycle")
 
     def passes(self, estimate: float) -> bool:
         if not np.isfinite(estimate):
@@ -71,8 +79,9 @@ TARGETS = (
     Target("reckless_bankrupt", "the reckless bot (bids at cost, undercuts hard) goes bankrupt", "reckless", 0.30, True),
     Target("sane_bankrupt", "a sane bot goes bankrupt (every seat but random, reckless and standing)", "all", 0.10, False),
     Target("comeback", "the leader after half the game is not the final winner", "field", 0.25, True),
-    Target("held_progress_per_yuan", "progress per ¥ against a rival's stable client, over progress per ¥ on a client no rival holds", "all", 0.5, False),
-    Target("held_progress_per_hour", "the same per sales hour", "all", 0.5, False),
+    Target("held_progress_per_yuan", "progress per ¥ against a rival's stable client, over progress per ¥ on a client no rival holds",
+           "all", 0.5, False, lifecycle_only=True),
+    Target("held_progress_per_hour", "the same per sales hour", "all", 0.5, False, lifecycle_only=True),
 )
 
 
@@ -142,21 +151,39 @@ def measure(target: Target, rows: pd.DataFrame, seed: int = 0, n_boot: int = N_B
     raise ValueError(f"unknown target {key!r}")
 
 
-def result_word(passed: bool, watch: bool = False) -> str:
-    """A target's result as the reports print it: pass or FAIL, or met/not met for a watched (uncounted) target."""
+def result_word(passed: bool, watch: bool = False, applies: bool = True) -> str:
+    """A target's result as the reports print it: pass or FAIL, met/not met for a watched (uncounted) target,
+    n/a for one that does not apply to the scenario."""
+    if not applies:
+        return "n/a"
     if watch:
         return ("met" if passed else "not met") + " (watch)"
     return "pass" if passed else "FAIL"
 
 
-def target_table(rows: pd.DataFrame, targets: Sequence[Target] = TARGETS, seed: int = 0, n_boot: int = N_BOOT) -> pd.DataFrame:
-    """Every target: estimate, 95% interval, the rule, pass or fail, and what it counted."""
+def interval_text(low: float, high: float) -> str:
+    """A target's 95% interval as the reports print it ("-" where there is none)."""
+    return f"{low:.2f} - {high:.2f}" if np.isfinite(low) and np.isfinite(high) else "-"
+
+
+def target_table(rows: pd.DataFrame, targets: Sequence[Target] = TARGETS, seed: int = 0, n_boot: int = N_BOOT,
+                 scenario: Scenario | None = None) -> pd.DataFrame:
+    """Every target: estimate, 95% interval, the rule, pass or fail, and what it counted.
+
+    A target that does not apply to `scenario` (:meth:`Target.applies`) is not measured: NaN, ``passed`` False,
+    ``applies`` False and a note that says why.
+    """
     out = []
     for t in targets:
-        iv, note = measure(t, rows, seed, n_boot)
+        applies = t.applies(scenario)
+        if applies:
+            iv, note = measure(t, rows, seed, n_boot)
+        else:
+            iv = Interval(float("nan"), float("nan"), float("nan"), int(rows["run_id"].nunique()))
+            note = "not applicable: the scenario cultivates by spend (no lifecycle stages, no stable clients)"
         out.append({"target": t.key, "fact": t.fact, "lineups": t.lineups, "estimate": iv.estimate, "low": iv.low,
-                    "high": iv.high, "rule": t.rule, "passed": t.passes(iv.estimate), "games": iv.n_clusters, "note": note,
-                    "watch": t.watch})
+                    "high": iv.high, "rule": t.rule, "passed": applies and t.passes(iv.estimate), "games": iv.n_clusters,
+                    "note": note, "watch": t.watch, "applies": applies})
     return pd.DataFrame(out)
 
 

@@ -171,6 +171,16 @@ def test_game_facts_report_on_every_shipped_scenario(scenario, tmp_path):
     t = report.targets.set_index("target")
     assert list(t.index) == [x.key for x in TARGETS]
     assert t["passed"].map(type).eq(bool).all()
+    # the held-progress targets are about lifecycle stages: n/a (not measured, not counted) where cultivation is by spend
+    lifecycle = load_scenario(scenario).cultivation.mode == "lifecycle"
+    held = ["held_progress_per_yuan", "held_progress_per_hour"]
+    assert t["applies"].to_dict() == {x.key: lifecycle or x.key not in held for x in TARGETS}
+    counted = t[~t["watch"] & t["applies"]]
+    assert f"targets: {int(counted['passed'].sum())} of {len(counted)} pass" in report.verdict
+    if not lifecycle:
+        assert t.loc[held, "estimate"].isna().all() and not t.loc[held, "passed"].any()
+        assert "not applicable (not counted): held_progress_per_yuan, held_progress_per_hour" in report.verdict
+        assert "| held_progress_per_yuan | - | - | <= 0.5 | n/a |" in (tmp_path / "report.md").read_text(encoding="utf-8")
     finite = t[t["estimate"].notna()]
     assert (finite["low"] <= finite["estimate"] + 1e-12).all() and (finite["estimate"] <= finite["high"] + 1e-12).all()
     assert t.loc["tenders_awarded", "estimate"] == pytest.approx(
