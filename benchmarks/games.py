@@ -119,10 +119,19 @@ def play_parts(scenario: str, games: int, seed: int) -> dict[str, Any]:
 
         setattr(home, name, part)
 
+    steps: list[tuple[Any, ...]] = []  # the warm-up game's population steps: (inputs, market, track)
+    step = engine.step_population
+
+    def recorded(pop: Any, inputs: Any, m: Any, rng: Any, xp: Any = None, track: int = 0) -> Any:
+        steps.append((inputs, m, track))
+        return step(pop, inputs, m, rng, xp, track=track)
+
+    todo = specs(scenario, games + 1, seed)
+    engine.step_population = recorded
+    run_game(todo[0])
+    engine.step_population = step
     for name in PARTS:
         timed(name, model if hasattr(model, name) else engine)
-    todo = specs(scenario, games + 1, seed)
-    run_game(todo[0])
     per_game: dict[str, list[float]] = {name: [] for name in (*PARTS, "game", "step_per_period")}
     for spec in todo[1:]:
         for name in PARTS:
@@ -133,7 +142,32 @@ def play_parts(scenario: str, games: int, seed: int) -> dict[str, Any]:
         for name in PARTS:
             per_game[name].append(spent[name])
         per_game["step_per_period"].append(spent["step_population"] / max(calls["step_population"], 1))
-    return {name: statistics.median(values) for name, values in per_game.items()}
+    out = {name: statistics.median(values) for name, values in per_game.items()}
+    out["step_at_size"] = {n: population_step_at(steps, n, step) for n in SIZES}
+    return out
+
+
+#: market sizes at which --breakdown replays a game's population steps: at 100 customers a step costs little
+#: more than its calls into NumPy (the per-call cost), at 10,000 (the classroom market) the arithmetic shows
+SIZES = (100, 1_000, 10_000)
+
+
+def population_step_at(steps: list[tuple[Any, ...]], customers: int, step: Any, repeats: int = 5) -> float:
+    """Seconds per population step with `customers` customers: a game's recorded steps (their market inputs)
+    replayed `repeats` times each on a population of that size, drawn from the same market."""
+    import numpy as np
+
+    from crmsim.agents.population import init_population
+
+    spent = 0.0
+    for inputs, m, track in steps:
+        market = m.model_copy(update={"customers": customers})
+        pop = init_population(market, len(inputs.price), np.random.default_rng(1))
+        start = time.perf_counter()
+        for r in range(repeats):
+            step(pop, inputs, market, np.random.default_rng(r), np, track=track)
+        spent += time.perf_counter() - start
+    return spent / (len(steps) * repeats)
 
 
 def breakdown(scenario: str, games: int, seed: int) -> dict[str, Any]:
@@ -145,9 +179,13 @@ def breakdown(scenario: str, games: int, seed: int) -> dict[str, Any]:
     for name, label in PARTS.items():
         print(f"  {label} ({name}): {ms(parts[name])}, {parts[name] / game:.0%}")
     print(f"  the rest (tenders, accounts, validation, observations, rows): {ms(rest)}, {rest / game:.0%}")
+    sizes = {int(n): t for n, t in parts["step_at_size"].items()}
+    print("  a population step replayed at other market sizes (the same inputs): "
+          + ", ".join(f"{n:,} customers {t * 1000:.2f} ms" for n, t in sizes.items())
+          + f"; at {min(sizes):,} a step is little more than its calls into NumPy")
     ceiling = 1.0 / parts["step_per_period"]
     print(f"  floors: the population alone is {ms(population)} a game, {population / TARGET_GAME_S:.0%} of the "
-          f"{ms(TARGET_GAME_S)} target; one period's population step takes {ms(parts['step_per_period'])}, so an env "
+          f"{ms(TARGET_GAME_S)} target; one period's population step takes {parts['step_per_period'] * 1000:.2f} ms, so an env "
           f"that plays a period a step makes at most {ceiling:,.0f} steps/s (target 2,000)")
     return {**parts, "scenario": scenario, "population_s": population, "rest_s": rest, "env_steps_per_s_ceiling": ceiling}
 

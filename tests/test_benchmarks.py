@@ -25,7 +25,8 @@ def test_breakdown_times_each_part_inside_the_game():
     finally:  # play_parts wraps the engine's entry points for the rest of its (worker) process
         for name, fn in before.items():
             setattr(model if hasattr(model, name) else engine, name, fn)
-    assert set(parts) == {*games.PARTS, "game", "step_per_period"}
+    assert set(parts) == {*games.PARTS, "game", "step_per_period", "step_at_size"}
+    assert list(parts["step_at_size"]) == list(games.SIZES) and all(t > 0 for t in parts["step_at_size"].values())
     assert all(parts[name] > 0 for name in games.PARTS)
     assert sum(parts[name] for name in games.PARTS) < parts["game"]
     # classroom-v1 steps its population in each of 12 periods (the median of 2 games is their mean)
