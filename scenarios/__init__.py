@@ -154,7 +154,8 @@ def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None 
         ScenarioError: naming the file, the key, the rule and the value.
     """
     path = _resolve(name_or_path)
-    return scenario_from_dict(set_overrides(_read(path), overrides, str(path)), str(path))
+    source = str(path) + (" with overrides " + ", ".join(f"{k}={v!r}" for k, v in overrides.items()) if overrides else "")
+    return scenario_from_dict(set_overrides(_read(path), overrides, source), source)
 
 
 def scenario_with_overrides(scenario: Scenario | str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:

@@ -60,8 +60,9 @@ class FirmSetup(_Frozen):
             raise ValueError(
                 f"names must list exactly count={self.count} firms; got {len(self.names)}"
             )
-        if len(set(self.names)) != len(self.names):
-            raise ValueError("names must be unique")
+        twice = sorted({n for n in self.names if self.names.count(n) > 1})
+        if twice:
+            raise ValueError(f"names must be unique; got {', '.join(twice)} more than once")
         return self
 
     def firm_names(self) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -129,6 +129,10 @@ _FIELD_SET = frozenset(DECISION_FIELDS)
 _BID_KEYS = frozenset({"price", "promised_service"})
 MAPPING = (dict, Mapping)  # isinstance(x, MAPPING) is isinstance(x, Mapping), without the ABC's look-up for a dict
 
+
+def unknown_field_rule(allowed: Sequence[str]) -> str:
+    """The rule a decision field that is not one of `allowed` breaks (the caller's allowed fields, listed)."""
+    return f"unknown field; allowed: {', '.join(allowed)}"
 
 @dataclass(frozen=True)
 class Problem:
@@ -277,7 +281,7 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
     if not _FIELD_SET.issuperset(raw):
         for key in raw:
             if key not in _FIELD_SET:
-                c.fail(str(key), f"unknown field; allowed: {', '.join(DECISION_FIELDS)}", raw[key])
+                c.fail(str(key), unknown_field_rule(DECISION_FIELDS), raw[key])
     prev = ctx.previous
 
     def get(name: str, default: Any) -> Any:

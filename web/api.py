@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import ScenarioError, list_scenarios
-from crmsim.sim.decisions import DecisionError
+from crmsim.sim.decisions import DecisionError, Problem
 from crmsim.sim.observation import public_row
 from crmsim.sim.statements import statements_history
 from crmsim.web import grants
@@ -29,7 +29,7 @@ from crmsim.web.service import (
     ServiceError,
     announcements_for,
     chosen_scenario,
-    period_mismatch_rule,
+    period_mismatch,
     create_game,
     jsonable,
     latest_decisions,
@@ -40,6 +40,7 @@ from crmsim.web.service import (
     replay_change,
     resolve_if_due,
     save_draft,
+    scenario_text_error,
     seconds_left,
     snapshots,
     submission_status,
@@ -77,7 +78,7 @@ def _decision_error(exc: DecisionError):
 
 @bp.errorhandler(ScenarioError)
 def _scenario_error(exc: ScenarioError):
-    return jsonify(error={"field": "scenario", "rule": "; ".join(exc.problems), "value": None}), 400
+    return jsonify(error=problem_json(scenario_text_error("scenario", exc.problems).problem)), 400
 
 
 @bp.get("/openapi.json")
@@ -98,7 +99,7 @@ def login(body: LoginBody):
     guesses().allow(PASSWORD)
     if not check_password(body.password):
         guesses().failed(PASSWORD)
-        return jsonify(error={"field": "password", "rule": "not correct", "value": None}), 401
+        return jsonify(error=problem_json(Problem("password", "not correct", None))), 401
     return jsonify(token=make_token(grants.INSTRUCTOR))
 
 
@@ -307,7 +308,7 @@ def require_open_period(game: Game) -> None:
     """Refuse a team's request made for a period that is no longer open (a form left open across a resolution)."""
     period = asked_period()
     if period is not None and period != game.period:
-        raise ServiceError("period", period_mismatch_rule(period, game.period), period, 409)
+        raise ServiceError("period", period_mismatch(get_db(), game, period), period, 409)
 
 
 @bp.put("/team/draft")

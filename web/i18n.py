@@ -229,7 +229,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "minutes": ("Minutes", "分钟数"), "amount": ("Amount", "金额"), "reason": ("Reason", "原因"), "firm": ("Team", "团队"),
     "text": ("Message", "公告内容"), "bot": ("Bot", "机器人"), "scope": ("Seats", "席位"), "public": ("Public", "公开"),
     "auto_resolve": ("Resolve at the deadline", "截止时自动结算"), "confirm_missing": ("Confirmation", "确认"),
-    "team_names": ("Team names", "团队名称"), "bots": ("Bot seats", "机器人席位"), "seed": ("Seed", "随机种子"),
+    "teams": ("Team names", "团队名称"), "bots": ("Bot seats", "机器人席位"), "seed": ("Seed", "随机种子"),
     "name": ("Game name", "游戏名称"), "period_minutes": ("Minutes per period", "每期分钟数"), "scenario": ("Scenario", "情景"),
     "scenario_toml": ("Scenario file", "情景文件"), "code": ("Team code", "加入码"), "body": ("Form", "表单"),
     "practice": ("Practice period", "练习期"), "team": ("Team", "团队"), "game": ("Game", "游戏"),
@@ -310,6 +310,7 @@ _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) fo
     # the service's refusals (crmsim.web.service) and the forms' checks (pydantic's words)
     (r"^period (\d+) is closed: reload$", r"第 \1 期已结束：请重新加载"),
     (r"^period (\d+) was rolled back: period (\d+) is open again; reload$", r"第 \1 期已被教师回退，现在开放的是第 \2 期：请重新加载"),
+    (r"^period (\d+) has not started: period (\d+) is open$", r"第 \1 期尚未开始，现在开放的是第 \2 期"),
     (r"^must be the open period (\d+)$", r"必须是当前开放的第 \1 期"),
     (r"^was just resolved or paused; submit for the period that is open now$", "刚刚被结算或暂停：请为当前开放的一期提交"),
     (r"^was already resolved$", "已经结算过"),

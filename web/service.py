@@ -8,6 +8,7 @@ snapshot per resolved period. A game's engine state is rebuilt from that log
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import secrets
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import SCENARIO_DIR, Scenario, ScenarioError, list_scenarios, load_scenario, scenario_from_dict
-from crmsim.sim.decisions import Decision, DecisionError, Problem, decision_from_dict
+from crmsim.sim.decisions import DECISION_FIELDS, Decision, DecisionError, Problem, decision_from_dict, unknown_field_rule
 from crmsim.sim.engine import check_adjustment, check_decision
 from crmsim.sim.model import CRMModel
 from crmsim.sim.preview import preview as engine_preview
@@ -52,6 +53,7 @@ SEEN_EVERY = timedelta(seconds=15)  # a team's last-seen time is written at most
 PRACTICE_PERIOD = 0  # the unscored practice period a game may open with
 PRACTICE_STREAM = 0x50524143  # "PRAC": the practice period's seed is drawn from the game's seed and this stream key
 SERVER_FIELDS = ("late",)  # decision fields the server sets (a decision after the deadline is refused, never marked late)
+TEAM_FIELDS = tuple(f for f in DECISION_FIELDS if f not in SERVER_FIELDS)  # the fields a team's decision may hold
 
 
 class ServiceError(ValueError):
@@ -219,7 +221,23 @@ def uploaded_scenario(text: str) -> Scenario:
                                str(parent)[:SCENARIO_NAME_MAX], 400)
         return load_scenario(SCENARIO_DIR / f"{parent}.toml", overrides=dict(_dotted(data)))
     except ScenarioError as exc:
-        raise ServiceError(field, "; ".join(exc.problems), None, 400) from None
+        raise scenario_text_error(field, exc.problems) from None
+
+
+def scenario_text_error(field: str, problems: list[str]) -> ServiceError:
+    """An invalid uploaded scenario's problems (``key: rule; got value``, as crmsim.scenarios words them) as one
+    error on `field`: the rules (each with its key) and the values given, each said once."""
+    rules, values = [], []
+    for problem in problems:
+        rule, sep, given = problem.rpartition("; got ")
+        rules.append(rule if sep else problem)
+        if sep:
+            try:
+                values.append(ast.literal_eval(given))
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                values.append(given)
+    value = values[0] if len(values) == 1 and len(problems) == 1 else values or None
+    return ServiceError(field, "; ".join(rules), value, 400)
 
 
 def _dotted(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -273,13 +291,13 @@ def create_game(
     sc = scenario if isinstance(scenario, Scenario) else catalogue_scenario(scenario)
     if len(sc.name) > SCENARIO_NAME_MAX:
         raise ServiceError("scenario", f"name: must have at most {SCENARIO_NAME_MAX} characters", len(sc.name), 400)
-    names = [check_name("team_names", n, TEAM_NAME_MAX) for n in team_names or []]
+    names = [check_name("teams", n, TEAM_NAME_MAX) for n in team_names or []]
     if len(names) > sc.firms.count:
-        raise ServiceError("team_names", f"at most {sc.firms.count} names: the scenario seats {sc.firms.count} teams", len(names), 400)
+        raise ServiceError("teams", f"at most {sc.firms.count} names: the scenario seats {sc.firms.count} teams", len(names), 400)
     names += list(sc.firms.firm_names())[len(names):]  # fewer names (e.g. the human teams only): the scenario's for the rest
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise ServiceError("team_names", "each team needs a name of its own", twice[0], 400)
+        raise ServiceError("teams", "each team needs a name of its own", twice[0], 400)
     # the engine names its firms from the scenario: the game's copy names them as the class does (reports, scoreboard)
     sc = sc.model_copy(update={"firms": sc.firms.model_copy(update={"names": tuple(names)})})
     for i, b in (bots or {}).items():
@@ -423,7 +441,9 @@ def check_team_decision(state: Any, firm: int, raw: Mapping[str, Any]) -> Decisi
     try:
         decision = check_decision(state, firm, {k: v for k, v in raw.items() if k not in SERVER_FIELDS})
     except DecisionError as exc:
-        raise DecisionError(refused + exc.problems, exc.firm) from None
+        engine_rule, team_rule = unknown_field_rule(DECISION_FIELDS), unknown_field_rule(TEAM_FIELDS)
+        problems = [Problem(p.field, team_rule, p.value) if p.rule == engine_rule else p for p in exc.problems]
+        raise DecisionError(refused + problems, exc.firm) from None
     if refused:
         raise DecisionError(refused)
     return decision
@@ -434,12 +454,24 @@ def closed_period_rule(period: int) -> str:
     return f"period {period} is closed: reload"
 
 
-def period_mismatch_rule(period: int, open_period: int) -> str:
+def period_mismatch_rule(period: int, open_period: int, started: bool = True) -> str:
     """The refusal of a decision made for a period other than the open one: an earlier period has been resolved
-    since the form was made; a later one has been rolled back since (the instructor's 回退)."""
+    since the form was made; a later one has been rolled back since (the instructor's 回退) or, when it never
+    `started`, is still to come."""
     if period < open_period:
         return closed_period_rule(period)
+    if not started:
+        return f"period {period} has not started: period {open_period} is open"
     return f"period {period} was rolled back: period {open_period} is open again; reload"
+
+
+def period_mismatch(db: Session, game: Game, period: int) -> str:
+    """:func:`period_mismatch_rule` for `game`: a later period started if the period before it was ever resolved
+    (its engine record is kept in the log, rolled back or not)."""
+    started = period <= game.period or db.scalar(
+        select(DecisionRecord.id).where(DecisionRecord.game_id == game.id, DecisionRecord.period == period - 1,
+                                        DecisionRecord.source == "engine").limit(1)) is not None
+    return period_mismatch_rule(period, game.period, started)
 
 
 def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], source: str = "form",
@@ -460,7 +492,7 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
     if team.bot:
         raise ServiceError("team", "this seat is played by a bot", team.name, 409)
     if period is not None and period != game.period:
-        raise ServiceError("period", period_mismatch_rule(period, game.period), period, 409)
+        raise ServiceError("period", period_mismatch(db, game, period), period, 409)
     _require_running(game)
     if game.status == "paused":
         raise ServiceError("status", "the game is paused; submit when the instructor resumes", game.status)
@@ -480,7 +512,7 @@ def submit_decision(db: Session, game: Game, team: Team, raw: dict[str, Any], so
         db.rollback()
         db.refresh(game)
         if game.period != period:
-            raise ServiceError("period", period_mismatch_rule(period, game.period), period)
+            raise ServiceError("period", period_mismatch(db, game, period), period)
         raise ServiceError("period", "was just resolved or paused; submit for the period that is open now", period)
     db.add(DecisionRecord(game_id=game.id, firm_index=team.firm_index, period=period, payload=jsonable(decision.to_dict()), source=source))
     db.query(Draft).filter_by(game_id=game.id, firm_index=team.firm_index, period=period).delete()

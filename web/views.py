@@ -160,7 +160,10 @@ def page_token() -> str | None:
 
 def sign_in_required(rule: str) -> dict[str, Any]:
     """The API's 401 error: why the token was refused (expired, revoked, unknown), else `rule`."""
-    return {"field": "auth", "rule": g.get("token_refused") or rule, "value": None}
+    from crmsim.sim.decisions import Problem
+    from crmsim.web.service import problem_json
+
+    return problem_json(Problem("auth", g.get("token_refused") or rule, None))
 
 
 def instructor_required(view: Callable) -> Callable:
@@ -361,7 +364,10 @@ def api_request() -> bool:
 def refusal(status: int, field: str, rule: str, value: Any = None, page: str | None = None):
     """The answer to a refused request: JSON for the API, the error page (in the visitor's language) otherwise."""
     if api_request():
-        return jsonify(error={"field": field, "rule": rule, "value": value}), status
+        from crmsim.sim.decisions import Problem
+        from crmsim.web.service import problem_json
+
+        return jsonify(error=problem_json(Problem(field, rule, value))), status
     return render_template("error.html", code=status, message=page or f"{field}: {rule}"), status
 
 

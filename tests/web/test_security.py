@@ -573,6 +573,16 @@ def test_an_uploaded_scenario_is_validated_as_a_scenario(app, helpers):
         err = r.get_json()["error"]
         assert err["field"] == "scenario_toml" and word in err["rule"], err
         assert "root:" not in r.get_data(as_text=True)
+    # each rule said once, with its key, and the value given as a value (not "got 5; got None")
+    r = c.post("/api/games", json={"scenario_toml": 'extends = "classroom-v1"\nname = "x-v1"\n[market]\ncustomers = 5\n', "seed": 3},
+               headers=auth)
+    err = r.get_json()["error"]
+    assert (err["field"], err["value"]) == ("scenario_toml", 5) and err["rule"].startswith("market.customers: ")
+    assert "got" not in err["rule"] and err["message"] == f"scenario_toml: {err['rule']}; got 5"
+    r = c.post("/api/games", json={"scenario_toml": 'extends = "classroom-v1"\nname = "x-v1"\nperiods = 0\n[market]\ncustomers = 5\n',
+                                   "seed": 3}, headers=auth)
+    err = r.get_json()["error"]
+    assert "periods: " in err["rule"] and "market.customers: " in err["rule"] and sorted(err["value"]) == [0, 5]
     r = c.post("/api/games", json={"scenario": "classroom-v1", "scenario_toml": text}, headers=auth)
     assert r.status_code == 400 and r.get_json()["error"]["field"] == "scenario"
     assert len(c.get("/api/games", headers=auth).get_json()["games"]) == 1

@@ -88,7 +88,7 @@ def test_the_engine_names_its_firms_as_the_class_named_the_teams(db):
     assert [r["name"] for r in service.snapshots(db, g)[-1].firm_rows] == ["红队", "Blue", "Cedar", "Delta", "Ember", "Fjord"]
     with pytest.raises(ServiceError) as e:
         create_game(db, "classroom-v1", seed=1, team_names=["A", "B", "A"])
-    assert (e.value.problem.field, e.value.problem.rule, e.value.problem.value) == ("team_names", "each team needs a name of its own", "A")
+    assert (e.value.problem.field, e.value.problem.rule, e.value.problem.value) == ("teams", "each team needs a name of its own", "A")
 
 
 def test_create_game_rejects_bad_settings_naming_the_field(db):
@@ -97,7 +97,7 @@ def test_create_game_rejects_bad_settings_naming_the_field(db):
     assert (e.value.problem.field, e.value.problem.value, e.value.status) == ("bots.0", "genius", 400)
     with pytest.raises(ServiceError) as e:
         create_game(db, "classroom-v1", seed=1, team_names=[f"T{i}" for i in range(7)])
-    assert (e.value.problem.field, e.value.problem.value) == ("team_names", 7)
+    assert (e.value.problem.field, e.value.problem.value) == ("teams", 7)
     with pytest.raises(ServiceError) as e:
         create_game(db, "classroom-v1", seed=-1)
     assert e.value.problem.field == "seed"

@@ -91,6 +91,32 @@ def test_the_api_refuses_a_decision_a_draft_and_a_preview_for_a_closed_period(cl
     assert r.status_code == 200 and r.get_json()["period"] == 2
 
 
+def test_a_request_for_a_period_that_never_started_says_so_not_rolled_back(app, client, inst, helpers):
+    """A decision, draft or preview for a later period that was never open is refused as not started yet (nothing
+    was rolled back); once period 2 was resolved and rolled back, a period-3 form is refused as rolled back."""
+    g = new_game(client, inst, helpers)
+    api = team_token(client, helpers, g)
+    for method, path, body in (("post", f"/api/games/{g['id']}/decision?period=5", {"price": 97}),
+                               ("put", "/api/team/draft?period=3", {"price": 97}),
+                               ("post", "/api/team/preview?period=4", {"price": 97})):
+        r = getattr(client, method)(path, json=body, headers=api)
+        period = int(path.rsplit("=", 1)[1])
+        assert r.status_code == 409 and r.get_json()["error"] == {
+            "field": "period", "rule": f"period {period} has not started: period 1 is open", "value": period,
+            "message": f"period: period {period} has not started: period 1 is open; got {period}"}, (path, r.get_json())
+    zh = team_client(app, helpers, g, lang="zh")
+    r = zh.post("/team/", data={"period": "3", "price": "97"})
+    assert r.status_code == 409 and "第 3 期尚未开始，现在开放的是第 1 期" in text_of(r.get_data(as_text=True))
+    for _ in range(2):
+        assert client.post(f"/api/games/{g['id']}/resolve", json={}, headers=inst).status_code == 200
+    assert client.post(f"/api/games/{g['id']}/rollback", json={}, headers=inst).status_code == 200  # period 2 open again
+    r = client.post(f"/api/games/{g['id']}/decision?period=3", json={"price": 97}, headers=api)
+    assert r.get_json()["error"]["rule"] == "period 3 was rolled back: period 2 is open again; reload"
+    r = client.post(f"/api/games/{g['id']}/decision?period=4", json={"price": 97}, headers=api)
+    assert r.get_json()["error"]["rule"] == "period 4 has not started: period 2 is open"
+    assert client.get("/api/team", headers=api).get_json()["submitted"] is None  # nothing stored
+
+
 def test_a_form_for_a_rolled_back_period_is_refused_as_rolled_back_in_both_languages(app, client, inst, helpers):
     """After the instructor rolls period 1 back, a period-2 form is refused saying period 2 was rolled back and
     period 1 is open again (the page's lock message says the same), not "must be the open period 1"."""
@@ -434,3 +460,18 @@ def test_a_stored_whole_amount_shows_in_the_form_without_a_trailing_dot_zero():
 
     shown = flat_values({"advertising_budget": 10000.0, "price": 99.5, "care_budget": 2500})
     assert (shown["advertising_budget"], shown["price"], shown["care_budget"]) == ("10000", "99.5", "2500")
+
+
+def test_an_unknown_field_lists_the_fields_a_team_may_send_without_the_servers_own(client, inst, helpers):
+    """The engine lists every decision field (`late` included: a caller of the engine may set it); a team never
+    sets `late`, so the web's refusal of an unknown field lists the team's fields only."""
+    from crmsim.sim.decisions import DECISION_FIELDS, unknown_field_rule
+    from crmsim.web.service import TEAM_FIELDS
+
+    g = new_game(client, inst, helpers)
+    r = client.post(f"/api/games/{g['id']}/decision", json={"price": 97, "prise": 98}, headers=team_token(client, helpers, g))
+    assert r.status_code == 400
+    (problem,) = r.get_json()["problems"]
+    assert (problem["field"], problem["rule"], problem["value"]) == ("prise", unknown_field_rule(TEAM_FIELDS), 98)
+    assert "late" in DECISION_FIELDS and "late" not in TEAM_FIELDS and "price" in TEAM_FIELDS
+    assert "late" not in problem["rule"].split("allowed: ")[1].split(", ")
