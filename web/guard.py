@@ -26,6 +26,7 @@ class InputRefused(ValueError):
 
     def __init__(self, field: str, rule: str, value: Any = None):
         self.field, self.rule, self.value = field, rule, value
+        self.more: list[InputRefused] = []  # the other problems of the same input, where there were several
         super().__init__(f"{field}: {rule}")
 
 

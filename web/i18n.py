@@ -224,7 +224,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "research": ("Market research", "市场调研"), "research.rivals": ("Research on rivals", "竞争对手调研"),
     "research.survey": ("Customer survey", "顾客调查"), "research.forecast": ("Tender forecast", "招标预测"),
     "retention_budget": ("Retention budget", "挽留预算"), "care_split": ("Care split by tier", "分级关怀比例"),
-    "late": ("Late flag", "迟交标记"), "period": ("Period", "周期"), "deadline": ("Deadline", "截止时间"), "status": ("Game", "游戏"),
+    "late": ("Late flag", "迟交标记"), "period": ("Period", "期数"), "deadline": ("Deadline", "截止时间"), "status": ("Game", "游戏"),
     # the console's, the new-game form's and the join form's fields
     "minutes": ("Minutes", "分钟数"), "amount": ("Amount", "金额"), "reason": ("Reason", "原因"), "firm": ("Team", "团队"),
     "text": ("Message", "公告内容"), "bot": ("Bot", "机器人"), "scope": ("Seats", "席位"), "public": ("Public", "公开"),
@@ -266,6 +266,21 @@ def field_label(name: str, scenario_json: dict[str, Any]) -> str:
 
 
 # English rule texts of crmsim.sim.decisions and crmsim.web.service, as patterns, with their Chinese
+#: pydantic's reasons for the forms' checks (the pattern of its English), in the app's English and in Chinese
+_PYDANTIC_WORDS = (
+    (r"^Input should be less than or equal to (\S+)$", r"must be at most \1", r"不能大于 \1"),
+    (r"^Input should be greater than or equal to (\S+)$", r"must be at least \1", r"不能小于 \1"),
+    (r"^Input should be less than (\S+)$", r"must be less than \1", r"必须小于 \1"),
+    (r"^Input should be greater than (\S+)$", r"must be more than \1", r"必须大于 \1"),
+    (r"^Input should be a finite number$", "must be a finite number", "必须是有限的数字"),
+    (r"^Input should be a valid number.*$", "must be a number", "必须是数字"),
+    (r"^Input should be a valid integer.*$", "must be a whole number", "必须是整数"),
+    (r"^Input should be a valid boolean.*$", "must be yes or no", "必须是“是”或“否”"),
+    (r"^String should have at most (\d+) characters?$", r"must have at most \1 characters", r"最多 \1 个字符"),
+    (r"^String should have at least 1 character$", "must not be blank", "不能为空"),
+    (r"^String should have at least (\d+) characters$", r"must have at least \1 characters", r"至少 \1 个字符"),
+    (r"^Field required$", "must be filled in", "必须填写"),
+)
 _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) for p, z in (
     (r"^must be a number$", "必须是数字"),
     (r"^must be a finite number$", "必须是有限的数字"),
@@ -311,6 +326,7 @@ _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) fo
     (r"^period (\d+) is closed: reload$", r"第 \1 期已结束：请重新加载"),
     (r"^period (\d+) was rolled back: period (\d+) is open again; reload$", r"第 \1 期已被教师回退，现在开放的是第 \2 期：请重新加载"),
     (r"^period (\d+) has not started: period (\d+) is open$", r"第 \1 期尚未开始，现在开放的是第 \2 期"),
+    (r"^must be a period of the log, 1 to (\d+)$", r"必须是已记录的一期：第 1 到第 \1 期"),
     (r"^must be the open period (\d+)$", r"必须是当前开放的第 \1 期"),
     (r"^was just resolved or paused; submit for the period that is open now$", "刚刚被结算或暂停：请为当前开放的一期提交"),
     (r"^was already resolved$", "已经结算过"),
@@ -341,19 +357,12 @@ _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) fo
     (r"^no resolved period awarded this tender \(bids are public only after the award\)$", "还没有结算的期数开标这次招标（投标在开标后才公开）"),
     (r"^a replay is possible once the game is finished.*$", "游戏结束后才能重放：之前后续的游戏尚未公开"),
     (r"^must name at least one decision field to change$", "至少要改变一项决策"),
-    (r"^Input should be less than or equal to (\S+)$", r"不能大于 \1"),
-    (r"^Input should be greater than or equal to (\S+)$", r"不能小于 \1"),
-    (r"^Input should be less than (\S+)$", r"必须小于 \1"),
-    (r"^Input should be greater than (\S+)$", r"必须大于 \1"),
-    (r"^Input should be a finite number$", "必须是有限的数字"),
-    (r"^Input should be a valid number.*$", "必须是数字"),
-    (r"^Input should be a valid integer.*$", "必须是整数"),
-    (r"^Input should be a valid boolean.*$", "必须是“是”或“否”"),
-    (r"^String should have at most (\d+) characters?$", r"最多 \1 个字符"),
-    (r"^String should have at least (\d+) characters?$", r"至少 \1 个字符"),
-    (r"^Field required$", "必须填写"),
+    *((pattern, zh) for pattern, _en, zh in _PYDANTIC_WORDS),
     (r"^unknown field; allowed: .*$", "不是表单中的字段"),
 ))
+
+#: pydantic's words for the forms' checks, as the rest of the app words its rules (the API keeps pydantic's)
+_RULES_EN: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), en) for p, en, _zh in _PYDANTIC_WORDS)
 
 
 def _stage_rule_zh(rule: str) -> str | None:
@@ -367,7 +376,7 @@ def _stage_rule_zh(rule: str) -> str | None:
 def rule_text(rule: str) -> str:
     """A validation rule in the user's language (English as the engine wrote it, less raw codes)."""
     if current_lang() != "zh":
-        return rule
+        return next((pattern.sub(en, rule) for pattern, en in _RULES_EN if pattern.match(rule)), rule)
     staged = _stage_rule_zh(rule)
     if staged:
         return staged
@@ -392,7 +401,7 @@ def problem_text(field: str, rule: str, value: Any, scenario_json: dict[str, Any
     label = field_label(field, scenario_json)
     if current_lang() == "zh":
         return f"{label}：{rule_text(rule)}（填写的是 {value_text(value)}）"
-    return f"{label}: {rule}; got {value_text(value)}"
+    return f"{label}: {rule_text(rule)}; got {value_text(value)}"
 
 
 UNSHOWN_VALUES = {"status", "deadline"}  # the game's state as an id or a timestamp: the rule says it in words
@@ -406,13 +415,19 @@ def rule_words(rule: str) -> str:
     return translated if translated != rule else rule_text(rule)
 
 
+def stated_in(value: Any, rule: str) -> bool:
+    """Whether `rule` already states `value` as a whole number or word ("period 5 is closed" states 5; "must be
+    >= 0.5" does not state 0)."""
+    return re.search(rf"(?<![\w.]){re.escape(value_text(value))}(?![\w.])", rule) is not None
+
+
 def refusal_text(field: str, rule: str, value: Any = None, scenario_json: dict[str, Any] | None = None) -> str:
     """A refused request (a ServiceError's or InputRefused's field, rule and value) as a page shows it: the field in
     words, the rule in the user's language, and the value given when there is one."""
     label = field_label(field, scenario_json or {})
     zh = current_lang() == "zh"
-    text = f"{label}：{rule_words(rule)}" if zh else f"{label}: {rule}"
-    if value is None or value == "" or str(value) in rule or field in UNSHOWN_VALUES:
+    text = f"{label}：{rule_words(rule)}" if zh else f"{label}: {rule_text(rule)}"
+    if value is None or value == "" or field in UNSHOWN_VALUES or stated_in(value, rule):
         return text
     return f"{text}（填写的是 {value_text(value)}）" if zh else f"{text}; got {value_text(value)}"
 

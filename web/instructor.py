@@ -4,6 +4,7 @@ roll back, announce, print the join sheet, export."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -36,11 +37,15 @@ NEW_GAME_FLAGS = ("practice", "public", "auto_resolve")  # the new-game form's c
 LOOPBACK_HOSTS = {"localhost", "[::1]"}  # and 127.x.x.x: join links to these reach only the instructor's own computer
 
 
-def index_page(status: int = 200):
+def index_page(status: int = 200, form: Mapping[str, str] | None = None):
+    """The console's home; `form`: a refused new-game form's values, shown again as typed (nothing is lost)."""
     scenarios = [load_scenario(n) for n in list_scenarios()]
     max_seats = max((s.firms.count for s in scenarios), default=MAX_FIRMS)  # a pasted scenario file: as many menus
+    form = form or {}
+    chosen = form.get("scenario", scenarios[0].name if scenarios else "")
+    seats = next((s.firms.count for s in scenarios if s.name == chosen), max_seats)
     return render_template("instructor/index.html", games=list_games(), scenarios=scenarios, bots=BOTS,
-                           max_seats=max_seats, seats=scenarios[0].firms.count if scenarios else max_seats), status
+                           max_seats=max_seats, seats=seats, form=form, chosen=chosen), status
 
 
 @bp.route("/")
@@ -81,11 +86,14 @@ def new_game():
                            bots={int(k): v for k, v in b.bots.items()}, period_minutes=b.period_minutes,
                            practice=b.practice, public=b.public, auto_resolve=b.auto_resolve)
     except InputRefused as exc:
-        flash(_("Could not create the game: %(err)s", err=refusal_text(exc.field, exc.rule, exc.value)), "error")
-        return index_page(400)
+        for problem in (exc, *exc.more):
+            flash(_("Could not create the game: %(err)s", err=refusal_text(problem.field, problem.rule, problem.value)), "error")
+        return index_page(400, request.form)
     except ServiceError as exc:
         flash(_("Could not create the game: %(err)s", err=seat_error(exc)), "error")
-        return index_page(exc.status)
+        if exc.problem.field == "scenario" and request.form.get("scenario_toml", "").strip():
+            flash(_("To play the pasted scenario file, choose “the scenario file pasted below” in the Scenario menu."), "error")
+        return index_page(exc.status, request.form)
     flash(_("Game created. Give each team its join code."))
     return redirect(url_for("instructor.console", game_id=game.id))
 
@@ -105,8 +113,11 @@ def console_context(game) -> dict:
     )
 
 
-def console_page(game, status: int = 200, confirm: bool = False):
-    return render_template("instructor/console.html", **console_context(game), confirm=confirm), status
+def console_page(game, status: int = 200, confirm: bool = False, refused: str | None = None):
+    """The game's console; `refused`: the action whose form was refused, shown again with what was typed."""
+    typed = request.form if refused else {}
+    return render_template("instructor/console.html", **console_context(game), confirm=confirm, refused=refused,
+                           typed=typed), status
 
 
 @bp.route("/games/<int:game_id>")
@@ -137,12 +148,13 @@ def act(game_id: int, action: str):
             return console_page(game, 409, confirm=True)
         done = GAME_ACTIONS[action].run(db, game, body)
     except InputRefused as exc:
-        flash(refusal_text(exc.field, exc.rule, exc.value, game.scenario_json), "error")
-        return console_page(game, 400)
+        for problem in (exc, *exc.more):
+            flash(refusal_text(problem.field, problem.rule, problem.value, game.scenario_json), "error")
+        return console_page(game, 400, refused=action)
     except ServiceError as exc:
         flash(refusal_text(exc.problem.field, exc.problem.rule, exc.problem.value, game.scenario_json), "error")
         db.rollback()
-        return console_page(game, exc.status)
+        return console_page(game, exc.status, refused=action)
     if "seconds" in done and done["period"] == 0:
         flash(_("Practice period resolved in %(s).2f s (not scored); period 1 starts from the scenario.", s=done["seconds"]))
     elif "seconds" in done:

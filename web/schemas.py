@@ -161,15 +161,22 @@ def validated(model: type[BaseModel], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        loc = [str(part) for part in err["loc"]]
-        field = loc[0] if loc else "body"
-        where = ".".join(loc[1:])
-        rule = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            rule = f"unknown field; allowed: {', '.join(model.model_fields) or 'none'}"
-        value = err.get("input") if isinstance(err.get("input"), (int, float, str, bool, type(None))) else None
-        raise InputRefused(field, f"{where}: {rule}" if where else rule, preview(value) if isinstance(value, str) else value) from None
+        first, *more = (refused(model, err) for err in exc.errors(include_url=False))
+        first.more = more  # a form shows them all; the API answers with the first
+        raise first from None
+
+
+def refused(model: type[BaseModel], err: Any) -> InputRefused:
+    """One of pydantic's errors for `model` as an InputRefused: the top-level field (or the body), pydantic's
+    reason (with the place inside the field) and the value given."""
+    loc = [str(part) for part in err["loc"]]
+    field = loc[0] if loc else "body"
+    where = ".".join(loc[1:])
+    rule = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        rule = f"unknown field; allowed: {', '.join(model.model_fields) or 'none'}"
+    value = err.get("input") if isinstance(err.get("input"), (int, float, str, bool, type(None))) else None
+    return InputRefused(field, f"{where}: {rule}" if where else rule, preview(value) if isinstance(value, str) else value)
 
 
 def read_body(model: type[BaseModel]) -> Any:

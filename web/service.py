@@ -466,11 +466,11 @@ def period_mismatch_rule(period: int, open_period: int, started: bool = True) ->
 
 
 def period_mismatch(db: Session, game: Game, period: int) -> str:
-    """:func:`period_mismatch_rule` for `game`: a later period started if the period before it was ever resolved
-    (its engine record is kept in the log, rolled back or not)."""
+    """:func:`period_mismatch_rule` for `game`: a later period started if a resolution ever opened it (the audit
+    log keeps each resolution, under the period it opened, rolled back or not)."""
     started = period <= game.period or db.scalar(
-        select(DecisionRecord.id).where(DecisionRecord.game_id == game.id, DecisionRecord.period == period - 1,
-                                        DecisionRecord.source == "engine").limit(1)) is not None
+        select(AuditEntry.id).where(AuditEntry.game_id == game.id, AuditEntry.action == "resolve",
+                                    AuditEntry.period == period).limit(1)) is not None
     return period_mismatch_rule(period, game.period, started)
 
 
@@ -972,5 +972,6 @@ def replay_change(db: Session, game: Game, firm: int, period: int, change: dict[
         if isinstance(exc, DecisionError):
             raise
         name, _, rule = str(exc).partition(": ")
-        raise ServiceError(name if name in ("period", "firm") else "change", rule or str(exc), period, 400) from None
+        rule = (rule or str(exc)).rsplit("; got ", 1)[0]  # the value is the error's own, not a second "got"
+        raise ServiceError(name if name in ("period", "firm") else "change", rule, period, 400) from None
     return jsonable(replay.to_dict())

@@ -300,10 +300,10 @@ def flashes(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize("action, form, zh, en", [
-    ("extend", {"minutes": "100000"}, "分钟数：不能大于 1440（填写的是 100000）", "Minutes: Input should be less than or equal to 1440; got 100000"),
+    ("extend", {"minutes": "100000"}, "分钟数：不能大于 1440（填写的是 100000）", "Minutes: must be at most 1440; got 100000"),
     ("adjust", {"firm": "0", "amount": "abc", "reason": "迟到"}, "金额：必须是数字（填写的是 abc）", "Amount: "),
     ("adjust", {"firm": "0", "amount": "-2500", "reason": "   "}, "原因：", "Reason: "),
-    ("rollback", {}, "周期：尚未结算任何一期:无可回退", "Period: no period has been resolved yet: nothing to roll back"),
+    ("rollback", {}, "期数：尚未结算任何一期：无可回退", "Period: no period has been resolved yet: nothing to roll back"),
     ("announce", {"firm": "9", "text": "hi"}, "团队：没有这个席位：共有 6 个席位（填写的是 9）", "Team: no such seat: the game seats 6 teams (0 to 5); got 9"),
 ])
 def test_a_refused_console_action_names_the_field_in_words_the_rule_and_the_value_in_the_pages_language(app, room, action, form, zh, en):
@@ -343,3 +343,43 @@ def test_naming_only_the_human_teams_on_the_new_game_form_creates_the_game(app, 
     assert r.status_code == 302
     game = ins.get("/api/games", headers=helpers.bearer(helpers.instructor_token(ins))).get_json()["games"][0]
     assert [t["name"] for t in game["teams"]][:4] == ["红队", "蓝队", "Green", "Yellow"] and game["period"] == 0
+
+
+def test_a_refused_new_game_form_shows_every_problem_and_keeps_what_was_typed(app, helpers):
+    """Bad input loses nothing: each problem is named (pydantic's words as the app words its rules; a 0 is still
+    echoed as the value given) and the form comes back as typed, pasted scenario and seat choices included."""
+    ins = signed_in_instructor(app, helpers)
+    form = {"scenario": "", "scenario_toml": 'extends = "classroom-v1"\nname = "ours-v1"\n', "name": "Bad game", "seed": "abc",
+            "period_minutes": "0", "teams": "Red\nBlue", "bot_2": "premium", "practice": "true"}
+    r = ins.post("/instructor/games?lang=en", data=form)
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    shown = flashes(html)
+    assert "Could not create the game: Seed: must be a whole number; got abc" in shown, shown
+    assert "Could not create the game: Minutes per period: must be at least 0.5; got 0" in shown, shown
+    assert 'value="Bad game"' in html and 'id="seed" type="number" min="0" value="abc"' in html
+    assert ">Red\nBlue</textarea>" in html and 'name = &#34;ours-v1&#34;' in html
+    assert re.search(r'<option value="" data-firms="\d+" selected>', html) and '<option value="premium" selected>' in html
+    assert 'name="practice" id="practice" value="true" checked' in html
+    assert app.test_client().get("/api/games", headers=helpers.bearer(helpers.instructor_token(app.test_client()))).get_json()["games"] == []
+
+
+def test_a_pasted_scenario_with_a_catalogue_name_chosen_says_which_menu_entry_to_pick(app, helpers):
+    ins = signed_in_instructor(app, helpers)
+    toml = 'extends = "classroom-v1"\nname = "ours-v1"\n'
+    r = ins.post("/instructor/games?lang=en", data={"scenario": "classroom-v1", "scenario_toml": toml, "seed": "1"})
+    shown = flashes(r.get_data(as_text=True))
+    assert any("give a catalogue name or an uploaded scenario, not both" in s for s in shown), shown
+    assert "To play the pasted scenario file, choose “the scenario file pasted below” in the Scenario menu." in shown
+    assert "ours-v1" in r.get_data(as_text=True)  # the pasted text is still there
+
+
+def test_a_refused_console_form_comes_back_as_typed(app, room):
+    gid, ins = room["id"], room["ins"]
+    r = ins.post(f"/instructor/games/{gid}/adjust?lang=en", data={"firm": "3", "amount": "lots", "reason": "late again"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and 'value="lots"' in html and 'value="late again"' in html
+    assert re.search(r'<option value="3" selected>', html)
+    r = ins.post(f"/instructor/games/{gid}/extend?lang=en", data={"minutes": "-5"})
+    assert 'value="-5"' in r.get_data(as_text=True) and "Minutes: must be at least 0; got -5" in flashes(r.get_data(as_text=True))
+    assert 'value="lots"' not in ins.get(f"/instructor/games/{gid}").get_data(as_text=True)  # a fresh console is empty

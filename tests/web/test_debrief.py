@@ -118,3 +118,33 @@ def test_a_replay_is_refused_while_the_game_runs_and_set_side_by_side_after(room
     table = re.search(r'<table class="grid small" id="replay-result">.*?</table>', html, re.S).group(0)
     mine = next(s for s in out["side_by_side"] if s["firm"] == 0)
     assert f"{mine['score_counterfactual']:,.1f}" in table and f"{mine['score_real']:,.1f}" in table
+
+
+def test_after_the_last_period_the_team_page_offers_no_decision_and_a_bad_replay_period_reads_in_either_language(room, app):
+    """A finished game's team page says no more decisions (not "Decision for period 13"); a replay of a period
+    outside the log names the rule once, with the value, in the page's language."""
+    gid = room["id"]
+    periods = room["ins"].get(f"/api/games/{gid}").get_json()["periods"]
+    for p in range(1, periods + 1):
+        resolve(room, p)
+    page = room["teams"][0].get("/team/?lang=en").get_data(as_text=True)
+    assert "No more decisions: the game is finished" in page and "Decision for period" not in page
+    assert 'id="churn-warning"' not in page and 'id="decision"' not in page
+    zh = room["teams"][1].get("/team/?lang=zh_CN").get_data(as_text=True)
+    assert "不再需要决策：游戏已结束" in zh and f"第 {periods + 1} 期决策" not in zh
+    ask = {"rp_period": str(periods + 1), "rp_field": "price", "rp_value": "80"}
+    en = room["teams"][0].get(f"/debrief/{gid}/team/0", query_string={**ask, "lang": "en"}).get_data(as_text=True)
+    assert f"Period: must be a period of the log, 1 to {periods}; got {periods + 1}" in en and "; got 13; got" not in en
+    zh = room["teams"][0].get(f"/debrief/{gid}/team/0", query_string={**ask, "lang": "zh_CN"}).get_data(as_text=True)
+    assert f"期数：必须是已记录的一期：第 1 到第 {periods} 期（填写的是 {periods + 1}）" in zh
+
+
+def test_a_what_if_bid_that_would_be_void_says_so_and_why(room):
+    gid = room["id"]
+    resolve(room, 1)
+    t = room["ins"].get(f"/api/games/{gid}/tenders").get_json()["tenders"][0]
+    html = room["teams"][0].get(f"/debrief/{gid}/team/0", query_string={"wi_tender": f"1|{t['tender']}", "wi_price": "100000",
+                                                                        "wi_service": "1", "lang": "en"}).get_data(as_text=True)
+    lead = re.search(r'<div id="what-if-result"[^>]*>\s*<p class="lead">(.*?)</p>', html, re.S).group(1)
+    assert "Your bid would be void: price above the" in " ".join(lead.split()), lead
+    assert "points behind" not in lead and re.search(r"would have won\.|would have failed", lead), lead

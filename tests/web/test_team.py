@@ -115,6 +115,18 @@ def test_a_request_for_a_period_that_never_started_says_so_not_rolled_back(app, 
     r = client.post(f"/api/games/{g['id']}/decision?period=4", json={"price": 97}, headers=api)
     assert r.get_json()["error"]["rule"] == "period 4 has not started: period 2 is open"
     assert client.get("/api/team", headers=api).get_json()["submitted"] is None  # nothing stored
+    # a game of teams only, where every team submitted: the resolution leaves no engine record, the rule holds
+    r = client.post("/api/games", json={"scenario": "classroom-v1", "seed": 4}, headers=inst)
+    solo = r.get_json()
+    tokens = {i: helpers.bearer(helpers.api_join(client, code)["token"]) for i, code in solo["join_codes"].items()}
+    for t in tokens.values():
+        assert client.post(f"/api/games/{solo['id']}/decision?period=1", json={"price": 99}, headers=t).status_code == 200
+    assert client.post(f"/api/games/{solo['id']}/resolve", json={}, headers=inst).status_code == 200
+    assert client.post(f"/api/games/{solo['id']}/rollback", json={}, headers=inst).status_code == 200
+    r = client.post(f"/api/games/{solo['id']}/decision?period=2", json={"price": 97}, headers=tokens["0"])
+    assert r.get_json()["error"]["rule"] == "period 2 was rolled back: period 1 is open again; reload"
+    r = client.post(f"/api/games/{solo['id']}/decision?period=3", json={"price": 97}, headers=tokens["0"])
+    assert r.get_json()["error"]["rule"] == "period 3 has not started: period 1 is open"
 
 
 def test_a_form_for_a_rolled_back_period_is_refused_as_rolled_back_in_both_languages(app, client, inst, helpers):
@@ -164,7 +176,7 @@ def test_the_practice_periods_results_are_shown_to_the_team_marked_not_scored(ap
         assert practice_row.group(2) == money(snap.firm_rows[0]["revenue"])
         assert snap.firm_rows[0]["price"] == 111
     zh = team_client(app, helpers, g, lang="zh")
-    assert "练习期(不计分)" in text_of(zh.get("/team/reports").get_data(as_text=True))
+    assert "练习期（不计分）" in text_of(zh.get("/team/reports").get_data(as_text=True))
 
 
 def test_budget_fields_accept_ordinary_amounts_like_2500(app, client, inst, helpers):
@@ -475,3 +487,10 @@ def test_an_unknown_field_lists_the_fields_a_team_may_send_without_the_servers_o
     assert (problem["field"], problem["rule"], problem["value"]) == ("prise", unknown_field_rule(TEAM_FIELDS), 98)
     assert "late" in DECISION_FIELDS and "late" not in TEAM_FIELDS and "price" in TEAM_FIELDS
     assert "late" not in problem["rule"].split("allowed: ")[1].split(", ")
+
+
+def test_the_form_says_an_empty_mass_market_field_keeps_last_periods_value(app, client, inst, helpers):
+    """A field left empty keeps the standing decision (the engine's rule); the form says so in both languages."""
+    g = new_game(client, inst, helpers)
+    assert "A field left empty keeps last period's value." in team_client(app, helpers, g).get("/team/").get_data(as_text=True)
+    assert "留空的字段沿用上一期的数值。" in team_client(app, helpers, g, lang="zh").get("/team/").get_data(as_text=True)

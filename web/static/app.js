@@ -59,6 +59,11 @@
       });
     };
     sel.addEventListener("change", update);
+    // pasting a scenario file picks "the scenario file pasted below" (the server refuses a name and a file together)
+    const toml = document.getElementById("scenario-toml");
+    if (toml) toml.addEventListener("input", () => {
+      if (toml.value.trim() && sel.value !== "") { sel.value = ""; update(); }
+    });
     update();
   };
 
