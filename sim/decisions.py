@@ -130,6 +130,10 @@ _BID_KEYS = frozenset({"price", "promised_service"})
 MAPPING = (dict, Mapping)  # isinstance(x, MAPPING) is isinstance(x, Mapping), without the ABC's look-up for a dict
 
 
+#: the rule a bid on a tender id not published (yet) breaks: a forecast's tender opens in its own period
+UNPUBLISHED_TENDER = "not a published tender (a scheduled one opens in its period)"
+
+
 def unknown_field_rule(allowed: Sequence[str]) -> str:
     """The rule a decision field that is not one of `allowed` breaks (the caller's allowed fields, listed)."""
     return f"unknown field; allowed: {', '.join(allowed)}"
@@ -340,7 +344,7 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
         for tid, bid in raw_bids.items():
             name = f"bids.{tid}"
             if tid not in ctx.tender_ids:
-                c.fail(name, "unknown tender", tid)
+                c.fail(name, f"{UNPUBLISHED_TENDER}; open now: {', '.join(sorted(ctx.open_tender_ids)) or 'none'}", tid)
                 continue
             if tid not in ctx.open_tender_ids:
                 c.fail(name, f"the tender is closed (LATE); open now: {', '.join(sorted(ctx.open_tender_ids)) or 'none'}", tid)

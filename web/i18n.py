@@ -290,7 +290,7 @@ _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) fo
     (r"^cannot hire and fire (sales|service) staff in the same period$", "同一期不能既招聘又解雇同类员工"),
     (r"^unknown client; clients: (.*)$", "没有这个客户"),
     (r"^(\d+) sales staff can cultivate at most (\d+) clients$", r"\1 名销售人员最多培养 \2 个客户"),
-    (r"^unknown tender$", "没有这次招标"),
+    (r"^not a published tender \(a scheduled one opens in its period\); open now: (.*)$", "这次招标尚未发布（预告中的招标在其所在期才开放）"),
     (r"^the tender is closed \(LATE\); open now: (.*)$", "这次招标已截止，投标迟交"),
     (r"^must be \{price, promised_service\}$", "必须包含报价和承诺服务"),
     (r"^allowed keys are price and promised_service$", "只能填写报价和承诺服务"),

@@ -17,7 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmsim.scenarios import load_scenario
-from crmsim.sim.decisions import DECISION_FIELDS, MAX_MONEY, Bid, Decision, DecisionContext, DecisionError, validate_decision
+from crmsim.sim.decisions import (
+    DECISION_FIELDS,
+    MAX_MONEY,
+    UNPUBLISHED_TENDER,
+    Bid,
+    Decision,
+    DecisionContext,
+    DecisionError,
+    validate_decision,
+)
 from crmsim.sim.engine import check_decision, decision_context, initial_state, period_rng, resolve_period
 from crmsim.sim.model import CRMModel
 from crmsim.sim.observation import Observation
@@ -216,7 +225,9 @@ def test_cultivation_must_be_a_mapping():
 def test_bid_on_unknown_tender_is_rejected():
     """bids.<tender> must name a published tender."""
     (p,) = problems({"bids": {"zz-99": {"price": 90, "promised_service": 0.6}}})
-    assert (p.field, p.rule, p.value) == ("bids.zz-99", "unknown tender", "zz-99")
+    assert (p.field, p.value) == ("bids.zz-99", "zz-99")
+    assert p.rule == f"{UNPUBLISHED_TENDER}; open now: {', '.join(sorted(CTX.open_tender_ids))}"
+    assert UNPUBLISHED_TENDER == "not a published tender (a scheduled one opens in its period)"
 
 
 def test_bid_on_a_tender_no_longer_open_is_refused_late():

@@ -212,10 +212,10 @@ def test_a_problem_with_a_field_not_on_the_form_is_shown_in_words(app, client, i
     r = team.post("/team/", data={"period": "1", "bids.nowhere.price": "90", "bids.nowhere.promised_service": "0.6"})
     assert r.status_code == 400
     text = text_of(r.get_data(as_text=True))
-    assert "Bid on nowhere: unknown tender; got nowhere" in text
+    assert "Bid on nowhere: not a published tender (a scheduled one opens in its period); open now: " in text and "; got nowhere" in text
     zh = team_client(app, helpers, g, lang="zh")
     text = text_of(zh.post("/team/", data={"period": "1", "bids.nowhere.price": "90"}).get_data(as_text=True))
-    assert "投标 nowhere：没有这次招标" in text
+    assert "投标 nowhere：这次招标尚未发布（预告中的招标在其所在期才开放）" in text
 
 
 def test_a_late_bid_is_refused_at_submit_and_nothing_is_stored(client, inst, helpers):
