@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from crmsim.web.chartspec import FIRM_COLOURS  # noqa: E402
+
 CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "SimHei")
 _installed = {f.name for f in font_manager.fontManager.ttflist}
 if not any(f in _installed for f in CJK_FONTS):  # a font installed after matplotlib built its cache
@@ -69,7 +71,8 @@ def line_chart(game: tuple[str, int], version: int, metric: str, lang: str, snap
         for i, name in enumerate(names):
             ys = [rows[i].get(metric) for rows in snaps_rows]
             ys = [float("nan") if y is None else y for y in ys]
-            ax.plot(periods, ys, marker="o", markersize=3, linewidth=1.6, label=legend_label(name))
+            ax.plot(periods, ys, marker="o", markersize=3, linewidth=1.6, label=legend_label(name),
+                    color=FIRM_COLOURS[i % len(FIRM_COLOURS)])
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("期" if zh else "period", fontsize=8)
         ax.tick_params(labelsize=7)

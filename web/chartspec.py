@@ -16,6 +16,15 @@ from typing import Literal
 Unit = Literal["yuan", "percent", "count", "score", "ratio"]
 Kind = Literal["line", "bar", "stack"]
 
+#: the firms' colours, firm i in FIRM_COLOURS[i % 8], in the browser's charts (each spec carries them to
+#: web/static/charts.js) and the SVG charts (web/charts.py). Eight distinct hues, each at least 3:1 against
+#: CHART_BACKGROUND (WCAG 2.1 1.4.11 for graphics) and apart by CIEDE2000 >= 20 for normal colour vision and >= 15
+#: under simulated deuteranopia and protanopia (Machado et al. 2009): chosen from Okabe-Ito's and Paul Tol's hue
+#: families, darkened to the page. The first six, the classroom's six firms, are the set furthest apart.
+#: tests/web/test_scoreboard.py checks the contrast and the distances.
+FIRM_COLOURS = ("#2243e6", "#a98b00", "#2a9e97", "#823769", "#2c5e0d", "#000000", "#0395e3", "#9f6960")
+CHART_BACKGROUND = "#fafaf9"  # the page's --bg (web/static/style.css): a chart's figure has no background of its own
+
 
 @dataclass(frozen=True)
 class Series:
@@ -47,6 +56,7 @@ class ChartSpec:
             "kind": self.kind,
             "x_label": self.x_label,
             "big": self.big,
+            "palette": list(FIRM_COLOURS),
         }
 
     def table(self, lang: str = "en") -> dict:

@@ -1,9 +1,24 @@
-"""The exports' column headers in Chinese (the CSV zip and the Excel workbook follow the page's language).
+"""The exports' words in Chinese: column headers, sheet names and the fixed vocabularies in the cells (the CSV zip and
+the Excel workbook follow the page's language).
 
 A column the table does not name keeps its code, the same in both languages; the English export uses the codes.
+Cells translated are the fixed vocabularies only: booleans, void-bid reasons, event kinds, decision sources, tie
+breaks and lifecycle stages. Free text (team names, the instructor's reasons, the event log's details) stays as typed.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from crmsim.web.i18n import STAGE_NAMES
+
+#: a void bid's reason (crmsim.sim.tenders.VOID_REASONS), in short: the bids' void_reason cells and the results' void_* headers
+VOID_REASONS_ZH: dict[str, str] = {
+    "ABNORMALLY_LOW": "异常低价", "ABOVE_CAP": "超过限价", "BANKRUPT": "破产", "BELOW_COST": "低于成本", "LATE": "逾期",
+    "MALFORMED": "格式有误", "NO_BOND": "保证金不足", "NO_CAPACITY": "容量不足", "UNQUALIFIED": "不合格",
+}
 
 COLUMNS_ZH: dict[str, str] = {
     # who and when
@@ -43,9 +58,7 @@ COLUMNS_ZH: dict[str, str] = {
     "promised_service": "承诺服务", "valid": "有效", "void_reason": "废标原因", "void_detail": "废标详情", "price_score": "价格得分",
     "service_score": "服务得分", "relationship_score": "关系得分", "total": "总分", "won": "中标", "points_behind": "落后分数",
     "tender_failed": "标书流标", "tenders_bid": "投标数", "tenders_won": "中标数", "tenders_voided": "废标数",
-    "void_abnormally_low": "废标:异常低价", "void_above_cap": "废标:超过限价", "void_bankrupt": "废标:破产",
-    "void_below_cost": "废标:低于成本", "void_late": "废标:逾期", "void_malformed": "废标:格式有误", "void_no_bond": "废标:保证金不足",
-    "void_no_capacity": "废标:容量不足", "void_unqualified": "废标:不合格",
+    **{f"void_{code.lower()}": f"废标:{words}" for code, words in VOID_REASONS_ZH.items()},
     # relationships
     "relationship": "关系", "relationship_mean": "平均关系", "client_satisfaction": "客户满意度", "stage": "生命周期阶段",
     "progress": "阶段进度", "idle": "未联系期数", "activity_cost": "活动费用", "activity_hours": "活动工时",
@@ -53,6 +66,59 @@ COLUMNS_ZH: dict[str, str] = {
 }
 
 
+SHEETS_ZH: dict[str, str] = {
+    "decisions": "决策", "results": "经营结果", "tenders": "招标", "bids": "投标", "customers": "顾客",
+    "relationships": "客户关系", "adjustments": "教师调整", "events": "事件日志",
+}
+
+#: the engine's event log (crmsim.sim.engine, ``note``), a scheduled market event (crmsim.scenarios.schema.EventKind)
+#: after ``event:``, and the instructor's actions (crmsim.web.service, ``audit``) after ``instructor:``
+EVENT_KINDS_ZH: dict[str, str] = {
+    "standing_decision": "沿用上期决策", "tender_published": "发布招标", "tender_awarded": "中标", "tender_failed": "流标",
+    "bid_void": "废标", "bankruptcy": "破产", "emergency_loan": "紧急贷款", "delivery_shortfall": "交付不足",
+    "contract_default": "合同违约", "relationships_end": "客户关系终止", "adjustment": "奖惩调整",
+    "event": "市场事件", "recession": "经济衰退", "boom": "经济繁荣", "scandal": "丑闻", "cost_shock": "成本冲击",
+    "new_entrant": "新进入者",
+    "instructor": "教师", "create": "创建游戏", "deadline": "设置截止时间", "pause": "暂停", "resume": "恢复",
+    "bots": "机器人接管", "resolve": "结算", "auto-resolve": "到期自动结算", "rollback": "回退", "announce": "公告",
+    "options": "设置",
+}
+
+#: cells of a fixed vocabulary, by column: their Chinese (a value a table lacks stays as it is)
+VALUES_ZH: dict[str, dict[str, str]] = {
+    "void_reason": VOID_REASONS_ZH,
+    "source": {"form": "网页表单", "api": "接口", "engine": "系统(机器人或沿用上期)"},
+    "tie_break": {"price": "价格较低者", "lot": "抽签"},
+    "stage": {k: zh for k, (_, zh) in STAGE_NAMES.items()},
+    "rival_hold": {k: zh for k, (_, zh) in STAGE_NAMES.items()},
+}
+
+BOOLEANS_ZH = {True: "是", False: "否"}
+
+
 def header(column: str, lang: str) -> str:
     """A column's header in `lang` ("zh": Chinese where the table names it; otherwise the code)."""
     return COLUMNS_ZH.get(column, column) if lang == "zh" else column
+
+
+def sheet_name(table: str, lang: str) -> str:
+    """A table's worksheet name in `lang` (Excel allows 31 characters)."""
+    return (SHEETS_ZH.get(table, table) if lang == "zh" else table)[:31]
+
+
+def event_kind(kind: str) -> str:
+    """An event-log kind in Chinese, part by part: ``event:recession`` is 市场事件:经济衰退; a part the table lacks stays."""
+    return ":".join(EVENT_KINDS_ZH.get(part, part) for part in kind.split(":"))
+
+
+def cell(column: str, value: Any, lang: str) -> Any:
+    """A cell of `column` in `lang`: booleans and the fixed vocabularies in Chinese for "zh"; anything else as it is."""
+    if lang != "zh":
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return BOOLEANS_ZH[bool(value)]
+    if not isinstance(value, str):
+        return value
+    if column == "kind":
+        return event_kind(value)
+    return VALUES_ZH.get(column, {}).get(value, value)

@@ -165,6 +165,10 @@ def test_instructor_team_and_live_scoreboard_in_chromium(browser, live):
         assert {n.split()[0] for n in names} == {"Aurora", "Beacon", "Cedar", "Delta", "Ember", "Fjord"}
         expect(board.locator(".tender-result").first).to_be_visible()
         _wait_images(board)
+        from crmsim.web.chartspec import FIRM_COLOURS  # the charts draw the firms in the palette their specs carry
+
+        drawn = board.locator(".charts [data-chart] svg").first.inner_html().lower()
+        assert all(c in drawn for c in FIRM_COLOURS[:6]), [c for c in FIRM_COLOURS[:6] if c not in drawn]
         board.screenshot(path=str(ARTIFACTS / "scoreboard.png"), full_page=True)
 
         # -- the team sees its private report

@@ -231,8 +231,124 @@ def test_the_export_headers_follow_the_chosen_language(app, room):
     assert dict(zip(heads["en"], heads["zh_CN"]))["operating_profit"] == "营业利润"
     assert dict(zip(heads["en"], heads["zh_CN"]))["rank"] == "排名"
     wb = openpyxl.load_workbook(io.BytesIO(ins.get(f"/instructor/games/{gid}/export.xlsx?lang=zh_CN").data), read_only=True)
-    first = [c.value for c in next(wb["decisions"].iter_rows(max_row=1))]
+    first = [c.value for c in next(wb["决策"].iter_rows(max_row=1))]  # the sheets are named in the language too
     assert first[:4] == ["编号", "期", "企业序号", "团队"] and "回退时间" in first
+
+
+@pytest.fixture
+def exported(app, room):
+    """Two periods of the room's game, team 1 bidding above a tender's cap (void, ABOVE_CAP) and cultivating a client,
+    then the CSV zip and the workbook in English and in Chinese: {"zip": {lang: ZipFile}, "xlsx": {lang: bytes}, ...}."""
+    import io
+    import zipfile
+
+    gid, team, h = room["id"], room["teams"][0], room["headers"][0]
+    t = team.get("/api/team", headers=h).get_json()["tenders"][0]
+    client = t["id"].rpartition("-")[0]
+    sent = {"bids": {t["id"]: {"price": t["price_cap"] + 5, "promised_service": 0.9}}, "cultivation": {client: 5000}}
+    assert team.post(f"/api/games/{gid}/decision", json=sent, headers=h).status_code == 200
+    for period in (1, 2):
+        assert room["ins"].post(f"/api/games/{gid}/resolve", json={"period": period}, headers=room["auth"]).status_code == 200
+    out = {"sent": sent, "tender": t["id"], "zip": {}, "xlsx": {}}
+    for lang in ("en", "zh"):
+        query = "en" if lang == "en" else "zh_CN"
+        out["zip"][lang] = zipfile.ZipFile(io.BytesIO(room["ins"].get(f"/instructor/games/{gid}/export.zip?lang={query}").data))
+        out["xlsx"][lang] = room["ins"].get(f"/instructor/games/{gid}/export.xlsx?lang={query}").data
+    return out
+
+
+def csv_table(exported, lang: str, name: str):
+    import pandas as pd
+
+    return pd.read_csv(exported["zip"][lang].open(f"{name}.csv"), dtype=str, keep_default_na=False)
+
+
+def sheet_rows(exported, lang: str, sheet: str) -> list[dict]:
+    import io
+
+    import openpyxl
+
+    rows = list(openpyxl.load_workbook(io.BytesIO(exported["xlsx"][lang]), read_only=True)[sheet].values)
+    return [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+NESTED = ("activities", "research", "care_split", "cultivation", "bids")
+
+
+def test_nested_decision_fields_are_json_text_in_the_csv_and_the_workbook(exported):
+    """bids, cultivation, activities, research and care_split: JSON (keys sorted, Chinese unescaped), never a Python repr."""
+    import json
+
+    decisions = csv_table(exported, "en", "decisions")
+    sent = decisions[decisions["source"] == "api"].iloc[0]
+    assert json.loads(sent["bids"]) == exported["sent"]["bids"]
+    assert json.loads(sent["cultivation"]) == exported["sent"]["cultivation"]
+    for column in NESTED:
+        for text in decisions[column]:
+            assert isinstance(json.loads(text), (dict, list)), (column, text)
+            assert text == json.dumps(json.loads(text), ensure_ascii=False, sort_keys=True)
+    book = sheet_rows(exported, "en", "decisions")
+    assert [json.loads(r["bids"]) for r in book] == [json.loads(b) for b in decisions["bids"]]
+    assert all(isinstance(json.loads(r[c]), (dict, list)) for r in book for c in NESTED)
+    zh = csv_table(exported, "zh", "decisions")
+    assert list(zh["投标"]) == list(decisions["bids"])  # JSON is data: the same in both languages
+
+
+def test_counts_and_indexes_are_integers_in_the_csv_and_the_workbook(exported):
+    """Firm indexes, ranks, winners (Int64 where missing) and counts read back as integers, not 0.0 or 3.0."""
+    import re
+
+    from crmsim.sim.frames import read_csv
+
+    zipped = exported["zip"]["en"]
+    events = read_csv(zipped.open("events.csv"), "events")
+    assert str(events["firm"].dtype) == "Int64" and events["firm"].isna().any() and events["firm"].notna().any()
+    bids = read_csv(zipped.open("bids.csv"), "bids")
+    assert str(bids["rank"].dtype) == "Int64" and str(bids["firm"].dtype) == "int64"
+    assert bids["rank"].isna().any()  # the void bid has no rank
+    assert str(read_csv(zipped.open("tenders.csv"), "tenders")["winner"].dtype) == "Int64"
+    whole = re.compile(r"^\d+$")
+    for name, columns in {"events": ["firm"], "bids": ["firm", "rank"], "tenders": ["winner", "volume", "bids"],
+                          "results": ["firm", "customers", "complaints", "rank"], "customers": ["customers", "tier_a"],
+                          "decisions": ["id", "firm", "hire_sales"]}.items():
+        table = csv_table(exported, "en", name)
+        for c in columns:
+            cells = [v for v in table[c] if v != ""]
+            assert cells and all(whole.match(v) for v in cells), (name, c, cells[:5])
+    for sheet, columns in {"events": ["firm"], "bids": ["firm", "rank"], "tenders": ["winner"], "results": ["customers", "rank"]}.items():
+        for row in sheet_rows(exported, "en", sheet):
+            for c in columns:
+                assert row[c] is None or type(row[c]) is int, (sheet, c, row[c])
+
+
+def test_the_chinese_export_translates_fixed_words_and_keeps_free_text(exported):
+    """是/否 for booleans, the void reason and the event kinds in Chinese, Chinese sheet names; team names as typed."""
+    from crmsim.sim.tenders import VOID_REASONS
+    from crmsim.web.export_headers import SHEETS_ZH, VOID_REASONS_ZH
+
+    assert set(VOID_REASONS_ZH) == set(VOID_REASONS)
+    en_bids, zh_bids = csv_table(exported, "en", "bids"), csv_table(exported, "zh", "bids")
+    assert set(en_bids["valid"]) == {"True", "False"} and set(zh_bids["有效"]) == {"是", "否"}
+    assert "ABOVE_CAP" in set(en_bids["void_reason"]) and "超过限价" in set(zh_bids["废标原因"])
+    en_events, zh_events = csv_table(exported, "en", "events"), csv_table(exported, "zh", "events")
+    assert {"tender_awarded", "instructor:resolve"} <= set(en_events["kind"])
+    assert {"中标", "教师:结算"} <= set(zh_events["类型"])
+    assert list(zh_events["详情"]) == list(en_events["detail"])  # the log's details are text, kept as written
+    assert set(csv_table(exported, "zh", "decisions")["团队"]) == set(csv_table(exported, "en", "decisions")["team"])
+    for name in exported["zip"]["zh"].namelist():  # no code or boolean left, but in the engine's details (its words)
+        if not exported["zip"]["zh"].read(name).strip():
+            continue  # a table with no rows (no adjustments in this game)
+        table = csv_table(exported, "zh", name.removesuffix(".csv"))
+        cells = {v for c in table.columns if c not in ("详情", "废标详情") for v in table[c]}
+        assert not cells & {"ABOVE_CAP", "True", "False", "tender_awarded", "lot"}, name
+    import io
+
+    import openpyxl
+
+    names = {lang: openpyxl.load_workbook(io.BytesIO(exported["xlsx"][lang]), read_only=True).sheetnames for lang in ("en", "zh")}
+    assert names["zh"] == [SHEETS_ZH[n] for n in names["en"]] and names["en"][0] == "decisions"
+    assert {r["有效"] for r in sheet_rows(exported, "zh", "投标")} == {"是", "否"}
+    assert {r["valid"] for r in sheet_rows(exported, "en", "bids")} == {True, False}
 
 
 def visible_words(html: str) -> set[str]:

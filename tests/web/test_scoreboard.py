@@ -96,3 +96,54 @@ def test_voided_bid_rows_have_at_least_4_5_to_1_contrast():
     assert reason is not None
     assert contrast(void, "#ffffff") >= 4.5 and contrast(accent, "#ffffff") >= 4.5
     assert round(contrast(void, "#ffffff"), 1) == 7.6  # #4b5563 (was #9ca3af, 2.5:1)
+
+
+def lab(hex_colour: str, cvd: str = "") -> tuple[float, float, float]:
+    """CIELAB (D65) of a #rrggbb colour, as seen with normal vision or, given `cvd`, as simulated for deuteranopia or
+    protanopia (Machado, Oliveira and Fernandes 2009, severity 1, applied in linear RGB)."""
+    machado = {
+        "deutan": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413), (-0.011820, 0.042940, 0.968881)),
+        "protan": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216), (-0.003882, -0.048116, 1.051998)),
+    }
+    rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    if cvd:
+        lin = [min(1.0, max(0.0, sum(m * c for m, c in zip(row, lin)))) for row in machado[cvd]]
+    r, g, b = lin
+    xyz = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b, \
+          (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+    fx, fy, fz = (t ** (1 / 3) if t > (6 / 29) ** 3 else t / (3 * (6 / 29) ** 2) + 4 / 29 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def test_the_firm_colours_are_far_apart_and_readable_on_the_chart_background():
+    """Each firm colour has >= 3:1 contrast with the charts' background (WCAG 1.4.11), and any two differ by CIE76
+    ΔE >= 20 for normal vision and >= 15 under simulated deuteranopia and protanopia: #c2410c beside #b45309 (ΔE 14;
+    0.7 for a deuteranope) cannot come back."""
+    import itertools
+    import math
+    from pathlib import Path
+
+    import crmsim.web
+    from crmsim.web.chartspec import CHART_BACKGROUND, FIRM_COLOURS
+
+    css = (Path(crmsim.web.__file__).parent / "static" / "style.css").read_text()
+    assert re.search(r"--bg:(#[0-9a-f]{6})", css).group(1) == CHART_BACKGROUND
+    assert len(set(FIRM_COLOURS)) >= 8
+    assert min(contrast(c, CHART_BACKGROUND) for c in FIRM_COLOURS) >= 3.0
+    for vision, floor in (("", 20), ("deutan", 15), ("protan", 15)):
+        apart = min(math.dist(lab(a, vision), lab(b, vision)) for a, b in itertools.combinations(FIRM_COLOURS, 2))
+        assert apart >= floor, vision or "normal"
+
+
+def test_the_charts_take_the_firm_colours_from_their_spec(played):
+    """One home for the palette: every spec carries chartspec.FIRM_COLOURS; charts.js keeps no colours of its own."""
+    from pathlib import Path
+
+    import crmsim.web
+    from crmsim.web.chartspec import FIRM_COLOURS
+
+    html = played["c"].get(f"/scoreboard/{played['id']}").get_data(as_text=True)
+    assert specs(html) and all(s["palette"] == list(FIRM_COLOURS) for s in specs(html).values())
+    js = (Path(crmsim.web.__file__).parent / "static" / "charts.js").read_text()
+    assert "spec.palette" in js and not re.search(r"#[0-9a-fA-F]{6}", js)

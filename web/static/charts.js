@@ -19,7 +19,6 @@
     percent: (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(0) + "%"),
     count: (v) => (v === null || v === undefined ? "–" : Math.round(v).toLocaleString()),
   }[unit] || ((v) => (v === null || v === undefined ? "–" : (+v).toFixed(2))));
-  const palette = ["#1f5aa6", "#c2410c", "#15803d", "#7e22ce", "#b45309", "#0e7490", "#be123c", "#4d7c0f"];
 
   function option(spec) {
     const f = formatter(spec.unit);
@@ -27,7 +26,7 @@
     const text = big ? 18 : 12;
     const stack = spec.kind === "stack";
     return {
-      color: palette,
+      color: spec.palette,  // the firms' colours: web/chartspec.py FIRM_COLOURS
       animation: false,
       textStyle: { fontSize: text },
       grid: { left: 8, right: 16, top: 16, bottom: big ? 72 : 56, containLabel: true },
