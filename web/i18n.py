@@ -365,21 +365,26 @@ _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) fo
 _RULES_EN: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), en) for p, en, _zh in _PYDANTIC_WORDS)
 
 
-def _stage_rule_zh(rule: str) -> str | None:
+def _stage_rule(rule: str) -> str | None:
+    """The engine's "<activity> counts at the <stages> stage; <client id> is at the <stage> stage" in the user's
+    language, in words and without the client's id (the field's label names the client)."""
     m = re.match(r"^(\w+) counts at the (.+) stage; (\S+) is at the (\w+) stage$", rule)
     if not m:
         return None
-    stages = "或".join(stage_name(s) for s in m.group(2).split(" or "))
-    return f"{activity_name(m.group(1))}只在{stages}有效；你与该客户处于{stage_name(m.group(4))}"
+    if current_lang() == "zh":
+        stages = "或".join(stage_name(s) for s in m.group(2).split(" or "))
+        return f"{activity_name(m.group(1))}只在{stages}有效；你与该客户处于{stage_name(m.group(4))}"
+    stages = " or ".join(stage_name(s) for s in m.group(2).split(" or "))
+    return f"{activity_name(m.group(1))} counts only at the {stages} stage; you are at the {stage_name(m.group(4))} stage with this client"
 
 
 def rule_text(rule: str) -> str:
     """A validation rule in the user's language (English as the engine wrote it, less raw codes)."""
-    if current_lang() != "zh":
-        return next((pattern.sub(en, rule) for pattern, en in _RULES_EN if pattern.match(rule)), rule)
-    staged = _stage_rule_zh(rule)
+    staged = _stage_rule(rule)
     if staged:
         return staged
+    if current_lang() != "zh":
+        return next((pattern.sub(en, rule) for pattern, en in _RULES_EN if pattern.match(rule)), rule)
     for pattern, zh in _RULES_ZH:
         if pattern.match(rule):
             return pattern.sub(zh, rule)

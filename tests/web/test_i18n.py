@@ -321,7 +321,16 @@ ENGINE_RULES = [  # crmsim.sim.decisions' rules a hand-made or API decision can 
     "4 sales staff can cultivate at most 2 clients", "3 sales staff can bid at most 6 tenders per period",
     "need 130 sales hours; 3 sales staff have 120 (40 each)", "shares must add up to 1", "unknown tier; tiers: A, B, C",
     "visit counts at the target or evaluation stage; haier is at the potential stage",
+    "not a published tender (a scheduled one opens in its period); open now: mengniu-01, lenovo-01",
 ]
+
+
+def test_a_stage_rule_reads_in_words_in_english_without_the_clients_id(app):
+    from crmsim.web.i18n import rule_text
+
+    with app.test_request_context("/?lang=en"):
+        text = rule_text("visit counts at the target or evaluation stage; haier is at the potential stage")
+    assert text == "visit counts only at the target or evaluation stage; you are at the potential stage with this client"
 
 
 @pytest.mark.parametrize("rule", ENGINE_RULES)
