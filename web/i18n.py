@@ -379,7 +379,15 @@ def _stage_rule(rule: str) -> str | None:
 
 
 def rule_text(rule: str) -> str:
-    """A validation rule in the user's language (English as the engine wrote it, less raw codes)."""
+    """A validation rule in the user's language (English as the engine wrote it, less raw codes; a limit the engine
+    writes as 1e+12 in full: 1,000,000,000,000)."""
+    return _SCIENTIFIC.sub(lambda m: f"{float(m.group(0)):,.0f}", _rule_words(rule))
+
+
+_SCIENTIFIC = re.compile(r"(?<![\w.])\d+(?:\.\d+)?e\+\d+(?![\w.])")
+
+
+def _rule_words(rule: str) -> str:
     staged = _stage_rule(rule)
     if staged:
         return staged

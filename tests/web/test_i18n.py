@@ -325,6 +325,15 @@ ENGINE_RULES = [  # crmsim.sim.decisions' rules a hand-made or API decision can 
 ]
 
 
+def test_a_limit_the_engine_writes_in_scientific_notation_reads_in_full(app):
+    from crmsim.web.i18n import rule_text
+
+    with app.test_request_context("/?lang=en"):
+        assert rule_text("must be > 0 and <= 1e+12") == "must be > 0 and <= 1,000,000,000,000"
+    with app.test_request_context("/?lang=zh_CN"):
+        assert "1,000,000,000,000" in rule_text("must be > 0 and <= 1e+12") and "e+" not in rule_text("must be > 0 and <= 1e+12")
+
+
 def test_a_stage_rule_reads_in_words_in_english_without_the_clients_id(app):
     from crmsim.web.i18n import rule_text
 
