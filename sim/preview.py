@@ -61,6 +61,7 @@ from crmsim.sim.tenders import (
     invited_stage,
     score_bids,
     unit_delivery_cost,
+    void_checks,
 )
 
 FirmIndex = int
@@ -332,7 +333,7 @@ def bid_previews(p: Period, staff: Staffing, me: Bidder, draft: Any, problems: S
         rel = float(state.relationship[firm, k])
         stage = int(state.lifecycle.stage[firm, k]) if state.lifecycle is not None else None
         reason, _ = check_bid(tender, bid, me, rel, p.t, p.scenario, {firm: cash}, over[tender.id], stage)
-        notices = [void_notice(reason, tender, bid, me, rel, stage, p, staff)] if reason else []
+        notices = [void_notice(r, tender, bid, me, rel, stage, p, staff) for r in all_void_reasons(p, tender, bid, me, rel, stage, reason)]
         if reason is None:
             notices += risk_notices(p, tender, bid, me, rel, stage, cash, earlier, over[tender.id])
             notices += rule_notices(p, tender, bid, firm, rel)
@@ -354,6 +355,19 @@ def bid_figures(p: Period, tender: Tender, bid: Bid, me: Bidder, reason: str | N
         contract_value=bid.price * tender.volume, profit_if_won=(bid.price - cost_then) * tender.volume,
         bond=bid_bond(st.bond_rate, bid.price, tender.volume), notices=tuple(notices),
     )
+
+
+def all_void_reasons(p: Period, tender: Tender, bid: Bid, me: Bidder, rel: float, stage: int | None, first: str | None) -> list[str]:
+    """The tender office's void reason `first` (None: none), then every other reason the bid would still meet once
+    that one is fixed (checks 4-7: service or invitation, cap, own cost, capacity), so a team sees them all at once."""
+    if first is None:
+        return []
+    later = void_checks(tender, bid, me, rel, p.t, p.scenario.tenders.service_cost_per_unit, stage)
+    return [first, *(r for r, _ in later if r != first and r in FIXABLE_REASONS)]
+
+
+#: the void reasons a team fixes in the bid itself (checks 4-7), listed together in the preview
+FIXABLE_REASONS = (UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY)
 
 
 def void_notice(reason: str, tender: Tender, bid: Bid, me: Bidder, rel: float, stage: int | None, p: Period,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 
@@ -185,7 +186,13 @@ def unqualified(tender: Tender, promised_service: float, relationship: float, st
     return None
 
 
-def void_reason(
+def void_reason(*args: Any, **kwargs: Any) -> tuple[str | None, str]:
+    """The first void reason that applies to a bid (before the abnormally-low check), with a detail, or (None, "");
+    the arguments are :func:`void_checks`'s."""
+    return next(void_checks(*args, **kwargs), (None, ""))
+
+
+def void_checks(
     tender: Tender,
     bid: Bid,
     bidder: Bidder,
@@ -193,30 +200,36 @@ def void_reason(
     current_period: int,
     service_cost_per_unit: float,
     stage: int | None = None,
-) -> tuple[str | None, str]:
-    """The first void reason that applies to a bid (before the abnormally-low check), with a detail."""
+) -> Iterator[tuple[str, str]]:
+    """Checks 1-7 of one bid (docs/rules.md section 6.4), in order: each void reason that applies, with a detail;
+    the first is the tender office's (:func:`void_reason`). After a bankrupt, late or malformed bid nothing else is
+    checked."""
     if bidder.bankrupt:
-        return BANKRUPT, "the firm is bankrupt"
+        yield BANKRUPT, "the firm is bankrupt"
+        return
     if bidder.late:
-        return LATE, "the decision arrived after the deadline"
+        yield LATE, "the decision arrived after the deadline"
+        return
     if tender.period < current_period:
-        return LATE, f"tender closed in period {tender.period}"
+        yield LATE, f"tender closed in period {tender.period}"
+        return
     if not (is_number(bid.price) and math.isfinite(bid.price) and bid.price > 0):
-        return MALFORMED, f"price must be a positive number, got {bid.price!r}"
+        yield MALFORMED, f"price must be a positive number, got {bid.price!r}"
+        return
     if not (is_number(bid.promised_service) and 0 <= bid.promised_service <= 1):
-        return MALFORMED, f"promised_service must be in [0, 1], got {bid.promised_service!r}"
+        yield MALFORMED, f"promised_service must be in [0, 1], got {bid.promised_service!r}"
+        return
     not_qualified = unqualified(tender, bid.promised_service, relationship, stage)
     if not_qualified:
-        return UNQUALIFIED, not_qualified
+        yield UNQUALIFIED, not_qualified
     if bid.price > tender.price_cap:
-        return ABOVE_CAP, f"price {bid.price:.2f} > cap {tender.price_cap:.2f}"
+        yield ABOVE_CAP, f"price {bid.price:.2f} > cap {tender.price_cap:.2f}"
     cost = unit_delivery_cost(bidder.unit_cost, bid.promised_service, service_cost_per_unit)
     if bid.price < cost:
-        return BELOW_COST, f"price {bid.price:.2f} < own unit cost {cost:.2f}"
+        yield BELOW_COST, f"price {bid.price:.2f} < own unit cost {cost:.2f}"
     need = contract_load(tender)
     if bidder.load + need > bidder.capacity:
-        return NO_CAPACITY, f"load {bidder.load:.0f} + {need:.0f} > capacity {bidder.capacity:.0f}"
-    return None, ""
+        yield NO_CAPACITY, f"load {bidder.load:.0f} + {need:.0f} > capacity {bidder.capacity:.0f}"
 
 
 def price_points(w_price: float, lowest: float, price: float) -> float:

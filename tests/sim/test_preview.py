@@ -82,6 +82,18 @@ def test_a_bid_above_the_cap_is_flagged_with_the_cap(start):
     assert n.message == "mengniu-01: price ¥116.00 is above the price cap ¥115.00 (ABOVE_CAP)"
 
 
+def test_a_bid_void_for_several_reasons_lists_them_all_the_tender_offices_first(start):
+    """Service below the requirement and a price above the cap: the tender office voids it UNQUALIFIED (checked
+    first), and the preview lists the cap too, so fixing one does not leave the bid void for the other."""
+    pv = preview(start, 0, draft(bids={"haier-01": {"price": 150, "promised_service": 0.3}}))
+    b = bid_of(pv, "haier-01")
+    assert b.void_reason == "UNQUALIFIED"
+    assert codes(b.notices)[:2] == ["VOID_SERVICE_BELOW_REQUIRED", "VOID_ABOVE_CAP"]
+    assert one(b.notices, "VOID_ABOVE_CAP").params == {"tender": "haier-01", "price": 150.0, "cap": 120.0}
+    fixed = bid_of(preview(start, 0, draft(bids={"haier-01": {"price": 150, "promised_service": 0.8}})), "haier-01")
+    assert fixed.void_reason == "ABOVE_CAP" and "VOID_SERVICE_BELOW_REQUIRED" not in codes(fixed.notices)
+
+
 def test_a_bid_below_the_firms_own_cost_is_flagged_with_that_cost(start):
     """Own cost at promised service 0.6: 55 + 40 x 0.6 = 79; a price below it is void, 79 itself is not."""
     pv = preview(start, 0, draft(bids={"mengniu-01": {"price": 78.99, "promised_service": 0.6}}))

@@ -329,6 +329,23 @@ def test_first_applicable_void_reason_is_reported(bid, bd, over, expected):
     assert T.VOID_REASONS.index(expected) >= 0
 
 
+def test_every_applicable_void_reason_is_listed_in_checking_order_the_first_as_void_reason():
+    """void_checks yields checks 4-7 that apply, in order; a bankrupt, late or malformed bid has that reason alone."""
+    t = tender()
+
+    def reasons(bid, **bd):
+        return [r for r, _ in T.void_checks(t, bid, bidder(3, **bd), 1.0, t.period, 40.0)]
+
+    assert reasons(Bid(500.0, 0.2), load=999.0) == [T.UNQUALIFIED, T.ABOVE_CAP, T.NO_CAPACITY]
+    assert reasons(Bid(61.0, 0.9), load=999.0) == [T.BELOW_COST, T.NO_CAPACITY]
+    assert reasons(Bid(float("nan"), 0.2), late=True) == [T.LATE]
+    assert reasons(Bid(float("nan"), 0.2)) == [T.MALFORMED]
+    assert reasons(Bid(89.0, 0.6)) == []
+    for bid, bd in ((Bid(500.0, 0.2), {"load": 999.0}), (Bid(61.0, 0.9), {}), (Bid(89.0, 0.6), {})):
+        listed = list(T.void_checks(t, bid, bidder(3, **bd), 1.0, t.period, 40.0))
+        assert T.void_reason(t, bid, bidder(3, **bd), 1.0, t.period, 40.0) == (listed[0] if listed else (None, ""))
+
+
 def test_void_bids_are_not_scored_or_ranked():
     """A void bid gets no score, no rank, cannot win and is published with its reason."""
     out = run_tender(tender(), {**BASE, 3: Bid(100.5, 0.6)})
