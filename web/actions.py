@@ -43,7 +43,8 @@ class GameAction:
 
 
 def _resolve(db: Session, game: Game, body: ResolveBody) -> dict[str, Any]:
-    r = resolve(db, game, expected_period=body.period)
+    # without a period: the one open when the request came, so two racing requests resolve it once (one gets 409)
+    r = resolve(db, game, expected_period=game.period if body.period is None else body.period)
     return {"period": r.period, "seconds": r.seconds, "finished": r.finished}
 
 
@@ -77,7 +78,8 @@ def _adjust(db: Session, game: Game, body: AdjustBody) -> dict[str, Any]:
 
 
 def _rollback(db: Session, game: Game, body: RollbackBody) -> dict[str, Any]:
-    return {"period": rollback(db, game, expected_period=body.period)}
+    # without a period: the last resolved when the request came (the one before the open period), rolled back once
+    return {"period": rollback(db, game, expected_period=game.period - 1 if body.period is None else body.period)}
 
 
 def _announce(db: Session, game: Game, body: AnnounceBody) -> dict[str, Any]:

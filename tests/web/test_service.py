@@ -379,6 +379,41 @@ def _served(app) -> tuple[int, list[float]]:
         return model.seed, [row["cash"] for row in model.results[0].firm_rows]
 
 
+@pytest.mark.parametrize("action", ["resolve", "rollback"])
+def test_racing_console_actions_without_a_period_act_once(app, db, action):
+    """A resolve (or rollback) sent without a period acts on the period as it was when the request came: of four
+    racing requests, one resolves (rolls back) and three are refused on `period`, never two periods in a row."""
+    from crmsim.web.actions import GAME_ACTIONS
+    from crmsim.web.db import get_db
+
+    game = create_game(db, "classroom-v1", seed=5, bots={i: "balanced" for i in range(6)})
+    for _ in range(2):
+        resolve(db, game)
+    action_body = GAME_ACTIONS[action].body()
+    done, refused, barrier = [], [], threading.Barrier(4)
+
+    def worker():
+        with app.app_context():
+            s = get_db()
+            g = s.get(Game, game.id)
+            barrier.wait()
+            try:
+                done.append(GAME_ACTIONS[action].run(s, g, action_body))
+            except ServiceError as exc:
+                refused.append(exc.problem.field)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(done) == 1 and refused == ["period"] * 3, (done, refused)
+    db.expire_all()
+    g = db.get(Game, game.id)
+    assert g.period == (4 if action == "resolve" else 2)
+    assert verify_rebuild(db, g) == []
+
+
 def test_a_game_is_rebuilt_once_and_kept_across_submissions_and_resolutions(db, game):
     """Only a resolution changes a game's engine state: submissions (which bump the game's version) keep the
     cached model, and the model the resolution stepped is the one served for the next period."""
