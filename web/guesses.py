@@ -12,6 +12,9 @@ each app has its own counter, so two apps in one process never share counts.
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Flask, current_app, request
 from limits import parse
 from limits.storage import storage_from_string
@@ -38,8 +41,9 @@ class Guesses:
     def allow(self, secret: str) -> None:
         """Before checking a guess at `secret`: raise 429 if this address has no guess left."""
         if self.enabled and not self.window.test(self.limit, *self._key(secret)):
+            reset = self.window.get_window_stats(self.limit, *self._key(secret)).reset_time
             raise TooManyRequests(f"{self.limit.amount} failed {secret} guesses per {self.limit.GRANULARITY.name}; "
-                                  "wait and try again")
+                                  "wait and try again", retry_after=max(1, math.ceil(reset - time.time())))
 
     def failed(self, secret: str) -> None:
         """Count a wrong guess at `secret` from this address."""

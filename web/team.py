@@ -241,6 +241,7 @@ def preview_labels() -> dict[str, str]:
         "closed_practice": _("The practice period is closed: this form is locked and what you typed is kept. Reload for period 1, the first scored period."),
         "rolled_back": _("Period %(p)s was rolled back by the instructor: period %(n)s is open again. This form is locked and what you typed is kept."),
         "deadline": _("The deadline has passed: submissions are closed. This form is locked and what you typed is kept; if the instructor extends the time, it opens again."),
+        "paused": _("The instructor has paused the game: submissions wait until it resumes. This form is locked and what you typed is kept; it opens again when the game resumes."),
         "carried": _("Your price, service level and budgets typed for the closed period are carried over as a draft: check them and submit. Hires, loans, bids, activities and research start afresh."), "none": _("No warnings."), "ok": _("This decision would be accepted."),
         "utilisation": _("Utilisation of service staff"), "beside": _("%(n)s problem(s) marked beside their fields."),
     }

@@ -395,7 +395,12 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(e):
-        return refusal(429, "rate", f"too many requests: {e.description}", None, page=_("Too many attempts; wait a minute and try again."))
+        body, status = refusal(429, "rate", f"too many requests: {e.description}", None,
+                               page=_("Too many attempts; wait a minute and try again."))
+        response = current_app.make_response((body, status))
+        if getattr(e, "retry_after", None) is not None:  # the seconds until the window of failed guesses ends
+            response.headers["Retry-After"] = str(e.retry_after)
+        return response
 
     @app.errorhandler(InputRefused)
     def input_refused(exc: InputRefused):

@@ -121,6 +121,34 @@ def test_the_form_locks_itself_when_the_deadline_passes_and_opens_again_when_the
     assert not errors, errors
 
 
+def test_the_form_locks_while_the_instructor_pauses_the_game_and_opens_again_on_resume(browser, live):
+    """A paused game refuses submits: the page says it is paused (in words, not only a symbol) and locks the form,
+    keeping what was typed; resuming opens it again as typed. A page opened while paused starts locked."""
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=22)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.fill("#f-price", "93")
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+        ins.post(f"/api/games/{game['id']}/pause", {})
+        expect(page.locator("#period-closed")).to_contain_text("The instructor has paused the game")
+        expect(page.locator("#paused-flag")).to_have_text("paused by the instructor")
+        expect(page.locator("#submit-decision")).to_be_disabled()
+        page.reload()
+        expect(page.locator("#submit-decision")).to_be_disabled()
+        expect(page.locator("#period-closed")).to_contain_text("The instructor has paused the game")
+        ins.post(f"/api/games/{game['id']}/resume", {})
+        expect(page.locator("#submit-decision")).to_be_enabled()
+        expect(page.locator("#period-closed")).to_be_hidden()
+        expect(page.locator("#paused-flag")).to_have_count(0)
+        assert page.input_value("#f-price") == "93"
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
 def test_a_care_split_that_does_not_add_up_is_marked_beside_the_care_split(browser, live):
     """A problem with a whole group of fields (the three tier shares) sits beside that group, not only in the
     preview's list, both while typing and after a refused submit."""

@@ -173,6 +173,12 @@ def test_a_practice_period_is_played_then_the_game_starts_again_from_the_scenari
     team = app.test_client()
     h = helpers.bearer(helpers.api_join(team, practice["join_codes"]["0"])["token"])
     assert team.post(f"/api/games/{practice['id']}/decision", json={"price": 150}, headers=h).status_code == 200
+    # an announcement made during the practice period says so, not "Period 0"
+    assert ins.post(f"/api/games/{practice['id']}/announce", json={"text": "warm-up"}, headers=auth).status_code == 200
+    page = app.test_client()
+    assert helpers.form_join(page, practice["join_codes"]["0"], with_csrf=False).status_code == 302
+    notes = re.search(r'<section class="announcements".*?</section>', page.get("/team/?lang=en").get_data(as_text=True), re.S).group(0)
+    assert "Practice period (not scored)" in notes and "Period 0" not in notes and "warm-up" in notes
     assert ins.post(f"/api/games/{practice['id']}/resolve", json={"period": 0}, headers=auth).status_code == 200
     after = stored(app, practice["id"])
     assert after["period"] == 1 and [p for p, _, _ in after["snaps"]] == [0]

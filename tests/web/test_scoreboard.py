@@ -54,6 +54,14 @@ def test_the_charts_are_specs_with_units_and_a_text_alternative(played):
     assert "vendor/echarts/echarts.min.js" in html
 
 
+def test_each_charts_data_table_disclosure_names_its_chart(played):
+    """A screen reader tabbing through the six "Data table" disclosures hears which chart each belongs to."""
+    for lang in ("en", "zh_CN"):
+        html = played["c"].get(f"/scoreboard/{played['id']}?lang={lang}").get_data(as_text=True)
+        names = [" ".join(re.sub(r"<[^>]+>", " ", m).split()) for m in re.findall(r"<summary>(.*?)</summary>", html, re.S)]
+        assert len(names) == 6 and len(set(names)) == 6, names
+
+
 def test_the_projector_view_draws_big_charts_in_large_type(played):
     html = played["c"].get(f"/scoreboard/{played['id']}?projector=1").get_data(as_text=True)
     assert '<body class="projector">' in html

@@ -229,21 +229,24 @@
     refresh();
   };
 
-  // a form whose period has closed: locked, what the student typed stays in it, and it says so
-  // why: "deadline" (the period is still open, its deadline has passed: the instructor may extend it or resolve),
-  // else the period is no longer open: resolved (next > p) or rolled back (next < p)
+  // the locks that lift by themselves while the period stays open: its deadline passed (the instructor may extend
+  // it) or the instructor paused the game (until it resumes)
+  const FOR_NOW = ["deadline", "paused"];
+
+  // a form that cannot be submitted now: locked, what the student typed stays in it, and it says why
+  // why: "deadline" or "paused" (FOR_NOW), else the period is no longer open: resolved (next > p) or rolled back (next < p)
   crmsim.lockForm = function (next, why) {
     const form = document.getElementById("decision");
-    if (!form || (form.dataset.locked && form.dataset.locked !== "deadline")) return;
-    if (form.dataset.locked === "deadline" && why === "deadline") return;
+    const held = form && form.dataset.locked;
+    if (!form || (held && !FOR_NOW.includes(held)) || (held && held === why)) return;
     const L = JSON.parse(document.getElementById("preview-labels").textContent);
-    form.dataset.locked = why === "deadline" ? "deadline" : "period";
+    form.dataset.locked = FOR_NOW.includes(why) ? why : "period";
     document.getElementById("decision-fields").disabled = true;
     document.getElementById("submit-decision").disabled = true;
     const p = parseInt(form.dataset.period, 10);
     const box = document.getElementById("period-closed");
     box.hidden = false;
-    if (why === "deadline") { box.textContent = L.deadline; return; }
+    if (FOR_NOW.includes(why)) { box.textContent = L[why]; return; }
     const n = next === undefined || next === null ? p + 1 : next;
     const text = n < p ? L.rolled_back : p === 0 ? L.closed_practice : L.closed;
     box.innerHTML = esc(text.replace("%(p)s", p).replace("%(n)s", n)) +
@@ -288,6 +291,7 @@
     const page = document.getElementById("team-page");
     if (!page) return;
     let period = parseInt(page.dataset.period, 10);
+    if (page.dataset.status === "paused") crmsim.lockForm(undefined, "paused");
     crmsim.watchVersion(page, async (v) => {
       const html = await (await fetch("/team/", { cache: "no-store" })).text();
       const doc = new DOMParser().parseFromString(html, "text/html");
@@ -306,13 +310,14 @@
       });
       crmsim.countdown();
       const form = document.getElementById("decision");
-      if (form && form.dataset.locked === "deadline" && v.period === period && v.status === "open" && v.seconds_left > 0) {
-        // the instructor extended the deadline: the form opens again, as typed
+      if (form && FOR_NOW.includes(form.dataset.locked) && v.period === period && v.status === "open" && v.seconds_left > 0) {
+        // the instructor extended the deadline or resumed the game: the form opens again, as typed
         delete form.dataset.locked;
         document.getElementById("decision-fields").disabled = false;
         document.getElementById("submit-decision").disabled = false;
         document.getElementById("period-closed").hidden = true;
       }
+      if (form && v.period === period && v.status === "paused") crmsim.lockForm(undefined, "paused");
       if (v.period !== period || v.status === "finished") {
         if (form && !form.dataset.dirty && !form.dataset.locked) swapFormColumn(doc);
         else crmsim.lockForm(v.period);
