@@ -65,6 +65,22 @@ def open_team_page(browser, live, game: dict, lang: str = "en"):
     return ctx, page, errors
 
 
+def drafted_team_page(browser, live, seed: int, price: str):
+    """A new game's team page with `price` typed and its draft saved: (instructor, game, context, page, errors)."""
+    from playwright.sync_api import expect
+
+    ins, game = new_game(live, seed=seed)
+    ctx, page, errors = open_team_page(browser, live, game)
+    try:
+        expect(page.locator("#preview-total")).to_be_visible()
+        page.fill("#f-price", price)
+        expect(page.locator("#draft-state")).to_contain_text("draft saved")
+    except Exception:
+        ctx.close()
+        raise
+    return ins, game, ctx, page, errors
+
+
 def test_a_stale_form_locks_itself_and_is_refused_after_a_resolve_and_nothing_is_applied_twice(browser, live):
     from playwright.sync_api import expect
 
@@ -102,12 +118,8 @@ def test_the_form_locks_itself_when_the_deadline_passes_and_opens_again_when_the
     extension opens it again as typed."""
     from playwright.sync_api import expect
 
-    ins, game = new_game(live, seed=21)
-    ctx, page, errors = open_team_page(browser, live, game)
+    ins, game, ctx, page, errors = drafted_team_page(browser, live, 21, "94")
     try:
-        expect(page.locator("#preview-total")).to_be_visible()
-        page.fill("#f-price", "94")
-        expect(page.locator("#draft-state")).to_contain_text("draft saved")
         ins.post(f"/api/games/{game['id']}/deadline", {"minutes": 0})
         expect(page.locator("#period-closed")).to_contain_text("The deadline has passed")
         expect(page.locator("#submit-decision")).to_be_disabled()
@@ -126,12 +138,8 @@ def test_the_form_locks_while_the_instructor_pauses_the_game_and_opens_again_on_
     keeping what was typed; resuming opens it again as typed. A page opened while paused starts locked."""
     from playwright.sync_api import expect
 
-    ins, game = new_game(live, seed=22)
-    ctx, page, errors = open_team_page(browser, live, game)
+    ins, game, ctx, page, errors = drafted_team_page(browser, live, 22, "93")
     try:
-        expect(page.locator("#preview-total")).to_be_visible()
-        page.fill("#f-price", "93")
-        expect(page.locator("#draft-state")).to_contain_text("draft saved")
         ins.post(f"/api/games/{game['id']}/pause", {})
         expect(page.locator("#period-closed")).to_contain_text("The instructor has paused the game")
         expect(page.locator("#paused-flag")).to_have_text("paused by the instructor")
