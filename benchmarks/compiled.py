@@ -29,7 +29,6 @@ import os
 import platform
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from checkout import ROOT, check_out, finish_figures, package_dirs, remove_checkout  # this script's folder is on sys.path
-from games import TARGET_GAME_S, alternate, ms
+from games import TARGET_GAME_S, alternate, median_of, ms, same_games
 
 #: the folders whose modules are compiled (every module but __init__), and single modules besides
 FOLDERS = ("sim", "agents")
@@ -123,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             if not all(m["crmsim"] == str(site / "crmsim") for m in case["compiled"]):
                 raise RuntimeError("the compiled runs did not import the compiled checkout")
             for which in ("pure", "compiled"):
-                case[f"{which}_cpu_s"] = statistics.median(m["cpu_s"] for m in case[which])
+                case[f"{which}_cpu_s"] = median_of(case[which], "cpu_s")
             case["ratio_cpu"] = case["pure_cpu_s"] / case["compiled_cpu_s"]
-            case["same_games"] = all(m["scores"] == case["pure"][0]["scores"] for m in case["pure"] + case["compiled"])
+            case["same_games"] = same_games(case["pure"], case["compiled"])
             same &= case["same_games"]
             for which in ("pure", "compiled"):
                 del case[which]

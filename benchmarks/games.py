@@ -96,18 +96,26 @@ PARTS = {"init_population": "drawing the customers", "step_population": "the per
          "bot_decisions": "the bots' decisions"}
 
 
+def part_home(name: str) -> Any:
+    """The module whose global `name` (a part of PARTS) the engine calls: the model's for the bots, else the engine's."""
+    import crmsim.sim.engine as engine
+    import crmsim.sim.model as model
+
+    return model if hasattr(model, name) else engine
+
+
 def play_parts(scenario: str, games: int, seed: int) -> dict[str, Any]:
     """`games` games (after a warm-up), each part of PARTS timed around its calls: seconds per game of each part
     and of the whole game, and per period of the population step (medians over the games)."""
     import crmsim.sim.engine as engine
-    import crmsim.sim.model as model
     from crmsim.research.runner import run_game
 
     spent = dict.fromkeys(PARTS, 0.0)
     calls = dict.fromkeys(PARTS, 0)
+    originals = {name: getattr(part_home(name), name) for name in PARTS}
 
-    def timed(name: str, home: Any) -> None:
-        inner = getattr(home, name)
+    def timed(name: str) -> Any:
+        inner = originals[name]
 
         def part(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
@@ -117,31 +125,34 @@ def play_parts(scenario: str, games: int, seed: int) -> dict[str, Any]:
                 spent[name] += time.perf_counter() - start
                 calls[name] += 1
 
-        setattr(home, name, part)
+        return part
 
     steps: list[tuple[Any, ...]] = []  # the warm-up game's population steps: (inputs, market, track)
-    step = engine.step_population
+    step = originals["step_population"]
 
     def recorded(pop: Any, inputs: Any, m: Any, rng: Any, xp: Any = None, track: int = 0) -> Any:
         steps.append((inputs, m, track))
         return step(pop, inputs, m, rng, xp, track=track)
 
     todo = specs(scenario, games + 1, seed)
-    engine.step_population = recorded
-    run_game(todo[0])
-    engine.step_population = step
-    for name in PARTS:
-        timed(name, model if hasattr(model, name) else engine)
     per_game: dict[str, list[float]] = {name: [] for name in (*PARTS, "game", "step_per_period")}
-    for spec in todo[1:]:
+    try:
+        engine.step_population = recorded
+        run_game(todo[0])
         for name in PARTS:
-            spent[name], calls[name] = 0.0, 0
-        start = time.perf_counter()
-        run_game(spec)
-        per_game["game"].append(time.perf_counter() - start)
-        for name in PARTS:
-            per_game[name].append(spent[name])
-        per_game["step_per_period"].append(spent["step_population"] / max(calls["step_population"], 1))
+            setattr(part_home(name), name, timed(name))
+        for spec in todo[1:]:
+            for name in PARTS:
+                spent[name], calls[name] = 0.0, 0
+            start = time.perf_counter()
+            run_game(spec)
+            per_game["game"].append(time.perf_counter() - start)
+            for name in PARTS:
+                per_game[name].append(spent[name])
+            per_game["step_per_period"].append(spent["step_population"] / max(calls["step_population"], 1))
+    finally:  # the engine as it was
+        for name, original in originals.items():
+            setattr(part_home(name), name, original)
     out = {name: statistics.median(values) for name, values in per_game.items()}
     out["step_at_size"] = {n: population_step_at(steps, n, step) for n in SIZES}
     return out
@@ -240,6 +251,17 @@ def alternate(sites: dict[str, Path | None], scenario: str, rounds: int, per_rou
         for label in list(sites) if r % 2 == 0 else list(sites)[::-1]:
             out[label].append(run_worker(sites[label], "games", scenario, str(per_round), str(seed)))
     return out
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float:
+    """The median of `key` over one-game measurements (:func:`play_games`)."""
+    return statistics.median(m[key] for m in runs)
+
+
+def same_games(*runs: list[dict[str, Any]]) -> bool:
+    """Whether every one-game measurement of every version played the same games (the same final scores)."""
+    measured = [m for r in runs for m in r]
+    return all(m["scores"] == measured[0]["scores"] for m in measured)
 
 
 def profile_game(scenario: str, seed: int, top: int = 30) -> str:
@@ -349,13 +371,13 @@ def main(argv: list[str] | None = None) -> int:
                                                                       scenario, args.rounds, args.per_round, args.seed)}
             line = f"one {scenario} game on one core:"
             for which in versions:
-                case[f"{which}_cpu_s"] = statistics.median(m["cpu_s"] for m in case[which])
-                case[f"{which}_wall_s"] = statistics.median(m["wall_s"] for m in case[which])
+                case[f"{which}_cpu_s"] = median_of(case[which], "cpu_s")
+                case[f"{which}_wall_s"] = median_of(case[which], "wall_s")
                 line += f" {which} {ms(case[f'{which}_cpu_s'])} CPU ({ms(case[f'{which}_wall_s'])} wall);"
             if site is not None:
                 case["ratio_cpu"] = case["old_cpu_s"] / case["new_cpu_s"]
                 case["ratio_wall"] = case["old_wall_s"] / case["new_wall_s"]
-                case["same_games"] = all(m["scores"] == case["new"][0]["scores"] for m in case["old"] + case["new"])
+                case["same_games"] = same_games(case["old"], case["new"])
                 comparable &= case["same_games"]
                 line += (f" new is x{case['ratio_cpu']:.2f} as fast by CPU time, x{case['ratio_wall']:.2f} by wall time"
                          + ("" if case["same_games"] else "  [the versions played DIFFERENT games]"))

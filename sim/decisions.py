@@ -138,6 +138,7 @@ def unknown_field_rule(allowed: Sequence[str]) -> str:
     """The rule a decision field that is not one of `allowed` breaks (the caller's allowed fields, listed)."""
     return f"unknown field; allowed: {', '.join(allowed)}"
 
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a submitted decision."""
@@ -343,11 +344,9 @@ def validate_decision(raw: Mapping[str, Any] | Decision, ctx: DecisionContext) -
     else:
         for tid, bid in raw_bids.items():
             name = f"bids.{tid}"
-            if tid not in ctx.tender_ids:
-                c.fail(name, f"{UNPUBLISHED_TENDER}; open now: {', '.join(sorted(ctx.open_tender_ids)) or 'none'}", tid)
-                continue
             if tid not in ctx.open_tender_ids:
-                c.fail(name, f"the tender is closed (LATE); open now: {', '.join(sorted(ctx.open_tender_ids)) or 'none'}", tid)
+                why = UNPUBLISHED_TENDER if tid not in ctx.tender_ids else "the tender is closed (LATE)"
+                c.fail(name, f"{why}; open now: {', '.join(sorted(ctx.open_tender_ids)) or 'none'}", tid)
                 continue
             if isinstance(bid, Bid):
                 bid = {"price": bid.price, "promised_service": bid.promised_service}

@@ -357,6 +357,10 @@ def bid_figures(p: Period, tender: Tender, bid: Bid, me: Bidder, reason: str | N
     )
 
 
+#: the void reasons a team fixes in the bid itself (checks 4-7), listed together in the preview
+FIXABLE_REASONS = (UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY)
+
+
 def all_void_reasons(p: Period, tender: Tender, bid: Bid, me: Bidder, rel: float, stage: int | None, first: str | None) -> list[str]:
     """The tender office's void reason `first` (None: none), then every other reason the bid would still meet once
     that one is fixed (checks 4-7: service or invitation, cap, own cost, capacity), so a team sees them all at once."""
@@ -364,10 +368,6 @@ def all_void_reasons(p: Period, tender: Tender, bid: Bid, me: Bidder, rel: float
         return []
     later = void_checks(tender, bid, me, rel, p.t, p.scenario.tenders.service_cost_per_unit, stage)
     return [first, *(r for r, _ in later if r != first and r in FIXABLE_REASONS)]
-
-
-#: the void reasons a team fixes in the bid itself (checks 4-7), listed together in the preview
-FIXABLE_REASONS = (UNQUALIFIED, ABOVE_CAP, BELOW_COST, NO_CAPACITY)
 
 
 def void_notice(reason: str, tender: Tender, bid: Bid, me: Bidder, rel: float, stage: int | None, p: Period,

@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from crmsim.agents.bots import BOTS
 from crmsim.scenarios import ScenarioError, list_scenarios
-from crmsim.sim.decisions import DecisionError, Problem
+from crmsim.sim.decisions import DecisionError
 from crmsim.sim.observation import public_row
 from crmsim.sim.statements import statements_history
 from crmsim.web import grants
@@ -99,7 +99,7 @@ def login(body: LoginBody):
     guesses().allow(PASSWORD)
     if not check_password(body.password):
         guesses().failed(PASSWORD)
-        return jsonify(error=problem_json(Problem("password", "not correct", None))), 401
+        raise ServiceError("password", "not correct", None, 401)
     return jsonify(token=make_token(grants.INSTRUCTOR))
 
 
@@ -122,7 +122,7 @@ def join(body: JoinBody):
 def logout(body: NoBody):
     """Revoke the token this request carries (and any token issued under it)."""
     if not any(signed_in()):
-        return jsonify(error=sign_in_required("sign-in required: send the token to revoke")), 401
+        return sign_in_required("sign-in required: send the token to revoke")
     grants.revoke(get_db(), bearer_token())
     return jsonify(ok=True)
 

@@ -69,6 +69,7 @@ def nested_as_json(df: pd.DataFrame) -> pd.DataFrame:
 def integer_columns(table: str, df: pd.DataFrame) -> list[str]:
     """The columns of `table` that hold whole numbers: declared integer in crmsim.sim.frames, and numeric here."""
     frame = FRAMES[DECLARED_AS[table]]
+
     def declared_integer(column: str) -> bool:
         col = frame.column(column)
         return column in RECORD_INTEGERS or (col is not None and col.dtype.lower().startswith("int"))
@@ -143,9 +144,9 @@ def csv_zip(db: Session, game: Game, lang: str = "en") -> bytes:
 
 
 def excel(db: Session, game: Game, lang: str = "en") -> bytes:
-    buf = io.BytesIO()
     from crmsim.web.export_headers import sheet_name
 
+    buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, df in frames(db, game, lang).items():
             (df if len(df.columns) else pd.DataFrame({"(empty)": []})).to_excel(xw, sheet_name=sheet_name(name, lang), index=False)

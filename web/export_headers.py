@@ -84,13 +84,15 @@ EVENT_KINDS_ZH: dict[str, str] = {
     "options": "设置",
 }
 
+STAGES_ZH = {k: zh for k, (_, zh) in STAGE_NAMES.items()}
+
 #: cells of a fixed vocabulary, by column: their Chinese (a value a table lacks stays as it is)
 VALUES_ZH: dict[str, dict[str, str]] = {
     "void_reason": VOID_REASONS_ZH,
     "source": {"form": "网页表单", "api": "接口", "engine": "系统（机器人或沿用上期）"},
     "tie_break": {"price": "价格较低者", "lot": "抽签"},
-    "stage": {k: zh for k, (_, zh) in STAGE_NAMES.items()},
-    "rival_hold": {k: zh for k, (_, zh) in STAGE_NAMES.items()},
+    "stage": STAGES_ZH,
+    "rival_hold": STAGES_ZH,
 }
 
 BOOLEANS_ZH = {True: "是", False: "否"}

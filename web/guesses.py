@@ -40,8 +40,9 @@ class Guesses:
 
     def allow(self, secret: str) -> None:
         """Before checking a guess at `secret`: raise 429 if this address has no guess left."""
-        if self.enabled and not self.window.test(self.limit, *self._key(secret)):
-            reset = self.window.get_window_stats(self.limit, *self._key(secret)).reset_time
+        key = self._key(secret)
+        if self.enabled and not self.window.test(self.limit, *key):
+            reset = self.window.get_window_stats(self.limit, *key).reset_time
             raise TooManyRequests(f"{self.limit.amount} failed {secret} guesses per {self.limit.GRANULARITY.name}; "
                                   "wait and try again", retry_after=max(1, math.ceil(reset - time.time())))
 

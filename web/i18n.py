@@ -265,7 +265,6 @@ def field_label(name: str, scenario_json: dict[str, Any]) -> str:
     return name
 
 
-# English rule texts of crmsim.sim.decisions and crmsim.web.service, as patterns, with their Chinese
 #: pydantic's reasons for the forms' checks (the pattern of its English), in the app's English and in Chinese
 _PYDANTIC_WORDS = (
     (r"^Input should be less than or equal to (\S+)$", r"must be at most \1", r"不能大于 \1"),
@@ -281,6 +280,7 @@ _PYDANTIC_WORDS = (
     (r"^String should have at least (\d+) characters$", r"must have at least \1 characters", r"至少 \1 个字符"),
     (r"^Field required$", "must be filled in", "必须填写"),
 )
+# English rule texts of crmsim.sim.decisions and crmsim.web.service, as patterns, with their Chinese
 _RULES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), z) for p, z in (
     (r"^must be a number$", "必须是数字"),
     (r"^must be a finite number$", "必须是有限的数字"),
@@ -391,11 +391,9 @@ def _rule_words(rule: str) -> str:
     staged = _stage_rule(rule)
     if staged:
         return staged
-    if current_lang() != "zh":
-        return next((pattern.sub(en, rule) for pattern, en in _RULES_EN if pattern.match(rule)), rule)
-    for pattern, zh in _RULES_ZH:
+    for pattern, words in _RULES_ZH if current_lang() == "zh" else _RULES_EN:
         if pattern.match(rule):
-            return pattern.sub(zh, rule)
+            return pattern.sub(words, rule)
     return rule
 
 

@@ -158,12 +158,9 @@ def page_token() -> str | None:
     return bearer_token() or session.get("page_token")
 
 
-def sign_in_required(rule: str) -> dict[str, Any]:
-    """The API's 401 error: why the token was refused (expired, revoked, unknown), else `rule`."""
-    from crmsim.sim.decisions import Problem
-    from crmsim.web.service import problem_json
-
-    return problem_json(Problem("auth", g.get("token_refused") or rule, None))
+def sign_in_required(rule: str):
+    """The API's 401 answer: why the token was refused (expired, revoked, unknown), else `rule`."""
+    return refusal(401, "auth", g.get("token_refused") or rule)
 
 
 def instructor_required(view: Callable) -> Callable:
@@ -171,7 +168,7 @@ def instructor_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         if not is_instructor():
             if request.blueprint == "api":
-                return jsonify(error=sign_in_required("instructor sign-in required")), 401
+                return sign_in_required("instructor sign-in required")
             return redirect(url_for("auth.login", next=request.path))
         return view(*args, **kwargs)
 
@@ -184,7 +181,7 @@ def team_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         if current_team() is None:
             if request.blueprint == "api":
-                return jsonify(error=sign_in_required("team sign-in required (join with your code)")), 401
+                return sign_in_required("team sign-in required (join with your code)")
             return redirect(url_for("auth.join"))
         return view(*args, **kwargs)
 

@@ -269,27 +269,34 @@ def test_a_stale_second_resolution_of_the_same_period_fails_and_writes_nothing(a
     assert verify_rebuild(db, db.get(Game, game.id)) == []
 
 
-def test_concurrent_resolutions_never_resolve_a_period_twice(app, db):
+def race(app, game_id: int, act, n: int = 4) -> tuple[list, list[str]]:
+    """`act(session, game)` in `n` threads at once, each with its own session and its game read before the start:
+    what the calls returned, and the fields of the ServiceErrors that refused the others."""
     from crmsim.web.db import get_db
 
-    game = create_game(db, "classroom-v1", seed=5, bots={i: "balanced" for i in range(6)})
-    errors, barrier = [], threading.Barrier(4)
+    done, refused, barrier = [], [], threading.Barrier(n)
 
     def worker():
         with app.app_context():
             s = get_db()
-            g = s.get(Game, game.id)
+            g = s.get(Game, game_id)
             barrier.wait()
             try:
-                resolve(s, g)
-            except ServiceError as exc:  # a loser of the race may be refused; never a double resolution
-                errors.append(exc.problem.field)
+                done.append(act(s, g))
+            except ServiceError as exc:
+                refused.append(exc.problem.field)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=worker) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    return done, refused
+
+
+def test_concurrent_resolutions_never_resolve_a_period_twice(app, db):
+    game = create_game(db, "classroom-v1", seed=5, bots={i: "balanced" for i in range(6)})
+    _done, errors = race(app, game.id, resolve)  # a loser of the race may be refused; never a double resolution
     periods = db.scalars(select(Snapshot.period).where(Snapshot.game_id == game.id).order_by(Snapshot.period)).all()
     assert len(periods) == len(set(periods)) and periods == list(range(1, len(periods) + 1))
     assert set(errors) <= {"period"}
@@ -384,29 +391,12 @@ def test_racing_console_actions_without_a_period_act_once(app, db, action):
     """A resolve (or rollback) sent without a period acts on the period as it was when the request came: of four
     racing requests, one resolves (rolls back) and three are refused on `period`, never two periods in a row."""
     from crmsim.web.actions import GAME_ACTIONS
-    from crmsim.web.db import get_db
 
     game = create_game(db, "classroom-v1", seed=5, bots={i: "balanced" for i in range(6)})
     for _ in range(2):
         resolve(db, game)
     action_body = GAME_ACTIONS[action].body()
-    done, refused, barrier = [], [], threading.Barrier(4)
-
-    def worker():
-        with app.app_context():
-            s = get_db()
-            g = s.get(Game, game.id)
-            barrier.wait()
-            try:
-                done.append(GAME_ACTIONS[action].run(s, g, action_body))
-            except ServiceError as exc:
-                refused.append(exc.problem.field)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    done, refused = race(app, game.id, lambda s, g: GAME_ACTIONS[action].run(s, g, action_body))
     assert len(done) == 1 and refused == ["period"] * 3, (done, refused)
     db.expire_all()
     g = db.get(Game, game.id)
